@@ -1,0 +1,90 @@
+"""``GET /api/v1/services`` and ``GET /api/v1/metrics``: what exists, with RED summaries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.context import ApiContext, api_context
+from api.params import time_range
+from storage.queries import ServiceRed, list_metrics, list_services, red_by_service
+
+__all__ = ["REQUEST_METRIC", "STATUS_LABEL", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+# RED figures come from the request-duration distribution: its count is the request rate, its
+# status_code label tells errors (5xx), its digest the latency percentiles.
+REQUEST_METRIC = "http.server.duration"
+STATUS_LABEL = "status_code"
+DEFAULT_RANGE_MS = 15 * 60_000
+RED_LEVELS = (0.5, 0.95, 0.99)
+
+
+def _red(found: list[ServiceRed], duration_ms: int) -> dict[str, dict[str, Any]]:
+    return {
+        r.service: {
+            "requests": r.requests,
+            "rate": r.requests * 1000.0 / duration_ms,
+            "errors": r.errors,
+            "error_rate": r.errors / r.requests if r.requests else 0.0,
+            **dict(zip(("p50", "p95", "p99"), r.quantiles, strict=True)),
+        }
+        for r in found
+    }
+
+
+@router.get("/services", summary="Services seen in a range, with RED figures")
+async def services(
+    context: Annotated[ApiContext, Depends(api_context)],
+    start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
+    end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
+) -> dict[str, Any]:
+    """RED (rate, errors, duration) per service from ``http.server.duration``, milliseconds."""
+    start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+    found, red_rows = await asyncio.gather(
+        asyncio.to_thread(list_services, context.store, start_ms, end_ms),
+        asyncio.to_thread(red_by_service, context.store, REQUEST_METRIC, STATUS_LABEL, start_ms, end_ms, RED_LEVELS),
+    )
+    red = _red(red_rows, end_ms - start_ms)
+    return {
+        "start": start_ms,
+        "end": end_ms,
+        "services": [
+            {
+                "service": s.service,
+                "metrics": s.metrics,
+                "points": s.points,
+                "last_seen": s.last_seen_ms,
+                "red": red.get(s.service),
+            }
+            for s in found
+        ],
+    }
+
+
+@router.get("/metrics", summary="Metrics seen in a range")
+async def metrics(
+    context: Annotated[ApiContext, Depends(api_context)],
+    start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
+    end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
+) -> dict[str, Any]:
+    start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+    found = await asyncio.to_thread(list_metrics, context.store, start_ms, end_ms)
+    return {
+        "start": start_ms,
+        "end": end_ms,
+        "metrics": [
+            {
+                "name": m.name,
+                "kind": m.kind,
+                "services": m.services,
+                "series": m.series,
+                "points": m.points,
+                "last_seen": m.last_seen_ms,
+            }
+            for m in found
+        ],
+    }

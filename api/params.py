@@ -1,0 +1,42 @@
+"""Reading query parameters: times, durations, lists; errors name the parameter and the value."""
+
+from __future__ import annotations
+
+import time
+
+from api.errors import ApiError
+from schemas import parse_duration_ms, parse_timestamp_ms
+
+__all__ = ["csv_param", "duration_param", "now_ms", "time_range"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _timestamp(name: str, value: str) -> int:
+    try:
+        return parse_timestamp_ms(value)
+    except ValueError as exc:
+        raise ApiError.bad_param(name, str(exc)) from None
+
+
+def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:
+    """``[start, end)`` in epoch ms; ``end`` defaults to now and ``start`` to ``end - default_span_ms``."""
+    end_ms = _timestamp("end", end) if end else now_ms()
+    start_ms = _timestamp("start", start) if start else end_ms - default_span_ms
+    if start_ms >= end_ms:
+        raise ApiError.bad_param("start", f"start {start_ms} must be before end {end_ms}")
+    return start_ms, end_ms
+
+
+def duration_param(name: str, value: str) -> int:
+    try:
+        return parse_duration_ms(value)
+    except ValueError as exc:
+        raise ApiError.bad_param(name, str(exc)) from None
+
+
+def csv_param(value: str | None) -> list[str]:
+    """``"a,b , c"`` -> ``["a", "b", "c"]``; empty or missing -> ``[]``."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]

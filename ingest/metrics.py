@@ -1,0 +1,17 @@
+"""The ingest stage's own health, in Prometheus form."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+__all__ = ["POINTS_ACCEPTED", "POINTS_REJECTED", "REQUESTS_REJECTED"]
+
+POINTS_ACCEPTED = Counter(
+    "perfpulse_ingest_points_accepted_total", "Points acknowledged by Kafka", ["source"]
+)
+POINTS_REJECTED = Counter(
+    "perfpulse_ingest_points_rejected_total", "Points in requests rejected with a 4xx", ["source"]
+)
+REQUESTS_REJECTED = Counter(
+    "perfpulse_ingest_requests_rejected_total", "Ingest requests answered 4xx or 503", ["source", "status"]
+)

@@ -1,0 +1,216 @@
+"""The Kafka adapter of the ingest stage: metric batches in, acknowledged ``metrics`` records out.
+
+:class:`RecordProducer` is shared by the emitter SDK and the HTTP/OTLP receivers. It answers only
+after Kafka acknowledged every record (``acks=all``), so a receiver may answer 2xx on return, and it
+maps aiokafka's exceptions to two of ours: :class:`KafkaUnavailable` (retry later) and
+:class:`RecordRejected` (retrying the same record cannot succeed).
+
+Why a failed call tears the underlying producer down: with idempotence on, aiokafka never expires
+a batch it could not deliver, it retries it until the broker answers. A call that gave up and told
+its caller so must not have its records delivered later behind the caller's back, because the
+caller's own retry would then duplicate them. Retries *inside* one call (a leader change, a broker
+restart shorter than the timeout) keep their sequence numbers and are de-duplicated by the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
+
+from schemas import MetricBatch, Topics, encode_metric_batch
+
+__all__ = ["KafkaUnavailable", "RecordProducer", "RecordRejected"]
+
+log = logging.getLogger("perfpulse.ingest.producer")
+
+_REJECTED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+
+
+class KafkaUnavailable(RuntimeError):
+    """Kafka did not acknowledge in time (unreachable, restarting, too slow); retrying later may work."""
+
+
+class RecordRejected(ValueError):
+    """Kafka refused a record for what it is (too large); sending it again cannot succeed."""
+
+
+class RecordProducer:
+    """Sends encoded metric batches to the ``metrics`` topic and waits for Kafka's acknowledgement.
+
+    Start is lazy and repeatable: :meth:`send_metrics` (re)starts the producer when it is not
+    running, so a process that booted while Kafka was down recovers when Kafka comes back. Safe for
+    concurrent use by many coroutines of one event loop (the loop that first uses it).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        client_id: str = "perfpulse-ingest",
+        request_timeout_s: float = 10.0,
+        *,
+        linger_ms: float = 5.0,
+        max_request_bytes: int = 1_048_576,
+    ) -> None:
+        """``request_timeout_s`` bounds :meth:`start` and, separately, the send phase of each
+        :meth:`send_metrics` call. ``max_request_bytes`` is the largest encoded record accepted: the
+        broker's default ``message.max.bytes`` is about 1 MiB, a 2,000-point record ~60-80 kB."""
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.client_id = client_id
+        self.request_timeout_s = request_timeout_s
+        self._linger_ms = linger_ms
+        self._max_request_bytes = max_request_bytes
+        self._producer: Any = None  # AIOKafkaProducer when started (aiokafka is untyped)
+        self._start_lock: asyncio.Lock | None = None
+        self._teardowns: set[asyncio.Task[None]] = set()
+        self._start_attempts = 0
+        self._start_error: KafkaUnavailable | None = None  # of the last attempt, when it failed
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def start(self) -> None:
+        """Connect to Kafka; idempotent. Raises :class:`KafkaUnavailable` after ``request_timeout_s``
+        at most when Kafka cannot be reached (a later call tries again)."""
+        if self._producer is not None:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        attempt = self._start_attempts
+        async with self._start_lock:
+            if self._producer is not None:
+                return
+            if self._start_attempts != attempt and self._start_error is not None:
+                # An attempt failed while this call waited for it: fail too rather than queue up
+                # one more full timeout behind it (many concurrent requests while Kafka is down).
+                raise KafkaUnavailable(str(self._start_error)) from self._start_error
+            self._start_attempts += 1
+            timeout_ms = max(1, int(self.request_timeout_s * 1000))
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                acks="all",
+                enable_idempotence=True,  # a retry after a broker restart must not duplicate
+                linger_ms=self._linger_ms,
+                # Several records share one produce request; aiokafka keeps one request in flight per
+                # partition, so bigger batches are what lets one service's partition keep up.
+                max_batch_size=min(512 * 1024, self._max_request_bytes),
+                max_request_size=self._max_request_bytes,
+                request_timeout_ms=timeout_ms,
+                retry_backoff_ms=100,
+            )
+            try:
+                # Idempotent producers wait for a producer id without a deadline of their own.
+                # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.)
+                async with asyncio.timeout(self.request_timeout_s):
+                    await producer.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await _teardown(producer, self.request_timeout_s)
+                self._start_error = self._unavailable(exc)
+                raise self._start_error from exc
+            except BaseException:
+                await _teardown(producer, self.request_timeout_s)
+                raise
+            self._producer = producer
+            self._start_error = None
+
+    async def stop(self, timeout_s: float | None = None) -> None:
+        """Deliver what is in flight, waiting at most ``timeout_s`` (default ``request_timeout_s``),
+        and close the connections. A later :meth:`send_metrics` starts the producer again."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            wait_s = self.request_timeout_s if timeout_s is None else max(0.0, timeout_s)
+            with contextlib.suppress(TimeoutError, KafkaError, OSError):
+                async with asyncio.timeout(wait_s):
+                    await producer.flush()
+            await _teardown(producer, self.request_timeout_s)
+        if self._teardowns:
+            await asyncio.gather(*self._teardowns, return_exceptions=True)
+
+    async def send_metrics(self, batches: Sequence[MetricBatch], *, timeout_s: float | None = None) -> None:
+        """Send each batch as one ``metrics`` record (key: its service); return once Kafka
+        acknowledged all of them.
+
+        Raises :class:`KafkaUnavailable` when Kafka is unreachable or does not acknowledge within
+        ``timeout_s`` (default ``request_timeout_s``; then none of the records still unacknowledged
+        will be delivered later by this producer, and some of the batches may have been delivered),
+        and :class:`RecordRejected` when a record is larger than Kafka accepts (checked before
+        anything is sent for records over ``max_request_bytes``). A caller that can wait (the
+        emitter) passes a long ``timeout_s``: the producer's own retries across a broker restart
+        keep their sequence numbers, so they cannot duplicate, where a new call could.
+        """
+        if not batches:
+            return
+        values = [encode_metric_batch(batch) for batch in batches]
+        for batch, value in zip(batches, values, strict=True):
+            if len(value) > self._max_request_bytes:
+                raise RecordRejected(
+                    f"cannot send a record of {len(value)} bytes ({batch.n_points} points of "
+                    f"{batch.service!r}): the limit is {self._max_request_bytes} bytes"
+                )
+        await self.start()
+        producer = self._producer
+        topic = self.topics.metrics
+        try:
+            async with asyncio.timeout(self.request_timeout_s if timeout_s is None else timeout_s):
+                futures = [
+                    await producer.send(topic, value, key=batch.service.encode())
+                    for batch, value in zip(batches, values, strict=True)
+                ]
+                results = await asyncio.gather(*futures, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        except _REJECTED as exc:
+            self._discard(producer)
+            raise RecordRejected(f"cannot send to Kafka at {self.bootstrap}: {exc!r}") from exc
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self._discard(producer)
+            raise self._unavailable(exc, timeout_s) from exc
+
+    def _unavailable(self, exc: BaseException, timeout_s: float | None = None) -> KafkaUnavailable:
+        if isinstance(exc, TimeoutError):
+            cause = f"no answer within {self.request_timeout_s if timeout_s is None else timeout_s:g} s"
+        else:
+            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return KafkaUnavailable(f"cannot send to Kafka at {self.bootstrap}: {cause}")
+
+    def _discard(self, producer: Any) -> None:
+        """Forget a producer that failed a call and tear it down in the background (see module doc)."""
+        if producer is None or self._producer is not producer:
+            return  # another call already discarded it
+        self._producer = None
+        _fail_pending(producer)
+        task = asyncio.get_running_loop().create_task(_teardown(producer, self.request_timeout_s))
+        self._teardowns.add(task)
+        task.add_done_callback(self._teardowns.discard)
+
+
+def _fail_pending(producer: Any) -> None:
+    """Fail every record the producer still holds, so none is delivered after we gave up on it.
+
+    aiokafka has no public abort; its accumulator's ``fail_all`` is what its own sender uses when it
+    dies. Without that attribute (another aiokafka version) we fall back to a plain stop.
+    """
+    accumulator = getattr(producer, "_message_accumulator", None)
+    fail_all = getattr(accumulator, "fail_all", None)
+    if callable(fail_all):
+        fail_all(KafkaError("producer discarded after a failed send"))
+
+
+async def _teardown(producer: Any, timeout_s: float) -> None:
+    """Close a producer without waiting on a broker that may never answer."""
+    _fail_pending(producer)
+    try:
+        async with asyncio.timeout(max(timeout_s, 1.0)):
+            await producer.stop()
+    except (KafkaError, OSError, TimeoutError) as exc:
+        log.debug("cannot stop Kafka producer cleanly: %r", exc)

@@ -1,0 +1,3 @@
+from perfpulse.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The HTTP process: the ingest receivers and the API in one FastAPI app, and the sink beside them
+when the store is embedded (chDB has one owner process, and both need it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import ApiContext, catalog_router, health_router, install_error_handlers, query_router
+from infra import kafka_reachable
+from ingest.http import IngestContext
+from ingest.http import router as ingest_router
+from ingest.producer import KafkaUnavailable, RecordProducer
+from perfpulse.settings import Settings
+from perfpulse.stages import migration_params, sink_config, supervise
+from storage import Sink, Store, apply_migrations, open_store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("perfpulse.app")
+
+
+def create_app(settings: Settings, *, with_sink: bool | None = None, store: Store | None = None) -> FastAPI:
+    """Build the app. ``with_sink`` defaults to True for an embedded store (the API owns it)."""
+    run_sink = settings.embedded_store if with_sink is None else with_sink
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        active = store or open_store(settings.store_url)
+        apply_migrations(active, migration_params(settings))
+        producer = RecordProducer(settings.kafka_bootstrap, settings.topics, client_id="perfpulse-api")
+        try:
+            await producer.start()
+        except KafkaUnavailable as exc:
+            log.warning("Kafka is not reachable yet; ingest answers 503 until it is: %s", exc)
+        app.state.ingest = IngestContext(producer, settings.limits)
+        app.state.api = ApiContext(
+            store=active,
+            window_ms=settings.window_ms,
+            kafka_ready=lambda: kafka_reachable(settings.kafka_bootstrap, timeout_s=2.0),
+        )
+        stop = asyncio.Event()
+        sink_task = None
+        if run_sink:
+            sink = Sink(sink_config(settings), active)
+            sink_task = asyncio.create_task(supervise("sink", lambda: sink.run(stop), stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if sink_task is not None:
+                await sink_task
+            await producer.stop()
+            if owned:
+                active.close()
+
+    app = FastAPI(
+        title="perfpulse",
+        version="0.1.0",
+        summary="Streaming performance monitoring: ingest, percentiles you can trust, alerts.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(ingest_router)
+    app.include_router(query_router)
+    app.include_router(catalog_router)
+    app.include_router(health_router)
+    return app

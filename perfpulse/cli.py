@@ -1,0 +1,229 @@
+"""The ``perfpulse`` command: run the whole system or any one stage, manage local services.
+
+Imports of the stages happen inside the commands: ``perfpulse up`` sets the Prometheus
+multiprocess directory for its children before anything creates a metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from perfpulse.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="perfpulse",
+    help="Streaming performance monitoring: metrics in, trustworthy percentiles out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+infra_app = typer.Typer(help="Local Kafka and Redis (real services, no Docker).", no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+console = Console(stderr=True)
+
+Bootstrap = Annotated[str | None, typer.Option("--kafka-bootstrap", help="Kafka host:port [PERFPULSE_KAFKA_BOOTSTRAP]")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="local state directory [PERFPULSE_DATA_DIR]")]
+Window = Annotated[str | None, typer.Option("--window", help="window length, e.g. 1s, 10s [PERFPULSE_WINDOW]")]
+Grace = Annotated[str | None, typer.Option("--grace", help="grace after a window's end [PERFPULSE_GRACE]")]
+Port = Annotated[int | None, typer.Option("--port", help="API port [PERFPULSE_API_PORT]")]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--clickhouse-url", help="chdb://path or http(s)://... [PERFPULSE_CLICKHOUSE_URL]"),
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the command's flags on top."""
+    renamed = {"port": "api_port", "bootstrap": "kafka_bootstrap"}
+    values = {renamed.get(k, k): v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**values)
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _logging(settings: Settings) -> None:
+    from perfpulse.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def up(
+    demo: Annotated[bool, typer.Option("--demo/--no-demo", help="send synthetic traffic of three services")] = True,
+    port: Port = None,
+    bootstrap: Bootstrap = None,
+    data_dir: DataDir = None,
+    window: Window = None,
+    grace: Grace = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="stream worker processes")] = 1,
+) -> None:
+    """Run everything in the foreground: local Kafka/Redis if needed, worker, sink, API (and demo)."""
+    from perfpulse.runner import run_all
+
+    settings = load_settings(port=port, bootstrap=bootstrap, data_dir=data_dir, window=window, grace=grace)
+    raise typer.Exit(run_all(settings, demo=demo, workers=workers, console=console))
+
+
+@app.command()
+def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = None) -> None:
+    """Run one stream worker (several share the partitions through the consumer group)."""
+    import faust
+
+    from perfpulse.stages import stream_worker
+
+    settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
+    _logging(settings)
+    app_ = stream_worker(settings).app
+    faust.Worker(
+        app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False
+    ).execute_from_commandline()
+
+
+@app.command()
+def sink(bootstrap: Bootstrap = None, data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
+    """Run the sink alone (Kafka -> ClickHouse). With the embedded store, `perfpulse api` runs it instead."""
+    from perfpulse.stages import run_sink
+
+    settings = load_settings(bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url)
+    _logging(settings)
+    try:
+        asyncio.run(run_sink(settings))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def api(
+    port: Port = None,
+    bootstrap: Bootstrap = None,
+    data_dir: DataDir = None,
+    clickhouse_url: StoreUrl = None,
+    window: Window = None,
+    with_sink: Annotated[
+        bool | None,
+        typer.Option("--with-sink/--no-sink", help="run the sink in-process (default: when embedded)"),
+    ] = None,
+) -> None:
+    """Run the HTTP API (query, ingest, health)."""
+    import uvicorn
+
+    from perfpulse.app import create_app
+    from storage import StoreLocked, open_store
+
+    settings = load_settings(
+        port=port, bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url, window=window
+    )
+    _logging(settings)
+    try:
+        store = open_store(settings.store_url)
+    except StoreLocked as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"perfpulse API on [bold]{settings.api_url}[/bold] (OpenAPI at {settings.api_url}/docs)")
+    uvicorn.run(
+        create_app(settings, with_sink=with_sink, store=store),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
+    """Apply pending ClickHouse migrations and create the Kafka topics."""
+    from perfpulse.stages import migration_params
+    from perfpulse.topics import TopicSetupError, ensure_topics
+    from storage import StoreError, apply_migrations, open_store
+
+    settings = load_settings(data_dir=data_dir, clickhouse_url=clickhouse_url)
+    try:
+        store = open_store(settings.store_url, pool_size=1)
+        applied = apply_migrations(store, migration_params(settings))
+        store.close()
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    for migration in applied:
+        console.print(f"applied {migration.version}_{migration.name}")
+    console.print(f"storage: {len(applied)} migration(s) applied, schema up to date")
+    try:
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        console.print(f"kafka: topics {settings.topic_prefix}* present on {settings.kafka_bootstrap}")
+    except TopicSetupError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option("--rate", help="requests per second across the three services")] = 300.0,
+    bootstrap: Bootstrap = None,
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", help="stop after this long (default: run until Ctrl-C)")
+    ] = None,
+) -> None:
+    """Send synthetic traffic of the spec's gateway, orchestrator and frontend services."""
+    from perfpulse.stages import run_demo_for
+
+    settings = load_settings(bootstrap=bootstrap)
+    _logging(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo_for(settings, rate, seconds))
+
+
+@infra_app.command("up")
+def infra_up(bootstrap: Bootstrap = None, data_dir: DataDir = None) -> None:
+    """Start the local Kafka broker and Redis (idempotent; waits until they answer)."""
+    from infra import InfraError
+    from perfpulse.localinfra import start_local
+
+    settings = load_settings(bootstrap=bootstrap, data_dir=data_dir)
+    try:
+        for name, state, where in start_local(settings, console):
+            console.print(f"{name}: {state} ({where})")
+    except InfraError as exc:
+        raise _fail(str(exc)) from None
+
+
+@infra_app.command("down")
+def infra_down(data_dir: DataDir = None) -> None:
+    """Stop the Kafka broker and Redis this data dir started."""
+    from perfpulse.localinfra import stop_local
+
+    settings = load_settings(data_dir=data_dir)
+    for name, stopped in stop_local(settings):
+        console.print(f"{name}: {'stopped' if stopped else 'was not running'}")
+
+
+@infra_app.command("status")
+def infra_status(bootstrap: Bootstrap = None, data_dir: DataDir = None) -> None:
+    """Show whether Kafka and Redis are up."""
+    from perfpulse.localinfra import status_local
+
+    settings = load_settings(bootstrap=bootstrap, data_dir=data_dir)
+    table = Table("service", "address", "state", "pid")
+    healthy = True
+    for row in status_local(settings):
+        table.add_row(row.name, row.address, row.state, str(row.pid or "-"))
+        healthy = healthy and row.state == "up"
+    Console().print(table)
+    raise typer.Exit(0 if healthy else 1)
+
+
+def main() -> None:
+    app()

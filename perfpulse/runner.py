@@ -1,0 +1,156 @@
+"""``perfpulse up``: every stage under one command, in the foreground.
+
+Processes, not threads: on a 2-core machine the stream worker and the API+sink each want a core,
+and Python's GIL would serialize them in one process. The API process owns the embedded store and
+runs the sink beside the query API (chDB has one owner per path). Children that exit are restarted;
+Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from perfpulse.settings import Settings
+
+__all__ = ["run_all", "settings_env"]
+
+RESTART_DELAY_S = 2.0
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process the same settings (flags included)."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if name == "data_dir":
+            value = Path(value).resolve()
+        env[f"PERFPULSE_{name.upper()}"] = str(value)
+    return env
+
+
+@dataclass
+class _Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = field(default=0.0)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(self.argv, env=env)
+
+    def poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+def _prepare(settings: Settings, console: Console) -> None:
+    import asyncio
+
+    from infra import InfraError
+    from perfpulse.localinfra import start_local
+    from perfpulse.stages import migration_params
+    from perfpulse.topics import TopicSetupError, ensure_topics
+    from storage import StoreError, apply_migrations, open_store
+
+    try:
+        for name, state, where in start_local(settings, console):
+            console.print(f"[green]✓[/green] {name}: {state} ({where})")
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        console.print(f"[green]✓[/green] kafka topics: {settings.topic_prefix}* ({settings.partitions} partitions)")
+        store = open_store(settings.store_url, pool_size=1)
+        applied = apply_migrations(store, migration_params(settings))
+        store.close()
+        console.print(f"[green]✓[/green] storage: {settings.store_url} ({len(applied)} migrations applied)")
+    except (InfraError, TopicSetupError, StoreError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise SystemExit(1) from None
+
+
+def _wait_for_api(settings: Settings, children: list[_Child], timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children if child.name == "api"):
+            return False
+        try:
+            if httpx.get(f"{settings.api_url}/healthz", timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -> int:
+    """Run until Ctrl-C or SIGTERM; return the exit code."""
+    _prepare(settings, console)
+    metrics_dir = settings.data_dir.resolve() / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env = settings_env(settings)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    me = [sys.executable, "-m", "perfpulse"]
+    children = [_Child("api", [*me, "api"])]
+    children += [_Child(f"worker-{i + 1}", [*me, "worker"]) for i in range(workers)]
+    if demo:
+        children.append(_Child("demo", [*me, "demo"]))
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for child in children:
+        child.start(env)
+    if _wait_for_api(settings, children):
+        example = f"{settings.api_url}/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s"
+        console.print(
+            f"\n[bold green]perfpulse is up[/bold green]: API {settings.api_url}  docs {settings.api_url}/docs\n"
+            f"  try: curl '{example}'\n"
+            f"  window {settings.window}, grace {settings.grace}; Ctrl-C stops everything\n"
+        )
+    else:
+        console.print("[red]error:[/red] the API did not come up; see the log lines above")
+        stopping = True
+    while not stopping:
+        time.sleep(0.5)
+        now = time.monotonic()
+        for child in children:
+            code = child.poll()
+            if code is None:
+                continue
+            if child.next_start == 0.0:
+                console.print(
+                    f"[yellow]{child.name} exited with {code}; restarting in {RESTART_DELAY_S:.0f} s[/yellow]"
+                )
+                child.next_start = now + RESTART_DELAY_S
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                child.start(env)
+    console.print("stopping perfpulse ...")
+    for child in children:
+        if child.poll() is None and child.process is not None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in children:
+        if child.process is not None:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+    console.print("perfpulse stopped (Kafka and Redis keep running: `perfpulse infra down` stops them)")
+    return 0

@@ -1,0 +1,88 @@
+"""perfpulse's settings: one pydantic-settings class, read at the edge and passed into the stages.
+
+Every field is also an environment variable ``PERFPULSE_<NAME>`` (architecture section 6), and the
+CLI exposes the ones that make sense per command as flags.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import Limits, Topics, parse_duration_ms
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PERFPULSE_", extra="ignore")
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    clickhouse_url: str | None = Field(
+        None,
+        description="chdb://<path> (embedded, default: under the data dir) or http(s)://user:pass@host:8123/db",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the query cache")
+    data_dir: Path = Field(Path(".perfpulse"), description="local state: chDB store, Kafka and Redis files")
+    window: str = Field("10s", description="tumbling window length, e.g. 1s, 10s, 1m")
+    grace: str = Field("2s", description="how long after its end a window still accepts points")
+    api_host: str = Field("127.0.0.1", description="address the API listens on")
+    api_port: int = Field(8080, description="port the API listens on")
+    rules: Path | None = Field(None, description="alert rules file (default infra/alerts.yaml)")
+    topic_prefix: str = Field("perfpulse.", description="prefix of every Kafka topic perfpulse uses")
+    partitions: int = Field(4, ge=1, le=256, description="partitions of each topic perfpulse creates")
+    consumer_group: str = Field("perfpulse", description="prefix of the Kafka consumer groups")
+    max_past: str = Field("24h", description="oldest point timestamp accepted at ingest, relative to now")
+    max_future: str = Field("10m", description="newest point timestamp accepted at ingest, relative to now")
+    raw_ttl_days: int = Field(3, ge=1, description="days raw points are kept in ClickHouse")
+    rollup_ttl_days: int = Field(30, ge=1, description="days window rollups are kept in ClickHouse")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: str = Field("auto", description="json, console, or auto (json when not on a terminal)")
+
+    @field_validator("window", "grace", "max_past", "max_future")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _window_divides_a_minute(cls, value: str) -> str:
+        ms = parse_duration_ms(value)
+        if 60_000 % ms != 0 and ms % 60_000 != 0:
+            raise ValueError(f"window {value!r} must divide a minute or be whole minutes (1s, 5s, 10s, 1m ...)")
+        return value
+
+    @cached_property
+    def window_ms(self) -> int:
+        return parse_duration_ms(self.window)
+
+    @cached_property
+    def grace_ms(self) -> int:
+        return parse_duration_ms(self.grace)
+
+    @cached_property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    @cached_property
+    def limits(self) -> Limits:
+        return Limits(max_past_ms=parse_duration_ms(self.max_past), max_future_ms=parse_duration_ms(self.max_future))
+
+    @cached_property
+    def store_url(self) -> str:
+        """The ClickHouse URL in effect: the configured one, or chDB under the data dir."""
+        if self.clickhouse_url:
+            return self.clickhouse_url
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.store_url.startswith("chdb:")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"

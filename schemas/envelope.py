@@ -1,0 +1,162 @@
+"""The HTTP ingest envelope for metrics (architecture section 5) and its validation.
+
+``POST /api/v1/ingest/metrics`` takes ``{"service", "labels"?, "points": [{"name", "value", "ts",
+"kind"?, "labels"?}]}``. :func:`parse_metrics_envelope` turns a decoded JSON body into columnar
+:class:`~schemas.wire.MetricBatch` chunks, or raises :class:`EnvelopeError` listing every bad
+field, so a bad batch is rejected whole and nothing of it is stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from schemas.checks import check_labels, check_metric_name, check_service
+from schemas.limits import Limits
+from schemas.timeparse import parse_timestamp_ms
+from schemas.wire import MetricBatch, MetricKind, SeriesPoints
+
+__all__ = ["EnvelopeError", "FieldError", "MetricPointIn", "MetricsEnvelope", "parse_metrics_envelope"]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    loc: str  # JSON path of the offending field, e.g. "points[3].value"
+    msg: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"loc": self.loc, "msg": self.msg}
+
+
+class EnvelopeError(ValueError):
+    """A rejected envelope; ``details`` names each offending field."""
+
+    def __init__(self, message: str, details: list[FieldError]) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class MetricPointIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr
+    value: StrictFloat | StrictInt
+    ts: StrictInt | StrictStr | None = Field(default=None, description="epoch ms or RFC 3339; default now")
+    kind: MetricKind = MetricKind.DISTRIBUTION
+    labels: dict[StrictStr, StrictStr] | None = None
+
+
+class MetricsEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: StrictStr
+    labels: dict[StrictStr, StrictStr] | None = None
+    points: list[MetricPointIn]
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def parse_metrics_envelope(
+    body: Any, now_ms: int, limits: Limits, max_points_per_record: int = 2_000
+) -> list[MetricBatch]:
+    """Validate a decoded JSON body and return it as batches of at most ``max_points_per_record``.
+
+    Raises :class:`EnvelopeError` with every field-level reason found.
+    """
+    if isinstance(body, dict) and isinstance(body.get("points"), list):
+        n = len(body["points"])
+        if n == 0:
+            raise EnvelopeError("empty batch", [FieldError("points", "must hold at least one point")])
+        if n > limits.max_points_per_batch:
+            raise EnvelopeError(
+                "oversized batch",
+                [FieldError("points", f"{n} points, the limit is {limits.max_points_per_batch} per request")],
+            )
+    try:
+        envelope = MetricsEnvelope.model_validate(body)
+    except ValidationError as exc:
+        details = [FieldError(_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()[:100]]
+        raise EnvelopeError("invalid metrics batch", details) from None
+    return _to_batches(envelope, now_ms, limits, max_points_per_record)
+
+
+def _to_batches(envelope: MetricsEnvelope, now_ms: int, limits: Limits, per_record: int) -> list[MetricBatch]:
+    errors: list[FieldError] = []
+    if (problem := check_service(envelope.service, limits)) is not None:
+        errors.append(FieldError("service", problem))
+    base_labels = envelope.labels or {}
+    checked_names: dict[str, str | None] = {}
+    groups: dict[tuple[str, MetricKind, tuple[tuple[str, str], ...]], tuple[list[int], list[float]]] = {}
+    oldest, newest = now_ms - limits.max_past_ms, now_ms + limits.max_future_ms
+    for i, point in enumerate(envelope.points):
+        if point.name not in checked_names:
+            checked_names[point.name] = check_metric_name(point.name, limits)
+        if (problem := checked_names[point.name]) is not None:
+            errors.append(FieldError(f"points[{i}].name", problem))
+        value = float(point.value)
+        if not math.isfinite(value):
+            errors.append(FieldError(f"points[{i}].value", f"must be finite, got {point.value!r}"))
+        ts = now_ms
+        if point.ts is not None:
+            try:
+                ts = parse_timestamp_ms(point.ts)
+            except ValueError as exc:
+                errors.append(FieldError(f"points[{i}].ts", str(exc)))
+            else:
+                if not oldest <= ts <= newest:
+                    errors.append(FieldError(f"points[{i}].ts", _skew_reason(ts, now_ms, limits)))
+        labels = {**base_labels, **point.labels} if point.labels else base_labels
+        if (problem := check_labels(labels, limits)) is not None:
+            errors.append(FieldError(f"points[{i}].labels", problem))
+        if len(errors) >= 100:
+            break
+        key = (point.name, point.kind, tuple(sorted(labels.items())))
+        columns = groups.setdefault(key, ([], []))
+        columns[0].append(ts)
+        columns[1].append(value)
+    if errors:
+        raise EnvelopeError("invalid metrics batch", errors)
+    return list(_chunk(envelope.service, groups, per_record))
+
+
+def _skew_reason(ts: int, now_ms: int, limits: Limits) -> str:
+    if ts < now_ms:
+        return (
+            f"timestamp {ts} is {(now_ms - ts) / 3_600_000:.1f} h in the past; "
+            f"the limit is {limits.max_past_ms / 3_600_000:g} h"
+        )
+    return (
+        f"timestamp {ts} is {(ts - now_ms) / 60_000:.1f} min in the future; "
+        f"the limit is {limits.max_future_ms / 60_000:g} min"
+    )
+
+
+def _chunk(
+    service: str,
+    groups: dict[tuple[str, MetricKind, tuple[tuple[str, str], ...]], tuple[list[int], list[float]]],
+    per_record: int,
+) -> Iterator[MetricBatch]:
+    batch = MetricBatch(service, [])
+    size = 0
+    for (name, kind, labels), (ts, values) in groups.items():
+        for start in range(0, len(values), per_record):
+            if size >= per_record:
+                yield batch
+                batch, size = MetricBatch(service, []), 0
+            part_ts, part_values = ts[start : start + per_record], values[start : start + per_record]
+            batch.series.append(
+                SeriesPoints(name, kind, dict(labels), np.asarray(part_ts, np.int64), np.asarray(part_values))
+            )
+            size += len(part_values)
+    if batch.series:
+        yield batch

@@ -1,0 +1,50 @@
+"""Kafka topic names: the one place they are spelled.
+
+Stages meet only through these topics (and ClickHouse tables), so every producer and
+consumer asks :class:`Topics` for a name instead of writing one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_PREFIX", "Topics"]
+
+DEFAULT_PREFIX = "perfpulse."
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Topic names under one prefix (``perfpulse.`` by default; tests use their own)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def metrics(self) -> str:
+        """Metric point batches (key: service) and the stream's window ticks."""
+        return f"{self.prefix}metrics"
+
+    @property
+    def spans(self) -> str:
+        return f"{self.prefix}spans"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.prefix}logs"
+
+    @property
+    def rollups(self) -> str:
+        """Closed-window aggregates; partition N carries the rollups of metrics partition N."""
+        return f"{self.prefix}rollups"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}alerts"
+
+    @property
+    def deadletter(self) -> str:
+        """Records a stage rejected, with the reason (kept for inspection)."""
+        return f"{self.prefix}deadletter"
+
+    def all(self) -> tuple[str, ...]:
+        return (self.metrics, self.spans, self.logs, self.rollups, self.alerts, self.deadletter)

@@ -1,0 +1,316 @@
+"""Wire encoding of Kafka records: metric batches, window ticks, rollups and dead letters.
+
+Every record is one orjson object with a ``"type"``. A metric record carries a whole batch in
+columns (one entry per series, with parallel ``ts``/``values`` arrays), because per-message cost in
+Python decides throughput: a consumer handles a series with a few numpy calls, never a loop per point.
+
+Decoders validate what they read and raise :class:`WireError` with the reason; a consumer sends such
+a record to the dead-letter topic and keeps going.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import orjson
+
+from schemas.checks import check_labels, check_metric_name, check_service
+from schemas.limits import Limits
+
+__all__ = [
+    "DeadLetter",
+    "MetricBatch",
+    "MetricKind",
+    "RollupBatch",
+    "RollupRow",
+    "SeriesPoints",
+    "Tick",
+    "WireError",
+    "decode_deadletter",
+    "decode_metrics_record",
+    "decode_rollups",
+    "encode_deadletter",
+    "encode_metric_batch",
+    "encode_rollups",
+    "encode_tick",
+]
+
+WIRE_VERSION = 1
+_DEFAULT_LIMITS = Limits()
+
+
+class WireError(ValueError):
+    """A Kafka record that cannot be decoded or fails validation; the message says why."""
+
+
+class MetricKind(StrEnum):
+    """How the values of a metric are read."""
+
+    DISTRIBUTION = "distribution"  # each value is one observation (a latency, a size)
+    COUNTER = "counter"  # each value is an increment; rate = sum / seconds
+    GAUGE = "gauge"  # each value is a sampled level
+
+
+@dataclass(slots=True)
+class SeriesPoints:
+    """The points of one series (service + name + kind + labels) in a batch."""
+
+    name: str
+    kind: MetricKind
+    labels: dict[str, str]
+    ts: np.ndarray  # int64 epoch milliseconds, one per value
+    values: np.ndarray  # float64, finite
+
+
+@dataclass(slots=True)
+class MetricBatch:
+    """A batch of points of one service: the value of one ``metrics`` record (key: service)."""
+
+    service: str
+    series: list[SeriesPoints]
+
+    @property
+    def n_points(self) -> int:
+        return sum(len(s.values) for s in self.series)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A window tick, written by the stream stage into each metrics partition it owns.
+
+    Windows close when a tick says so, not when a timer fires in some process: replaying the
+    partition then replays the same closes, which is what makes a restarted worker's output equal
+    an undisturbed one.
+    """
+
+    close_ms: int  # wall-clock epoch ms at which the tick was written
+
+
+@dataclass(slots=True)
+class RollupRow:
+    """Aggregate of one series over one window (or a late correction of it)."""
+
+    service: str
+    name: str
+    kind: MetricKind
+    labels: dict[str, str]
+    window_start_ms: int
+    window_ms: int
+    count: int
+    sum: float
+    min: float
+    max: float
+    means: np.ndarray  # t-digest centroid means, float64 (empty for counters)
+    weights: np.ndarray  # t-digest centroid weights, float64
+    late: bool = False  # True for a correction or an early partial row of the window
+
+
+@dataclass(slots=True)
+class RollupBatch:
+    """Rows emitted at one tick, in chunks. ``(src_partition, tick_offset, chunk)`` identifies it:
+    a worker that replays a partition re-emits the same identities, and the sink skips them."""
+
+    src_partition: int
+    tick_offset: int
+    chunk: int
+    rows: list[RollupRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A record some stage rejected, with the reason."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    stage: str
+    reason: str
+    payload: bytes
+    at_ms: int
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise WireError(f"cannot decode record: invalid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise WireError(f"cannot decode record: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def encode_metric_batch(batch: MetricBatch) -> bytes:
+    """Encode a batch as the value of one ``metrics`` record."""
+    return _dumps(
+        {
+            "type": "metrics",
+            "v": WIRE_VERSION,
+            "service": batch.service,
+            "series": [
+                {"name": s.name, "kind": s.kind.value, "labels": s.labels, "ts": s.ts, "values": s.values}
+                for s in batch.series
+            ],
+        }
+    )
+
+
+def encode_tick(close_ms: int) -> bytes:
+    return _dumps({"type": "tick", "v": WIRE_VERSION, "close_ms": close_ms})
+
+
+def decode_metrics_record(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> MetricBatch | Tick:
+    """Decode and validate one ``metrics`` record. Raises :class:`WireError` with the reason."""
+    obj = _loads(data)
+    kind = obj.get("type")
+    if kind == "tick":
+        close_ms = obj.get("close_ms")
+        if not isinstance(close_ms, int):
+            raise WireError(f"tick close_ms must be an integer, got {close_ms!r}")
+        return Tick(close_ms)
+    if kind != "metrics":
+        raise WireError(f"cannot decode record of type {kind!r}: expected 'metrics' or 'tick'")
+    service = obj.get("service")
+    if (problem := check_service(service, limits)) is not None:
+        raise WireError(problem)
+    raw_series = obj.get("series")
+    if not isinstance(raw_series, list) or not raw_series:
+        raise WireError("series must be a non-empty list")
+    series = [_decode_series(i, s, limits) for i, s in enumerate(raw_series)]
+    batch = MetricBatch(service=str(service), series=series)
+    if batch.n_points > limits.max_points_per_batch:
+        raise WireError(f"{batch.n_points} points in one record, the limit is {limits.max_points_per_batch}")
+    return batch
+
+
+def _decode_series(index: int, raw: object, limits: Limits) -> SeriesPoints:
+    where = f"series[{index}]"
+    if not isinstance(raw, dict):
+        raise WireError(f"{where} must be an object")
+    name = raw.get("name")
+    if (problem := check_metric_name(name, limits)) is not None:
+        raise WireError(f"{where}: {problem}")
+    try:
+        kind = MetricKind(raw.get("kind", MetricKind.DISTRIBUTION.value))
+    except ValueError:
+        raise WireError(f"{where}: kind {raw.get('kind')!r} is not one of distribution, counter, gauge") from None
+    labels = raw.get("labels") or {}
+    if (problem := check_labels(labels, limits)) is not None:
+        raise WireError(f"{where}: {problem}")
+    try:
+        ts = np.asarray(raw.get("ts"), dtype=np.int64)
+        values = np.asarray(raw.get("values"), dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise WireError(f"{where}: ts must be integers and values numbers ({exc})") from None
+    if ts.ndim != 1 or values.ndim != 1 or len(ts) != len(values) or len(values) == 0:
+        raise WireError(f"{where}: ts and values must be non-empty lists of equal length")
+    if not np.isfinite(values).all():
+        raise WireError(f"{where}: values must be finite (no NaN or infinity)")
+    return SeriesPoints(name=str(name), kind=kind, labels=dict(labels), ts=ts, values=values)
+
+
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
+
+
+def _unb64(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f8")
+
+
+def encode_rollups(batch: RollupBatch) -> bytes:
+    """Encode the rows of one tick chunk as the value of one ``rollups`` record."""
+    return _dumps(
+        {
+            "type": "rollups",
+            "v": WIRE_VERSION,
+            "src_partition": batch.src_partition,
+            "tick_offset": batch.tick_offset,
+            "chunk": batch.chunk,
+            "rows": [
+                {
+                    "service": r.service,
+                    "name": r.name,
+                    "kind": r.kind.value,
+                    "labels": r.labels,
+                    "window_start_ms": r.window_start_ms,
+                    "window_ms": r.window_ms,
+                    "count": r.count,
+                    "sum": r.sum,
+                    "min": r.min,
+                    "max": r.max,
+                    "means": _b64(r.means),
+                    "weights": _b64(r.weights),
+                    "late": r.late,
+                }
+                for r in batch.rows
+            ],
+        }
+    )
+
+
+def decode_rollups(data: bytes) -> RollupBatch:
+    """Decode one ``rollups`` record. Raises :class:`WireError` when it is not one."""
+    obj = _loads(data)
+    if obj.get("type") != "rollups":
+        raise WireError(f"cannot decode rollups: record type is {obj.get('type')!r}")
+    try:
+        rows = [
+            RollupRow(
+                service=r["service"],
+                name=r["name"],
+                kind=MetricKind(r["kind"]),
+                labels=r["labels"],
+                window_start_ms=int(r["window_start_ms"]),
+                window_ms=int(r["window_ms"]),
+                count=int(r["count"]),
+                sum=float(r["sum"]),
+                min=float(r["min"]),
+                max=float(r["max"]),
+                means=_unb64(r["means"]),
+                weights=_unb64(r["weights"]),
+                late=bool(r["late"]),
+            )
+            for r in obj["rows"]
+        ]
+        return RollupBatch(int(obj["src_partition"]), int(obj["tick_offset"]), int(obj["chunk"]), rows)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"cannot decode rollups: {exc!r}") from None
+
+
+def encode_deadletter(letter: DeadLetter) -> bytes:
+    return _dumps(
+        {
+            "type": "deadletter",
+            "v": WIRE_VERSION,
+            "source_topic": letter.source_topic,
+            "source_partition": letter.source_partition,
+            "source_offset": letter.source_offset,
+            "stage": letter.stage,
+            "reason": letter.reason,
+            "payload": base64.b64encode(letter.payload).decode("ascii"),
+            "at_ms": letter.at_ms,
+        }
+    )
+
+
+def decode_deadletter(data: bytes) -> DeadLetter:
+    obj = _loads(data)
+    try:
+        return DeadLetter(
+            source_topic=str(obj["source_topic"]),
+            source_partition=int(obj["source_partition"]),
+            source_offset=int(obj["source_offset"]),
+            stage=str(obj["stage"]),
+            reason=str(obj["reason"]),
+            payload=base64.b64decode(obj["payload"]),
+            at_ms=int(obj["at_ms"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"cannot decode dead letter: {exc!r}") from None

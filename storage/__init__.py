@@ -1,0 +1,16 @@
+"""Storage stage: ClickHouse migrations, the Kafka -> ClickHouse sink, and read helpers."""
+
+from storage.client import Store, StoreError, StoreLocked, open_store
+from storage.migrate import MigrationParams, apply_migrations
+from storage.sink import Sink, SinkConfig
+
+__all__ = [
+    "MigrationParams",
+    "Sink",
+    "SinkConfig",
+    "Store",
+    "StoreError",
+    "StoreLocked",
+    "apply_migrations",
+    "open_store",
+]

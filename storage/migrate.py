@@ -1,0 +1,84 @@
+"""Versioned ClickHouse migrations: ordered SQL files, each applied once and recorded.
+
+A file is named ``<timestamp>_<name>.sql`` and heads itself with ``-- mutation: yes|no`` and
+``-- idempotent: yes|no`` (generic migration tools trip over ClickHouse mutations, so each file
+says what it is). ``{placeholders}`` are filled from :class:`MigrationParams`. Statements end with
+``;``. An idempotent file may run again safely after a crash between a statement and its record.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from storage.client import Store, StoreError
+
+__all__ = ["Migration", "MigrationParams", "apply_migrations", "load_migrations"]
+
+_DIR = Path(__file__).parent / "migrations"
+_NAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
+_HEADER = re.compile(r"^--\s*(mutation|idempotent):\s*(yes|no)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class MigrationParams:
+    raw_ttl_days: int = 3
+    rollup_ttl_days: int = 30
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str  # the file's timestamp prefix, e.g. "20261127120000"
+    name: str
+    mutation: bool
+    idempotent: bool
+    statements: tuple[str, ...]
+
+
+def load_migrations(directory: Path = _DIR) -> list[Migration]:
+    """Read every migration file in version order; raise ``ValueError`` on a malformed one."""
+    found: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise ValueError(f"cannot load migration {path.name}: expected <14-digit timestamp>_<name>.sql")
+        text = path.read_text()
+        header = dict(_HEADER.findall(text))
+        if set(header) != {"mutation", "idempotent"}:
+            raise ValueError(f"cannot load migration {path.name}: it must declare '-- mutation:' and '-- idempotent:'")
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        statements = tuple(s.strip() for s in body.split(";") if s.strip())
+        found.append(
+            Migration(
+                match.group(1),
+                match.group(2),
+                header["mutation"] == "yes",
+                header["idempotent"] == "yes",
+                statements,
+            )
+        )
+    return found
+
+
+def apply_migrations(store: Store, params: MigrationParams | None = None) -> list[Migration]:
+    """Apply the migrations not yet recorded in ``schema_migrations``; return those applied."""
+    values = asdict(params or MigrationParams())
+    store.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version String, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
+    applied = []
+    for migration in load_migrations():
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            try:
+                store.command(statement.format(**values))
+            except StoreError as exc:
+                raise StoreError(f"cannot apply migration {migration.version}_{migration.name}: {exc}") from exc
+        store.insert("schema_migrations", [[migration.version], [migration.name]], ["version", "name"])
+        applied.append(migration)
+    return applied

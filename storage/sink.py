@@ -1,0 +1,244 @@
+"""The sink: Kafka (metrics, rollups, deadletter) -> ClickHouse, in batches, exactly once.
+
+The sink is the only writer of ClickHouse. Exactly-once effect without a second store:
+
+- every row carries the Kafka partition and offset of the record it came from, and one flush is
+  one insert per table; on (re)assignment the sink seeks each partition to just after the highest
+  offset stored, so a crash between insert and commit neither loses nor repeats a record;
+- the stream stage may re-emit rollups after its own restart; those carry the identity
+  ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
+  holds emissions of metrics partition N in tick order, so anything at or below the highest
+  stored identity is a repeat and is skipped.
+
+Kafka commits happen after each flush, for lag monitoring; correctness never depends on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from schemas import MetricBatch, Topics, WireError, decode_deadletter, decode_metrics_record, decode_rollups
+from storage import metrics
+from storage.client import Store
+from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, TableColumns
+
+__all__ = ["Sink", "SinkConfig"]
+
+log = logging.getLogger("perfpulse.storage.sink")
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    bootstrap: str  # Kafka bootstrap servers
+    topics: Topics
+    group: str  # Kafka consumer group of the sinks
+    points_flush_s: float = 1.0  # longest a raw point waits for its insert (ClickHouse likes ~1 insert/s)
+    rollups_flush_s: float = 0.25  # longest a rollup waits: it decides when a window is queryable
+    max_buffered_rows: int = 250_000  # flush a table earlier when this many of its rows are waiting
+
+
+@dataclass
+class _Pending:
+    """Rows of one table waiting for their insert."""
+
+    rows: PointColumns | RollupColumns | DeadLetterColumns
+    max_age_s: float
+    since: float | None = None  # monotonic time of the oldest waiting row
+
+
+class _Resume(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._sink.flush()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._sink.resume(assigned)
+
+
+class Sink:
+    """Consumes the topics and writes ClickHouse; :meth:`run` until the stop event is set."""
+
+    def __init__(self, config: SinkConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        topics = config.topics
+        self._points = PointColumns()
+        self._rollups = RollupColumns()
+        self._letters = DeadLetterColumns()
+        self._pending = {
+            topics.metrics: _Pending(self._points, config.points_flush_s),
+            topics.rollups: _Pending(self._rollups, config.rollups_flush_s),
+            topics.deadletter: _Pending(self._letters, config.rollups_flush_s),
+        }
+        self._frontier: dict[int, tuple[int, int]] = {}  # rollups partition -> highest (tick, chunk) kept
+        self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
+        self._consumer: AIOKafkaConsumer | None = None
+        self._flush_lock = asyncio.Lock()
+        self.flushes = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        topics = self.config.topics
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            group_id=self.config.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_poll_records=20_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        )
+        consumer.subscribe([topics.metrics, topics.rollups, topics.deadletter], listener=_Resume(self))
+        self._consumer = consumer
+        try:
+            await consumer.start()
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=100, max_records=20_000)
+                for tp, records in batches.items():
+                    self._take(tp, records)
+                due = self._due()
+                if due:
+                    await self.flush(due)
+            await self.flush()
+        finally:
+            self._consumer = None
+            await consumer.stop()
+
+    def _take(self, tp: TopicPartition, records: list[Any]) -> None:
+        topics = self.config.topics
+        for record in records:
+            if tp.topic == topics.metrics:
+                self._take_metrics(tp, record)
+            elif tp.topic == topics.rollups:
+                self._take_rollups(tp, record)
+            else:
+                self._take_letter(tp, record)
+        if records:
+            self._consumed[tp] = records[-1].offset + 1
+            pending = self._pending[tp.topic]
+            if pending.since is None and pending.rows.rows:
+                pending.since = time.monotonic()
+
+    def _take_metrics(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            decoded = decode_metrics_record(record.value)
+        except WireError:
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+            return
+        if isinstance(decoded, MetricBatch):
+            self._points.add(tp.partition, record.offset, decoded)
+
+    def _take_rollups(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            batch = decode_rollups(record.value)
+        except WireError:
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+            return
+        identity = (batch.tick_offset, batch.chunk)
+        seen = self._frontier.get(tp.partition)
+        if seen is not None and identity <= seen:
+            metrics.REPLAYS_SKIPPED.inc()
+            return
+        self._frontier[tp.partition] = identity
+        self._rollups.add(record.offset, batch)
+
+    def _take_letter(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            letter = decode_deadletter(record.value)
+        except WireError:
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+            return
+        self._letters.add(tp.partition, record.offset, letter)
+
+    def _due(self) -> list[str]:
+        """Topics whose waiting rows are old enough, or numerous enough, to insert now."""
+        now = time.monotonic()
+        return [
+            topic
+            for topic, pending in self._pending.items()
+            if pending.since is not None
+            and (now - pending.since >= pending.max_age_s or pending.rows.rows >= self.config.max_buffered_rows)
+        ]
+
+    async def flush(self, topics: list[str] | None = None) -> None:
+        """Insert the waiting rows of ``topics`` (default: all), one insert per table, then commit
+        the consumed offsets of those topics."""
+        async with self._flush_lock:
+            for topic in topics or list(self._pending):
+                pending = self._pending[topic]
+                if pending.rows.rows:
+                    await self._insert(pending.rows.take())
+                pending.since = None
+            self.flushes += 1
+            await self._commit(topics or list(self._pending))
+
+    async def _insert(self, data: TableColumns) -> None:
+        table, columns, names = data
+        started = time.perf_counter()
+        await asyncio.to_thread(self.store.insert, table, columns, names)
+        metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
+        metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
+
+    async def _commit(self, topics: list[str]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._consumed.items() if tp.topic in topics and tp in assigned}
+        try:
+            if offsets:
+                await consumer.commit(offsets)
+        except KafkaError as exc:  # only lag reporting depends on commits
+            log.warning("cannot commit sink offsets: %r", exc)
+        for tp, offset in offsets.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset))
+
+    async def resume(self, assigned: list[TopicPartition]) -> None:
+        """Seek each assigned partition to just after the last record stored in ClickHouse."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        stored, frontiers = await asyncio.to_thread(self._stored_positions)
+        topics = self.config.topics
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is not None:
+                consumer.seek(tp, offset + 1)
+            self._consumed.pop(tp, None)
+            if tp.topic == topics.rollups:
+                self._frontier.pop(tp.partition, None)
+                if (frontier := frontiers.get(tp.partition)) is not None:
+                    self._frontier[tp.partition] = frontier
+        log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
+
+    def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[int, tuple[int, int]]]:
+        """Highest stored offset per (topic, partition), and the rollup frontier per partition."""
+        topics = self.config.topics
+        found: dict[tuple[str, int], int] = {}
+        frontiers: dict[int, tuple[int, int]] = {}
+        for partition, offset in self.store.rows(
+            "SELECT src_partition, max(src_offset) FROM points GROUP BY src_partition"
+        ):
+            found[(topics.metrics, partition)] = offset
+        for partition, offset, frontier in self.store.rows(
+            "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
+        ):
+            found[(topics.rollups, partition)] = offset
+            frontiers[partition] = (int(frontier[0]), int(frontier[1]))
+        for partition, offset in self.store.rows(
+            "SELECT kafka_partition, max(kafka_offset) FROM deadletters GROUP BY kafka_partition"
+        ):
+            found[(topics.deadletter, partition)] = offset
+        return found, frontiers

@@ -1,0 +1,136 @@
+"""Windowing of one metrics partition: a deterministic function of the partition's records.
+
+Why deterministic: the stream stage promises that a worker killed at any moment and restarted
+gives the same counts and percentiles as an undisturbed run. Faust's changelog-backed tables are
+at-least-once (state written, offset not yet committed, restart: points counted twice). Instead,
+the state of a partition is rebuilt by replaying its records, and the replay must emit exactly
+what the first run emitted. Three rules make it so:
+
+1. Windows close on *ticks*, records the stream stage writes into the partition itself on a timer
+   (a timer, so windows close on time when traffic stops; a record, so a replay sees each close at
+   the same place among the points).
+2. Every output carries the identity ``(partition, tick offset, chunk)``; a replay re-emits the same
+   identities and the sink skips the ones it has already stored.
+3. The committed offset is always a tick at or before the oldest record still held in open state
+   (:attr:`PartitionWindows.restart_offset`): restarting there rebuilds that state exactly.
+
+A point whose window already closed (its end plus the grace period is behind the last tick) is
+*late*: it becomes a correction row for its window at the next tick, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from schemas import MetricBatch, RollupRow, Tick
+from stream.aggregate import SeriesAggregate, SeriesKey
+
+__all__ = ["PartitionWindows", "TickResult"]
+
+
+@dataclass(slots=True)
+class _Window:
+    series: dict[SeriesKey, SeriesAggregate]
+    first_offset: int  # offset of the oldest record that contributed
+    opened_at_ms: int | None  # watermark when it opened (None: before the first tick)
+
+
+@dataclass(slots=True)
+class TickResult:
+    rows: list[RollupRow]  # rows to emit for this tick, in a deterministic order
+    closed_windows: int  # windows closed on time by this tick
+    restart_offset: int | None  # offset to commit (a tick), None while no safe tick is known
+
+
+class PartitionWindows:
+    """Open windows and pending corrections of one metrics partition."""
+
+    def __init__(self, window_ms: int, grace_ms: int, hold_ms: int | None = None) -> None:
+        """``hold_ms`` bounds how long a window may hold records before it is emitted early as a
+        partial row (points dated in the future would otherwise pin the restart offset)."""
+        self.window_ms = window_ms  # tumbling window length, milliseconds
+        self.grace_ms = grace_ms  # a window closes at end + grace, milliseconds
+        self.hold_ms = hold_ms if hold_ms is not None else max(60_000, 4 * (window_ms + grace_ms))
+        self.watermark_ms: int | None = None  # close_ms of the newest tick seen
+        self.last_offset = -1  # offset of the last record handled
+        self._open: dict[int, _Window] = {}  # window start ms -> window
+        self._late: dict[tuple[int, SeriesKey], SeriesAggregate] = {}  # corrections since the last tick
+        self._late_first_offset: int | None = None
+        self._ticks: deque[int] = deque()  # offsets of ticks not yet behind the restart offset
+
+    def add(self, offset: int, batch: MetricBatch) -> int:
+        """Fold a batch in; return how many of its points were late."""
+        self.last_offset = offset
+        late_points = 0
+        width = self.window_ms
+        for series in batch.series:
+            key: SeriesKey = (batch.service, series.name, series.kind, tuple(sorted(series.labels.items())))
+            starts = series.ts - series.ts % width
+            first, last = int(starts.min()), int(starts.max())
+            if first == last:
+                late_points += self._fold(offset, key, first, series.values)
+                continue
+            for start in np.unique(starts).tolist():
+                late_points += self._fold(offset, key, start, series.values[starts == start])
+        return late_points
+
+    def _fold(self, offset: int, key: SeriesKey, start: int, values: np.ndarray) -> int:
+        if self._is_closed(start):
+            aggregate = self._late.get((start, key))
+            if aggregate is None:
+                aggregate = self._late[(start, key)] = SeriesAggregate(key[2])
+                if self._late_first_offset is None:
+                    self._late_first_offset = offset
+            aggregate.add(values)
+            return len(values)
+        window = self._open.get(start)
+        if window is None:
+            window = self._open[start] = _Window({}, offset, self.watermark_ms)
+        aggregate = window.series.get(key)
+        if aggregate is None:
+            aggregate = window.series[key] = SeriesAggregate(key[2])
+        aggregate.add(values)
+        return 0
+
+    def _is_closed(self, start: int) -> bool:
+        return self.watermark_ms is not None and start + self.window_ms + self.grace_ms <= self.watermark_ms
+
+    def tick(self, offset: int, tick: Tick) -> TickResult:
+        """Advance the watermark; emit closed windows, overdue partial windows and corrections."""
+        self.last_offset = offset
+        self.watermark_ms = tick.close_ms if self.watermark_ms is None else max(self.watermark_ms, tick.close_ms)
+        self._ticks.append(offset)
+        rows: list[RollupRow] = []
+        closed = 0
+        for start in sorted(self._open):
+            window = self._open[start]
+            if window.opened_at_ms is None:
+                window.opened_at_ms = self.watermark_ms
+            if self._is_closed(start):
+                closed += 1
+                rows.extend(agg.to_row(key, start, self.window_ms, False) for key, agg in window.series.items())
+                del self._open[start]
+            elif window.opened_at_ms <= self.watermark_ms - self.hold_ms:
+                rows.extend(agg.to_row(key, start, self.window_ms, True) for key, agg in window.series.items())
+                del self._open[start]
+        rows.extend(agg.to_row(key, start, self.window_ms, True) for (start, key), agg in self._late.items())
+        self._late.clear()
+        self._late_first_offset = None
+        return TickResult(rows, closed, self._restart_offset(offset))
+
+    def _restart_offset(self, tick_offset: int) -> int | None:
+        if not self._open:
+            self._ticks.clear()
+            self._ticks.append(tick_offset)
+            return tick_offset
+        oldest = min(window.first_offset for window in self._open.values())
+        while len(self._ticks) > 1 and self._ticks[1] < oldest:
+            self._ticks.popleft()
+        return self._ticks[0] if self._ticks and self._ticks[0] < oldest else None
+
+    @property
+    def open_windows(self) -> int:
+        return len(self._open)

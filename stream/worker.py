@@ -1,0 +1,206 @@
+"""The Faust app of the stream stage: metrics batches in, window rollups out.
+
+One agent consumes the ``metrics`` topic; a timer writes a tick into every partition this worker
+owns; the agent folds batches into :class:`~stream.partition.PartitionWindows` and, on each tick,
+sends the rows it emits to the same partition number of ``rollups``. Several ``perfpulse worker``
+processes share the partitions through the Faust consumer group.
+
+Faust is used for the group, the agent, the timer and the producer, but not for tables: window
+state is rebuilt by replay (see stream/partition.py for why), so offsets are acknowledged by hand
+(``stream.noack()``) and only up to each partition's restart tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from schemas import (
+    DeadLetter,
+    MetricBatch,
+    RollupBatch,
+    Tick,
+    Topics,
+    WireError,
+    decode_metrics_record,
+    encode_deadletter,
+    encode_rollups,
+    encode_tick,
+)
+from stream import metrics
+from stream.partition import PartitionWindows
+
+__all__ = ["StreamConfig", "StreamWorker"]
+
+log = logging.getLogger("perfpulse.stream")
+
+ROWS_PER_RECORD = 100  # rollup rows per Kafka record (~4 KB each with a full digest)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    bootstrap: str  # Kafka bootstrap servers, "host:port[,host:port]"
+    topics: Topics
+    group: str  # Faust app id = Kafka consumer group
+    window_ms: int  # tumbling window length
+    grace_ms: int  # a window closes at its end plus this
+    tick_interval_ms: int | None = None  # default: a quarter window, between 100 and 500 ms
+    session_timeout_s: float = 10.0  # how fast a dead worker's partitions move on
+
+    @property
+    def tick_every_ms(self) -> int:
+        if self.tick_interval_ms is not None:
+            return self.tick_interval_ms
+        return min(500, max(100, self.window_ms // 4))
+
+
+@dataclass
+class _Partition:
+    windows: PartitionWindows
+    held: deque[Any] = field(default_factory=deque)  # events not yet acknowledged, in offset order
+
+
+class StreamWorker:
+    """Builds the Faust app and keeps the window state of the partitions it owns."""
+
+    def __init__(self, config: StreamConfig) -> None:
+        self.config = config
+        self._partitions: dict[int, _Partition] = {}
+        self.app = self._build_app()
+
+    def _build_app(self) -> faust.App:
+        cfg = self.config
+        app = faust.App(
+            cfg.group,
+            broker=";".join(f"kafka://{host}" for host in cfg.bootstrap.split(",")),
+            store="memory://",
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            # Held (unacknowledged) events are the design here; Faust must not wait for them to
+            # drain before a rebalance.
+            stream_wait_empty=False,
+            broker_commit_interval=1.0,
+            broker_session_timeout=cfg.session_timeout_s,
+            broker_heartbeat_interval=max(1.0, cfg.session_timeout_s / 5),
+            broker_rebalance_timeout=max(20.0, cfg.session_timeout_s * 2),
+            consumer_auto_offset_reset="earliest",
+            producer_max_request_size=4 * 1024 * 1024,
+            producer_acks=-1,
+            topic_allow_declare=False,
+            topic_disable_leader=False,
+        )
+        source = app.topic(cfg.topics.metrics, value_serializer="raw", key_serializer="raw")
+        self._source = source
+        self._rollups = app.topic(cfg.topics.rollups, value_serializer="raw", key_serializer="raw")
+        self._deadletter = app.topic(cfg.topics.deadletter, value_serializer="raw", key_serializer="raw")
+
+        @app.agent(source, name="perfpulse.stream.windows")
+        async def windows(stream: Any) -> None:
+            async for event in stream.noack().events():
+                await self._handle(event)
+
+        @app.timer(cfg.tick_every_ms / 1000.0)  # type: ignore[untyped-decorator]
+        async def tick() -> None:
+            await self._send_ticks()
+
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+        async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+            for tp in revoked:
+                if tp.topic == cfg.topics.metrics:
+                    # The next owner replays from the committed tick; events held here must not be
+                    # acknowledged any more.
+                    self._partitions.pop(tp.partition, None)
+
+        return app
+
+    def _owned(self) -> list[TP]:
+        return [tp for tp in self.app.consumer.assignment() if tp.topic == self.config.topics.metrics]
+
+    async def _send_ticks(self) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        value = encode_tick(now_ms)
+        for tp in self._owned():
+            await self._source.send(value=value, partition=tp.partition)
+            self._report_lag(tp)
+
+    def _report_lag(self, tp: TP) -> None:
+        state = self._partitions.get(tp.partition)
+        highwater = self.app.consumer.highwater(tp)
+        if state is None or highwater is None:
+            return
+        metrics.CONSUMER_LAG.labels(self.config.group, tp.topic, str(tp.partition)).set(
+            max(0, highwater - state.windows.last_offset - 1)
+        )
+        metrics.OPEN_WINDOWS.labels(str(tp.partition)).set(state.windows.open_windows)
+
+    def _state_for(self, partition: int, offset: int) -> _Partition:
+        state = self._partitions.get(partition)
+        if state is not None and offset <= state.windows.last_offset:
+            # The consumer went back (a seek to the committed tick after a rebalance): what is held
+            # will be replayed, so start over rather than count it twice.
+            log.info("partition %d rewound to offset %d: rebuilding its windows", partition, offset)
+            state = None
+        if state is None:
+            state = self._partitions[partition] = _Partition(
+                PartitionWindows(self.config.window_ms, self.config.grace_ms)
+            )
+        return state
+
+    async def _handle(self, event: Any) -> None:
+        message = event.message
+        partition, offset = message.partition, message.offset
+        state = self._state_for(partition, offset)
+        state.held.append(event)
+        try:
+            record = decode_metrics_record(message.value)
+        except WireError as exc:
+            state.windows.last_offset = offset
+            await self._dead_letter(partition, offset, message.value, str(exc))
+            return
+        if isinstance(record, MetricBatch):
+            late = state.windows.add(offset, record)
+            metrics.POINTS_PROCESSED.inc(record.n_points)
+            if late:
+                metrics.LATE_POINTS.inc(late)
+            return
+        await self._on_tick(partition, offset, record, state)
+
+    async def _on_tick(self, partition: int, offset: int, tick: Tick, state: _Partition) -> None:
+        result = state.windows.tick(offset, tick)
+        if result.rows:
+            futures = []
+            for chunk, start in enumerate(range(0, len(result.rows), ROWS_PER_RECORD)):
+                batch = RollupBatch(partition, offset, chunk, result.rows[start : start + ROWS_PER_RECORD])
+                futures.append(await self._rollups.send(value=encode_rollups(batch), partition=partition))
+            for future in futures:
+                await future  # acknowledged by Kafka before the offsets behind it are committed
+            metrics.ROLLUP_ROWS.inc(len(result.rows))
+        if result.closed_windows:
+            metrics.WINDOWS_EMITTED.inc(result.closed_windows)
+        if result.restart_offset is not None:
+            held = state.held
+            while held and held[0].message.offset < result.restart_offset:
+                held.popleft().ack()
+
+    async def _dead_letter(self, partition: int, offset: int, payload: bytes, reason: str) -> None:
+        letter = DeadLetter(
+            source_topic=self.config.topics.metrics,
+            source_partition=partition,
+            source_offset=offset,
+            stage="stream",
+            reason=reason,
+            payload=payload,
+            at_ms=time.time_ns() // 1_000_000,
+        )
+        key = f"{letter.source_topic}:{partition}:{offset}".encode()
+        future = await self._deadletter.send(key=key, value=encode_deadletter(letter))
+        await future
+        metrics.DEADLETTERS.labels("stream").inc()
+        log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, partition, offset, reason)
