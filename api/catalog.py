@@ -46,7 +46,9 @@ async def services(
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
     found, red_rows = await asyncio.gather(
         asyncio.to_thread(list_services, context.store, start_ms, end_ms),
-        asyncio.to_thread(red_by_service, context.store, REQUEST_METRIC, STATUS_LABEL, start_ms, end_ms, RED_LEVELS),
+        asyncio.to_thread(
+            red_by_service, context.store, REQUEST_METRIC, STATUS_LABEL, start_ms, end_ms, RED_LEVELS, context.window_ms
+        ),
     )
     red = _red(red_rows, end_ms - start_ms)
     return {

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.context import ApiContext, api_context
 from api.errors import ApiError
 from api.params import csv_param, duration_param, time_range
+from api.responses import FastJSONResponse
 from api.stats import PERCENTILES, STATS, bucket_stats, quantile_levels
 from schemas.limits import LABEL_KEY_PATTERN
 from storage.queries import fetch_buckets
@@ -50,7 +51,9 @@ def _group_by(value: str | None) -> list[str]:
     return list(dict.fromkeys(dimensions))
 
 
-@router.get("/query", summary="Query a metric: percentiles and aggregates per group and step")
+@router.get(
+    "/query", summary="Query a metric: percentiles and aggregates per group and step", response_class=FastJSONResponse
+)
 async def query(
     request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
@@ -63,7 +66,7 @@ async def query(
     group_by: Annotated[
         str | None, Query(description="'service' and/or label names; empty for one series")
     ] = "service",
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Buckets of ``step`` aligned to the epoch (or one bucket for the whole range without ``step``).
 
     Add ``label.<name>=<value>`` parameters to filter on labels. Percentiles come from merging the
@@ -92,6 +95,7 @@ async def query(
         filters,
         csv_param(service),
         quantile_levels(wanted),
+        window_ms=context.window_ms,
     )
     if any(b.kind == "counter" for b in buckets) and any(s in PERCENTILES for s in wanted):
         raise ApiError.bad_param("stats", f"{metric} is a counter: percentiles are not defined; use rate, sum or count")
@@ -101,10 +105,5 @@ async def query(
         key = tuple(bucket.group[d] for d in dimensions)
         entry = series.setdefault(key, {"group": bucket.group, "points": []})
         entry["points"].append({"t": bucket.t_ms, **bucket_stats(bucket, wanted, duration)})
-    return {
-        "metric": metric,
-        "start": start_ms,
-        "end": end_ms,
-        "step_ms": step_ms,
-        "series": list(series.values()),
-    }
+    body = {"metric": metric, "start": start_ms, "end": end_ms, "step_ms": step_ms, "series": list(series.values())}
+    return FastJSONResponse(body)

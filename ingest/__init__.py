@@ -3,7 +3,8 @@
 ``from ingest import Emitter`` is all a service needs; ``ingest.demo`` generates synthetic traffic.
 """
 
-from ingest.emitter import Emitter, Timer
+from ingest.emitter import Emitter
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
+from ingest.timer import Timer
 
 __all__ = ["Emitter", "KafkaUnavailable", "RecordProducer", "RecordRejected", "Timer"]

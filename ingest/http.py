@@ -7,7 +7,6 @@ Kafka cannot take the batch. A rejected request writes nothing.
 
 from __future__ import annotations
 
-import gzip
 import time
 import zlib
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from ingest import metrics
-from ingest.producer import KafkaUnavailable, RecordProducer
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from schemas import EnvelopeError, Limits, error_body, parse_metrics_envelope
 
 __all__ = ["IngestContext", "read_body", "router"]
@@ -56,16 +55,31 @@ async def read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":
-        try:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = decompressor.decompress(body, limit + 1)
-        except (zlib.error, gzip.BadGzipFile) as exc:
-            raise BodyError(400, "invalid gzip body", str(exc)) from None
-        if len(body) > limit or decompressor.unconsumed_tail:
-            raise BodyError(413, "request body too large", f"more than {limit} bytes once decompressed")
+        body = _gunzip(body, limit)
     elif encoding != "identity":
         raise BodyError(415, "unsupported content encoding", f"{encoding!r}: use gzip or none")
     return body
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``data`` (concatenated members are valid gzip), never more than
+    ``limit`` bytes in all: a small bomb is refused without being inflated."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            chunk = member.decompress(data, limit + 1 - size)
+            size += len(chunk)
+            if size > limit or member.unconsumed_tail:
+                raise BodyError(413, "request body too large", f"more than {limit} bytes once decompressed")
+            if not member.eof:
+                raise BodyError(400, "invalid gzip body", "the gzip stream is truncated")
+            out.append(chunk)
+            data = member.unused_data
+    except zlib.error as exc:
+        raise BodyError(400, "invalid gzip body", str(exc)) from None
+    return b"".join(out)
 
 
 def _reject(status: int, body: dict[str, Any], points: int) -> JSONResponse:
@@ -79,8 +93,11 @@ def _reject(status: int, body: dict[str, Any], points: int) -> JSONResponse:
     "/metrics",
     status_code=202,
     summary="Ingest a batch of metric points",
-    responses={400: {"description": "invalid batch"}, 413: {"description": "body too large"},
-               503: {"description": "Kafka unavailable; retry after Retry-After seconds"}},  # fmt: skip
+    responses={
+        400: {"description": "invalid batch"},
+        413: {"description": "body too large"},
+        503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+    },
 )
 async def ingest_metrics(request: Request) -> Response:
     """Body: ``{"service", "labels"?, "points": [{"name", "value", "ts", "kind"?, "labels"?}]}``."""
@@ -101,7 +118,13 @@ async def ingest_metrics(request: Request) -> Response:
         return _reject(400, error_body(str(exc), [d.as_dict() for d in exc.details]), points)
     try:
         await context.producer.send_metrics(batches)
+    except RecordRejected as exc:
+        return _reject(413, error_body("batch too large for Kafka", [{"loc": "points", "msg": str(exc)}]), points)
     except KafkaUnavailable as exc:
-        return _reject(503, error_body("cannot accept points now: Kafka is unavailable", [{"loc": "kafka", "msg": str(exc)}]), points)
+        return _reject(
+            503,
+            error_body("cannot accept points now: Kafka is unavailable", [{"loc": "kafka", "msg": str(exc)}]),
+            points,
+        )
     metrics.POINTS_ACCEPTED.labels("http").inc(points)
     return JSONResponse({"accepted": points}, status_code=202)

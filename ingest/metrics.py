@@ -6,9 +6,7 @@ from prometheus_client import Counter
 
 __all__ = ["POINTS_ACCEPTED", "POINTS_REJECTED", "REQUESTS_REJECTED"]
 
-POINTS_ACCEPTED = Counter(
-    "perfpulse_ingest_points_accepted_total", "Points acknowledged by Kafka", ["source"]
-)
+POINTS_ACCEPTED = Counter("perfpulse_ingest_points_accepted_total", "Points acknowledged by Kafka", ["source"])
 POINTS_REJECTED = Counter(
     "perfpulse_ingest_points_rejected_total", "Points in requests rejected with a 4xx", ["source"]
 )

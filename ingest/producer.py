@@ -9,7 +9,8 @@ Why a failed call tears the underlying producer down: with idempotence on, aioka
 a batch it could not deliver, it retries it until the broker answers. A call that gave up and told
 its caller so must not have its records delivered later behind the caller's back, because the
 caller's own retry would then duplicate them. Retries *inside* one call (a leader change, a broker
-restart shorter than the timeout) keep their sequence numbers and are de-duplicated by the broker.
+restart shorter than the call's timeout) keep their sequence numbers and are de-duplicated by the
+broker, which is why a caller that can afford to wait passes a long ``timeout_s``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["KafkaUnavailable", "RecordProducer", "RecordRejected"]
 log = logging.getLogger("perfpulse.ingest.producer")
 
 _REJECTED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+_RECORD_OVERHEAD_BYTES = 128  # batch and record headers around key and value, generously
 
 
 class KafkaUnavailable(RuntimeError):
@@ -151,7 +153,7 @@ class RecordProducer:
             return
         values = [encode_metric_batch(batch) for batch in batches]
         for batch, value in zip(batches, values, strict=True):
-            if len(value) > self._max_request_bytes:
+            if len(value) + len(batch.service) + _RECORD_OVERHEAD_BYTES > self._max_request_bytes:
                 raise RecordRejected(
                     f"cannot send a record of {len(value)} bytes ({batch.n_points} points of "
                     f"{batch.service!r}): the limit is {self._max_request_bytes} bytes"
@@ -169,8 +171,7 @@ class RecordProducer:
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
-        except _REJECTED as exc:
-            self._discard(producer)
+        except _REJECTED as exc:  # that record only: the producer is fine, keep it for the others
             raise RecordRejected(f"cannot send to Kafka at {self.bootstrap}: {exc!r}") from exc
         except (KafkaError, OSError, TimeoutError) as exc:
             self._discard(producer)
@@ -180,7 +181,8 @@ class RecordProducer:
         if isinstance(exc, TimeoutError):
             cause = f"no answer within {self.request_timeout_s if timeout_s is None else timeout_s:g} s"
         else:
-            cause = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            name, text = type(exc).__name__, str(exc)
+            cause = text if text.startswith(name) else f"{name}: {text}" if text else name
         return KafkaUnavailable(f"cannot send to Kafka at {self.bootstrap}: {cause}")
 
     def _discard(self, producer: Any) -> None:

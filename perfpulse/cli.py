@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 infra_app = typer.Typer(help="Local Kafka and Redis (real services, no Docker).", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 Bootstrap = Annotated[str | None, typer.Option("--kafka-bootstrap", help="Kafka host:port [PERFPULSE_KAFKA_BOOTSTRAP]")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="local state directory [PERFPULSE_DATA_DIR]")]
@@ -85,9 +85,14 @@ def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = No
     import faust
 
     from perfpulse.stages import stream_worker
+    from perfpulse.topics import TopicSetupError, ensure_topics
 
     settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
     _logging(settings)
+    try:
+        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+    except TopicSetupError as exc:
+        raise _fail(str(exc)) from None
     app_ = stream_worker(settings).app
     faust.Worker(
         app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False

@@ -8,10 +8,40 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["RepeatFilter", "configure_logging"]
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one record per (logger, message) through every ``interval_s``; counts the rest.
+
+    Why: while Kafka is down, aiokafka logs the same connection error for every request, hundreds
+    of lines a second; the operator needs one line saying so, and the count.
+    """
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, str(record.msg))
+        now = time.monotonic()
+        seen, suppressed = self._last.get(key, (float("-inf"), 0))
+        if now - seen < self.interval_s:
+            self._last[key] = (seen, suppressed + 1)
+            return False
+        if suppressed:
+            record.msg = f"{record.msg} (and {suppressed} more like it in the last {now - seen:.0f} s)"
+        self._last[key] = (now, 0)
+        if len(self._last) > 10_000:
+            self._last.clear()
+        return True
 
 
 def configure_logging(level: str = "info", fmt: str = "auto") -> None:
@@ -33,6 +63,7 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -11,15 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 
+from perfpulse.processes import ProcessGroup, wait_http_ok
 from perfpulse.settings import Settings
 
 __all__ = ["run_all", "settings_env"]
@@ -38,21 +35,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = Path(value).resolve()
         env[f"PERFPULSE_{name.upper()}"] = str(value)
     return env
-
-
-@dataclass
-class _Child:
-    name: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    next_start: float = field(default=0.0)
-
-    def start(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(self.argv, env=env)
-
-    def poll(self) -> int | None:
-        return None if self.process is None else self.process.poll()
 
 
 def _prepare(settings: Settings, console: Console) -> None:
@@ -78,20 +60,6 @@ def _prepare(settings: Settings, console: Console) -> None:
         raise SystemExit(1) from None
 
 
-def _wait_for_api(settings: Settings, children: list[_Child], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children if child.name == "api"):
-            return False
-        try:
-            if httpx.get(f"{settings.api_url}/healthz", timeout=1.0).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    return False
-
-
 def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -> int:
     """Run until Ctrl-C or SIGTERM; return the exit code."""
     _prepare(settings, console)
@@ -100,11 +68,12 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
     metrics_dir.mkdir(parents=True)
     env = settings_env(settings)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    me = [sys.executable, "-m", "perfpulse"]
-    children = [_Child("api", [*me, "api"])]
-    children += [_Child(f"worker-{i + 1}", [*me, "worker"]) for i in range(workers)]
+    group = ProcessGroup(env)
+    group.start("api", "api")
+    for i in range(workers):
+        group.start(f"worker-{i + 1}", "worker")
     if demo:
-        children.append(_Child("demo", [*me, "demo"]))
+        group.start("demo", "demo")
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -113,9 +82,7 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    for child in children:
-        child.start(env)
-    if _wait_for_api(settings, children):
+    if wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
         example = f"{settings.api_url}/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s"
         console.print(
             f"\n[bold green]perfpulse is up[/bold green]: API {settings.api_url}  docs {settings.api_url}/docs\n"
@@ -125,32 +92,17 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
     else:
         console.print("[red]error:[/red] the API did not come up; see the log lines above")
         stopping = True
+    restart_at: dict[str, float] = {}
     while not stopping:
         time.sleep(0.5)
-        now = time.monotonic()
-        for child in children:
-            code = child.poll()
-            if code is None:
-                continue
-            if child.next_start == 0.0:
-                console.print(
-                    f"[yellow]{child.name} exited with {code}; restarting in {RESTART_DELAY_S:.0f} s[/yellow]"
-                )
-                child.next_start = now + RESTART_DELAY_S
-            elif now >= child.next_start:
-                child.restarts += 1
-                child.next_start = 0.0
-                child.start(env)
+        for name, code in group.exited().items():
+            if name not in restart_at:
+                console.print(f"[yellow]{name} exited with {code}; restarting in {RESTART_DELAY_S:.0f} s[/yellow]")
+                restart_at[name] = time.monotonic() + RESTART_DELAY_S
+            elif time.monotonic() >= restart_at[name]:
+                del restart_at[name]
+                group.start(name)
     console.print("stopping perfpulse ...")
-    for child in children:
-        if child.poll() is None and child.process is not None:
-            child.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in children:
-        if child.process is not None:
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+    group.stop_all()
     console.print("perfpulse stopped (Kafka and Redis keep running: `perfpulse infra down` stops them)")
     return 0

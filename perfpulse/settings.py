@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_future: str = Field("10m", description="newest point timestamp accepted at ingest, relative to now")
     raw_ttl_days: int = Field(3, ge=1, description="days raw points are kept in ClickHouse")
     rollup_ttl_days: int = Field(30, ge=1, description="days window rollups are kept in ClickHouse")
+    tier_1m_ttl_days: int = Field(90, ge=1, description="days the per-minute tier is kept")
+    tier_1h_ttl_days: int = Field(400, ge=1, description="days the per-hour tier is kept")
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (json when not on a terminal)")
 

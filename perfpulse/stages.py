@@ -22,7 +22,12 @@ log = logging.getLogger("perfpulse.stages")
 
 
 def migration_params(settings: Settings) -> MigrationParams:
-    return MigrationParams(raw_ttl_days=settings.raw_ttl_days, rollup_ttl_days=settings.rollup_ttl_days)
+    return MigrationParams(
+        raw_ttl_days=settings.raw_ttl_days,
+        rollup_ttl_days=settings.rollup_ttl_days,
+        tier_1m_ttl_days=settings.tier_1m_ttl_days,
+        tier_1h_ttl_days=settings.tier_1h_ttl_days,
+    )
 
 
 def sink_config(settings: Settings) -> SinkConfig:
@@ -58,6 +63,7 @@ def stream_worker(settings: Settings) -> StreamWorker:
             group=f"{settings.consumer_group}-stream",
             window_ms=settings.window_ms,
             grace_ms=settings.grace_ms,
+            partitions=settings.partitions,
         )
     )
 

@@ -21,6 +21,7 @@ from schemas.wire import (
     encode_metric_batch,
     encode_rollups,
     encode_tick,
+    pack_records,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "encode_rollups",
     "encode_tick",
     "error_body",
+    "pack_records",
     "parse_duration_ms",
     "parse_metrics_envelope",
     "parse_timestamp_ms",

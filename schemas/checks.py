@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from schemas.limits import LABEL_KEY_PATTERN, METRIC_NAME_PATTERN, RESERVED_LABELS, SERVICE_PATTERN, Limits
 
-__all__ = ["check_labels", "check_metric_name", "check_service"]
+__all__ = ["check_labels", "check_metric_name", "check_service", "check_timestamp"]
 
 
 def check_service(service: object, limits: Limits) -> str | None:
@@ -50,3 +50,18 @@ def check_labels(labels: object, limits: Limits) -> str | None:
         if len(value) > limits.max_label_value_length:
             return f"label {key!r} value is longer than {limits.max_label_value_length} characters"
     return None
+
+
+def check_timestamp(ts_ms: int, now_ms: int, limits: Limits) -> str | None:
+    """Accept timestamps from ``limits.max_past_ms`` before ``now_ms`` to ``max_future_ms`` after."""
+    if now_ms - limits.max_past_ms <= ts_ms <= now_ms + limits.max_future_ms:
+        return None
+    if ts_ms < now_ms:
+        return (
+            f"timestamp {ts_ms} is {(now_ms - ts_ms) / 3_600_000:.1f} h in the past; "
+            f"the limit is {limits.max_past_ms / 3_600_000:g} h"
+        )
+    return (
+        f"timestamp {ts_ms} is {(ts_ms - now_ms) / 60_000:.1f} min in the future; "
+        f"the limit is {limits.max_future_ms / 60_000:g} min"
+    )

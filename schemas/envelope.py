@@ -8,18 +8,16 @@ field, so a bad batch is rejected whole and nothing of it is stored.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictStr, ValidationError
 
-from schemas.checks import check_labels, check_metric_name, check_service
+from schemas.checks import check_labels, check_metric_name, check_service, check_timestamp
 from schemas.limits import Limits
 from schemas.timeparse import parse_timestamp_ms
-from schemas.wire import MetricBatch, MetricKind, SeriesPoints
+from schemas.wire import MetricBatch, MetricKind, SeriesPoints, pack_records
 
 __all__ = ["EnvelopeError", "FieldError", "MetricPointIn", "MetricsEnvelope", "parse_metrics_envelope"]
 
@@ -41,12 +39,21 @@ class EnvelopeError(ValueError):
         self.details = details
 
 
+def _timestamp_input(value: object) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be epoch milliseconds (an integer) or an RFC 3339 string")
+    return value
+
+
+TimestampIn = Annotated[int | str, PlainValidator(_timestamp_input)]
+
+
 class MetricPointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: StrictStr
-    value: StrictFloat | StrictInt
-    ts: StrictInt | StrictStr | None = Field(default=None, description="epoch ms or RFC 3339; default now")
+    value: Annotated[float, Field(strict=True)]  # ints accepted; bools and strings are not
+    ts: TimestampIn | None = Field(default=None, description="epoch ms or RFC 3339; default now")
     kind: MetricKind = MetricKind.DISTRIBUTION
     labels: dict[StrictStr, StrictStr] | None = None
 
@@ -66,10 +73,8 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return out or "body"
 
 
-def parse_metrics_envelope(
-    body: Any, now_ms: int, limits: Limits, max_points_per_record: int = 2_000
-) -> list[MetricBatch]:
-    """Validate a decoded JSON body and return it as batches of at most ``max_points_per_record``.
+def parse_metrics_envelope(body: Any, now_ms: int, limits: Limits) -> list[MetricBatch]:
+    """Validate a decoded JSON body and return it as batches of ``limits.max_points_per_record``.
 
     Raises :class:`EnvelopeError` with every field-level reason found.
     """
@@ -87,25 +92,24 @@ def parse_metrics_envelope(
     except ValidationError as exc:
         details = [FieldError(_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()[:100]]
         raise EnvelopeError("invalid metrics batch", details) from None
-    return _to_batches(envelope, now_ms, limits, max_points_per_record)
+    return _to_batches(envelope, now_ms, limits)
 
 
-def _to_batches(envelope: MetricsEnvelope, now_ms: int, limits: Limits, per_record: int) -> list[MetricBatch]:
+def _to_batches(envelope: MetricsEnvelope, now_ms: int, limits: Limits) -> list[MetricBatch]:
     errors: list[FieldError] = []
     if (problem := check_service(envelope.service, limits)) is not None:
         errors.append(FieldError("service", problem))
     base_labels = envelope.labels or {}
     checked_names: dict[str, str | None] = {}
     groups: dict[tuple[str, MetricKind, tuple[tuple[str, str], ...]], tuple[list[int], list[float]]] = {}
-    oldest, newest = now_ms - limits.max_past_ms, now_ms + limits.max_future_ms
     for i, point in enumerate(envelope.points):
         if point.name not in checked_names:
             checked_names[point.name] = check_metric_name(point.name, limits)
         if (problem := checked_names[point.name]) is not None:
             errors.append(FieldError(f"points[{i}].name", problem))
-        value = float(point.value)
-        if not math.isfinite(value):
-            errors.append(FieldError(f"points[{i}].value", f"must be finite, got {point.value!r}"))
+        value = point.value
+        if not abs(value) <= limits.max_abs_value:  # also false for NaN
+            errors.append(FieldError(f"points[{i}].value", f"must be finite and within ±{limits.max_abs_value:g}"))
         ts = now_ms
         if point.ts is not None:
             try:
@@ -113,8 +117,8 @@ def _to_batches(envelope: MetricsEnvelope, now_ms: int, limits: Limits, per_reco
             except ValueError as exc:
                 errors.append(FieldError(f"points[{i}].ts", str(exc)))
             else:
-                if not oldest <= ts <= newest:
-                    errors.append(FieldError(f"points[{i}].ts", _skew_reason(ts, now_ms, limits)))
+                if (problem := check_timestamp(ts, now_ms, limits)) is not None:
+                    errors.append(FieldError(f"points[{i}].ts", problem))
         labels = {**base_labels, **point.labels} if point.labels else base_labels
         if (problem := check_labels(labels, limits)) is not None:
             errors.append(FieldError(f"points[{i}].labels", problem))
@@ -126,37 +130,8 @@ def _to_batches(envelope: MetricsEnvelope, now_ms: int, limits: Limits, per_reco
         columns[1].append(value)
     if errors:
         raise EnvelopeError("invalid metrics batch", errors)
-    return list(_chunk(envelope.service, groups, per_record))
-
-
-def _skew_reason(ts: int, now_ms: int, limits: Limits) -> str:
-    if ts < now_ms:
-        return (
-            f"timestamp {ts} is {(now_ms - ts) / 3_600_000:.1f} h in the past; "
-            f"the limit is {limits.max_past_ms / 3_600_000:g} h"
-        )
-    return (
-        f"timestamp {ts} is {(ts - now_ms) / 60_000:.1f} min in the future; "
-        f"the limit is {limits.max_future_ms / 60_000:g} min"
+    series = (
+        SeriesPoints(name, kind, dict(labels), np.asarray(ts, np.int64), np.asarray(values, np.float64))
+        for (name, kind, labels), (ts, values) in groups.items()
     )
-
-
-def _chunk(
-    service: str,
-    groups: dict[tuple[str, MetricKind, tuple[tuple[str, str], ...]], tuple[list[int], list[float]]],
-    per_record: int,
-) -> Iterator[MetricBatch]:
-    batch = MetricBatch(service, [])
-    size = 0
-    for (name, kind, labels), (ts, values) in groups.items():
-        for start in range(0, len(values), per_record):
-            if size >= per_record:
-                yield batch
-                batch, size = MetricBatch(service, []), 0
-            part_ts, part_values = ts[start : start + per_record], values[start : start + per_record]
-            batch.series.append(
-                SeriesPoints(name, kind, dict(labels), np.asarray(part_ts, np.int64), np.asarray(part_values))
-            )
-            size += len(part_values)
-    if batch.series:
-        yield batch
+    return list(pack_records(envelope.service, series, limits))

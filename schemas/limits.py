@@ -23,7 +23,10 @@ class Limits:
     max_labels: int = 32  # labels on one point, envelope labels included
     max_label_key_length: int = 100
     max_label_value_length: int = 1024
-    max_points_per_batch: int = 50_000  # points in one HTTP request or one Kafka message
+    max_points_per_batch: int = 50_000  # points in one HTTP request, and at most in one Kafka record
+    max_points_per_record: int = 2_000  # points per Kafka record we write (~70 KB, far below 1 MiB)
+    max_record_bytes: int = 512 * 1024  # encoded size a record we write stays under (Kafka's default cap: 1 MiB)
+    max_abs_value: float = 1e18  # larger magnitudes are refused: sums of them could overflow a float
     max_body_bytes: int = 16 * 1024 * 1024  # HTTP request body, after decompression
     max_past_ms: int = 24 * 3_600_000  # oldest accepted timestamp, relative to now
     max_future_ms: int = 10 * 60_000  # newest accepted timestamp, relative to now

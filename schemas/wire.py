@@ -11,11 +11,13 @@ a record to the dead-letter topic and keeps going.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from schemas.checks import check_labels, check_metric_name, check_service
@@ -37,6 +39,7 @@ __all__ = [
     "encode_metric_batch",
     "encode_rollups",
     "encode_tick",
+    "pack_records",
 ]
 
 WIRE_VERSION = 1
@@ -62,8 +65,8 @@ class SeriesPoints:
     name: str
     kind: MetricKind
     labels: dict[str, str]
-    ts: np.ndarray  # int64 epoch milliseconds, one per value
-    values: np.ndarray  # float64, finite
+    ts: npt.NDArray[np.int64]  # epoch milliseconds, one per value
+    values: npt.NDArray[np.float64]  # finite
 
 
 @dataclass(slots=True)
@@ -104,8 +107,8 @@ class RollupRow:
     sum: float
     min: float
     max: float
-    means: np.ndarray  # t-digest centroid means, float64 (empty for counters)
-    weights: np.ndarray  # t-digest centroid weights, float64
+    means: npt.NDArray[np.float64]  # t-digest centroid means (empty for counters)
+    weights: npt.NDArray[np.float64]  # t-digest centroid weights (whole counts)
     late: bool = False  # True for a correction or an early partial row of the window
 
 
@@ -162,6 +165,42 @@ def encode_metric_batch(batch: MetricBatch) -> bytes:
     )
 
 
+# Estimated encoded bytes of one point (13-digit ts, ~20-character value, separators) and of a
+# series' envelope besides its labels; used to keep records under Limits.max_record_bytes.
+_POINT_BYTES = 40
+_SERIES_BYTES = 80
+
+
+def pack_records(
+    service: str, series: Iterable[SeriesPoints], limits: Limits = _DEFAULT_LIMITS
+) -> Iterator[MetricBatch]:
+    """Pack the series of one service into records: at most ``limits.max_points_per_record`` points
+    and about ``limits.max_record_bytes`` encoded bytes each; a series is split where room ends."""
+    parts: list[SeriesPoints] = []
+    points = size = 0
+    for whole in series:
+        overhead = _SERIES_BYTES + len(whole.name) + sum(len(k) + len(v) + 6 for k, v in whole.labels.items())
+        start, total = 0, len(whole.values)
+        while start < total:
+            room = min(
+                limits.max_points_per_record - points, (limits.max_record_bytes - size - overhead) // _POINT_BYTES
+            )
+            if room <= 0 and parts:
+                yield MetricBatch(service, parts)
+                parts, points, size = [], 0, 0
+                continue
+            take = max(1, min(total - start, room))
+            end = start + take
+            parts.append(
+                SeriesPoints(whole.name, whole.kind, whole.labels, whole.ts[start:end], whole.values[start:end])
+            )
+            points += take
+            size += overhead + take * _POINT_BYTES
+            start = end
+    if parts:
+        yield MetricBatch(service, parts)
+
+
 def encode_tick(close_ms: int) -> bytes:
     return _dumps({"type": "tick", "v": WIRE_VERSION, "close_ms": close_ms})
 
@@ -204,23 +243,32 @@ def _decode_series(index: int, raw: object, limits: Limits) -> SeriesPoints:
     labels = raw.get("labels") or {}
     if (problem := check_labels(labels, limits)) is not None:
         raise WireError(f"{where}: {problem}")
-    try:
-        ts = np.asarray(raw.get("ts"), dtype=np.int64)
-        values = np.asarray(raw.get("values"), dtype=np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise WireError(f"{where}: ts must be integers and values numbers ({exc})") from None
-    if ts.ndim != 1 or values.ndim != 1 or len(ts) != len(values) or len(values) == 0:
+    raw_ts, raw_values = raw.get("ts"), raw.get("values")
+    if not (
+        isinstance(raw_ts, list) and isinstance(raw_values, list) and raw_values and len(raw_ts) == len(raw_values)
+    ):
         raise WireError(f"{where}: ts and values must be non-empty lists of equal length")
-    if not np.isfinite(values).all():
-        raise WireError(f"{where}: values must be finite (no NaN or infinity)")
+    # Element types are checked at C speed (map over the list), not per point in Python: JSON
+    # true, "12.5" or 1.5 as a timestamp would otherwise be coerced by numpy.
+    if not set(map(type, raw_ts)) <= {int}:
+        raise WireError(f"{where}: ts must be integers (epoch milliseconds)")
+    if not set(map(type, raw_values)) <= {int, float}:
+        raise WireError(f"{where}: values must be numbers")
+    try:
+        ts = np.asarray(raw_ts, dtype=np.int64)
+        values = np.asarray(raw_values, dtype=np.float64)
+    except OverflowError as exc:
+        raise WireError(f"{where}: a number is out of range ({exc})") from None
+    if not (np.abs(values) <= limits.max_abs_value).all():
+        raise WireError(f"{where}: values must be finite and within ±{limits.max_abs_value:g}")
     return SeriesPoints(name=str(name), kind=kind, labels=dict(labels), ts=ts, values=values)
 
 
-def _b64(array: np.ndarray) -> str:
+def _b64(array: npt.NDArray[np.float64]) -> str:
     return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
 
 
-def _unb64(text: str) -> np.ndarray:
+def _unb64(text: str) -> npt.NDArray[np.float64]:
     return np.frombuffer(base64.b64decode(text), dtype="<f8")
 
 

@@ -7,9 +7,11 @@ runs one statement at a time: the sink's inserts must not queue behind the API's
 
 from __future__ import annotations
 
+import os
 import queue
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,23 @@ class StoreError(RuntimeError):
 
 class StoreLocked(StoreError):
     """The embedded store is owned by another process (a running perfpulse)."""
+
+
+def _held_elsewhere(path: Path) -> bool:
+    """Whether another process holds the embedded store at ``path``: ClickHouse flocks its
+    ``status`` file while a server or a chDB engine has the directory open, and /proc/locks names
+    the holder (this process may hold it already, through another client)."""
+    try:
+        inode = (path / "status").stat().st_ino
+        locks = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    for line in locks.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return int(fields[4]) != os.getpid()
+    return False
 
 
 def _redact(url: str) -> str:
@@ -45,14 +64,14 @@ class Store:
             self._pool.put(self._connect())
 
     def _connect(self) -> Any:
+        if self.embedded and _held_elsewhere(Path(self.url.removeprefix("chdb://"))):
+            raise StoreLocked(
+                f"cannot open the embedded store {self.url.removeprefix('chdb://')}: another process "
+                "(a running perfpulse) owns it; go through its API, or stop it first"
+            )
         try:
             return clickhouse_connect.get_client(dsn=self.url)
         except ProgrammingError as exc:
-            if "Cannot lock file" in str(exc) or "already running" in str(exc):
-                raise StoreLocked(
-                    f"cannot open the embedded store {self.url.removeprefix('chdb://')}: another process "
-                    "(a running perfpulse) owns it; go through its API, or stop it first"
-                ) from exc
             raise StoreError(f"cannot open ClickHouse at {_redact(self.url)}: {exc}") from exc
         except (ClickHouseError, OSError) as exc:
             raise StoreError(f"cannot connect to ClickHouse at {_redact(self.url)}: {exc}") from exc

@@ -23,8 +23,10 @@ _HEADER = re.compile(r"^--\s*(mutation|idempotent):\s*(yes|no)\s*$", re.MULTILIN
 
 @dataclass(frozen=True)
 class MigrationParams:
-    raw_ttl_days: int = 3
-    rollup_ttl_days: int = 30
+    raw_ttl_days: int = 3  # raw points
+    rollup_ttl_days: int = 30  # window rows
+    tier_1m_ttl_days: int = 90  # per-minute tier
+    tier_1h_ttl_days: int = 400  # per-hour tier
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,17 @@ class Migration:
 def load_migrations(directory: Path = _DIR) -> list[Migration]:
     """Read every migration file in version order; raise ``ValueError`` on a malformed one."""
     found: list[Migration] = []
+    versions: dict[str, str] = {}
     for path in sorted(directory.glob("*.sql")):
         match = _NAME.match(path.name)
         if match is None:
             raise ValueError(f"cannot load migration {path.name}: expected <14-digit timestamp>_<name>.sql")
+        if match.group(1) in versions:
+            raise ValueError(
+                f"cannot load migration {path.name}: version {match.group(1)} is also {versions[match.group(1)]} "
+                "(applied work is recorded by version, so one of them would never run)"
+            )
+        versions[match.group(1)] = path.name
         text = path.read_text()
         header = dict(_HEADER.findall(text))
         if set(header) != {"mutation", "idempotent"}:

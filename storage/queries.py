@@ -1,11 +1,13 @@
 """Read helpers over the rollups: buckets of merged windows, RED summaries, what exists.
 
 A query groups window rows into buckets (``step`` milliseconds, aligned to the epoch) and series
-groups. Percentiles of a bucket are computed by ClickHouse as a weighted quantile over the union of
-the t-digest centroids of every window row in it (``quantilesExactWeightedInterpolatedArray``):
-that is merging the digests (never averaging stored percentiles), and it runs where the data is,
-at ~10 ns per centroid instead of ~100 ns in Python. Measured against numpy on lognormal, Pareto
-and bimodal data it stays within 0.1 % (tests/storage/test_queries.py).
+groups. Percentiles come from merging t-digests, never from averaging stored percentiles: window
+rows carry the stream stage's centroids and, computed from them at insert, a ClickHouse t-digest
+state; the per-minute and per-hour tiers hold such states already merged (storage/tiers.py). A
+query unions the states of the tables its range needs and merges them
+(``quantilesTDigestWeightedMerge``). Measured on 1,080 window rows (10 s windows of ~2,300 values):
+21 ms, where folding their ~1M centroids took 39 ms, and against exact percentiles of the raw points
+p99 erred at most 0.68 % (mean 0.18 %).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.client import Store
+from storage.tiers import Segment, plan
 
 __all__ = [
     "Bucket",
@@ -39,33 +42,80 @@ class Bucket:
     sum: float
     min: float
     max: float
-    quantiles: list[float]  # at the requested levels, from the merged digest (empty for counters)
+    quantiles: list[float]  # at the requested levels, from the merged digest
+    errors: int = 0  # observations whose error label starts with 5 (when asked for)
 
 
-def _quantiles_sql(levels: Sequence[float]) -> str:
-    if not levels:
-        return "[]"
-    args = ", ".join(repr(float(q)) for q in levels)
-    return f"quantilesExactWeightedInterpolatedArray({args})(centroid_means, centroid_weights)"
+@dataclass(frozen=True)
+class _Query:
+    """One question over a metric; turned into SQL by :func:`_sql`."""
+
+    metric: str
+    group_by: Sequence[str]
+    label_filters: Mapping[str, str]
+    services: Sequence[str]
+    step_ms: int | None
+    start_ms: int
+    levels: Sequence[float]
+    error_label: str | None
 
 
-def _range_filter(params: dict[str, Any], start_ms: int, end_ms: int) -> list[str]:
-    params["start"], params["end"] = start_ms, end_ms
-    return [
-        "window_start >= fromUnixTimestamp64Milli({start:Int64})",
-        "window_start < fromUnixTimestamp64Milli({end:Int64})",
-    ]
-
-
-def _group_exprs(group_by: Sequence[str], params: dict[str, Any]) -> list[str]:
-    exprs = []
-    for i, dimension in enumerate(group_by):
+def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
+    """The partial aggregates of one segment: sums, extremes and a digest state per group/bucket."""
+    groups = []
+    for i, dimension in enumerate(query.group_by):
         if dimension == "service":
-            exprs.append("service")
+            groups.append(f"service AS g{i}")
         else:
             params[f"g{i}"] = dimension
-            exprs.append(f"labels[{{g{i}:String}}]")
-    return exprs
+            groups.append(f"labels[{{g{i}:String}}] AS g{i}")
+    if query.step_ms:
+        bucket = "intDiv(toUnixTimestamp64Milli(window_start), {step:Int64}) * {step:Int64}"
+    else:
+        bucket = "{start:Int64}"
+    params[f"s{index}"], params[f"e{index}"] = segment.start_ms, segment.end_ms
+    where = [
+        "name = {metric:String}",
+        f"window_start >= fromUnixTimestamp64Milli({{s{index}:Int64}})",
+        f"window_start < fromUnixTimestamp64Milli({{e{index}:Int64}})",
+    ]
+    if query.services:
+        where.append("service IN {services:Array(String)}")
+    for i in range(len(query.label_filters)):
+        where.append(f"labels[{{fk{i}:String}}] = {{fv{i}:String}}")
+    digest = "quantilesTDigestWeightedMergeState(0.5)(digest)"  # every table holds digest states
+    errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
+    return f"""
+        SELECT {", ".join([*groups, f"{bucket} AS t"])}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s,
+               min(min) AS lo, max(max) AS hi, {errors} AS err{", " + digest + " AS d" if query.levels else ""}
+        FROM {segment.table}
+        WHERE {" AND ".join(where)}
+        GROUP BY {", ".join([*(f"g{i}" for i in range(len(groups))), "t"])}
+    """
+
+
+def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
+    params.update(metric=query.metric, start=query.start_ms)
+    if query.step_ms:
+        params["step"] = query.step_ms
+    if query.services:
+        params["services"] = list(query.services)
+    if query.error_label:
+        params["status"] = query.error_label
+    for i, (key, value) in enumerate(sorted(query.label_filters.items())):
+        params[f"fk{i}"], params[f"fv{i}"] = key, value
+    parts = "\n UNION ALL \n".join(_segment_sql(segment, query, params, i) for i, segment in enumerate(segments))
+    keys = ", ".join([*(f"g{i}" for i in range(len(query.group_by))), "t"])
+    levels = ", ".join(repr(float(q)) for q in query.levels)
+    # ClickHouse's t-digest keeps Float32 means: clamp to the exact extremes of the bucket.
+    merged = f"quantilesTDigestWeightedMerge({levels})(d)"
+    quantiles = f"arrayMap(x -> least(greatest(x, min(lo)), max(hi)), {merged})" if query.levels else "[]"
+    return f"""
+        SELECT {keys}, any(kind), sum(c), sum(s), min(lo), max(hi), {quantiles}, sum(err)
+        FROM ({parts})
+        GROUP BY {keys}
+        ORDER BY {keys}
+    """
 
 
 def fetch_buckets(
@@ -78,38 +128,21 @@ def fetch_buckets(
     label_filters: Mapping[str, str],
     services: Sequence[str] = (),
     quantiles: Sequence[float] = (),
+    *,
+    window_ms: int = 1_000,
+    error_label: str | None = None,
 ) -> list[Bucket]:
     """Buckets of ``metric`` over windows starting in ``[start_ms, end_ms)``.
 
     With ``step_ms`` buckets start at multiples of it (epoch-aligned); without, one bucket per group
     starts at ``start_ms``. ``group_by`` names ``service`` and/or label names; ``quantiles`` are
-    levels in (0, 1).
+    levels in (0, 1); ``window_ms`` (the stream stage's window) decides which tiers may serve;
+    ``error_label`` counts observations whose label of that name starts with 5 into ``errors``.
     """
-    params: dict[str, Any] = {"metric": metric}
-    groups = _group_exprs(group_by, params)
-    where = ["name = {metric:String}", *_range_filter(params, start_ms, end_ms)]
-    if services:
-        params["services"] = list(services)
-        where.append("service IN {services:Array(String)}")
-    for i, (key, value) in enumerate(sorted(label_filters.items())):
-        params[f"fk{i}"], params[f"fv{i}"] = key, value
-        where.append(f"labels[{{fk{i}:String}}] = {{fv{i}:String}}")
-    if step_ms:
-        params["step"] = step_ms
-        bucket = "intDiv(toUnixTimestamp64Milli(window_start), {step:Int64}) * {step:Int64}"
-    else:
-        bucket = "{start:Int64}"
-    keys = [f"{expr} AS g{i}" for i, expr in enumerate(groups)]
-    order = ", ".join([*(f"g{i}" for i in range(len(groups))), "t"])
-    sql = f"""
-        SELECT {", ".join([*keys, f"{bucket} AS t"])},
-               any(kind), sum(count), sum(sum), min(min), max(max), {_quantiles_sql(quantiles)}
-        FROM rollups
-        WHERE {" AND ".join(where)}
-        GROUP BY {order}
-        ORDER BY {order}
-    """
-    n = len(groups)
+    segments = plan(start_ms, end_ms, step_ms, window_ms)
+    query = _Query(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
+    params: dict[str, Any] = {}
+    n = len(group_by)
     return [
         Bucket(
             group=dict(zip(group_by, row[:n], strict=True)),
@@ -120,8 +153,9 @@ def fetch_buckets(
             min=float(row[n + 4]),
             max=float(row[n + 5]),
             quantiles=[float(q) for q in row[n + 6]],
+            errors=int(row[n + 7]),
         )
-        for row in store.rows(sql, params)
+        for row in store.rows(_sql(query, segments, params), params)
     ]
 
 
@@ -136,21 +170,19 @@ class ServiceRed:
 
 
 def red_by_service(
-    store: Store, metric: str, status_label: str, start_ms: int, end_ms: int, quantiles: Sequence[float]
+    store: Store,
+    metric: str,
+    status_label: str,
+    start_ms: int,
+    end_ms: int,
+    quantiles: Sequence[float],
+    window_ms: int = 1_000,
 ) -> list[ServiceRed]:
-    params: dict[str, Any] = {"metric": metric, "status": status_label}
-    where = ["name = {metric:String}", *_range_filter(params, start_ms, end_ms)]
-    rows = store.rows(
-        f"""
-        SELECT service, sum(count), sumIf(count, startsWith(labels[{{status:String}}], '5')),
-               {_quantiles_sql(quantiles)}
-        FROM rollups
-        WHERE {" AND ".join(where)}
-        GROUP BY service
-        """,
-        params,
-    )
-    return [ServiceRed(r[0], int(r[1]), int(r[2]), [float(q) for q in r[3]]) for r in rows]
+    buckets = fetch_buckets(
+        store, metric, start_ms, end_ms, None, ["service"], {}, (), quantiles,
+        window_ms=window_ms, error_label=status_label,
+    )  # fmt: skip
+    return [ServiceRed(b.group["service"], b.count, b.errors, b.quantiles) for b in buckets]
 
 
 @dataclass(slots=True)

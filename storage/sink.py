@@ -28,6 +28,7 @@ from schemas import MetricBatch, Topics, WireError, decode_deadletter, decode_me
 from storage import metrics
 from storage.client import Store
 from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, TableColumns
+from storage.tiers import TierFiller
 
 __all__ = ["Sink", "SinkConfig"]
 
@@ -40,7 +41,7 @@ class SinkConfig:
     topics: Topics
     group: str  # Kafka consumer group of the sinks
     points_flush_s: float = 1.0  # longest a raw point waits for its insert (ClickHouse likes ~1 insert/s)
-    rollups_flush_s: float = 0.25  # longest a rollup waits: it decides when a window is queryable
+    rollups_flush_s: float = 0.1  # longest a rollup waits: it decides when a window is queryable
     max_buffered_rows: int = 250_000  # flush a table earlier when this many of its rows are waiting
 
 
@@ -81,6 +82,7 @@ class Sink:
         }
         self._frontier: dict[int, tuple[int, int]] = {}  # rollups partition -> highest (tick, chunk) kept
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
+        self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
         self._flush_lock = asyncio.Lock()
         self.flushes = 0
@@ -186,6 +188,8 @@ class Sink:
         table, columns, names = data
         started = time.perf_counter()
         await asyncio.to_thread(self.store.insert, table, columns, names)
+        if table == "rollups":
+            await asyncio.to_thread(self._tiers.copy, dict(zip(names, columns, strict=True)))
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
 
@@ -210,6 +214,9 @@ class Sink:
         consumer = self._consumer
         if consumer is None:
             return
+        # Paused until seeked: while the stored positions are read, getmany() must not hand out
+        # records fetched from the committed (or earliest) position of these partitions.
+        consumer.pause(*assigned)
         stored, frontiers = await asyncio.to_thread(self._stored_positions)
         topics = self.config.topics
         for tp in assigned:
@@ -221,6 +228,8 @@ class Sink:
                 self._frontier.pop(tp.partition, None)
                 if (frontier := frontiers.get(tp.partition)) is not None:
                     self._frontier[tp.partition] = frontier
+                await asyncio.to_thread(self._tiers.resume, tp.partition, offset)
+        consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 
     def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[int, tuple[int, int]]]:

@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from perfpulse.processes import ProcessGroup, wait_http_ok
 from perfpulse.runner import settings_env
 from perfpulse.settings import Settings
 
@@ -39,46 +38,25 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s:
 @dataclass
 class Deployment:
     settings: Settings
-    logs: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: ProcessGroup
 
     @property
     def url(self) -> str:
         return self.settings.api_url
 
-    def start(self, name: str, *args: str) -> None:
-        """Start ``perfpulse <command>`` as ``name`` (e.g. start("worker-1", "worker"))."""
-        env = settings_env(self.settings)
-        env["PERFPULSE_LOG_FORMAT"] = "json"
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "perfpulse", *args], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        if args[0] == "api":
-            wait_for(self._api_up, 60, f"the API of {name}")
-
-    def _api_up(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+    def start(self, name: str, *command: str) -> None:
+        """Start ``perfpulse <command>`` as ``name`` (e.g. start("worker-1", "worker")); for the
+        API, wait until it answers."""
+        self.processes.start(name, *command)
+        if command[0] == "api":
+            alive = lambda: name not in self.processes.exited()  # noqa: E731
+            assert wait_http_ok(f"{self.url}/healthz", 60, alive), f"the API of {name} did not come up"
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        process = self.processes.pop(name)
-        process.send_signal(sig)
-        process.wait(timeout=60)
+        self.processes.kill(name, sig)
 
     def stop_all(self) -> None:
-        for name in list(self.processes):
-            process = self.processes[name]
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name in list(self.processes):
-            try:
-                self.processes[name].wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.processes[name].kill()
-        self.processes.clear()
+        self.processes.stop_all()
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", params=params, timeout=30)
@@ -108,9 +86,10 @@ class Deployment:
 def deployment(settings: Settings, tmp_path: Path) -> Iterator[Deployment]:
     """Worker + API(+sink) for one test; stopped afterwards. Logs under tmp_path/logs."""
     logs = tmp_path / "logs"
-    logs.mkdir()
     configured = settings.model_copy(update={"api_port": free_port()})
-    deployed = Deployment(configured, logs)
+    env = settings_env(configured)
+    env["PERFPULSE_LOG_FORMAT"] = "json"
+    deployed = Deployment(configured, ProcessGroup(env, logs))
     deployed.start("api", "api")
     deployed.start("worker-1", "worker")
     yield deployed

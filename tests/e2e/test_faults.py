@@ -15,7 +15,7 @@ import pytest
 
 from infra import LocalKafka
 from storage import open_store
-from tests.e2e.conftest import Deployment, wait_for
+from tests.e2e.conftest import Deployment
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -39,7 +39,10 @@ class Sender(threading.Thread):
             now = time.time_ns() // 1_000_000
             values = self.rng.lognormal(3.2, 0.8, self.per_batch)
             ts = now - self.rng.integers(0, 1_500, self.per_batch)
-            body = {"service": service, "points": [{"name": METRIC, "value": float(v), "ts": int(t)} for v, t in zip(values, ts, strict=True)]}
+            body = {
+                "service": service,
+                "points": [{"name": METRIC, "value": float(v), "ts": int(t)} for v, t in zip(values, ts, strict=True)],
+            }
             while True:
                 try:
                     response = httpx.post(f"{self.deployment.url}/api/v1/ingest/metrics", json=body, timeout=30)
@@ -59,11 +62,15 @@ def check_exact(deployment: Deployment, sender: Sender) -> None:
     start = min(t for _, t, _ in sender.accepted) - 1_000
     end = max(t for _, t, _ in sender.accepted) + 1_000
     deployment.wait_count(METRIC, start, end, len(sender.accepted), timeout_s=120)
-    body = deployment.get("/api/v1/query", metric=METRIC, start=start, end=end, step="1s", stats="count", group_by="service").json()
+    body = deployment.get(
+        "/api/v1/query", metric=METRIC, start=start, end=end, step="1s", stats="count", group_by="service"
+    ).json()
     got = {(s["group"]["service"], p["t"]): p["count"] for s in body["series"] for p in s["points"]}
     expected = Counter((service, t - t % 1_000) for service, t, _ in sender.accepted)
     assert got == dict(expected)
-    whole = deployment.get("/api/v1/query", metric=METRIC, start=start, end=end, stats="p50,p95,p99", group_by="").json()
+    whole = deployment.get(
+        "/api/v1/query", metric=METRIC, start=start, end=end, stats="p50,p95,p99", group_by=""
+    ).json()
     point = whole["series"][0]["points"][0]
     values = [v for _, _, v in sender.accepted]
     for stat, q in (("p50", 50), ("p95", 95), ("p99", 99)):

@@ -9,6 +9,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
+from ingest import Emitter
 from tests.e2e.conftest import Deployment
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -36,7 +37,9 @@ def post_points(deployment: Deployment, points: list[tuple[str, str, int, float]
         by_service[service].append({"name": METRIC, "value": value, "ts": ts, "labels": {"route": route}})
     for service, items in by_service.items():
         for start in range(0, len(items), per_request):
-            response = deployment.post("/api/v1/ingest/metrics", {"service": service, "points": items[start : start + per_request]})
+            response = deployment.post(
+                "/api/v1/ingest/metrics", {"service": service, "points": items[start : start + per_request]}
+            )
             assert response.status_code == 202, response.text
             assert response.json() == {"accepted": len(items[start : start + per_request])}
 
@@ -85,6 +88,25 @@ def test_http_points_give_exact_counts_and_percentiles_within_one_percent(deploy
     now = time.time_ns() // 1_000_000
     points = make_points(100_000, now, seed=1)
     post_points(deployment, points)
+    start, end = now - 60_000, now + 60_000
+    deployment.wait_count(METRIC, start, end, len(points))
+    check_queries(deployment, points, start, end)
+
+
+def test_sdk_points_give_exact_counts_and_percentiles_within_one_percent(deployment: Deployment) -> None:
+    now = time.time_ns() // 1_000_000
+    points = make_points(100_000, now, seed=2)
+    settings = deployment.settings
+    emitters = {
+        service: Emitter(service, settings.kafka_bootstrap, topic_prefix=settings.topic_prefix)
+        for service in ("gateway", "orchestrator", "frontend")
+    }
+    for service, route, ts, value in points:
+        emitters[service].observe(METRIC, value, ts_ms=ts, route=route)
+    for emitter in emitters.values():
+        assert emitter.close(timeout=60)
+        assert emitter.dropped == 0
+    assert sum(e.sent for e in emitters.values()) == len(points)
     start, end = now - 60_000, now + 60_000
     deployment.wait_count(METRIC, start, end, len(points))
     check_queries(deployment, points, start, end)

@@ -42,9 +42,7 @@ def run(seconds: float, rate: float, seed: int = 1, tick_s: float = 0.1, schedul
 
 
 def durations(samples: list[Sample], service: str) -> np.ndarray:
-    return np.concatenate(
-        [s.values for s in samples if s.service == service and s.name == "http.server.duration"]
-    )
+    return np.concatenate([s.values for s in samples if s.service == service and s.name == "http.server.duration"])
 
 
 def test_tick_has_the_services_metrics_and_labels() -> None:
@@ -94,7 +92,7 @@ def test_latencies_meet_the_spec_targets_outside_incidents() -> None:
     for profile in SERVICES:
         p50, p95, p99 = np.percentile(durations(samples, profile.name), [50, 95, 99])
         assert 20 <= p50 <= 40 and 120 <= p95 <= 180 and 300 <= p99 <= 450, (profile.name, p50, p95, p99)
-    statuses = defaultdict(float)
+    statuses = defaultdict[str, float](float)
     for s in samples:
         if s.name == "http.server.requests":
             statuses[s.labels["status_code"][0]] += s.values.sum()
@@ -132,7 +130,7 @@ def test_error_burst_raises_the_5xx_share() -> None:
     schedule = IncidentSchedule(seed=11)
     _, burst = schedule.in_period(2)
     during = run(9.0, 2_000.0, tick_s=0.5, schedule=schedule, start_s=burst.start_s)
-    counts = defaultdict(float)
+    counts = defaultdict[bool, float](float)
     for s in during:
         if s.name == "http.server.requests" and s.service == burst.service:
             counts[s.labels["status_code"].startswith("5")] += s.values.sum()

@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
+import socket
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-import ingest.emitter as emitter_module
+from infra import LocalKafka
 from ingest import Emitter
-from schemas import MetricBatch, Topics, decode_metrics_record
+from perfpulse.topics import ensure_topics
+from schemas import Limits, MetricBatch, Topics
+from schemas.checks import check_labels
+from tests.ingest.helpers import read_batches, tcp_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE = "127.0.0.1:1"  # connection refused at once: Kafka is "down"
@@ -37,12 +42,13 @@ def offline() -> Iterator[Emitter]:
 def held(emitter: Emitter) -> dict[Key, list[float]]:
     """The values the emitter holds (open, built or in flight), per series, in recording order."""
     out: dict[Key, list[float]] = defaultdict(list)
-    with emitter._lock:
-        records = [p.batch for p in sorted([*emitter._pending, *emitter._in_flight.values()], key=lambda p: p.seq)]
+    buffer = emitter._buffer
+    with buffer.lock:
+        records = [p.batch for p in sorted([*buffer._pending, *buffer._in_flight.values()], key=lambda p: p.seq)]
         for batch in records:
             for s in batch.series:
                 out[(s.name, s.kind.value, tuple(sorted(s.labels.items())))] += s.values.tolist()
-        for series in emitter._dirty:
+        for series in buffer._dirty:
             out[(series.name, series.kind.value, tuple(sorted(series.labels.items())))] += list(series.values)
     return dict(out)
 
@@ -98,14 +104,14 @@ def test_timestamps_default_to_now_and_are_checked_for_skew(offline: Emitter) ->
     before = int(time.time() * 1000)
     offline.observe("m", 1.0)
     offline.observe("m", 2.0, ts_ms=before - 60_000)
-    with offline._lock:
-        (series,) = offline._dirty
+    with offline._buffer.lock:
+        (series,) = offline._buffer._dirty
         stamps = list(series.ts)
     assert before <= stamps[0] <= int(time.time() * 1000)
     assert stamps[1] == before - 60_000
-    with pytest.raises(ValueError, match="min from now"):
+    with pytest.raises(ValueError, match="in the past"):
         offline.observe("m", 1.0, ts_ms=before - 25 * 3_600_000)
-    with pytest.raises(ValueError, match="min from now"):
+    with pytest.raises(ValueError, match="in the future"):
         offline.gauge("m", 1.0, ts_ms=before + 3_600_000)
 
 
@@ -120,13 +126,12 @@ def test_constructor_validates_service_and_default_labels() -> None:
 
 def test_validation_runs_once_per_series(offline: Emitter, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = Counter[str]()
-    real = emitter_module.check_labels
 
-    def counting(labels: object, limits: object) -> str | None:
+    def counting(labels: object, limits: Limits) -> str | None:
         calls["labels"] += 1
-        return real(labels, limits)  # type: ignore[arg-type]
+        return check_labels(labels, limits)
 
-    monkeypatch.setattr(emitter_module, "check_labels", counting)
+    monkeypatch.setattr("ingest.emitter.check_labels", counting)
     for i in range(1_000):
         offline.observe("latency", float(i), route=f"/r{i % 3}", method="GET")
     assert calls["labels"] == 3
@@ -157,7 +162,7 @@ def test_label_named_like_a_parameter_is_a_label(offline: Emitter) -> None:
 def test_points_stay_buffered_while_kafka_is_unreachable(offline: Emitter) -> None:
     for i in range(250):
         offline.observe("m", float(i))
-    wait_until(lambda: len(offline._pending) == 3)  # built into records of <= 100 points
+    wait_until(lambda: len(offline._buffer._pending) == 3)  # built into records of <= 100 points
     assert offline.buffered == 250 and offline.sent == 0 and offline.dropped == 0
     started = time.monotonic()
     assert offline.flush(timeout=0.3) is False
@@ -189,7 +194,7 @@ def test_full_buffer_drops_the_oldest_built_records_first() -> None:
     try:
         for i in range(1_000):
             emitter.observe("m", float(i))
-        wait_until(lambda: len(emitter._pending) == 10)
+        wait_until(lambda: len(emitter._buffer._pending) == 10)
         for i in range(1_000, 1_250):
             emitter.observe("m", float(i))
         # Three oldest records (300 points) made room for the 250 new points.
@@ -207,8 +212,8 @@ def test_observe_many_takes_arrays_and_keeps_what_fits() -> None:
         assert emitter.observe_many("m", np.arange(600.0), ts_ms=np.arange(now - 600, now)) == 600
         assert emitter.observe_many("m", [1.5] * 600, route="/a") == 400
         assert emitter.dropped == 200 and emitter.buffered == 1_000
-        with emitter._lock:
-            first = next(s for s in emitter._dirty if not s.labels)
+        with emitter._buffer.lock:
+            first = next(s for s in emitter._buffer._dirty if not s.labels)
             assert list(first.ts) == list(range(now - 600, now))
         with pytest.raises(ValueError, match="one timestamp per value"):
             emitter.observe_many("m", [1.0, 2.0], ts_ms=[now])
@@ -220,8 +225,8 @@ def test_observe_many_takes_arrays_and_keeps_what_fits() -> None:
 
 def test_close_counts_unsent_points_and_drops_later_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[object] = []
-    monkeypatch.setattr(emitter_module.atexit, "register", registered.append)
-    monkeypatch.setattr(emitter_module.atexit, "unregister", registered.remove)
+    monkeypatch.setattr("ingest.emitter.atexit.register", registered.append)
+    monkeypatch.setattr("ingest.emitter.atexit.unregister", registered.remove)
     emitter = Emitter("svc", UNREACHABLE, batch_size=100, linger_ms=20, request_timeout_s=1)
     assert len(registered) == 1
     for _ in range(500):
@@ -269,7 +274,7 @@ async def test_timer_as_async_block_and_decorator(offline: Emitter) -> None:
         return x + 1
 
     assert await work(1) == 2
-    assert await asyncio.gather(work(1), work(2)) == [2, 3]
+    assert list(await asyncio.gather(work(1), work(2))) == [2, 3]
     values = held(offline)
     (block,) = values[("block", "distribution", ())]
     assert 20.0 <= block < 1_000.0
@@ -278,33 +283,6 @@ async def test_timer_as_async_block_and_decorator(offline: Emitter) -> None:
 
 
 # --------------------------------------------------------------------------- against Kafka
-
-
-async def read_batches(bootstrap: str, topic: str) -> list[tuple[bytes | None, MetricBatch]]:
-    """Every metrics record of ``topic`` from the beginning, decoded: (key, batch)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    out: list[tuple[bytes | None, MetricBatch]] = []
-
-    async def poll() -> None:
-        for messages in (await consumer.getmany(timeout_ms=200)).values():
-            for m in messages:
-                batch = decode_metrics_record(m.value)
-                assert isinstance(batch, MetricBatch)
-                out.append((m.key, batch))
-
-    try:
-        while not consumer.assignment():
-            await poll()
-        partitions = sorted(consumer.assignment())
-        end = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            await poll()
-        return out
-    finally:
-        await consumer.stop()
 
 
 def points(batches: list[tuple[bytes | None, MetricBatch]]) -> Counter[tuple[str, str, Key, float]]:
@@ -360,47 +338,6 @@ async def test_async_caller_with_async_context_manager(kafka_bootstrap: str, top
     assert emitter.sent == 550 and emitter.dropped == 0
     batches = await read_batches(kafka_bootstrap, topics.metrics)
     assert sum(batch.n_points for _, batch in batches) == 550
-
-
-@contextlib.asynccontextmanager
-async def tcp_proxy(target: str) -> AsyncIterator[tuple[str, asyncio.Event]]:
-    """A local port that refuses connections until the event is set, then forwards to ``target``."""
-    host, port = target.rsplit(":", 1)
-    up, tasks = asyncio.Event(), set[asyncio.Task[None]]()
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        for coro in (pipe(reader, upstream_writer), pipe(upstream_reader, writer)):
-            task = asyncio.create_task(coro)
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-    probe = await asyncio.start_server(handle, "127.0.0.1", 0)
-    proxy_port = probe.sockets[0].getsockname()[1]
-    probe.close()
-    await probe.wait_closed()
-    servers: list[asyncio.Server] = []
-
-    async def open_when_up() -> None:
-        await up.wait()
-        servers.append(await asyncio.start_server(handle, "127.0.0.1", proxy_port))
-
-    opener = asyncio.create_task(open_when_up())
-    try:
-        yield f"127.0.0.1:{proxy_port}", up
-    finally:
-        opener.cancel()
-        for server in servers:
-            server.close()
-        for task in list(tasks):
-            task.cancel()
 
 
 @pytest.mark.integration
@@ -459,3 +396,66 @@ async def test_points_are_flushed_at_interpreter_exit(kafka_bootstrap: str, topi
     batches = await read_batches(kafka_bootstrap, topics.metrics)
     values = sorted(v for _, batch in batches for s in batch.series for v in s.values.tolist())
     assert values == [float(i) for i in range(3_000)]
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 free (a private broker listens on both)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as other, contextlib.suppress(OSError):
+            other.bind(("127.0.0.1", port + 1))
+            return port
+    raise RuntimeError("cannot find two free adjacent ports")
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own, so that killing it disturbs no other test."""
+    broker = LocalKafka(tmp_path / "kafka", port=_free_port_pair())
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.mark.integration
+async def test_no_loss_and_no_duplicate_when_the_broker_is_killed(private_broker: LocalKafka) -> None:
+    """SIGKILL the broker mid-stream and restart it: every point arrives exactly once.
+
+    Records in flight at the kill may have been written without their acknowledgement reaching
+    the producer; its retries keep their sequence numbers, so the broker discards the copies.
+    """
+    topics = Topics("kill.")
+    await ensure_topics(private_broker.bootstrap, topics, partitions=4)
+    emitter = Emitter("gateway", private_broker.bootstrap, topic_prefix=topics.prefix, batch_size=200,
+                      linger_ms=20, request_timeout_s=2)  # fmt: skip
+    stop, recorded = threading.Event(), [0]
+
+    def produce() -> None:  # ~10k points/s: the outage fits in the buffer
+        while not stop.is_set():
+            for _ in range(100):
+                emitter.observe("http.server.duration", float(recorded[0]), route="/a")
+                recorded[0] += 1
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    try:
+        await asyncio.sleep(1.5)
+        sent_before_kill = emitter.sent
+        pid = private_broker.running_pid()
+        assert pid is not None and sent_before_kill > 0
+        os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(3.0)  # longer than request_timeout_s
+        await asyncio.to_thread(private_broker.start)
+        await asyncio.sleep(1.5)
+    finally:
+        stop.set()
+        thread.join()
+    assert await emitter.aflush(timeout=60) is True
+    assert emitter.dropped == 0 and emitter.sent == recorded[0]
+    await emitter.aclose()
+    batches = await read_batches(private_broker.bootstrap, topics.metrics)
+    values = sorted(v for _, batch in batches for s in batch.series for v in s.values.tolist())
+    assert values == [float(i) for i in range(recorded[0])]

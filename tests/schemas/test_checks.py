@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.checks import check_labels, check_metric_name, check_service
+from schemas.checks import check_labels, check_metric_name, check_service, check_timestamp
 from schemas.limits import Limits
 
 LIMITS = Limits()
@@ -17,8 +17,10 @@ def test_valid_fields_pass() -> None:
     assert check_labels({}, LIMITS) is None
 
 
-@pytest.mark.parametrize(("service", "fragment"), [("", "non-empty"), (None, "non-empty"), (7, "non-empty"),
-                                                   ("a b", "characters"), ("x" * 101, "101 characters")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("service", "fragment"),
+    [("", "non-empty"), (None, "non-empty"), (7, "non-empty"), ("a b", "characters"), ("x" * 101, "101 characters")],
+)
 def test_bad_service_is_named_in_the_reason(service: object, fragment: str) -> None:
     problem = check_service(service, LIMITS)
     assert problem is not None and fragment in problem
@@ -72,3 +74,22 @@ def test_limits_are_taken_from_the_argument() -> None:
     tight = Limits(max_labels=1, max_name_length=3)
     assert check_labels({"a": "1", "b": "2"}, tight) == "2 labels, the limit is 1"
     assert check_metric_name("abcd", tight) is not None
+
+
+NOW = 1_800_000_000_000
+
+
+def test_timestamps_within_the_skew_limits_pass_inclusively() -> None:
+    for ts in (NOW, NOW - LIMITS.max_past_ms, NOW + LIMITS.max_future_ms):
+        assert check_timestamp(ts, NOW, LIMITS) is None
+
+
+def test_timestamp_too_old_gives_its_age_in_hours() -> None:
+    problem = check_timestamp(NOW - 25 * 3_600_000, NOW, LIMITS)
+    assert problem == f"timestamp {NOW - 25 * 3_600_000} is 25.0 h in the past; the limit is 24 h"
+
+
+def test_timestamp_too_far_ahead_gives_its_distance_in_minutes() -> None:
+    problem = check_timestamp(NOW + 11 * 60_000, NOW, LIMITS)
+    assert problem == f"timestamp {NOW + 11 * 60_000} is 11.0 min in the future; the limit is 10 min"
+    assert check_timestamp(NOW + LIMITS.max_future_ms + 1, NOW, LIMITS) is not None

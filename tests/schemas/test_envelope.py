@@ -194,30 +194,24 @@ def test_body_that_is_not_an_envelope_is_rejected(raw: Any) -> None:
     assert error.details
 
 
+def test_records_hold_at_most_max_points_per_record_by_default_2000() -> None:
+    assert LIMITS.max_points_per_record == 2_000
+
+
 def test_one_series_is_split_into_records_of_at_most_max_points_per_record() -> None:
-    batches = parse_metrics_envelope(body(*[point(value=float(i)) for i in range(5_000)]), NOW, LIMITS, 2_000)
+    batches = parse_metrics_envelope(body(*[point(value=float(i)) for i in range(5_000)]), NOW, LIMITS)
     assert [b.n_points for b in batches] == [2_000, 2_000, 1_000]
     values = np.concatenate([s.values for b in batches for s in b.series])
     assert values.tolist() == [float(i) for i in range(5_000)]  # order kept, nothing lost
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schemas/envelope.py _chunk checks the size only before starting a new chunk, so several "
-    "series share one record past max_points_per_record (1,500 + 1,500 points -> one record of 3,000)",
-)
 def test_several_series_never_exceed_max_points_per_record() -> None:
     points = [point(name="a")] * 1_500 + [point(name="b")] * 1_500
-    batches = parse_metrics_envelope(body(*points), NOW, LIMITS, 2_000)
+    batches = parse_metrics_envelope(body(*points), NOW, LIMITS)
     assert sum(b.n_points for b in batches) == 3_000
-    assert max(b.n_points for b in batches) <= 2_000
+    assert max(b.n_points for b in batches) <= LIMITS.max_points_per_record
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schemas/envelope.py _to_batches: float(point.value) raises OverflowError for an int beyond "
-    "float range instead of an EnvelopeError naming points[0].value",
-)
 def test_integer_value_beyond_float_range_is_a_field_error() -> None:
     error = rejected(body(point(value=10**400)))
     assert locs(error) == ["points[0].value"]

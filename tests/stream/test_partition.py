@@ -16,7 +16,9 @@ WINDOW, GRACE = 1_000, 500
 BASE = 1_800_000_000_000  # a window-aligned epoch ms
 
 
-def batch(points: list[tuple[int, float]], name: str = "lat", kind: MetricKind = MetricKind.DISTRIBUTION) -> MetricBatch:
+def batch(
+    points: list[tuple[int, float]], name: str = "lat", kind: MetricKind = MetricKind.DISTRIBUTION
+) -> MetricBatch:
     ts = np.array([BASE + t for t, _ in points], dtype=np.int64)
     values = np.array([v for _, v in points], dtype=np.float64)
     return MetricBatch("svc", [SeriesPoints(name, kind, {"route": "/a"}, ts, values)])
@@ -105,7 +107,10 @@ def to_batch(record: Record) -> MetricBatch:
     return MetricBatch("svc", series)
 
 
-def run(log: list[Record], start: int, stop: int, hold_ms: int) -> tuple[dict[int, list[RollupRow]], dict[int, int | None]]:
+Emitted = dict[int, list[RollupRow]]  # tick offset -> rows
+
+
+def run(log: list[Record], start: int, stop: int, hold_ms: int) -> tuple[Emitted, dict[int, int | None]]:
     """Process log[start:stop]; return rows per tick offset and restart offset per tick offset."""
     windows = PartitionWindows(WINDOW, GRACE, hold_ms=hold_ms)
     rows: dict[int, list[RollupRow]] = {}

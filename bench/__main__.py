@@ -1,0 +1,289 @@
+"""``make bench``: end-to-end figures of perfpulse on this machine, real Kafka and chDB.
+
+Scenarios (each on a fresh all-in-one deployment: API + sink owning chDB, one stream worker):
+
+1. throughput: 1M points sent through the SDK by a separate process as fast as it goes; from the
+   first send until all are queryable through /api/v1/query (1 s window, 1 s grace);
+2. freshness: a steady 50k points/s for 30 s (1 s window, 1 s grace); emit-to-queryable per point;
+3. query latency: 10M points over the last hour (default 10 s window), then a mix of dashboard
+   queries (whole hour, per minute, last 15 min per 10 s by route, one route).
+
+Prints a table and the last line ``RESULT ingest_points_per_s=... freshness_p50_ms=...
+freshness_p99_ms=... query_p50_ms=... query_p99_ms=... worker_rss_mb=...``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from infra import LocalKafka
+from perfpulse.logs import configure_logging
+from perfpulse.processes import ProcessGroup, wait_http_ok
+from perfpulse.runner import settings_env
+from perfpulse.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+HOME = REPO / ".perfpulse-bench"
+KAFKA_PORT = 29092
+API_PORT = 28080
+METRIC = "http.server.duration"
+console = Console(stderr=True)
+
+
+@dataclass
+class Deployment:
+    settings: Settings
+    group: ProcessGroup
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=60))
+    rss_mb: list[float] = field(default_factory=list)
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(f"{self.settings.api_url}{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def count(self, metric: str, start: int, end: int) -> int:
+        body = self.get("/api/v1/query", metric=metric, start=start, end=end, stats="count", group_by="")
+        return sum(p["count"] for s in body["series"] for p in s["points"])
+
+    def wait_count(self, metric: str, start: int, end: int, expected: int, timeout_s: float) -> float:
+        """Poll until ``expected`` points are queryable; return the wall-clock time it happened."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self.count(metric, start, end) >= expected:
+                return time.time()
+            time.sleep(0.1)
+        raise RuntimeError(f"{metric}: {expected} points not queryable after {timeout_s:.0f} s")
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for name, p in self.group.processes.items() if name.startswith("worker")]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def sample_rss(deployment: Deployment) -> Iterator[None]:
+    """Sample the stream workers' resident memory every 0.5 s while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(0.5):
+            for pid in deployment.worker_pids():
+                with contextlib.suppress(OSError):  # the worker may just have exited
+                    deployment.rss_mb.append(_rss_mb(pid))
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
+def deployed(name: str, window: str, grace: str) -> Iterator[Deployment]:
+    data = HOME / name
+    settings = Settings(
+        kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
+        data_dir=data,
+        topic_prefix=f"bench-{name}-{int(time.time())}.",
+        consumer_group=f"bench-{name}-{int(time.time())}",
+        window=window,
+        grace=grace,
+        api_port=API_PORT,
+        log_format="json",
+        log_level="warning",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "perfpulse", "migrate"], env=settings_env(settings), check=True, capture_output=True
+    )
+    group = ProcessGroup(settings_env(settings), log_dir=data / "logs")
+    group.start("api", "api")
+    if not wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
+        raise RuntimeError(f"the API did not start; see {data / 'logs'}")
+    group.start("worker", "worker")
+    deployment = Deployment(settings, group)
+    try:
+        warm_up(deployment)
+        yield deployment
+    finally:
+        group.stop_all()
+        deployment.client.close()
+
+
+def warm_up(deployment: Deployment) -> None:
+    """Wait until the whole path is live (the worker joined its group): 100 points in, 100 out."""
+    now = int(time.time() * 1000)
+    body = {"service": "bench", "points": [{"name": "bench.warmup", "value": 1.0, "ts": now} for _ in range(100)]}
+    deadline = time.time() + 60
+    while (
+        status := deployment.client.post(f"{deployment.settings.api_url}/api/v1/ingest/metrics", json=body).status_code
+    ) == 503:
+        if time.time() > deadline:
+            raise RuntimeError("ingest still answers 503 (Kafka unavailable) after 60 s")
+        time.sleep(1)  # Kafka may still be electing leaders of the fresh topics: retry, as a client would
+    if status != 202:
+        raise RuntimeError(f"warm-up batch refused with {status}")
+    deployment.wait_count("bench.warmup", now - 60_000, now + 60_000, 100, timeout_s=90)
+
+
+def run_sender(deployment: Deployment, *args: str) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.sender", *args, "--bootstrap", deployment.settings.kafka_bootstrap,
+            "--prefix", deployment.settings.topic_prefix]  # fmt: skip
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
+    if result.returncode != 0:
+        raise RuntimeError(f"sender failed: {result.stderr[-3000:]}")
+    out: dict[str, Any] = orjson.loads(result.stdout.strip().splitlines()[-1])
+    if out["dropped"]:
+        raise RuntimeError(f"the sender dropped {out['dropped']} points")
+    return out
+
+
+def throughput(figures: dict[str, float]) -> None:
+    n = 1_000_000
+    for bulk in (False, True):
+        how = "observe_many" if bulk else "observe"
+        with deployed(f"throughput-{how}", "1s", "1s") as d, sample_rss(d):
+            console.print(f"throughput: {n:,} points through the SDK ({how}) from a separate process ...")
+            begin = int(time.time() * 1000)
+            sent = run_sender(d, "burst", "--points", str(n), *(["--bulk"] if bulk else []))
+            done = d.wait_count(METRIC, begin - 60_000, begin + 600_000, n, timeout_s=600)
+            elapsed = done - sent["first_send"]
+            figures["ingest_points_per_s" if not bulk else "ingest_bulk_points_per_s"] = n / elapsed
+            figures[f"sdk_{how}_calls_points_per_s"] = n / (sent["recorded"] - sent["first_send"])
+            figures[f"sdk_{how}_acked_points_per_s"] = n / (sent["acked"] - sent["first_send"])
+            figures["worker_rss_mb"] = max(figures.get("worker_rss_mb", 0.0), max(d.rss_mb, default=0.0))
+
+
+def freshness(figures: dict[str, float], rate: float = 50_000, seconds: float = 30) -> None:
+    with deployed("freshness", "1s", "1s") as d, sample_rss(d):
+        console.print(f"freshness: {rate:,.0f} points/s for {seconds:.0f} s, 1 s window, 1 s grace ...")
+        seen: dict[int, list[tuple[float, int]]] = {}
+        stop = threading.Event()
+        start_ms = int(time.time() * 1000)
+
+        def poll() -> None:
+            while not stop.is_set():
+                asked = time.time()
+                body = d.get("/api/v1/query", metric=METRIC, start=start_ms - 2_000, end=int(asked * 1000) + 2_000,
+                             step="1s", stats="count", group_by="")  # fmt: skip
+                answered = time.time()
+                for series in body["series"]:
+                    for point in series["points"]:
+                        seen.setdefault(point["t"], []).append((answered, point["count"]))
+                time.sleep(max(0.0, 0.05 - (answered - asked)))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        sent = run_sender(d, "steady", "--rate", str(rate), "--seconds", str(seconds))
+        time.sleep(5)
+        stop.set()
+        poller.join()
+        samples = []
+        for window_text, expected in sent["per_window"].items():
+            window = int(window_text)
+            complete = [at for at, count in seen.get(window, []) if count >= expected]
+            if not complete:
+                raise RuntimeError(f"window {window} never reached its {expected} points")
+            queryable_ms = min(complete) * 1000
+            # Points of a window were emitted evenly across it (paced every 10 ms).
+            emitted = np.linspace(window, window + 1_000, max(2, expected // 100), endpoint=False)
+            samples.append(queryable_ms - emitted)
+        fresh = np.concatenate(samples)
+        figures["freshness_p50_ms"] = float(np.percentile(fresh, 50))
+        figures["freshness_p99_ms"] = float(np.percentile(fresh, 99))
+        figures["freshness_points_per_s"] = sent["sent"] / seconds
+        figures["worker_rss_mb"] = max(figures.get("worker_rss_mb", 0.0), max(d.rss_mb, default=0.0))
+
+
+def query_latency(figures: dict[str, float], n: int = 10_000_000) -> None:
+    with deployed("query", "10s", "2s") as d:
+        console.print(f"query: loading {n:,} points spread over the last hour (10 s window) ...")
+        loaded = time.time()
+        span = run_sender(d, "backfill", "--points", str(n), "--hours", "1")
+        start, end = span["start_ms"] - span["start_ms"] % 10_000, span["end_ms"] + 1  # whole windows
+        d.wait_count(METRIC, start, end, n, timeout_s=900)
+        figures["load_points_per_s"] = n / (time.time() - loaded)
+        time.sleep(20)  # let ClickHouse merge the parts the load left behind (10M raw points)
+        recent = end - 15 * 60_000
+        queries: dict[str, Callable[[], Any]] = {
+            "hour by service": lambda: d.get("/api/v1/query", metric=METRIC, start=start, end=end,
+                                             stats="p50,p95,p99,count", group_by="service"),
+            "hour per minute": lambda: d.get("/api/v1/query", metric=METRIC, start=start, end=end, step="1m",
+                                             stats="p50,p95,p99,count", group_by="service"),
+            "15 min per 10 s by route": lambda: d.get("/api/v1/query", metric=METRIC, start=recent, end=end,
+                                                      step="10s", stats="p99,rate", group_by="service,route"),
+            "hour, one route": lambda: d.get("/api/v1/query", metric=METRIC, start=start, end=end,
+                                             stats="p50,p99", group_by="", **{"label.route": "/api/quotes"}),
+        }  # fmt: skip
+        timings: dict[str, list[float]] = {name: [] for name in queries}
+        for call in queries.values():
+            call()  # first call warms caches
+        for _ in range(60):
+            for name, call in queries.items():
+                began = time.perf_counter()
+                call()
+                timings[name].append((time.perf_counter() - began) * 1000)
+        every = np.concatenate([np.array(t) for t in timings.values()])
+        figures["query_p50_ms"] = float(np.percentile(every, 50))
+        figures["query_p99_ms"] = float(np.percentile(every, 99))
+        for name, values in timings.items():
+            figures[f"query ({name}) p99_ms"] = float(np.percentile(values, 99))
+
+
+def main() -> None:
+    configure_logging("error", "console")
+    shutil.rmtree(HOME, ignore_errors=True)
+    HOME.mkdir(parents=True)
+    kafka = LocalKafka(HOME / "kafka", port=KAFKA_PORT)
+    console.print(f"bench: Kafka on {kafka.bootstrap}: {kafka.start()}; {os.cpu_count()} cores")
+    figures: dict[str, float] = {}
+    scenarios = {"throughput": throughput, "freshness": freshness, "query": query_latency}
+    chosen = sys.argv[1:] or list(scenarios)
+    try:
+        for name in chosen:
+            scenarios[name](figures)
+    finally:
+        kafka.stop()
+    table = Table("figure", "value", "target")
+    targets = {"ingest_points_per_s": ">= 200000", "freshness_p99_ms": "<= 3000 (window + grace + 1 s)",
+               "query_p99_ms": "<= 50", "worker_rss_mb": "<= 500"}  # fmt: skip
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,.1f}", targets.get(key, ""))
+    Console().print(table)
+    keys = (
+        "ingest_points_per_s",
+        "freshness_p50_ms",
+        "freshness_p99_ms",
+        "query_p50_ms",
+        "query_p99_ms",
+        "worker_rss_mb",
+    )
+    print("RESULT " + " ".join(f"{k}={figures[k]:.0f}" for k in keys if k in figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Benchmark traffic from a separate process, through the SDK (``ingest.Emitter``).
+
+Modes (one JSON line on stdout when done):
+
+- ``burst``: N points as fast as ``observe()`` takes them, timestamps = now.
+- ``steady``: R points/s for S seconds, timestamps = now, paced every 10 ms; also prints the
+  number of points per 1 s window (for freshness).
+- ``backfill``: N points with timestamps spread evenly over the last H hours, oldest first, in
+  bulk (``observe_many``): a store to query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import orjson
+
+from ingest import Emitter
+
+SERVICES = ("gateway", "orchestrator", "frontend")
+ROUTES = ("/api/portfolio", "/api/quotes", "/api/orders", "/api/ai/ask")
+METRIC = "http.server.duration"
+
+
+def _emitters(bootstrap: str, prefix: str) -> list[Emitter]:
+    return [
+        Emitter(service, bootstrap, topic_prefix=prefix, batch_size=2_000, linger_ms=50, max_buffer=2_000_000)
+        for service in SERVICES
+    ]
+
+
+def burst(emitters: list[Emitter], n: int, bulk: bool) -> dict[str, float]:
+    """``bulk``: observe_many() in chunks of 1,000 per series, else one observe() per point."""
+    rng = np.random.default_rng(1)
+    values = rng.lognormal(3.3, 0.8, n)
+    combos = [(e, route) for e in emitters for route in ROUTES]
+    first = time.time()
+    if bulk:
+        step = 1_000 * len(combos)
+        for start in range(0, n, step):
+            for k, (emitter, route) in enumerate(combos):
+                emitter.observe_many(METRIC, values[start + k : start + step : len(combos)], route=route)
+    else:
+        for i, value in enumerate(values.tolist()):
+            emitter, route = combos[i % len(combos)]
+            emitter.observe(METRIC, value, route=route)
+    recorded = time.time()
+    for emitter in emitters:
+        emitter.flush(timeout=300)
+    return {"first_send": first, "recorded": recorded, "acked": time.time()}
+
+
+def steady(emitters: list[Emitter], rate: float, seconds: float) -> dict[str, object]:
+    rng = np.random.default_rng(2)
+    combos = [(e, route) for e in emitters for route in ROUTES]
+    per_window: Counter[int] = Counter()
+    tick_s = 0.01
+    start = time.time()
+    sent = 0
+    i = 0
+    while (now := time.time()) < start + seconds:
+        due = int((now - start) * rate) - sent
+        if due > 0:
+            now_ms = int(now * 1000)
+            for value in rng.lognormal(3.3, 0.8, due).tolist():
+                emitter, route = combos[i % len(combos)]
+                emitter.observe(METRIC, value, ts_ms=now_ms, route=route)
+                i += 1
+            per_window[now_ms - now_ms % 1000] += due
+            sent += due
+        time.sleep(max(0.0, tick_s - (time.time() - now)))
+    for emitter in emitters:
+        emitter.flush(timeout=120)
+    return {"sent": sent, "per_window": {str(k): v for k, v in sorted(per_window.items())}}
+
+
+def backfill(emitters: list[Emitter], n: int, hours: float) -> dict[str, float]:
+    rng = np.random.default_rng(3)
+    end_ms = int(time.time() * 1000) - 60_000
+    start_ms = end_ms - int(hours * 3_600_000)
+    chunk = 20_000
+    combos = [(e, route) for e in emitters for route in ROUTES]
+    for offset in range(0, n, chunk):
+        size = min(chunk, n - offset)
+        ts = start_ms + (np.arange(offset, offset + size, dtype=np.int64) * (end_ms - start_ms)) // n
+        values = rng.lognormal(3.3, 0.8, size)
+        for k, (emitter, route) in enumerate(combos):
+            while emitter.buffered > 1_500_000:
+                time.sleep(0.01)
+            emitter.observe_many(METRIC, values[k :: len(combos)], ts_ms=ts[k :: len(combos)], route=route)
+    for emitter in emitters:
+        emitter.flush(timeout=600)
+    return {"start_ms": start_ms, "end_ms": end_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["burst", "steady", "backfill"])
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--prefix", required=True)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=50_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--bulk", action="store_true", help="burst with observe_many instead of observe")
+    args = parser.parse_args()
+    emitters = _emitters(args.bootstrap, args.prefix)
+    result: dict[str, object]
+    if args.mode == "burst":
+        result = {**burst(emitters, args.points, args.bulk)}
+    elif args.mode == "steady":
+        result = steady(emitters, args.rate, args.seconds)
+    else:
+        result = {**backfill(emitters, args.points, args.hours)}
+    result["sent_acked"] = sum(e.sent for e in emitters)
+    result["dropped"] = sum(e.dropped for e in emitters)
+    for emitter in emitters:
+        emitter.close()
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Query parameters: time ranges, durations and lists; errors name the parameter and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.errors import ApiError
+from api.params import csv_param, duration_param, now_ms, time_range
+
+
+def test_time_range_reads_epoch_ms_and_rfc3339() -> None:
+    assert time_range("1000", "2024-01-01T00:00:00Z", 60_000) == (1_000, 1_704_067_200_000)
+
+
+def test_time_range_defaults_to_a_span_ending_now() -> None:
+    before = now_ms()
+    start, end = time_range(None, None, 60_000)
+    assert before <= end <= now_ms() and end - start == 60_000
+
+
+def test_start_defaults_to_end_minus_the_span() -> None:
+    assert time_range(None, "5000", 1_000) == (4_000, 5_000)
+
+
+@pytest.mark.parametrize(("start", "end"), [("5000", "5000"), ("6000", "5000")])
+def test_start_must_be_before_end(start: str, end: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        time_range(start, end, 1_000)
+    assert caught.value.status == 400
+    assert caught.value.details == [{"loc": "query.start", "msg": f"start {start} must be before end {end}"}]
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+def test_unreadable_time_names_its_parameter(name: str) -> None:
+    values = {"start": "1000", "end": "2000", name: "noon"}
+    with pytest.raises(ApiError) as caught:
+        time_range(values["start"], values["end"], 1_000)
+    assert caught.value.error == f"invalid query parameter {name!r}"
+    assert "'noon'" in caught.value.details[0]["msg"]
+
+
+def test_duration_param_reads_units_and_names_itself_on_error() -> None:
+    assert duration_param("step", "10s") == 10_000
+    with pytest.raises(ApiError) as caught:
+        duration_param("step", "-1s")
+    assert caught.value.details[0]["loc"] == "query.step"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("a,b , c", ["a", "b", "c"]), ("", []), (None, []), (" , ,", []), ("p99", ["p99"])],
+)
+def test_csv_param_splits_and_trims(value: str | None, expected: list[str]) -> None:
+    assert csv_param(value) == expected

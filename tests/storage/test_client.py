@@ -1,0 +1,90 @@
+"""The ClickHouse client pool: statements, inserts, errors translated to ours, and the embedded
+store's single owner process made explicit (StoreLocked with a clear message)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from storage import Store, StoreError, StoreLocked, open_store
+
+
+def test_ping_and_queries_work_on_an_embedded_store(store: Store) -> None:
+    assert store.embedded
+    assert store.ping()
+    assert store.command("SELECT 41 + 1") == 42
+    assert store.rows("SELECT number FROM numbers(3)") == [(0,), (1,), (2,)]
+
+
+def test_parameters_are_bound_not_interpolated(store: Store) -> None:
+    text = "it's {x}; DROP TABLE rollups"
+    assert store.rows("SELECT {t:String}", {"t": text}) == [(text,)]
+    assert store.command("EXISTS TABLE rollups") == 1
+
+
+def test_insert_is_column_oriented(store: Store) -> None:
+    store.command("CREATE TABLE t (a UInt8, b String) ENGINE = MergeTree ORDER BY a")
+    store.insert("t", [[2, 1], ["two", "one"]], ["a", "b"])
+    assert store.rows("SELECT a, b FROM t ORDER BY a") == [(1, "one"), (2, "two")]
+
+
+def test_failed_statement_is_a_store_error_naming_it(store: Store) -> None:
+    with pytest.raises(StoreError, match="cannot run 'SELECT \\* FROM no_such_table'"):
+        store.command("SELECT * FROM no_such_table")
+    with pytest.raises(StoreError, match="cannot query"):
+        store.rows("SELECT nope()")
+    with pytest.raises(StoreError, match="cannot insert into no_such_table"):
+        store.insert("no_such_table", [[1]], ["a"])
+    assert store.ping()  # the pool survives failures
+
+
+def test_unreachable_server_is_a_store_error_without_the_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("http://perfpulse:s3cret@127.0.0.1:1/default")
+    assert "cannot connect to ClickHouse" in str(caught.value)
+    assert "s3cret" not in str(caught.value) and ":***@" in str(caught.value)
+
+
+@pytest.fixture
+def owner_process(store_url: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process that opens the embedded store and holds it."""
+    code = textwrap.dedent(
+        f"""
+        import time
+        from storage import open_store
+        store = open_store({store_url!r})
+        print(store.command("SELECT 1"), flush=True)
+        time.sleep(120)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "1", "owner did not open"
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def test_store_held_by_another_process_raises_store_locked_with_a_clear_message(
+    owner_process: subprocess.Popen[str], store_url: str
+) -> None:
+    with pytest.raises(StoreLocked) as caught:
+        open_store(store_url)
+    message = str(caught.value)
+    assert store_url.removeprefix("chdb://") in message
+    assert "another process" in message and "go through its API" in message
+
+
+def test_store_opens_once_its_owner_process_is_gone(owner_process: subprocess.Popen[str], store_url: str) -> None:
+    owner_process.kill()
+    owner_process.wait(timeout=30)
+    store = open_store(store_url, pool_size=1)
+    try:
+        assert store.ping()
+    finally:
+        store.close()

@@ -1,0 +1,114 @@
+"""Migrations: ordered SQL files, each applied once and recorded; malformed files refused."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from storage import MigrationParams, Store, apply_migrations, open_store
+from storage.migrate import load_migrations
+
+GOOD_HEADER = "-- mutation: no\n-- idempotent: yes\n"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def recorded(store: Store) -> list[tuple[str, str]]:
+    return [
+        (str(v), str(n)) for v, n in store.rows("SELECT version, name FROM schema_migrations FINAL ORDER BY version")
+    ]
+
+
+def test_shipped_migrations_load_in_version_order_with_their_headers() -> None:
+    migrations = load_migrations()
+    versions = [m.version for m in migrations]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert {m.name for m in migrations} >= {"points", "rollups", "deadletters"}
+    for migration in migrations:
+        assert migration.statements, migration.name
+        assert not any(s.lstrip().startswith("--") for s in migration.statements)
+        assert migration.idempotent and not migration.mutation
+
+
+def test_first_apply_creates_the_tables_and_records_every_migration(tmp_path: Path) -> None:
+    store = open_store(f"chdb://{tmp_path}/ch", pool_size=1)
+    try:
+        applied = apply_migrations(store)
+        assert [m.version for m in applied] == [m.version for m in load_migrations()]
+        for table in ("points", "rollups", "deadletters", "schema_migrations"):
+            assert store.command(f"EXISTS TABLE {table}") == 1, table
+        assert recorded(store) == [(m.version, m.name) for m in applied]
+    finally:
+        store.close()
+
+
+def test_second_apply_is_a_no_op(store: Store) -> None:
+    before = recorded(store)
+    store.insert(
+        "deadletters",
+        [["t"], [0], [0], ["s"], ["r"], ["p"], [now_ms()], [0], [0]],
+        [
+            "source_topic",
+            "source_partition",
+            "source_offset",
+            "stage",
+            "reason",
+            "payload",
+            "at",
+            "kafka_partition",
+            "kafka_offset",
+        ],
+    )
+    assert apply_migrations(store) == []
+    assert recorded(store) == before
+    assert store.rows("SELECT count() FROM schema_migrations") == [(len(before),)]
+    assert store.rows("SELECT count() FROM deadletters") == [(1,)]  # data untouched
+
+
+def test_placeholders_are_filled_from_the_params(tmp_path: Path) -> None:
+    store = open_store(f"chdb://{tmp_path}/ch", pool_size=1)
+    try:
+        apply_migrations(store, MigrationParams(raw_ttl_days=7, rollup_ttl_days=90))
+        assert "toIntervalDay(7)" in store.command("SHOW CREATE TABLE points")
+        assert "toIntervalDay(90)" in store.command("SHOW CREATE TABLE rollups")
+    finally:
+        store.close()
+
+
+def write(directory: Path, name: str, text: str) -> None:
+    (directory / name).write_text(text)
+
+
+def test_a_well_formed_file_is_split_into_statements(tmp_path: Path) -> None:
+    write(tmp_path, "20260101000000_two.sql", GOOD_HEADER + "-- comment; with a semicolon\nSELECT 1;\n\nSELECT 2;\n")
+    write(tmp_path, "20250101000000_one.sql", "-- mutation: yes\n-- idempotent: no\nALTER TABLE x DELETE WHERE 1;")
+    [one, two] = load_migrations(tmp_path)
+    assert (one.version, one.name, one.mutation, one.idempotent) == ("20250101000000", "one", True, False)
+    assert two.statements == ("SELECT 1", "SELECT 2")
+
+
+@pytest.mark.parametrize("name", ["1_short.sql", "20260101000000-dash.sql", "20260101000000_Upper.sql", "points.sql"])
+def test_a_file_with_a_malformed_name_is_refused(tmp_path: Path, name: str) -> None:
+    write(tmp_path, name, GOOD_HEADER + "SELECT 1;")
+    with pytest.raises(ValueError, match=f"cannot load migration {name}: expected"):
+        load_migrations(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text", ["SELECT 1;", "-- mutation: no\nSELECT 1;", "-- idempotent: yes\nSELECT 1;", "-- mutation: maybe\n"]
+)
+def test_a_file_without_both_headers_is_refused(tmp_path: Path, text: str) -> None:
+    write(tmp_path, "20260101000000_x.sql", text)
+    with pytest.raises(ValueError, match="must declare '-- mutation:' and '-- idempotent:'"):
+        load_migrations(tmp_path)
+
+
+def test_two_files_with_the_same_version_are_refused(tmp_path: Path) -> None:
+    write(tmp_path, "20260101000000_a.sql", GOOD_HEADER + "SELECT 1;")
+    write(tmp_path, "20260101000000_b.sql", GOOD_HEADER + "SELECT 2;")
+    with pytest.raises(ValueError, match="20260101000000"):
+        load_migrations(tmp_path)

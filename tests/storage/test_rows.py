@@ -1,0 +1,104 @@
+"""Column buffers: the rows inserted into ClickHouse read back equal to the records they came from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from schemas import DeadLetter, MetricBatch, MetricKind, RollupBatch, SeriesPoints
+from storage import Store
+from storage.rows import DeadLetterColumns, PointColumns, RollupColumns
+from tests.storage.builders import BASE_MS, window_row
+
+
+def series(name: str, kind: MetricKind, labels: dict[str, str], ts: list[int], values: list[float]) -> SeriesPoints:
+    return SeriesPoints(name, kind, labels, np.asarray(ts, dtype=np.int64), np.asarray(values, dtype=np.float64))
+
+
+def test_points_read_back_equal_with_their_kafka_position(store: Store) -> None:
+    columns = PointColumns()
+    first = MetricBatch(
+        "gateway",
+        [
+            series("lat", MetricKind.DISTRIBUTION, {"route": "/a"}, [BASE_MS, BASE_MS + 1], [0.0, 12.5]),
+            series("reqs", MetricKind.COUNTER, {}, [BASE_MS + 2], [3.0]),
+        ],
+    )
+    second = MetricBatch("frontend", [series("q", MetricKind.GAUGE, {"x": "y"}, [BASE_MS + 999], [-1e-300])])
+    columns.add(1, 17, first)
+    columns.add(3, 5, second)
+    assert columns.rows == 4
+    store.insert(*columns.take())
+    assert columns.rows == 0
+    rows = store.rows(
+        "SELECT service, name, kind, labels, toUnixTimestamp64Milli(ts), value, src_partition, src_offset "
+        "FROM points ORDER BY ts"
+    )
+    assert rows == [
+        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS, 0.0, 1, 17),
+        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS + 1, 12.5, 1, 17),
+        ("gateway", "reqs", "counter", {}, BASE_MS + 2, 3.0, 1, 17),
+        ("frontend", "q", "gauge", {"x": "y"}, BASE_MS + 999, -1e-300, 3, 5),
+    ]
+
+
+def test_point_buffer_is_reusable_after_take(store: Store) -> None:
+    columns = PointColumns()
+    batch = MetricBatch("s", [series("lat", MetricKind.DISTRIBUTION, {}, [BASE_MS], [1.0])])
+    for offset in range(3):
+        columns.add(0, offset, batch)
+        store.insert(*columns.take())
+    assert store.rows("SELECT src_offset FROM points ORDER BY src_offset") == [(0,), (1,), (2,)]
+
+
+def test_rollups_read_back_equal_including_a_trailing_zero_centroid(store: Store) -> None:
+    rows = [
+        window_row([5.0, 1.5, 0.0, 1.5], labels={"route": "/a"}),
+        window_row([-2.0, 0.0], window_start_ms=BASE_MS + 1_000, late=True),  # means end in 0.0
+        window_row([0.0], name="zero"),  # a single 0.0 centroid
+        window_row([4.0, 6.0], name="reqs", kind=MetricKind.COUNTER),
+    ]
+    assert rows[1].means.tolist()[-1] == 0.0 and rows[2].means.tolist() == [0.0]
+    columns = RollupColumns()
+    columns.add(42, RollupBatch(2, 1_000, 3, rows))
+    store.insert(*columns.take())
+    stored = store.rows(
+        "SELECT name, service, kind, labels, toUnixTimestamp64Milli(window_start), window_ms, count, sum, min, max, "
+        "centroid_means, centroid_weights, late, src_partition, src_tick, src_chunk, kafka_offset "
+        "FROM rollups ORDER BY name, window_start"
+    )
+    expected = [
+        (
+            r.name,
+            r.service,
+            r.kind.value,
+            r.labels,
+            r.window_start_ms,
+            r.window_ms,
+            r.count,
+            r.sum,
+            r.min,
+            r.max,
+            r.means.tolist(),
+            [int(w) for w in r.weights],
+            r.late,
+            2,
+            1_000,
+            3,
+            42,
+        )
+        for r in sorted(rows, key=lambda r: (r.name, r.window_start_ms))
+    ]
+    assert stored == expected
+
+
+def test_dead_letters_keep_a_binary_payload_byte_for_byte(store: Store) -> None:
+    payload = bytes(range(256)) + b"\x00\xff"
+    letter = DeadLetter("t.metrics", 2, 99, "stream", "values must be finite", payload, BASE_MS)
+    columns = DeadLetterColumns()
+    columns.add(1, 7, letter)
+    store.insert(*columns.take())
+    [row] = store.rows(
+        "SELECT source_topic, source_partition, source_offset, stage, reason, hex(payload), "
+        "toUnixTimestamp64Milli(at), kafka_partition, kafka_offset FROM deadletters"
+    )
+    assert row == ("t.metrics", 2, 99, "stream", "values must be finite", payload.hex().upper(), BASE_MS, 1, 7)

@@ -1,0 +1,270 @@
+"""The sink on the real Kafka and a real chDB store: every record stored exactly once across a
+restart, re-emitted rollups skipped, unreadable records passed over, dead letters kept."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas import (
+    DeadLetter,
+    MetricBatch,
+    MetricKind,
+    RollupBatch,
+    SeriesPoints,
+    Topics,
+    encode_deadletter,
+    encode_metric_batch,
+    encode_rollups,
+    encode_tick,
+)
+from storage import Sink, SinkConfig, Store
+from tests.storage.builders import BASE_MS, window_row
+
+pytestmark = pytest.mark.integration
+
+
+def batch(service: str, values: list[float]) -> bytes:
+    ts = np.arange(BASE_MS, BASE_MS + len(values), dtype=np.int64)
+    points = SeriesPoints("lat", MetricKind.DISTRIBUTION, {"route": "/a"}, ts, np.asarray(values, dtype=np.float64))
+    return encode_metric_batch(MetricBatch(service, [points]))
+
+
+def rollups(partition: int, tick: int, chunk: int, *names: str) -> bytes:
+    return encode_rollups(RollupBatch(partition, tick, chunk, [window_row([1.0, 2.0], name=n) for n in names]))
+
+
+def letter(offset: int) -> bytes:
+    return encode_deadletter(DeadLetter("x.metrics", 1, offset, "stream", f"bad record {offset}", b"\x00raw", BASE_MS))
+
+
+async def produce(bootstrap: str, records: list[tuple[str, int, bytes]]) -> None:
+    """Send (topic, partition, value) records in order and wait for Kafka's acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic, partition, value in records:
+            await producer.send_and_wait(topic, value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+class ObservedSink(Sink):
+    """The sink, telling the test when its first partition assignment has been resumed."""
+
+    def __init__(self, config: SinkConfig, store: Store) -> None:
+        super().__init__(config, store)
+        self.resumed = asyncio.Event()
+
+    async def resume(self, assigned: list[TopicPartition]) -> None:
+        await super().resume(assigned)
+        self.resumed.set()
+
+
+async def run_sink_until(
+    config: SinkConfig,
+    store: Store,
+    reached: Callable[[], bool],
+    *,
+    once_assigned: Callable[[], Awaitable[None]] | None = None,
+    timeout_s: float = 40.0,
+    settle_s: float = 1.5,
+) -> None:
+    """Run a fresh sink until ``reached()`` holds, keep it running ``settle_s`` more (time for any
+    duplicate to show up), then stop it. ``once_assigned`` runs when the sink has its partitions."""
+    stop = asyncio.Event()
+    sink = ObservedSink(config, store)
+    task = asyncio.create_task(sink.run(stop))
+    deadline = time.monotonic() + timeout_s
+    try:
+        if once_assigned is not None:
+            await asyncio.wait_for(sink.resumed.wait(), timeout_s)
+            await once_assigned()
+        while not await asyncio.to_thread(reached):
+            assert not task.done(), f"the sink stopped: {task.exception()!r}"
+            assert time.monotonic() < deadline, "timed out waiting for the sink to store the records"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(settle_s)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def counts(store: Store) -> tuple[int, int, int]:
+    [(points,)] = store.rows("SELECT count() FROM points")
+    [(rollup_rows,)] = store.rows("SELECT count() FROM rollups")
+    [(letters,)] = store.rows("SELECT count() FROM deadletters")
+    return int(points), int(rollup_rows), int(letters)
+
+
+def config(bootstrap: str, topics: Topics) -> SinkConfig:
+    """A sink config with a consumer group of its own."""
+    return SinkConfig(bootstrap=bootstrap, topics=topics, group=f"sink-{uuid.uuid4().hex[:8]}")
+
+
+class BusyStore(Store):
+    """The real store, answering reads ``delay_s`` late, as a loaded ClickHouse server does."""
+
+    def __init__(self, url: str, delay_s: float) -> None:
+        super().__init__(url, pool_size=2)
+        self.delay_s = delay_s
+
+    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        time.sleep(self.delay_s)
+        return super().rows(sql, parameters)
+
+
+async def committed(bootstrap: str, group: str, partitions: list[TopicPartition]) -> list[int | None]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return [await consumer.committed(tp) for tp in partitions]
+    finally:
+        await consumer.stop()
+
+
+async def rewind_commits(bootstrap: str, topics: Topics, group: str) -> None:
+    """Commit offset 0 everywhere for ``group``: as if the sink died after its inserts, before its commits."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t, p) for t in (topics.metrics, topics.rollups, topics.deadletter) for p in range(4)
+        ]
+        consumer.assign(partitions)
+        await consumer.commit(dict.fromkeys(partitions, 0))
+    finally:
+        await consumer.stop()
+
+
+FIRST_RUN = (9, 5, 1)  # points, rollup rows, dead letters
+
+
+async def produce_first_run(bootstrap: str, topics: Topics) -> None:
+    await produce(
+        bootstrap,
+        [
+            (topics.metrics, 0, batch("gateway", [1.0, 2.0, 3.0])),
+            (topics.metrics, 0, encode_tick(BASE_MS)),  # ticks are not points
+            (topics.metrics, 0, b"\x00 not a record"),  # unreadable: passed over, does not block the partition
+            (topics.metrics, 0, batch("gateway", [4.0, 5.0])),
+            (topics.metrics, 1, batch("frontend", [6.0, 7.0, 8.0, 9.0])),
+            (topics.rollups, 0, rollups(0, 10, 0, "r1")),
+            (topics.rollups, 0, rollups(0, 10, 1, "r2", "r3")),
+            (topics.rollups, 0, rollups(0, 10, 0, "r1")),  # a re-emission within one run
+            (topics.rollups, 0, rollups(0, 12, 0, "r4")),
+            (topics.rollups, 2, rollups(2, 5, 0, "r5")),
+            (topics.deadletter, 0, letter(1)),
+        ],
+    )
+
+
+async def test_each_record_is_stored_once_and_in_run_re_emissions_are_skipped(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    await produce_first_run(kafka_bootstrap, topics)
+    await run_sink_until(config(kafka_bootstrap, topics), store, lambda: counts(store) >= FIRST_RUN)
+    assert counts(store) == FIRST_RUN
+    per_record = store.rows("SELECT src_partition, src_offset, count() FROM points GROUP BY 1, 2 ORDER BY 1, 2")
+    assert per_record == [(0, 0, 3), (0, 3, 2), (1, 0, 4)]
+    points = store.rows("SELECT service, name, labels, toUnixTimestamp64Milli(ts), value FROM points ORDER BY value")
+    assert points[0] == ("gateway", "lat", {"route": "/a"}, BASE_MS, 1.0)
+    assert [p[4] for p in points] == [float(v) for v in range(1, 10)]
+    stored = store.rows("SELECT name, src_partition, src_tick, src_chunk, kafka_offset FROM rollups ORDER BY name")
+    assert stored == [
+        ("r1", 0, 10, 0, 0),
+        ("r2", 0, 10, 1, 1),
+        ("r3", 0, 10, 1, 1),
+        ("r4", 0, 12, 0, 3),
+        ("r5", 2, 5, 0, 0),
+    ]
+    letters = store.rows(
+        "SELECT source_topic, source_offset, stage, reason, hex(payload), kafka_partition, kafka_offset "
+        "FROM deadletters"
+    )
+    assert letters == [("x.metrics", 1, "stream", "bad record 1", "00726177", 0, 0)]
+
+
+def partitions_3(topics: Topics) -> list[TopicPartition]:
+    return [TopicPartition(topic, 3) for topic in (topics.metrics, topics.rollups, topics.deadletter)]
+
+
+async def produce_to_partitions_3(bootstrap: str, topics: Topics) -> None:
+    await produce(
+        bootstrap,
+        [
+            (topics.metrics, 3, batch("gateway", [1.0, 2.0])),
+            (topics.rollups, 3, rollups(3, 1, 0, "r1")),
+            (topics.deadletter, 3, letter(1)),
+        ],
+    )
+
+
+async def test_a_restart_in_the_same_group_stores_nothing_again(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    sink_config = config(kafka_bootstrap, topics)
+    await run_sink_until(
+        sink_config,
+        store,
+        lambda: counts(store) >= (2, 1, 1),
+        once_assigned=lambda: produce_to_partitions_3(kafka_bootstrap, topics),
+    )
+    assert await committed(kafka_bootstrap, sink_config.group, partitions_3(topics)) == [1, 1, 1]
+    await run_sink_until(sink_config, store, lambda: True, settle_s=4.0)
+    assert counts(store) == (2, 1, 1)
+
+
+async def test_records_taken_while_the_sink_resumes_are_committed(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    await produce_to_partitions_3(kafka_bootstrap, topics)
+    sink_config = config(kafka_bootstrap, topics)
+    # Reads 50 ms late: resume (3 reads) ends after the first fetch and before the first flush (0.25 s).
+    busy = BusyStore(store_url, delay_s=0.05)
+    try:
+        await run_sink_until(sink_config, busy, lambda: counts(store) >= (2, 1, 1))
+    finally:
+        busy.close()
+    assert counts(store) == (2, 1, 1)
+    assert await committed(kafka_bootstrap, sink_config.group, partitions_3(topics)) == [1, 1, 1]
+
+
+async def test_a_sink_restarted_after_a_crash_before_its_commit_stores_nothing_twice(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    await produce_first_run(kafka_bootstrap, topics)
+    sink_config = config(kafka_bootstrap, topics)
+    await run_sink_until(sink_config, store, lambda: counts(store) >= FIRST_RUN)
+    await rewind_commits(kafka_bootstrap, topics, sink_config.group)
+    await produce(
+        kafka_bootstrap,
+        [
+            (topics.metrics, 0, batch("gateway", [10.0] * 5)),
+            (topics.rollups, 0, rollups(0, 10, 1, "r2", "r3")),  # re-emissions after a stream restart:
+            (topics.rollups, 0, rollups(0, 11, 0, "late-replay")),  # at or below the stored (12, 0) of partition 0
+            (topics.rollups, 0, rollups(0, 12, 0, "r4")),
+            (topics.rollups, 2, rollups(2, 5, 0, "r5")),
+            (topics.rollups, 0, rollups(0, 12, 1, "r6")),  # new emissions
+            (topics.rollups, 0, rollups(0, 13, 0, "r7")),
+            (topics.rollups, 2, rollups(2, 6, 0, "r8")),
+            (topics.deadletter, 1, letter(2)),
+        ],
+    )
+    busy = BusyStore(store_url, delay_s=0.5)  # resume ends after the first fetch and the first flush
+    try:
+        await run_sink_until(sink_config, busy, lambda: counts(store) >= (14, 8, 2), settle_s=3.0)
+    finally:
+        busy.close()
+    per_record = store.rows("SELECT src_partition, src_offset, count() FROM points GROUP BY 1, 2 ORDER BY 1, 2")
+    assert per_record == [(0, 0, 3), (0, 3, 2), (0, 4, 5), (1, 0, 4)]
+    stored = store.rows("SELECT name FROM rollups ORDER BY name")
+    assert stored == [("r1",), ("r2",), ("r3",), ("r4",), ("r5",), ("r6",), ("r7",), ("r8",)]
+    assert counts(store) == (14, 8, 2)
