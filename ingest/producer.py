@@ -25,6 +25,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
 from schemas import MetricBatch, Topics, encode_metric_batch
+from schemas.logs import LogRecord, encode_logs
+from schemas.spans import Span, encode_spans
 
 __all__ = ["KafkaUnavailable", "RecordProducer", "RecordRejected"]
 
@@ -138,35 +140,53 @@ class RecordProducer:
             await asyncio.gather(*self._teardowns, return_exceptions=True)
 
     async def send_metrics(self, batches: Sequence[MetricBatch], *, timeout_s: float | None = None) -> None:
-        """Send each batch as one ``metrics`` record (key: its service); return once Kafka
-        acknowledged all of them.
+        """Send each batch as one ``metrics`` record (key: its service); see :meth:`send`."""
+        records = [
+            (batch.service.encode(), encode_metric_batch(batch), f"{batch.n_points} points") for batch in batches
+        ]
+        await self.send(self.topics.metrics, records, timeout_s=timeout_s)
+
+    async def send_spans(self, batches: Sequence[Sequence[Span]], *, timeout_s: float | None = None) -> None:
+        """Send each batch as one ``spans`` record (key: its first span's trace id); see :meth:`send`."""
+        records = [
+            (batch[0].trace_id.encode(), encode_spans(list(batch)), f"{len(batch)} spans") for batch in batches if batch
+        ]
+        await self.send(self.topics.spans, records, timeout_s=timeout_s)
+
+    async def send_logs(self, batches: Sequence[Sequence[LogRecord]], *, timeout_s: float | None = None) -> None:
+        """Send each batch as one ``logs`` record (key: its first record's service); see :meth:`send`."""
+        records = [
+            (batch[0].service.encode(), encode_logs(list(batch)), f"{len(batch)} log records")
+            for batch in batches
+            if batch
+        ]
+        await self.send(self.topics.logs, records, timeout_s=timeout_s)
+
+    async def send(
+        self, topic: str, records: Sequence[tuple[bytes, bytes, str]], *, timeout_s: float | None = None
+    ) -> None:
+        """Send ``(key, value, what)`` records to ``topic``; return once Kafka acknowledged all.
 
         Raises :class:`KafkaUnavailable` when Kafka is unreachable or does not acknowledge within
         ``timeout_s`` (default ``request_timeout_s``; then none of the records still unacknowledged
-        will be delivered later by this producer, and some of the batches may have been delivered),
-        and :class:`RecordRejected` when a record is larger than Kafka accepts (checked before
-        anything is sent for records over ``max_request_bytes``). A caller that can wait (the
-        emitter) passes a long ``timeout_s``: the producer's own retries across a broker restart
-        keep their sequence numbers, so they cannot duplicate, where a new call could.
+        will be delivered later by this producer, and some may have been delivered), and
+        :class:`RecordRejected` when a record is larger than Kafka accepts (checked before anything
+        is sent for records over ``max_request_bytes``; ``what`` names its content). A caller that
+        can wait (the emitter) passes a long ``timeout_s``: the producer's own retries across a
+        broker restart keep their sequence numbers, so they cannot duplicate, where a new call could.
         """
-        if not batches:
+        if not records:
             return
-        values = [encode_metric_batch(batch) for batch in batches]
-        for batch, value in zip(batches, values, strict=True):
-            if len(value) + len(batch.service) + _RECORD_OVERHEAD_BYTES > self._max_request_bytes:
+        for key, value, what in records:
+            if len(value) + len(key) + _RECORD_OVERHEAD_BYTES > self._max_request_bytes:
                 raise RecordRejected(
-                    f"cannot send a record of {len(value)} bytes ({batch.n_points} points of "
-                    f"{batch.service!r}): the limit is {self._max_request_bytes} bytes"
+                    f"cannot send a record of {len(value)} bytes ({what}): the limit is {self._max_request_bytes} bytes"
                 )
         await self.start()
         producer = self._producer
-        topic = self.topics.metrics
         try:
             async with asyncio.timeout(self.request_timeout_s if timeout_s is None else timeout_s):
-                futures = [
-                    await producer.send(topic, value, key=batch.service.encode())
-                    for batch, value in zip(batches, values, strict=True)
-                ]
+                futures = [await producer.send(topic, value, key=key) for key, value, _ in records]
                 results = await asyncio.gather(*futures, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):

@@ -24,8 +24,10 @@ _RETENTION_MS = {"metrics": 2 * 86_400_000, "spans": 2 * 86_400_000, "logs": 2 *
 async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> None:
     """Create every perfpulse topic that does not exist yet; idempotent.
 
-    ``rollups`` must have as many partitions as ``metrics``: partition N of rollups carries what the
-    stream stage computed from partition N of metrics (the sink's de-duplication relies on it).
+    ``rollups`` has one partition per partition of ``metrics`` and of ``spans``: partition N carries
+    what the stream stage computed from metrics partition N, partition P + N what it computed from
+    spans partition N (P = metrics partitions). The sink's de-duplication relies on that one-to-one
+    mapping (each rollups partition has exactly one source partition).
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
@@ -34,7 +36,7 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         wanted = [
             NewTopic(
                 name,
-                num_partitions=partitions,
+                num_partitions=2 * partitions if name == topics.rollups else partitions,
                 replication_factor=1,
                 topic_configs={
                     "retention.ms": str(_RETENTION_MS.get(name.removeprefix(topics.prefix), 7 * 86_400_000))
@@ -46,12 +48,13 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-        described = await admin.describe_topics([topics.metrics, topics.rollups])
+        described = await admin.describe_topics([topics.metrics, topics.spans, topics.rollups])
         counts = {d["topic"]: len(d["partitions"]) for d in described}
-        if counts.get(topics.metrics) != counts.get(topics.rollups):
+        sources = counts.get(topics.metrics, 0) + counts.get(topics.spans, 0)
+        if counts.get(topics.rollups) != sources:
             raise TopicSetupError(
-                f"cannot use topics {topics.metrics} ({counts.get(topics.metrics)} partitions) and "
-                f"{topics.rollups} ({counts.get(topics.rollups)} partitions): they must have the same count"
+                f"cannot use topic {topics.rollups} with {counts.get(topics.rollups)} partitions: it needs one per "
+                f"partition of {topics.metrics} and {topics.spans} ({sources})"
             )
     except (TimeoutError, KafkaError, OSError) as exc:
         raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc

@@ -3,6 +3,9 @@
 from schemas.envelope import EnvelopeError, FieldError, MetricsEnvelope, parse_metrics_envelope
 from schemas.errors import error_body
 from schemas.limits import Limits
+from schemas.logs import LogLevel, LogRecord, decode_logs, encode_logs
+from schemas.redact import Redactor
+from schemas.spans import Span, SpanEvent, SpanKind, SpanStatus, decode_spans, encode_spans
 from schemas.timeparse import parse_duration_ms, parse_timestamp_ms
 from schemas.topics import DEFAULT_PREFIX, Topics
 from schemas.wire import (
@@ -30,21 +33,32 @@ __all__ = [
     "EnvelopeError",
     "FieldError",
     "Limits",
+    "LogLevel",
+    "LogRecord",
     "MetricBatch",
     "MetricKind",
     "MetricsEnvelope",
+    "Redactor",
     "RollupBatch",
     "RollupRow",
     "SeriesPoints",
+    "Span",
+    "SpanEvent",
+    "SpanKind",
+    "SpanStatus",
     "Tick",
     "Topics",
     "WireError",
     "decode_deadletter",
+    "decode_logs",
     "decode_metrics_record",
     "decode_rollups",
+    "decode_spans",
     "encode_deadletter",
+    "encode_logs",
     "encode_metric_batch",
     "encode_rollups",
+    "encode_spans",
     "encode_tick",
     "error_body",
     "pack_records",

@@ -27,6 +27,11 @@ class Limits:
     max_points_per_record: int = 2_000  # points per Kafka record we write (~70 KB, far below 1 MiB)
     max_record_bytes: int = 512 * 1024  # encoded size a record we write stays under (Kafka's default cap: 1 MiB)
     max_abs_value: float = 1e18  # larger magnitudes are refused: sums of them could overflow a float
+    max_span_attributes: int = 128  # tags on one span, attributes on one log record
+    max_span_events: int = 128  # logs (events) on one span
+    max_attribute_value_length: int = 8_192  # characters in one tag or attribute value
+    max_message_length: int = 32_768  # characters in one log message
+    max_records_per_batch: int = 10_000  # spans or log records in one HTTP request
     max_body_bytes: int = 16 * 1024 * 1024  # HTTP request body, after decompression
     max_past_ms: int = 24 * 3_600_000  # oldest accepted timestamp, relative to now
     max_future_ms: int = 10 * 60_000  # newest accepted timestamp, relative to now

@@ -1,0 +1,77 @@
+"""Redaction of secrets before anything is stored: values of sensitive keys in span tags, span logs
+and log attributes, and credentials, bearer tokens and card numbers inside free text.
+
+Applied where records enter (the HTTP and OTLP receivers, the SDK) and again by the sink, the one
+writer of ClickHouse, so a producer writing to Kafka directly cannot store a secret either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_SENSITIVE_KEYS", "REDACTED", "Redactor"]
+
+REDACTED = "[REDACTED]"
+DEFAULT_SENSITIVE_KEYS = (
+    "authorization", "password", "passwd", "secret", "token", "api_key", "apikey", "cookie", "set-cookie",
+    "x-api-key", "proxy-authorization", "private_key", "client_secret", "access_token", "refresh_token",
+)  # fmt: skip
+
+# Free-text patterns, each replaced keeping enough context to read the line.
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_KEY_VALUE = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?token|client[_-]?secret)"
+    r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\"&,;]+)"
+)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\b")
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = ord(char) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+        return f"[CARD ****{digits[-4:]}]"
+    return match.group(0)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Masks secrets. ``keys``: attribute names (case-insensitive; a key containing one of them,
+    such as ``http.request.header.authorization``, counts too) whose values are replaced whole."""
+
+    keys: frozenset[str] = frozenset(DEFAULT_SENSITIVE_KEYS)
+
+    @classmethod
+    def of(cls, keys: Iterable[str]) -> Redactor:
+        return cls(frozenset(k.strip().lower() for k in keys if k.strip()))
+
+    def sensitive(self, key: str) -> bool:
+        lowered = key.lower()
+        return lowered in self.keys or any(k in lowered for k in self.keys)
+
+    def attributes(self, attributes: Mapping[str, str]) -> dict[str, str]:
+        """A copy with values of sensitive keys redacted and the rest passed through :meth:`text`."""
+        return {key: REDACTED if self.sensitive(key) else self.text(value) for key, value in attributes.items()}
+
+    def text(self, text: str) -> str:
+        """Free text with credentials, bearer tokens, JWTs and card numbers (Luhn-valid) masked."""
+        if not text:
+            return text
+        text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+        text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        text = _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        text = _JWT.sub(REDACTED, text)
+        return _CARD.sub(_mask_card, text)
