@@ -90,10 +90,10 @@ def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = No
     settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
     _logging(settings)
     try:
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
     except TopicSetupError as exc:
         raise _fail(str(exc)) from None
-    app_ = stream_worker(settings).app
+    app_ = stream_worker(settings, counts[settings.topics.metrics]).app
     faust.Worker(
         app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False
     ).execute_from_commandline()

@@ -53,7 +53,8 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
             delay = min(delay * 2, 30.0)
 
 
-def stream_worker(settings: Settings) -> StreamWorker:
+def stream_worker(settings: Settings, metrics_partitions: int) -> StreamWorker:
+    """The Faust app; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
     from stream import StreamConfig, StreamWorker
 
     return StreamWorker(
@@ -63,7 +64,7 @@ def stream_worker(settings: Settings) -> StreamWorker:
             group=f"{settings.consumer_group}-stream",
             window_ms=settings.window_ms,
             grace_ms=settings.grace_ms,
-            partitions=settings.partitions,
+            metrics_partitions=metrics_partitions,
         )
     )
 

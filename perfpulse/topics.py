@@ -21,13 +21,14 @@ class TopicSetupError(RuntimeError):
 _RETENTION_MS = {"metrics": 2 * 86_400_000, "spans": 2 * 86_400_000, "logs": 2 * 86_400_000}
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> None:
+async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> dict[str, int]:
     """Create every perfpulse topic that does not exist yet; idempotent.
 
     ``rollups`` has one partition per partition of ``metrics`` and of ``spans``: partition N carries
     what the stream stage computed from metrics partition N, partition P + N what it computed from
     spans partition N (P = metrics partitions). The sink's de-duplication relies on that one-to-one
-    mapping (each rollups partition has exactly one source partition).
+    mapping (each rollups partition has exactly one source partition). Returns the partition
+    count of each of those three topics as they are.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
@@ -56,6 +57,7 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
                 f"cannot use topic {topics.rollups} with {counts.get(topics.rollups)} partitions: it needs one per "
                 f"partition of {topics.metrics} and {topics.spans} ({sources})"
             )
+        return counts
     except (TimeoutError, KafkaError, OSError) as exc:
         raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
     finally:

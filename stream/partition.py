@@ -2,9 +2,11 @@
 
 Why deterministic: the stream stage promises that a worker killed at any moment and restarted
 gives the same counts and percentiles as an undisturbed run. Faust's changelog-backed tables are
-at-least-once (state written, offset not yet committed, restart: points counted twice). Instead,
-the state of a partition is rebuilt by replaying its records, and the replay must emit exactly
-what the first run emitted. Three rules make it so:
+at-least-once (state written, offset not yet committed, restart: points counted twice), its
+windowed tables lose or never expire windows across rebalances (faust-streaming issues #193 and
+#385), and its exactly_once mode duplicates and crashes on rebalance (#323). Instead, the state of
+a partition is rebuilt by replaying its records, and the replay must emit exactly what the first
+run emitted. Three rules make it so:
 
 1. Windows close on *ticks*, records the stream stage writes into the partition itself on a timer
    (a timer, so windows close on time when traffic stops; a record, so a replay sees each close at

@@ -1,13 +1,17 @@
-"""The Faust app of the stream stage: metrics batches in, window rollups out.
+"""The Faust app of the stream stage: metric batches and spans in, window rollups out.
 
-One agent consumes the ``metrics`` topic; a timer writes a tick into every partition this worker
-owns; the agent folds batches into :class:`~stream.partition.PartitionWindows` and, on each tick,
-sends the rows it emits to the same partition number of ``rollups``. Several ``perfpulse worker``
-processes share the partitions through the Faust consumer group.
+One agent consumes the ``metrics`` and ``spans`` topics; a timer writes a tick into every
+partition this worker owns; the agent folds metric batches (and the RED metrics derived from span
+batches, stream/spanmetrics.py) into :class:`~stream.partition.PartitionWindows` and, on each tick,
+sends the rows it emits to the partition of ``rollups`` that belongs to the source partition
+(metrics partition N -> N, spans partition N -> metrics partitions + N). Several
+``perfpulse worker`` processes share the partitions through the Faust consumer group.
 
 Faust is used for the group, the agent, the timer and the producer, but not for tables: window
-state is rebuilt by replay (see stream/partition.py for why), so offsets are acknowledged by hand
-(``stream.noack()``) and only up to each partition's restart tick.
+state is rebuilt by replay (see stream/partition.py for why, with the upstream issues), so offsets
+are acknowledged by hand (``stream.noack()``) and only up to each partition's restart tick.
+tests/e2e/test_faults.py kills workers mid-run and restarts them, and kills one of two workers so
+its partitions move in a rebalance.
 """
 
 from __future__ import annotations
@@ -29,12 +33,14 @@ from schemas import (
     Topics,
     WireError,
     decode_metrics_record,
+    decode_spans,
     encode_deadletter,
     encode_rollups,
     encode_tick,
 )
 from stream import metrics
 from stream.partition import PartitionWindows
+from stream.spanmetrics import span_metrics
 
 __all__ = ["StreamConfig", "StreamWorker"]
 
@@ -51,8 +57,8 @@ class StreamConfig:
     window_ms: int  # tumbling window length
     grace_ms: int  # a window closes at its end plus this
     tick_interval_ms: int | None = None  # default: a tenth of the window, between 100 and 500 ms
+    metrics_partitions: int = 4  # partitions of the metrics topic: spans partition N rolls up into this + N
     session_timeout_s: float = 10.0  # how fast a dead worker's partitions move on
-    partitions: int = 4  # partitions of the topics (Faust creates none of ours, but asks)
 
     @property
     def tick_every_ms(self) -> int:
@@ -74,7 +80,7 @@ class StreamWorker:
 
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
-        self._partitions: dict[int, _Partition] = {}
+        self._partitions: dict[TP, _Partition] = {}
         self.app = self._build_app()
 
     def _build_app(self) -> faust.App:
@@ -99,12 +105,16 @@ class StreamWorker:
             # Faust declares its own leader topic; ours exist already (perfpulse.topics creates them
             # with the configured partition count before any stage starts).
             topic_allow_declare=True,
-            topic_partitions=cfg.partitions,
+            topic_partitions=cfg.metrics_partitions,
         )
-        source = app.topic(cfg.topics.metrics, value_serializer="raw", key_serializer="raw")
-        self._source = source
-        self._rollups = app.topic(cfg.topics.rollups, value_serializer="raw", key_serializer="raw")
-        self._deadletter = app.topic(cfg.topics.deadletter, value_serializer="raw", key_serializer="raw")
+
+        def raw(*names: str) -> Any:
+            return app.topic(*names, value_serializer="raw", key_serializer="raw")
+
+        source = raw(cfg.topics.metrics, cfg.topics.spans)
+        self._tick_targets = {name: raw(name) for name in (cfg.topics.metrics, cfg.topics.spans)}
+        self._rollups = raw(cfg.topics.rollups)
+        self._deadletter = raw(cfg.topics.deadletter)
 
         @app.agent(source, name="perfpulse.stream.windows")
         async def windows(stream: Any) -> None:
@@ -118,66 +128,80 @@ class StreamWorker:
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def on_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
             for tp in revoked:
-                if tp.topic == cfg.topics.metrics:
-                    # The next owner replays from the committed tick; events held here must not be
-                    # acknowledged any more.
-                    self._partitions.pop(tp.partition, None)
+                # The next owner replays from the committed tick; events held here must not be
+                # acknowledged any more.
+                self._partitions.pop(tp, None)
 
         return app
-
-    def _owned(self) -> list[TP]:
-        return [tp for tp in self.app.consumer.assignment() if tp.topic == self.config.topics.metrics]
 
     async def _send_ticks(self) -> None:
         now_ms = time.time_ns() // 1_000_000
         value = encode_tick(now_ms)
-        for tp in self._owned():
-            await self._source.send(value=value, partition=tp.partition)
-            self._report_lag(tp)
+        for tp in self.app.consumer.assignment():
+            target = self._tick_targets.get(tp.topic)
+            if target is not None:
+                await target.send(value=value, partition=tp.partition)
+                self._report_lag(tp)
+
+    def _rollups_partition(self, tp: TP) -> int:
+        return tp.partition if tp.topic == self.config.topics.metrics else self.config.metrics_partitions + tp.partition
 
     def _report_lag(self, tp: TP) -> None:
-        state = self._partitions.get(tp.partition)
+        state = self._partitions.get(tp)
         highwater = self.app.consumer.highwater(tp)
         if state is None or highwater is None:
             return
         metrics.CONSUMER_LAG.labels(self.config.group, tp.topic, str(tp.partition)).set(
             max(0, highwater - state.windows.last_offset - 1)
         )
-        metrics.OPEN_WINDOWS.labels(str(tp.partition)).set(state.windows.open_windows)
+        metrics.OPEN_WINDOWS.labels(f"{tp.topic}/{tp.partition}").set(state.windows.open_windows)
 
-    def _state_for(self, partition: int, offset: int) -> _Partition:
-        state = self._partitions.get(partition)
+    def _state_for(self, tp: TP, offset: int) -> _Partition:
+        state = self._partitions.get(tp)
         if state is not None and offset <= state.windows.last_offset:
             # The consumer went back (a seek to the committed tick after a rebalance): what is held
             # will be replayed, so start over rather than count it twice.
-            log.info("partition %d rewound to offset %d: rebuilding its windows", partition, offset)
+            log.info("%s[%d] rewound to offset %d: rebuilding its windows", tp.topic, tp.partition, offset)
             state = None
         if state is None:
-            state = self._partitions[partition] = _Partition(
-                PartitionWindows(self.config.window_ms, self.config.grace_ms)
-            )
+            state = self._partitions[tp] = _Partition(PartitionWindows(self.config.window_ms, self.config.grace_ms))
         return state
+
+    def _decode(self, tp: TP, value: bytes) -> list[MetricBatch] | Tick:
+        """A record as metric batches to fold in, or a tick; :class:`WireError` when unreadable."""
+        if tp.topic == self.config.topics.metrics:
+            record = decode_metrics_record(value)
+            return [record] if isinstance(record, MetricBatch) else record
+        try:
+            tick = decode_metrics_record(value)  # ticks in spans partitions have the metrics shape
+        except WireError:
+            return span_metrics(decode_spans(value))
+        if isinstance(tick, Tick):
+            return tick
+        raise WireError("a metric batch on the spans topic")
 
     async def _handle(self, event: Any) -> None:
         message = event.message
-        partition, offset = message.partition, message.offset
-        state = self._state_for(partition, offset)
+        tp, offset = message.tp, message.offset
+        state = self._state_for(tp, offset)
         state.held.append(event)
         try:
-            record = decode_metrics_record(message.value)
+            record = self._decode(tp, message.value)
         except WireError as exc:
             state.windows.last_offset = offset
-            await self._dead_letter(partition, offset, message.value, str(exc))
+            await self._dead_letter(tp, offset, message.value, str(exc))
             return
-        if isinstance(record, MetricBatch):
-            late = state.windows.add(offset, record)
-            metrics.POINTS_PROCESSED.inc(record.n_points)
+        if isinstance(record, Tick):
+            await self._on_tick(self._rollups_partition(tp), offset, record, state)
+            return
+        for batch in record:
+            late = state.windows.add(offset, batch)
+            metrics.POINTS_PROCESSED.inc(batch.n_points)
             if late:
                 metrics.LATE_POINTS.inc(late)
-            return
-        await self._on_tick(partition, offset, record, state)
 
     async def _on_tick(self, partition: int, offset: int, tick: Tick, state: _Partition) -> None:
+        """Emit what the tick closes into rollups ``partition``, then acknowledge up to the restart tick."""
         result = state.windows.tick(offset, tick)
         if result.rows:
             futures = []
@@ -194,18 +218,18 @@ class StreamWorker:
             while held and held[0].message.offset < result.restart_offset:
                 held.popleft().ack()
 
-    async def _dead_letter(self, partition: int, offset: int, payload: bytes, reason: str) -> None:
+    async def _dead_letter(self, tp: TP, offset: int, payload: bytes, reason: str) -> None:
         letter = DeadLetter(
-            source_topic=self.config.topics.metrics,
-            source_partition=partition,
+            source_topic=tp.topic,
+            source_partition=tp.partition,
             source_offset=offset,
             stage="stream",
             reason=reason,
             payload=payload,
             at_ms=time.time_ns() // 1_000_000,
         )
-        key = f"{letter.source_topic}:{partition}:{offset}".encode()
+        key = f"{letter.source_topic}:{tp.partition}:{offset}".encode()
         future = await self._deadletter.send(key=key, value=encode_deadletter(letter))
         await future
         metrics.DEADLETTERS.labels("stream").inc()
-        log.warning("dead-lettered %s[%d]@%d: %s", letter.source_topic, partition, offset, reason)
+        log.warning("dead-lettered %s[%d]@%d: %s", tp.topic, tp.partition, offset, reason)
