@@ -4,7 +4,9 @@ from api.catalog import router as catalog_router
 from api.context import ApiContext
 from api.errors import ApiError, install_error_handlers
 from api.health import router as health_router
+from api.logs import router as logs_router
 from api.query import router as query_router
+from api.traces import router as traces_router
 
 __all__ = [
     "ApiContext",
@@ -12,5 +14,7 @@ __all__ = [
     "catalog_router",
     "health_router",
     "install_error_handlers",
+    "logs_router",
     "query_router",
+    "traces_router",
 ]

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from api.context import ApiContext, api_context
 from api.params import time_range
-from storage.queries import ServiceRed, list_metrics, list_services, red_by_service
+from storage.queries import ServiceInfo, ServiceRed, list_metrics, list_services, red_by_service
+from storage.traces import SpanRed, span_red
 
 __all__ = ["REQUEST_METRIC", "STATUS_LABEL", "router"]
 
@@ -21,6 +22,19 @@ REQUEST_METRIC = "http.server.duration"
 STATUS_LABEL = "status_code"
 DEFAULT_RANGE_MS = 15 * 60_000
 RED_LEVELS = (0.5, 0.95, 0.99)
+
+
+def _span_red(found: SpanRed, duration_ms: int) -> dict[str, Any] | None:
+    if found.basis is None:
+        return None
+    return {
+        "basis": found.basis,
+        "requests": found.requests,
+        "rate": found.requests * 1000.0 / duration_ms,
+        "errors": found.errors,
+        "error_rate": found.errors / found.requests,
+        **dict(zip(("p50", "p95", "p99"), found.quantiles, strict=True)),
+    }
 
 
 def _red(found: list[ServiceRed], duration_ms: int) -> dict[str, dict[str, Any]]:
@@ -42,15 +56,27 @@ async def services(
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
 ) -> dict[str, Any]:
-    """RED (rate, errors, duration) per service from ``http.server.duration``, milliseconds."""
+    """RED (rate, errors, duration) per service, milliseconds: ``red`` from ``http.server.duration``,
+    ``span_red`` from its spans (SERVER spans, or root spans for a service serving none: ``basis``).
+
+    Span RED is computed from the spans table, not from the stream stage's ``span.*`` metrics: those
+    carry no span kind, so a service's client and internal spans would count as requests too."""
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
-    found, red_rows = await asyncio.gather(
+    found, red_rows, span_rows = await asyncio.gather(
         asyncio.to_thread(list_services, context.store, start_ms, end_ms),
         asyncio.to_thread(
             red_by_service, context.store, REQUEST_METRIC, STATUS_LABEL, start_ms, end_ms, RED_LEVELS, context.window_ms
         ),
+        asyncio.to_thread(span_red, context.store, start_ms, end_ms, RED_LEVELS),
     )
     red = _red(red_rows, end_ms - start_ms)
+    spans = {r.service: r for r in span_rows}
+    known = {s.service for s in found}
+    # Services seen only through their spans are listed too (no metric rollup of theirs yet).
+    found = sorted(
+        [*found, *(ServiceInfo(r.service, 0, 0, r.last_seen_ms) for r in span_rows if r.service not in known)],
+        key=lambda s: s.service,
+    )
     return {
         "start": start_ms,
         "end": end_ms,
@@ -61,6 +87,7 @@ async def services(
                 "points": s.points,
                 "last_seen": s.last_seen_ms,
                 "red": red.get(s.service),
+                "span_red": _span_red(spans[s.service], end_ms - start_ms) if s.service in spans else None,
             }
             for s in found
         ],

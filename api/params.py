@@ -6,8 +6,11 @@ import time
 
 from api.errors import ApiError
 from schemas import parse_duration_ms, parse_timestamp_ms
+from schemas.spans import TRACE_ID
 
-__all__ = ["csv_param", "duration_param", "now_ms", "time_range"]
+__all__ = ["csv_param", "duration_param", "now_ms", "parse_trace_id", "time_range"]
+
+_ZERO_TRACE = "0" * 32
 
 
 def now_ms() -> int:
@@ -40,3 +43,13 @@ def duration_param(name: str, value: str) -> int:
 def csv_param(value: str | None) -> list[str]:
     """``"a,b , c"`` -> ``["a", "b", "c"]``; empty or missing -> ``[]``."""
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def parse_trace_id(value: str, loc: str) -> str:
+    """A trace id as stored (32 lowercase hex digits, not all zero; upper case is accepted); a 400
+    naming ``loc`` (``path.trace_id``, ``query.trace_id``) otherwise."""
+    trace_id = value.strip().lower()
+    if not TRACE_ID.match(trace_id) or trace_id == _ZERO_TRACE:
+        msg = f"{value!r} is not 32 hex digits (a W3C trace id, not all zero)"
+        raise ApiError(400, "invalid trace id", [{"loc": loc, "msg": msg}])
+    return trace_id

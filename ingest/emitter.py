@@ -1,4 +1,4 @@
-"""The emitter SDK: what a Python service embeds to send its metrics to perfpulse.
+"""The emitter SDK: what a Python service embeds to send its metrics, spans and logs to perfpulse.
 
 Recording a point validates it at the call and appends it to a bounded
 :class:`~ingest.buffer.PointBuffer`; nothing else happens on the caller's thread. A
@@ -9,6 +9,12 @@ caller's code may be sync or async; the emitter never touches the caller's event
 The buffer holds at most ``max_buffer`` points and never makes the caller wait for Kafka: when
 full it drops the oldest built record, or else the new point (see :mod:`ingest.buffer`). Drops
 are logged as a rate-limited warning on ``perfpulse.ingest.emitter``.
+
+Spans (:meth:`Emitter.span`, see :mod:`ingest.tracing`) and log records (:meth:`Emitter.log`, and
+:class:`~ingest.loghandler.LogHandler` for the ``logging`` module) go the same way through bounded
+lists of their own (:mod:`ingest.recordbuffer`), drained by the same thread: redacted there (the
+caller's thread only appends), packed into ``spans`` records of up to 500 spans and ``logs`` records
+of up to 500 log records.
 """
 
 from __future__ import annotations
@@ -23,16 +29,21 @@ import time
 from collections.abc import Mapping
 from time import time_ns
 from types import TracebackType
-from typing import Final, cast
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from ingest.buffer import PointBuffer, Series
-from ingest.sender import Sender
+from ingest.buffer import Pending, PointBuffer, Series
+from ingest.producer import RecordProducer
+from ingest.recordbuffer import Batch, RecordBuffer
+from ingest.sender import Lane, Sender
 from ingest.timer import Timer
-from schemas import Limits, MetricKind, Topics
+from ingest.tracing import ActiveSpan, SpanContext, current_context, fit_attributes
+from schemas import Limits, LogRecord, MetricKind, Redactor, Span, SpanKind, Topics
 from schemas.checks import check_labels, check_metric_name, check_service, check_timestamp
+from schemas.log_envelope import MAX_LOGS_PER_RECORD, pack_logs, parse_level, redact_log
+from schemas.span_envelope import MAX_SPANS_PER_RECORD, pack_spans, redact_span
 
 __all__ = ["Emitter", "Timer"]
 
@@ -68,11 +79,16 @@ class Emitter:
         limits: Limits = Limits(),  # noqa: B008 - frozen dataclass, safe as a default
         request_timeout_s: float = 10.0,
         exit_timeout_s: float = 5.0,
+        max_span_buffer: int = 20_000,
+        max_log_buffer: int = 20_000,
+        redactor: Redactor = Redactor(),  # noqa: B008 - frozen dataclass, safe as a default
     ) -> None:
         """``batch_size``: points per Kafka record; ``linger_ms``: longest wait before a partial
         record is sent; ``max_buffer``: points held while Kafka is slow or down;
         ``request_timeout_s``: per attempt to reach Kafka; ``exit_timeout_s``: how long the atexit
-        flush may take. Starts the background thread."""
+        flush may take; ``max_span_buffer``/``max_log_buffer``: spans and log records held while
+        Kafka is slow or down; ``redactor``: masks secrets in span tags, span logs and log records
+        before they leave the process. Starts the background thread."""
         if (problem := check_service(service, limits)) is not None:
             raise ValueError(f"cannot create emitter: {problem}")
         default_labels = dict(labels or {})
@@ -80,8 +96,11 @@ class Emitter:
             raise ValueError(f"cannot create emitter: default {problem}")
         if not 1 <= batch_size <= limits.max_points_per_batch:
             raise ValueError(f"batch_size must be in 1..{limits.max_points_per_batch}, got {batch_size}")
-        if max_buffer < 1 or linger_ms <= 0:
-            raise ValueError(f"max_buffer and linger_ms must be positive, got {max_buffer} and {linger_ms}")
+        if min(max_buffer, max_span_buffer, max_log_buffer) < 1 or linger_ms <= 0:
+            raise ValueError(
+                f"max_buffer, max_span_buffer, max_log_buffer and linger_ms must be positive, got "
+                f"{max_buffer}, {max_span_buffer}, {max_log_buffer} and {linger_ms}"
+            )
         self.service = service
         self.bootstrap = bootstrap
         self.topics = Topics(topic_prefix)
@@ -90,11 +109,31 @@ class Emitter:
         self.linger_ms = linger_ms
         self.max_buffer = max_buffer
         self.limits = limits
+        self.redactor = redactor
         self._exit_timeout_s = exit_timeout_s
 
         self._buffer = PointBuffer(service, batch_size, max_buffer, on_fill=self._wake_sender, on_drop=self._log_drops)
+        self._spans: RecordBuffer[Span] = RecordBuffer(
+            max_span_buffer,
+            fill_at=MAX_SPANS_PER_RECORD,
+            build=self._build_spans,
+            on_fill=self._wake_sender,
+            on_drop=self._log_drops,
+        )
+        self._logs: RecordBuffer[LogRecord] = RecordBuffer(
+            max_log_buffer,
+            fill_at=MAX_LOGS_PER_RECORD,
+            build=self._build_logs,
+            on_fill=self._wake_sender,
+            on_drop=self._log_drops,
+        )
+        self._lanes: list[Lane[Any]] = [
+            Lane("points", self._buffer, _send_points),
+            Lane("spans", self._spans, _send_spans),
+            Lane("log records", self._logs, _send_logs),
+        ]
         self._sender = Sender(
-            self._buffer, bootstrap, self.topics, linger_ms=linger_ms, request_timeout_s=request_timeout_s
+            service, self._lanes, bootstrap, self.topics, linger_ms=linger_ms, request_timeout_s=request_timeout_s
         )
         self._close_lock = threading.Lock()
         self._closing = False  # close() has begun
@@ -162,6 +201,71 @@ class Emitter:
         """A :class:`Timer` recording elapsed milliseconds into distribution ``name``."""
         return Timer(self, self._lookup(name, _DIST, labels))
 
+    # ------------------------------------------------------------------ spans and logs (caller's thread)
+
+    def span(
+        self,
+        operation: str,
+        /,
+        *,
+        parent: SpanContext | ActiveSpan | None = None,
+        kind: SpanKind | str = SpanKind.INTERNAL,
+        **tags: object,
+    ) -> ActiveSpan:
+        """A span of ``operation``, started now: use it as ``with``/``async with`` block, which makes
+        it the current span (nested spans and log records attach to it) and ends it on leaving;
+        an exception leaving the block marks it an error. ``parent``: the span to continue (a
+        context extracted from a ``traceparent`` header, see :mod:`ingest.traceparent`); default
+        the current span, else a new trace starts. ``kind``: server, client, internal, producer,
+        consumer. ``tags``: any scalars, stored as text. Raises ``ValueError`` for an empty or too
+        long operation name or an unknown kind."""
+        if not operation or len(operation) > self.limits.max_name_length:
+            raise ValueError(
+                f"cannot start span: operation must be 1 to {self.limits.max_name_length} characters, "
+                f"got {len(operation)}"
+            )
+        context = parent.context if isinstance(parent, ActiveSpan) else parent
+        if context is None:
+            context = current_context()
+        return ActiveSpan(
+            self._spans.append, self.service, operation, context, kind=SpanKind(kind), tags=tags, limits=self.limits
+        )
+
+    def log(self, message: str, /, level: str = "info", *, ts_ns: int | None = None, **attributes: object) -> None:
+        """Record a structured log record at ``level`` (trace, debug, info, warn, error, fatal;
+        ``warning``/``critical`` accepted), correlated with the current span when there is one.
+        ``ts_ns``: epoch nanoseconds (default now). Attribute values may be any scalar (stored as
+        text); a message or value past the limits is truncated. Raises ``ValueError`` only for an
+        unknown level."""
+        context = current_context()
+        text = str(message)
+        self.add_log(
+            LogRecord(
+                ts_ns=time_ns() if ts_ns is None else int(ts_ns),
+                service=self.service,
+                level=parse_level(level),
+                message=text,
+                attributes=fit_attributes(attributes, self.limits) if attributes else {},
+                trace_id=None if context is None else context.trace_id,
+                span_id=None if context is None else context.span_id,
+            )
+        )
+
+    def add_log(self, record: LogRecord) -> None:
+        """Buffer a log record built by the caller (:class:`~ingest.loghandler.LogHandler` does);
+        its service becomes the emitter's and its message is truncated to the limit."""
+        record.service = self.service
+        if len(record.message) > self.limits.max_message_length:
+            record.message = record.message[: self.limits.max_message_length]
+        self._logs.append(record)
+
+    def _build_spans(self, spans: list[Span]) -> list[list[Span]]:
+        """On the sender's thread: redact and pack finished spans into records."""
+        return pack_spans((redact_span(s, self.redactor) for s in spans), self.limits)
+
+    def _build_logs(self, records: list[LogRecord]) -> list[list[LogRecord]]:
+        return pack_logs((redact_log(r, self.redactor) for r in records), self.limits)
+
     def _lookup(self, name: str, kind: MetricKind, labels: dict[str, str]) -> Series:
         try:
             series = self._buffer.index.get((name, kind, tuple(labels.items())))
@@ -201,12 +305,13 @@ class Emitter:
         if now - self._last_drop_log < _DROP_LOG_EVERY_S:
             return
         self._last_drop_log = now
-        if n := self._buffer.take_unlogged_drops():
-            why = "the emitter is closed" if self._buffer.closed else f"buffer of {self.max_buffer} points full"
-            log.warning(
-                "cannot buffer metrics of %s: dropped %d points (%s; last Kafka error: %s)",
-                self.service, n, why, self._sender.last_error,
-            )  # fmt: skip
+        for what, buffer in (("points", self._buffer), ("spans", self._spans), ("log records", self._logs)):
+            if n := buffer.take_unlogged_drops():
+                why = "the emitter is closed" if buffer.closed else f"buffer of {buffer.capacity} {what} full"
+                log.warning(
+                    "cannot buffer %s of %s: dropped %d (%s; last Kafka error: %s)",
+                    what, self.service, n, why, self._sender.last_error,
+                )  # fmt: skip
 
     # ------------------------------------------------------------------ counters
 
@@ -225,6 +330,26 @@ class Emitter:
         """Points held and not yet acknowledged."""
         return self._buffer.held
 
+    @property
+    def spans_sent(self) -> int:
+        """Spans acknowledged by Kafka."""
+        return self._spans.sent
+
+    @property
+    def spans_dropped(self) -> int:
+        """Spans lost: buffer full, refused by Kafka, or unsent at close."""
+        return self._spans.dropped
+
+    @property
+    def logs_sent(self) -> int:
+        """Log records acknowledged by Kafka."""
+        return self._logs.sent
+
+    @property
+    def logs_dropped(self) -> int:
+        """Log records lost: buffer full, refused by Kafka, or unsent at close."""
+        return self._logs.dropped
+
     # ------------------------------------------------------------------ flush and close
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -232,25 +357,27 @@ class Emitter:
         ``timeout`` seconds (None: wait as long as it takes). Call from any thread but the
         emitter's own."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        buffers: list[PointBuffer | RecordBuffer[Any]] = [self._buffer, self._spans, self._logs]  # lane order
         if not self._sender.running:
-            return self._buffer.held == 0
-        first = self._buffer.unsettled_from()
+            return all(b.held == 0 for b in buffers)
+        firsts = [b.unsettled_from() for b in buffers]
         drained = self._sender.drain_soon()
         if drained is None:  # the loop is closed
             return False
         # Wait in slices: a thread that died (or stopped before running the drain) must not hang us.
         while True:
             try:
-                upto = drained.result(self._slice(deadline))
+                uptos = drained.result(self._slice(deadline))
                 break
             except concurrent.futures.TimeoutError:
                 if not self._sender.is_alive() or self._slice(deadline) == 0.0:
                     return False
-        wait = 0.0  # the first look does not wait: a dead thread must not cost a slice
-        while not self._buffer.wait_settled(upto, wait):
-            if not self._sender.is_alive() or (wait := self._slice(deadline)) == 0.0:
-                return False
-        return not self._buffer.lost_between(first, upto)
+        for buffer, upto in zip(buffers, uptos, strict=True):
+            wait = 0.0  # the first look does not wait: a dead thread must not cost a slice
+            while not buffer.wait_settled(upto, wait):
+                if not self._sender.is_alive() or (wait := self._slice(deadline)) == 0.0:
+                    return False
+        return not any(b.lost_between(first, upto) for b, first, upto in zip(buffers, firsts, uptos, strict=True))
 
     @staticmethod
     def _slice(deadline: float | None) -> float:
@@ -275,17 +402,21 @@ class Emitter:
         deadline = None if timeout is None else time.monotonic() + timeout
         ok = self.flush(timeout)
         self._buffer.close()
+        self._spans.close()
+        self._logs.close()
         atexit.unregister(self._at_exit)
         self._sender.stop()
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         self._sender.join(None if remaining is None else remaining + 1.0)
-        unsent = self._buffer.discard()
-        self._close_result = ok and unsent == 0
-        if unsent:
-            log.warning(
-                "cannot send %d points of %s before closing (last Kafka error: %s)",
-                unsent, self.service, self._sender.last_error,
-            )  # fmt: skip
+        all_sent = True
+        for what, buffer in (("points", self._buffer), ("spans", self._spans), ("log records", self._logs)):
+            if unsent := buffer.discard():
+                all_sent = False
+                log.warning(
+                    "cannot send %d %s of %s before closing (last Kafka error: %s)",
+                    unsent, what, self.service, self._sender.last_error,
+                )  # fmt: skip
+        self._close_result = ok and all_sent
         return self._close_result
 
     async def aclose(self, timeout: float | None = 10.0) -> bool:  # noqa: ASYNC109 - mirrors close()
@@ -313,3 +444,15 @@ class Emitter:
             self.close(self._exit_timeout_s)
         except Exception:  # never fail interpreter exit
             log.exception("cannot flush metrics of %s at exit", self.service)
+
+
+async def _send_points(producer: RecordProducer, item: Pending, timeout_s: float) -> None:
+    await producer.send_metrics([item.batch], timeout_s=timeout_s)
+
+
+async def _send_spans(producer: RecordProducer, item: Batch[Span], timeout_s: float) -> None:
+    await producer.send_spans([item.items], timeout_s=timeout_s)
+
+
+async def _send_logs(producer: RecordProducer, item: Batch[LogRecord], timeout_s: float) -> None:
+    await producer.send_logs([item.items], timeout_s=timeout_s)

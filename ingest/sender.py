@@ -1,9 +1,10 @@
-"""The emitter's background thread: drains a :class:`~ingest.buffer.PointBuffer` and sends to Kafka.
+"""The emitter's background thread: drains the emitter's buffers and sends their records to Kafka.
 
 A daemon thread owns an asyncio loop and a :class:`~ingest.producer.RecordProducer`. It drains
-the buffer into records every ``linger_ms``, or sooner when woken, and sends them, at most
-``_MAX_IN_FLIGHT`` at once; while Kafka is unavailable the records stay buffered and are tried
-again with exponential backoff. The caller's event loop, if any, is never touched.
+every buffer (points, spans, log records: one :class:`Lane` each) into records every ``linger_ms``,
+or sooner when woken, and sends them, at most ``_MAX_IN_FLIGHT`` at once; while Kafka is
+unavailable the records stay buffered and are tried again with exponential backoff. The caller's
+event loop, if any, is never touched.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from typing import Final
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, Protocol, TypeVar
 
-from ingest.buffer import Pending, PointBuffer
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from schemas import Topics
 
-__all__ = ["Sender"]
+__all__ = ["Lane", "Outbox", "Sender"]
 
 log = logging.getLogger("perfpulse.ingest.emitter")
 
@@ -32,6 +34,35 @@ _MIN_BACKOFF_S: Final = 0.2
 _MAX_BACKOFF_S: Final = 5.0
 
 
+class _Item(Protocol):
+    @property
+    def n(self) -> int: ...  # points or items in the record
+
+
+P = TypeVar("P", bound=_Item)
+
+
+class Outbox(Protocol[P]):
+    """What the sender needs of a buffer (:class:`~ingest.buffer.PointBuffer`,
+    :class:`~ingest.recordbuffer.RecordBuffer`)."""
+
+    @property
+    def has_pending(self) -> bool: ...
+    def drain(self) -> tuple[int, int]: ...
+    def take(self) -> P | None: ...
+    def requeue(self, failed: list[P]) -> None: ...
+    def settle(self, item: P, acknowledged: bool, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class Lane(Generic[P]):
+    """One buffer the sender drains, and how one of its records is sent."""
+
+    what: str  # what the records hold, for log lines: "points", "spans", "log records"
+    buffer: Outbox[P]
+    send: Callable[[RecordProducer, P, float], Awaitable[None]]  # (producer, record, timeout_s)
+
+
 class Sender:
     """Sends the records of one buffer from a thread of its own; :meth:`start` it once.
 
@@ -40,17 +71,19 @@ class Sender:
 
     def __init__(
         self,
-        buffer: PointBuffer,
+        service: str,
+        lanes: Sequence[Lane[Any]],
         bootstrap: str,
         topics: Topics,
         *,
         linger_ms: float,
         request_timeout_s: float,
     ) -> None:
-        self._buffer = buffer
+        self._lanes = list(lanes)
+        self._next_lane = 0  # the lane _take looks at first
         self._bootstrap = bootstrap
         self._topics = topics
-        self._service = buffer.service
+        self._service = service
         self._linger_s = linger_ms / 1000.0
         self._request_timeout_s = request_timeout_s  # per attempt to reach Kafka
         self.last_error = "none yet"  # the last Kafka failure, for log messages
@@ -89,13 +122,13 @@ class Sender:
             with contextlib.suppress(RuntimeError):  # loop already closed: the emitter is closing
                 loop.call_soon_threadsafe(wake.set)
 
-    def drain_soon(self) -> concurrent.futures.Future[int] | None:
-        """Drain on the thread; the future gives the seq after the last record built. None when the
-        loop is gone."""
+    def drain_soon(self) -> concurrent.futures.Future[list[int]] | None:
+        """Drain on the thread; the future gives, per lane, the seq after the last record built.
+        None when the loop is gone."""
         loop = self._loop
         if loop is None:
             return None
-        drained: concurrent.futures.Future[int] = concurrent.futures.Future()
+        drained: concurrent.futures.Future[list[int]] = concurrent.futures.Future()
         try:
             loop.call_soon_threadsafe(self._drain_into, drained)
         except RuntimeError:  # the loop is closed
@@ -148,29 +181,51 @@ class Sender:
         self._stop.set()
         self._wake.set()
 
-    def _drain_into(self, result: concurrent.futures.Future[int]) -> None:
+    def _drain_into(self, result: concurrent.futures.Future[list[int]]) -> None:
         try:
             result.set_result(self._drain())
         except BaseException as exc:
             result.set_exception(exc)
             raise
 
-    def _drain(self) -> int:
-        """Build records of the open points; return the seq after the last one built."""
-        built, upto = self._buffer.drain()
-        if built and self._work is not None:
+    def _drain(self) -> list[int]:
+        """Build records of what is open in every lane; return, per lane, the seq after the last one
+        built. A lane whose building fails (a bug) loses that drain's items and logs why."""
+        uptos = []
+        any_built = False
+        for lane in self._lanes:
+            try:
+                built, upto = lane.buffer.drain()
+            except Exception:
+                log.exception("dropping %s of %s: cannot build records", lane.what, self._service)
+                built, upto = lane.buffer.drain()  # nothing open any more: just the seq
+            any_built = any_built or built > 0
+            uptos.append(upto)
+        if any_built and self._work is not None:
             self._work.set()
-        return upto
+        return uptos
+
+    def _has_pending(self) -> bool:
+        return any(lane.buffer.has_pending for lane in self._lanes)
+
+    def _take(self) -> tuple[Lane[Any], Any] | None:
+        """The next record to send, taking from the lanes in turn (busy points never starve spans)."""
+        n = len(self._lanes)
+        for i in range(n):
+            lane = self._lanes[(self._next_lane + i) % n]
+            if (item := lane.buffer.take()) is not None:
+                self._next_lane = (self._next_lane + i + 1) % n
+                return lane, item
+        return None
 
     async def _send_loop(self, producer: RecordProducer) -> None:
         """Send built records, up to ``_MAX_IN_FLIGHT`` at once; on failure requeue and back off."""
         assert self._work is not None and self._stop is not None
-        buffer = self._buffer
-        in_flight: set[asyncio.Task[Pending | None]] = set()
+        in_flight: set[asyncio.Task[tuple[Lane[Any], Any] | None]] = set()
         backoff = _MIN_BACKOFF_S
         try:
             while not self._stop.is_set():  # not only cancellation: aiokafka may swallow one
-                if not producer.started and buffer.has_pending:
+                if not producer.started and self._has_pending():
                     # One connection attempt, not one per record, while Kafka is down.
                     try:
                         await producer.start()
@@ -179,8 +234,8 @@ class Sender:
                         await self._backoff(backoff)
                         backoff = min(backoff * 2, _MAX_BACKOFF_S)
                         continue
-                while len(in_flight) < _MAX_IN_FLIGHT and (item := buffer.take()) is not None:
-                    in_flight.add(asyncio.create_task(self._send_one(producer, item)))
+                while len(in_flight) < _MAX_IN_FLIGHT and (taken := self._take()) is not None:
+                    in_flight.add(asyncio.create_task(self._send_one(producer, *taken)))
                 if not in_flight:
                     await self._work.wait()
                     self._work.clear()
@@ -195,7 +250,8 @@ class Sender:
                     await asyncio.wait(in_flight)
                     failed += [item for task in in_flight if (item := task.result()) is not None]
                     in_flight = set()
-                buffer.requeue(failed)
+                for lane in self._lanes:
+                    lane.buffer.requeue([item for owner, item in failed if owner is lane])
                 await self._backoff(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
         finally:
@@ -213,21 +269,21 @@ class Sender:
         except TimeoutError:
             pass
 
-    async def _send_one(self, producer: RecordProducer, item: Pending) -> Pending | None:
+    async def _send_one(self, producer: RecordProducer, lane: Lane[Any], item: Any) -> tuple[Lane[Any], Any] | None:
         """Send one record; return it when Kafka is unavailable (to retry), else None (settled)."""
         acknowledged = False
         try:
-            await producer.send_metrics([item.batch], timeout_s=_ACK_PATIENCE_S)
+            await lane.send(producer, item, _ACK_PATIENCE_S)
             acknowledged = True
         except KafkaUnavailable as exc:
             self.last_error = str(exc)
             log.debug("%s", exc)
-            return item
+            return lane, item
         except RecordRejected as exc:
             self.last_error = str(exc)
-            log.error("dropping %d points of %s: %s", item.n, self._service, exc)
+            log.error("dropping %d %s of %s: %s", item.n, lane.what, self._service, exc)
         except Exception as exc:  # a bug must not stop the sender: drop the record, say why
             self.last_error = repr(exc)
-            log.exception("dropping %d points of %s: cannot send", item.n, self._service)
-        self._buffer.settle(item, acknowledged)
+            log.exception("dropping %d %s of %s: cannot send", item.n, lane.what, self._service)
+        lane.buffer.settle(item, acknowledged)
         return None

@@ -10,10 +10,19 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import ApiContext, catalog_router, health_router, install_error_handlers, query_router
+from api import (
+    ApiContext,
+    catalog_router,
+    health_router,
+    install_error_handlers,
+    logs_router,
+    query_router,
+    traces_router,
+)
 from infra import kafka_reachable
 from ingest.http import IngestContext
 from ingest.http import router as ingest_router
+from ingest.otlp import router as otlp_router
 from ingest.producer import KafkaUnavailable, RecordProducer
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, sink_config, supervise
@@ -38,7 +47,7 @@ def create_app(settings: Settings, *, with_sink: bool | None = None, store: Stor
             await producer.start()
         except KafkaUnavailable as exc:
             log.warning("Kafka is not reachable yet; ingest answers 503 until it is: %s", exc)
-        app.state.ingest = IngestContext(producer, settings.limits)
+        app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor)
         app.state.api = ApiContext(
             store=active,
             window_ms=settings.window_ms,
@@ -67,7 +76,10 @@ def create_app(settings: Settings, *, with_sink: bool | None = None, store: Stor
     )
     install_error_handlers(app)
     app.include_router(ingest_router)
+    app.include_router(otlp_router)
     app.include_router(query_router)
     app.include_router(catalog_router)
+    app.include_router(traces_router)
+    app.include_router(logs_router)
     app.include_router(health_router)
     return app

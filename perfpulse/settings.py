@@ -12,7 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas import Limits, Topics, parse_duration_ms
+from schemas import Limits, Redactor, Topics, parse_duration_ms
+from schemas.redact import DEFAULT_SENSITIVE_KEYS
 
 __all__ = ["Settings"]
 
@@ -41,6 +42,12 @@ class Settings(BaseSettings):
     rollup_ttl_days: int = Field(30, ge=1, description="days window rollups are kept in ClickHouse")
     tier_1m_ttl_days: int = Field(90, ge=1, description="days the per-minute tier is kept")
     tier_1h_ttl_days: int = Field(400, ge=1, description="days the per-hour tier is kept")
+    spans_ttl_days: int = Field(7, ge=1, description="days spans are kept in ClickHouse")
+    logs_ttl_days: int = Field(7, ge=1, description="days log records are kept in ClickHouse")
+    redact_keys: str = Field(
+        ",".join(DEFAULT_SENSITIVE_KEYS),
+        description="comma-separated attribute names whose values the sink redacts (a key containing one counts)",
+    )
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (json when not on a terminal)")
 
@@ -73,6 +80,10 @@ class Settings(BaseSettings):
     @cached_property
     def limits(self) -> Limits:
         return Limits(max_past_ms=parse_duration_ms(self.max_past), max_future_ms=parse_duration_ms(self.max_future))
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        return Redactor.of(self.redact_keys.split(","))
 
     @cached_property
     def store_url(self) -> str:

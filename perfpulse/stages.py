@@ -27,12 +27,17 @@ def migration_params(settings: Settings) -> MigrationParams:
         rollup_ttl_days=settings.rollup_ttl_days,
         tier_1m_ttl_days=settings.tier_1m_ttl_days,
         tier_1h_ttl_days=settings.tier_1h_ttl_days,
+        spans_ttl_days=settings.spans_ttl_days,
+        logs_ttl_days=settings.logs_ttl_days,
     )
 
 
 def sink_config(settings: Settings) -> SinkConfig:
     return SinkConfig(
-        bootstrap=settings.kafka_bootstrap, topics=settings.topics, group=f"{settings.consumer_group}-sink"
+        bootstrap=settings.kafka_bootstrap,
+        topics=settings.topics,
+        group=f"{settings.consumer_group}-sink",
+        redactor=settings.redactor,
     )
 
 

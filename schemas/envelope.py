@@ -19,7 +19,15 @@ from schemas.limits import Limits
 from schemas.timeparse import parse_timestamp_ms
 from schemas.wire import MetricBatch, MetricKind, SeriesPoints, pack_records
 
-__all__ = ["EnvelopeError", "FieldError", "MetricPointIn", "MetricsEnvelope", "parse_metrics_envelope"]
+__all__ = [
+    "EnvelopeError",
+    "FieldError",
+    "MetricPointIn",
+    "MetricsEnvelope",
+    "TimestampIn",
+    "field_errors",
+    "parse_metrics_envelope",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,11 @@ def _loc(parts: tuple[int | str, ...]) -> str:
     return out or "body"
 
 
+def field_errors(exc: ValidationError, limit: int = 100) -> list[FieldError]:
+    """The first ``limit`` errors of a pydantic validation, each located by its JSON path."""
+    return [FieldError(_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()[:limit]]
+
+
 def parse_metrics_envelope(body: Any, now_ms: int, limits: Limits) -> list[MetricBatch]:
     """Validate a decoded JSON body and return it as batches of ``limits.max_points_per_record``.
 
@@ -90,8 +103,7 @@ def parse_metrics_envelope(body: Any, now_ms: int, limits: Limits) -> list[Metri
     try:
         envelope = MetricsEnvelope.model_validate(body)
     except ValidationError as exc:
-        details = [FieldError(_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()[:100]]
-        raise EnvelopeError("invalid metrics batch", details) from None
+        raise EnvelopeError("invalid metrics batch", field_errors(exc)) from None
     return _to_batches(envelope, now_ms, limits)
 
 

@@ -27,6 +27,8 @@ class MigrationParams:
     rollup_ttl_days: int = 30  # window rows
     tier_1m_ttl_days: int = 90  # per-minute tier
     tier_1h_ttl_days: int = 400  # per-hour tier
+    spans_ttl_days: int = 7  # raw spans
+    logs_ttl_days: int = 7  # raw log records
 
 
 @dataclass(frozen=True)

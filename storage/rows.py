@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from schemas import DeadLetter, MetricBatch, RollupBatch
+from schemas import DeadLetter, LogRecord, MetricBatch, Redactor, RollupBatch, Span
 
-__all__ = ["DeadLetterColumns", "PointColumns", "RollupColumns", "TableColumns"]
+__all__ = ["DeadLetterColumns", "LogColumns", "PointColumns", "RollupColumns", "SpanColumns", "TableColumns"]
 
 TableColumns = tuple[str, list[Any], list[str]]  # (table, columns, column names)
 
@@ -114,3 +114,82 @@ class DeadLetterColumns(_RowColumns):
             letter.source_topic, letter.source_partition, letter.source_offset, letter.stage, letter.reason,
             letter.payload, letter.at_ms, kafka_partition, kafka_offset,
         ))  # fmt: skip
+
+
+class SpanColumns:
+    """Spans of ``spans`` records -> table ``spans``, redacted on the way: tag values, the status
+    message and span logs (events) pass through the :class:`~schemas.Redactor`."""
+
+    names: ClassVar[list[str]] = [
+        "trace_id", "span_id", "parent_span_id", "service", "operation", "kind", "status", "status_message",
+        "start", "duration_ns", "tags", "events.ts", "events.message", "events.level", "events.attributes",
+        "src_partition", "src_offset",
+    ]  # fmt: skip
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
+        self._columns: list[list[Any]] = [[] for _ in self.names]
+        self.rows = 0
+
+    def add(self, partition: int, offset: int, spans: list[Span]) -> None:
+        (trace, span_id, parent, service, operation, kind, status, message, start, duration, tags,
+         event_ts, event_message, event_level, event_attributes, partitions, offsets) = self._columns  # fmt: skip
+        text, attributes = self.redactor.text, self.redactor.attributes
+        for span in spans:
+            trace.append(span.trace_id)
+            span_id.append(span.span_id)
+            parent.append(span.parent_span_id or "")
+            service.append(span.service)
+            operation.append(span.operation)
+            kind.append(span.kind.value)
+            status.append(span.status.value)
+            message.append(text(span.status_message))
+            start.append(span.start_ns)  # DateTime64(9) takes epoch-ns ints
+            duration.append(span.end_ns - span.start_ns)
+            tags.append(attributes(span.tags) if span.tags else {})
+            event_ts.append([e.ts_ns for e in span.events])
+            event_message.append([text(e.message) for e in span.events])
+            event_level.append([e.level for e in span.events])
+            event_attributes.append([attributes(e.attributes) for e in span.events])
+        partitions.extend([partition] * len(spans))
+        offsets.extend([offset] * len(spans))
+        self.rows += len(spans)
+
+    def take(self) -> TableColumns:
+        columns, self._columns, self.rows = self._columns, [[] for _ in self.names], 0
+        return "spans", columns, self.names
+
+
+class LogColumns:
+    """Records of ``logs`` records -> table ``logs``, message and attributes redacted on the way.
+    ``src_index`` is a record's place in its Kafka record, so the Kafka position names each row."""
+
+    names: ClassVar[list[str]] = [
+        "ts", "service", "level", "message", "attributes", "trace_id", "span_id",
+        "src_partition", "src_offset", "src_index",
+    ]  # fmt: skip
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        self.redactor = redactor or Redactor()
+        self._columns: list[list[Any]] = [[] for _ in self.names]
+        self.rows = 0
+
+    def add(self, partition: int, offset: int, records: list[LogRecord]) -> None:
+        ts, service, level, message, attributes, trace, span, partitions, offsets, indexes = self._columns
+        redact_text, redact_attributes = self.redactor.text, self.redactor.attributes
+        for record in records:
+            ts.append(record.ts_ns)
+            service.append(record.service)
+            level.append(record.level.value)
+            message.append(redact_text(record.message))
+            attributes.append(redact_attributes(record.attributes) if record.attributes else {})
+            trace.append(record.trace_id or "")
+            span.append(record.span_id or "")
+        partitions.extend([partition] * len(records))
+        offsets.extend([offset] * len(records))
+        indexes.extend(range(len(records)))
+        self.rows += len(records)
+
+    def take(self) -> TableColumns:
+        columns, self._columns, self.rows = self._columns, [[] for _ in self.names], 0
+        return "logs", columns, self.names

@@ -1,4 +1,4 @@
-"""The sink: Kafka (metrics, rollups, deadletter) -> ClickHouse, in batches, exactly once.
+"""The sink: Kafka (metrics, spans, logs, rollups, deadletter) -> ClickHouse, in batches, exactly once.
 
 The sink is the only writer of ClickHouse. Exactly-once effect without a second store:
 
@@ -10,6 +10,10 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
   holds emissions of metrics partition N in tick order, so anything at or below the highest
   stored identity is a repeat and is skipped.
 
+Spans and log records are redacted (:class:`~schemas.Redactor`) before they are stored: the sink is
+the one writer of ClickHouse, so a producer writing to Kafka directly cannot store a secret either.
+The spans topic also carries the stream stage's window ticks; the sink passes over them.
+
 Kafka commits happen after each flush, for lag monitoring; correctness never depends on them.
 """
 
@@ -18,16 +22,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from schemas import MetricBatch, Topics, WireError, decode_deadletter, decode_metrics_record, decode_rollups
+from schemas import (
+    MetricBatch,
+    Redactor,
+    Tick,
+    Topics,
+    WireError,
+    decode_deadletter,
+    decode_logs,
+    decode_metrics_record,
+    decode_rollups,
+    decode_spans,
+)
 from storage import metrics
 from storage.client import Store
-from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, TableColumns
+from storage.rows import DeadLetterColumns, LogColumns, PointColumns, RollupColumns, SpanColumns, TableColumns
 from storage.tiers import TierFiller
 
 __all__ = ["Sink", "SinkConfig"]
@@ -43,13 +58,22 @@ class SinkConfig:
     points_flush_s: float = 1.0  # longest a raw point waits for its insert (ClickHouse likes ~1 insert/s)
     rollups_flush_s: float = 0.1  # longest a rollup waits: it decides when a window is queryable
     max_buffered_rows: int = 250_000  # flush a table earlier when this many of its rows are waiting
+    spans_flush_s: float = 1.0  # longest a span waits for its insert
+    logs_flush_s: float = 1.0  # longest a log record waits for its insert
+    redactor: Redactor = field(default_factory=Redactor)  # masks secrets in spans and logs before insert
+
+
+class _Buffer(Protocol):
+    rows: int  # rows waiting
+
+    def take(self) -> TableColumns: ...
 
 
 @dataclass
 class _Pending:
     """Rows of one table waiting for their insert."""
 
-    rows: PointColumns | RollupColumns | DeadLetterColumns
+    rows: _Buffer
     max_age_s: float
     since: float | None = None  # monotonic time of the oldest waiting row
 
@@ -75,8 +99,12 @@ class Sink:
         self._points = PointColumns()
         self._rollups = RollupColumns()
         self._letters = DeadLetterColumns()
+        self._spans = SpanColumns(config.redactor)
+        self._logs = LogColumns(config.redactor)
         self._pending = {
             topics.metrics: _Pending(self._points, config.points_flush_s),
+            topics.spans: _Pending(self._spans, config.spans_flush_s),
+            topics.logs: _Pending(self._logs, config.logs_flush_s),
             topics.rollups: _Pending(self._rollups, config.rollups_flush_s),
             topics.deadletter: _Pending(self._letters, config.rollups_flush_s),
         }
@@ -88,7 +116,6 @@ class Sink:
         self.flushes = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        topics = self.config.topics
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.config.group,
@@ -100,7 +127,7 @@ class Sink:
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
         )
-        consumer.subscribe([topics.metrics, topics.rollups, topics.deadletter], listener=_Resume(self))
+        consumer.subscribe(list(self._pending), listener=_Resume(self))
         self._consumer = consumer
         try:
             await consumer.start()
@@ -121,6 +148,10 @@ class Sink:
         for record in records:
             if tp.topic == topics.metrics:
                 self._take_metrics(tp, record)
+            elif tp.topic == topics.spans:
+                self._take_spans(tp, record)
+            elif tp.topic == topics.logs:
+                self._take_logs(tp, record)
             elif tp.topic == topics.rollups:
                 self._take_rollups(tp, record)
             else:
@@ -139,6 +170,33 @@ class Sink:
             return
         if isinstance(decoded, MetricBatch):
             self._points.add(tp.partition, record.offset, decoded)
+
+    def _take_spans(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            spans = decode_spans(record.value)
+        except WireError:
+            self._unreadable(tp, record.value)
+            return
+        self._spans.add(tp.partition, record.offset, spans)
+
+    def _take_logs(self, tp: TopicPartition, record: Any) -> None:
+        try:
+            records = decode_logs(record.value)
+        except WireError:
+            self._unreadable(tp, record.value)
+            return
+        self._logs.add(tp.partition, record.offset, records)
+
+    @staticmethod
+    def _unreadable(tp: TopicPartition, value: bytes) -> None:
+        """Count a record that is neither data nor a window tick (the stream stage ticks into the
+        spans partitions it owns; the stream stage dead-letters what nobody can read)."""
+        try:
+            if isinstance(decode_metrics_record(value), Tick):
+                return
+        except WireError:
+            pass
+        metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
 
     def _take_rollups(self, tp: TopicPartition, record: Any) -> None:
         try:
@@ -241,6 +299,11 @@ class Sink:
             "SELECT src_partition, max(src_offset) FROM points GROUP BY src_partition"
         ):
             found[(topics.metrics, partition)] = offset
+        for topic, table in ((topics.spans, "spans"), (topics.logs, "logs")):
+            for partition, offset in self.store.rows(
+                f"SELECT src_partition, max(src_offset) FROM {table} GROUP BY src_partition"
+            ):
+                found[(topic, partition)] = offset
         for partition, offset, frontier in self.store.rows(
             "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
         ):

@@ -138,3 +138,12 @@ def test_kafka_restarted_mid_run(deployment: Deployment, kafka_broker: LocalKafk
     # Requests during the outage either waited for the broker inside the producer's timeout or got
     # a 503 and were retried by the client; either way each accepted point must be counted once.
     check_exact(deployment, sender)
+
+
+def test_a_worker_joining_mid_run_takes_over_partitions_without_loss_or_doubles(deployment: Deployment) -> None:
+    sender = Sender(deployment, seconds=16)
+    sender.start()
+    time.sleep(random.uniform(3.0, 6.0))
+    deployment.start("worker-2", "worker")  # a rebalance moves partitions while both workers live
+    sender.join()
+    check_exact(deployment, sender)

@@ -1,16 +1,22 @@
-"""Helpers shared by the ingest tests that talk to Kafka: read a topic back, make Kafka "down"."""
+"""Helpers shared by the ingest tests that talk to Kafka: read a topic back, make Kafka "down", serve
+an app on a real port."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer
 
-from schemas import MetricBatch, decode_metrics_record
+from schemas import LogRecord, MetricBatch, Span, decode_logs, decode_metrics_record, decode_spans
 
-__all__ = ["read_batches", "read_records", "tcp_proxy"]
+__all__ = ["read_batches", "read_logs", "read_records", "read_spans", "serving", "tcp_proxy"]
 
 
 async def read_records(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]:
@@ -45,6 +51,37 @@ async def read_batches(bootstrap: str, topic: str) -> list[tuple[bytes | None, M
         assert isinstance(batch, MetricBatch)
         out.append((key, batch))
     return out
+
+
+def read_spans(bootstrap: str, topic: str) -> list[tuple[bytes | None, list[Span]]]:
+    """Every ``spans`` record of ``topic`` from the beginning, decoded (validated): (key, spans)."""
+    return [(key, decode_spans(value)) for _, key, value in asyncio.run(read_records(bootstrap, topic))]
+
+
+def read_logs(bootstrap: str, topic: str) -> list[tuple[bytes | None, list[LogRecord]]]:
+    """Every ``logs`` record of ``topic`` from the beginning, decoded (validated): (key, records)."""
+    return [(key, decode_logs(value)) for _, key, value in asyncio.run(read_records(bootstrap, topic))]
+
+
+@contextlib.contextmanager
+def serving(app: Any, timeout_s: float = 30.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free local port, in a thread; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout_s)
+        sock.close()
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.timeparse import parse_duration_ms, parse_timestamp_ms
+from schemas.timeparse import parse_duration_ms, parse_timestamp_ms, parse_timestamp_ns
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,27 @@ def test_unreadable_timestamp_is_refused_naming_the_value(value: str) -> None:
 def test_timestamp_of_another_type_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match="cannot read timestamp"):
         parse_timestamp_ms(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1_800_000_000_000, 1_800_000_000_000_000_000),
+        (1_800_000_000_000.5, 1_800_000_000_000_500_000),
+        ("1800000000000.123456", 1_800_000_000_000_123_456),
+        ("-1.5", -1_500_000),
+        ("2027-01-15T08:00:00Z", 1_800_000_000_000_000_000),
+        ("2027-01-15T08:00:00.000000001Z", 1_800_000_000_000_000_001),
+        ("2027-01-15T09:00:00.5+01:00", 1_800_000_000_500_000_000),
+        ("2027-01-15 08:00:00", 1_800_000_000_000_000_000),  # no offset: UTC
+        ("2027-01-15t08:00:00.123456789123z", 1_800_000_000_123_456_789),  # digits past ns are cut
+    ],
+)
+def test_timestamp_in_nanoseconds(value: int | float | str, expected: int) -> None:
+    assert parse_timestamp_ns(value) == expected
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), "soon", "2027-13-01T00:00:00Z", "", "1e3"])
+def test_unreadable_timestamp_in_nanoseconds_is_refused_naming_it(value: object) -> None:
+    with pytest.raises(ValueError, match="cannot read timestamp"):
+        parse_timestamp_ns(value)  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ def test_first_apply_creates_the_tables_and_records_every_migration(tmp_path: Pa
     try:
         applied = apply_migrations(store)
         assert [m.version for m in applied] == [m.version for m in load_migrations()]
-        for table in ("points", "rollups", "deadletters", "schema_migrations"):
+        for table in ("points", "rollups", "deadletters", "spans", "logs", "schema_migrations"):
             assert store.command(f"EXISTS TABLE {table}") == 1, table
         assert recorded(store) == [(m.version, m.name) for m in applied]
     finally:
@@ -72,9 +72,11 @@ def test_second_apply_is_a_no_op(store: Store) -> None:
 def test_placeholders_are_filled_from_the_params(tmp_path: Path) -> None:
     store = open_store(f"chdb://{tmp_path}/ch", pool_size=1)
     try:
-        apply_migrations(store, MigrationParams(raw_ttl_days=7, rollup_ttl_days=90))
+        apply_migrations(store, MigrationParams(raw_ttl_days=7, rollup_ttl_days=90, spans_ttl_days=2, logs_ttl_days=5))
         assert "toIntervalDay(7)" in store.command("SHOW CREATE TABLE points")
         assert "toIntervalDay(90)" in store.command("SHOW CREATE TABLE rollups")
+        assert "toIntervalDay(2)" in store.command("SHOW CREATE TABLE spans")
+        assert "toIntervalDay(5)" in store.command("SHOW CREATE TABLE logs")
     finally:
         store.close()
 

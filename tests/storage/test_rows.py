@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from schemas import DeadLetter, MetricBatch, MetricKind, RollupBatch, SeriesPoints
+from schemas import (
+    DeadLetter,
+    MetricBatch,
+    MetricKind,
+    Redactor,
+    RollupBatch,
+    SeriesPoints,
+    SpanEvent,
+    SpanKind,
+    SpanStatus,
+)
 from storage import Store
-from storage.rows import DeadLetterColumns, PointColumns, RollupColumns
+from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, SpanColumns
 from tests.storage.builders import BASE_MS, window_row
+from tests.storage.telemetry import BASE_NS, span
 
 
 def series(name: str, kind: MetricKind, labels: dict[str, str], ts: list[int], values: list[float]) -> SeriesPoints:
@@ -102,3 +113,26 @@ def test_dead_letters_keep_a_binary_payload_byte_for_byte(store: Store) -> None:
         "toUnixTimestamp64Milli(at), kafka_partition, kafka_offset FROM deadletters"
     )
     assert row == ("t.metrics", 2, 99, "stream", "values must be finite", payload.hex().upper(), BASE_MS, 1, 7)
+
+
+def test_spans_read_back_with_their_kafka_position_and_secrets_masked(store: Store) -> None:
+    columns = SpanColumns(Redactor.of(["secret", "session"]))
+    root = span(1, 1, None, 0, 12.5, kind=SpanKind.SERVER, status=SpanStatus.ERROR, tags={"session": "s", "a": "b"})
+    root.status_message = "login with password=hunter2 failed"  # "password" is no key here, but text patterns apply
+    root.events = [SpanEvent(BASE_NS + 1, "Bearer abcdefghijklm", "warn", {"secret": "x", "n": "1"})]
+    columns.add(2, 9, [root, span(1, 2, 1, 1, 1)])
+    assert columns.rows == 2
+    store.insert(*columns.take())
+    assert columns.rows == 0
+    rows = store.rows(
+        "SELECT span_id, parent_span_id, kind, status, status_message, toUnixTimestamp64Nano(start), duration_ns, tags,"
+        " arrayMap(t -> toUnixTimestamp64Nano(t), events.ts), events.message, events.level, events.attributes,"
+        " src_partition, src_offset FROM spans ORDER BY start"
+    )
+    assert rows == [
+        (root.span_id, "", "server", "error", "login with password=[REDACTED] failed", BASE_NS, 12_500_000,
+         {"session": "[REDACTED]", "a": "b"}, [BASE_NS + 1], ["Bearer [REDACTED]"], ["warn"],
+         [{"secret": "[REDACTED]", "n": "1"}], 2, 9),
+        ("0000000000000002", root.span_id, "internal", "unset", "", BASE_NS + 1_000_000, 1_000_000, {}, [], [], [], [],
+         2, 9),
+    ]  # fmt: skip

@@ -12,21 +12,28 @@ from typing import Any
 import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from schemas import (
     DeadLetter,
     MetricBatch,
     MetricKind,
+    Redactor,
     RollupBatch,
     SeriesPoints,
+    SpanEvent,
     Topics,
     encode_deadletter,
+    encode_logs,
     encode_metric_batch,
     encode_rollups,
+    encode_spans,
     encode_tick,
 )
+from schemas.redact import DEFAULT_SENSITIVE_KEYS
 from storage import Sink, SinkConfig, Store
 from tests.storage.builders import BASE_MS, window_row
+from tests.storage.telemetry import log, span
 
 pytestmark = pytest.mark.integration
 
@@ -268,3 +275,96 @@ async def test_a_sink_restarted_after_a_crash_before_its_commit_stores_nothing_t
     stored = store.rows("SELECT name FROM rollups ORDER BY name")
     assert stored == [("r1",), ("r2",), ("r3",), ("r4",), ("r5",), ("r6",), ("r7",), ("r8",)]
     assert counts(store) == (14, 8, 2)
+
+
+# Spans and logs: stored once each, redacted, ticks on the spans topic passed over.
+
+
+def spans_record(trace: int, count: int, at_ms: float = 0) -> bytes:
+    """``count`` spans of one trace; the first carries secrets (a sensitive tag, a token in a span log)."""
+    spans = [span(trace, i + 1, i or None, at_ms + i, 10.0 - i, tags={"route": "/a"}) for i in range(count)]
+    spans[0].tags["session"] = "s3cr3t"
+    spans[0].events = [SpanEvent(spans[0].start_ns, "retry with token=abcdefgh1234", "warn", {"password": "x"})]
+    return encode_spans(spans)
+
+
+def logs_record(count: int, at_ms: float = 0) -> bytes:
+    return encode_logs(
+        [log(at_ms + i, f"line {i} password=hunter2", attributes={"session": "s"}) for i in range(count)]
+    )
+
+
+def telemetry_counts(store: Store) -> tuple[int, int]:
+    [(spans,)] = store.rows("SELECT count() FROM spans")
+    [(logs,)] = store.rows("SELECT count() FROM logs")
+    return int(spans), int(logs)
+
+
+def unreadable(topic: str) -> float:
+    return REGISTRY.get_sample_value("perfpulse_sink_unreadable_records_total", {"topic": topic}) or 0.0
+
+
+async def rewind_telemetry_commits(bootstrap: str, topics: Topics, group: str) -> None:
+    """As if the sink died after its inserts, before committing the spans and logs offsets."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in (topics.spans, topics.logs) for p in range(4)]
+        consumer.assign(partitions)
+        await consumer.commit(dict.fromkeys(partitions, 0))
+    finally:
+        await consumer.stop()
+
+
+async def test_spans_and_logs_are_stored_once_redacted_and_ticks_are_passed_over(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    unreadable_before = unreadable(topics.spans)
+    await produce(
+        kafka_bootstrap,
+        [
+            (topics.spans, 0, spans_record(1, 3)),
+            (topics.spans, 0, encode_tick(BASE_MS)),  # the stream stage's window tick: not a span
+            (topics.spans, 0, b"{not json"),  # unreadable: counted, passed over
+            (topics.spans, 0, spans_record(2, 2)),
+            (topics.spans, 1, spans_record(3, 1)),
+            (topics.spans, 1, encode_tick(BASE_MS)),
+            (topics.logs, 0, logs_record(2)),
+            (topics.logs, 2, logs_record(1)),
+        ],
+    )
+    sink_config = SinkConfig(
+        bootstrap=kafka_bootstrap,
+        topics=topics,
+        group=f"sink-{uuid.uuid4().hex[:8]}",
+        redactor=Redactor.of([*DEFAULT_SENSITIVE_KEYS, "session"]),
+    )
+    await run_sink_until(sink_config, store, lambda: telemetry_counts(store) >= (6, 3))
+    assert telemetry_counts(store) == (6, 3)
+    assert unreadable(topics.spans) - unreadable_before == 1
+    positions = store.rows("SELECT src_partition, src_offset, count() FROM spans GROUP BY 1, 2 ORDER BY 1, 2")
+    assert positions == [(0, 0, 3), (0, 3, 2), (1, 0, 1)]
+    [(tags, messages, attributes)] = store.rows(
+        "SELECT tags, events.message, events.attributes FROM spans WHERE trace_id = {t:String} AND parent_span_id = ''",
+        {"t": f"{1:032x}"},
+    )
+    assert tags == {"route": "/a", "session": "[REDACTED]"}
+    assert (messages, attributes) == (["retry with token=[REDACTED]"], [{"password": "[REDACTED]"}])
+    stored_logs = store.rows(
+        "SELECT message, attributes, src_partition, src_offset, src_index FROM logs ORDER BY ts, src_partition"
+    )
+    assert stored_logs[0] == ("line 0 password=[REDACTED]", {"session": "[REDACTED]"}, 0, 0, 0)
+    assert sorted(row[2:] for row in stored_logs) == [(0, 0, 0), (0, 0, 1), (2, 0, 0)]
+
+    await rewind_telemetry_commits(kafka_bootstrap, topics, sink_config.group)
+    await produce(kafka_bootstrap, [(topics.spans, 0, spans_record(4, 2)), (topics.logs, 2, logs_record(4))])
+    busy = BusyStore(store_url, delay_s=0.5)  # resume ends after the first fetch and the first flush
+    try:
+        await run_sink_until(sink_config, busy, lambda: telemetry_counts(store) >= (8, 7), settle_s=3.0)
+    finally:
+        busy.close()
+    assert telemetry_counts(store) == (8, 7)
+    [(duplicates,)] = store.rows(
+        "SELECT count() FROM (SELECT trace_id, span_id FROM spans GROUP BY 1, 2 HAVING count() > 1)"
+    )
+    assert duplicates == 0

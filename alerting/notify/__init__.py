@@ -1,0 +1,45 @@
+"""Notifications: payloads per channel, delivery with retries, grouping, silences, inhibition, and the
+:class:`Notifier` that drives them. One module per concern or channel, as Prometheus's ``notifier/``."""
+
+from alerting.notify.delivery import AttemptResult, backoff_ms, deliver, http_attempt
+from alerting.notify.grouping import Grouper, needs_update
+from alerting.notify.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
+from alerting.notify.model import Attempt, AttemptOutcome, DeadLetter, Delivery, HttpRequest, Notification, Recorder
+from alerting.notify.notifier import AlertStatus, Notifier, SendResult
+from alerting.notify.sender import AttemptLog, ChannelSender, Sender, build_requests
+from alerting.notify.silences import Silence, SilenceError, Silences, SilenceState
+from alerting.notify.webhook import SIGNATURE_HEADER, sign, verify_signature, webhook_payload
+
+__all__ = [
+    "DEFAULT_INHIBIT_RULES",
+    "SIGNATURE_HEADER",
+    "AlertStatus",
+    "Attempt",
+    "AttemptLog",
+    "AttemptOutcome",
+    "AttemptResult",
+    "ChannelSender",
+    "DeadLetter",
+    "Delivery",
+    "Grouper",
+    "HttpRequest",
+    "InhibitRule",
+    "Notification",
+    "Notifier",
+    "Recorder",
+    "SendResult",
+    "Sender",
+    "Silence",
+    "SilenceError",
+    "SilenceState",
+    "Silences",
+    "backoff_ms",
+    "build_requests",
+    "deliver",
+    "http_attempt",
+    "inhibited_by",
+    "needs_update",
+    "sign",
+    "verify_signature",
+    "webhook_payload",
+]

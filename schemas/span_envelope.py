@@ -1,0 +1,255 @@
+"""The HTTP ingest envelope for spans, and the checks, redaction and batching every span ingest path
+(SDK, HTTP envelope, OTLP) shares.
+
+``POST /api/v1/ingest/spans`` takes ``{"service", "spans": [{"traceId", "spanId", "parentSpanId"?,
+"serviceName"?, "operationName", "startTime", "endTime", "tags"?, "logs"?: [{"timestamp", "message",
+"level"}], "status"?, "statusMessage"?, "kind"?}]}`` — the spec's TraceSpan plus status and kind.
+Times are epoch milliseconds (fractional allowed) or RFC 3339; ``serviceName`` overrides the
+envelope's service; tag values may be any JSON scalar and are stored as text.
+:func:`parse_spans_envelope` validates a decoded body whole, redacts it and packs it into ``spans``
+records, or raises :class:`~schemas.envelope.EnvelopeError` naming every bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from schemas.attributes import attribute_text, check_attributes, text_bytes
+from schemas.checks import check_service, check_timestamp
+from schemas.envelope import EnvelopeError, FieldError, field_errors
+from schemas.limits import Limits
+from schemas.log_envelope import Scalar, TimeIn, parse_level
+from schemas.redact import Redactor
+from schemas.spans import SPAN_ID, TRACE_ID, Span, SpanEvent, SpanKind, SpanStatus, check_span
+from schemas.timeparse import parse_timestamp_ns
+
+__all__ = [
+    "MAX_SPANS_PER_RECORD",
+    "SpanIn",
+    "SpanLogIn",
+    "SpansEnvelope",
+    "check_span_fields",
+    "pack_spans",
+    "parse_spans_envelope",
+    "redact_span",
+]
+
+MAX_SPANS_PER_RECORD: Final = 500  # spans per Kafka record we write
+_SPAN_OVERHEAD_BYTES: Final = 400  # the JSON keys, ids and numbers around one span's texts
+_EVENT_OVERHEAD_BYTES: Final = 80
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+
+
+class SpanLogIn(BaseModel):
+    """A log line of a span (the spec's TraceSpan ``logs`` entries)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timestamp: TimeIn = Field(description="epoch ms (fractional allowed) or RFC 3339")
+    message: StrictStr
+    level: StrictStr = Field(default="info", description="trace, debug, info, warn, error or fatal")
+    attributes: dict[StrictStr, Scalar] | None = None
+
+
+class SpanIn(BaseModel):
+    """One span: the spec's TraceSpan plus ``status``, ``statusMessage`` and ``kind``."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    trace_id: StrictStr = Field(description="32 hex digits")
+    span_id: StrictStr = Field(description="16 hex digits")
+    parent_span_id: StrictStr | None = Field(default=None, description="16 hex digits; absent or empty for a root")
+    service_name: StrictStr | None = Field(default=None, description="overrides the envelope's service")
+    operation_name: StrictStr
+    start_time: TimeIn = Field(description="epoch ms (fractional allowed) or RFC 3339")
+    end_time: TimeIn
+    tags: dict[StrictStr, Scalar] | None = None
+    logs: list[SpanLogIn] | None = None
+    status: SpanStatus = SpanStatus.UNSET
+    status_message: StrictStr | None = None
+    kind: SpanKind = SpanKind.INTERNAL
+
+    @field_validator("status", "kind", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+class SpansEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service: StrictStr
+    spans: list[SpanIn]
+
+
+def check_span_fields(span: Span, now_ms: int, limits: Limits) -> tuple[str, str] | None:
+    """None when the span may be stored, else ``(field, reason)``; ``field`` is the envelope's name of
+    the offending field (``""``: the span as a whole). Adds to :func:`~schemas.spans.check_span`
+    the end time's skew, the sizes of tags and span logs, and the size of the whole span."""
+    if not TRACE_ID.match(span.trace_id) or span.trace_id == _ZERO_TRACE:
+        return "traceId", f"trace id {span.trace_id!r} must be 32 lowercase hex digits, not all zero"
+    if not SPAN_ID.match(span.span_id) or span.span_id == _ZERO_SPAN:
+        return "spanId", f"span id {span.span_id!r} must be 16 lowercase hex digits, not all zero"
+    if span.parent_span_id is not None and (
+        not SPAN_ID.match(span.parent_span_id) or span.parent_span_id == _ZERO_SPAN
+    ):
+        return "parentSpanId", f"parent span id {span.parent_span_id!r} must be 16 lowercase hex digits, not all zero"
+    if (problem := check_service(span.service, limits)) is not None:
+        return "serviceName", problem
+    if not span.operation or len(span.operation) > limits.max_name_length:
+        return "operationName", f"operation must be 1 to {limits.max_name_length} characters, got {len(span.operation)}"
+    if span.end_ns < span.start_ns:
+        return "endTime", f"end {span.end_ns} ns is before start {span.start_ns} ns"
+    if (problem := check_timestamp(span.end_ns // 1_000_000, now_ms, limits)) is not None:
+        return "endTime", problem
+    if (problem := check_attributes(span.tags, limits)) is not None:
+        return "tags", problem
+    if len(span.events) > limits.max_span_events:
+        return "logs", f"{len(span.events)} span logs, the limit is {limits.max_span_events}"
+    for event in span.events:
+        if len(event.message) > (limit := limits.max_message_length):
+            return "logs", f"a message is {len(event.message)} characters long, the limit is {limit}"
+        if (problem := check_attributes(event.attributes, limits, "attributes")) is not None:
+            return "logs", problem
+    if (size := span_bytes(span)) > limits.max_record_bytes:
+        return "", f"the span takes about {size} bytes encoded, the limit is {limits.max_record_bytes}"
+    if (problem := check_span(span, limits)) is not None:  # the wire's own checks, should none above cover it
+        return "", problem
+    return None
+
+
+def redact_span(span: Span, redactor: Redactor) -> Span:
+    """Mask secrets in tags, status message and span logs (messages and attributes), in place;
+    returns the span."""
+    if span.tags:
+        span.tags = redactor.attributes(span.tags)
+    if span.status_message:
+        span.status_message = redactor.text(span.status_message)
+    for event in span.events:
+        event.message = redactor.text(event.message)
+        if event.attributes:
+            event.attributes = redactor.attributes(event.attributes)
+    return span
+
+
+def span_bytes(span: Span) -> int:
+    """About how many bytes the span takes in a ``spans`` record (never much less)."""
+    size = _SPAN_OVERHEAD_BYTES + text_bytes(span.service) + text_bytes(span.operation)
+    size += text_bytes(span.status_message)
+    for key, value in span.tags.items():
+        size += text_bytes(key) + text_bytes(value) + 6
+    for event in span.events:
+        size += _EVENT_OVERHEAD_BYTES + text_bytes(event.message)
+        for key, value in event.attributes.items():
+            size += text_bytes(key) + text_bytes(value) + 6
+    return size
+
+
+def pack_spans(spans: Iterable[Span], limits: Limits) -> list[list[Span]]:
+    """Batches of at most :data:`MAX_SPANS_PER_RECORD` spans and about ``limits.max_record_bytes``
+    each, in order (a batch may mix traces and services)."""
+    batches: list[list[Span]] = []
+    batch: list[Span] = []
+    size = 0
+    for span in spans:
+        span_size = span_bytes(span)
+        if batch and (len(batch) >= MAX_SPANS_PER_RECORD or size + span_size > limits.max_record_bytes):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(span)
+        size += span_size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def parse_spans_envelope(body: Any, now_ms: int, limits: Limits, redactor: Redactor) -> list[list[Span]]:
+    """Validate a decoded JSON body, redact it and return it as batches for ``spans`` records.
+
+    Raises :class:`~schemas.envelope.EnvelopeError` with every field-level reason found; then
+    nothing of the body may be stored.
+    """
+    if isinstance(body, dict) and isinstance(body.get("spans"), list):
+        n = len(body["spans"])
+        if n == 0:
+            raise EnvelopeError("empty batch", [FieldError("spans", "must hold at least one span")])
+        if n > limits.max_records_per_batch:
+            raise EnvelopeError(
+                "oversized batch",
+                [FieldError("spans", f"{n} spans, the limit is {limits.max_records_per_batch} per request")],
+            )
+    try:
+        envelope = SpansEnvelope.model_validate(body)
+    except ValidationError as exc:
+        raise EnvelopeError("invalid spans batch", field_errors(exc)) from None
+    errors: list[FieldError] = []
+    service_problem = check_service(envelope.service, limits)
+    if service_problem is not None:
+        errors.append(FieldError("service", service_problem))
+    spans: list[Span] = []
+    for i, item in enumerate(envelope.spans):
+        span = _to_span(item, envelope.service, now_ms, f"spans[{i}]", errors)
+        # A bad envelope service is reported once, at "service": check the span's other fields.
+        inherited_problem = item.service_name is None and service_problem is not None
+        problem = check_span_fields(replace(span, service="_") if inherited_problem else span, now_ms, limits)
+        if problem is not None:
+            field, reason = problem
+            errors.append(FieldError(f"spans[{i}].{field}" if field else f"spans[{i}]", reason))
+        if len(errors) >= 100:
+            break
+        spans.append(span)
+    if errors:
+        raise EnvelopeError("invalid spans batch", errors)
+    return pack_spans((redact_span(s, redactor) for s in spans), limits)
+
+
+def _to_span(item: SpanIn, service: str, now_ms: int, loc: str, errors: list[FieldError]) -> Span:
+    """The span of one validated envelope item; unreadable times and levels are added to ``errors``
+    (and stand-ins used, so that the span's other fields are still checked)."""
+    start = _time_ns(item.start_time, f"{loc}.startTime", errors)
+    end = _time_ns(item.end_time, f"{loc}.endTime", errors)
+    start_ns = start if start is not None else end if end is not None else now_ms * 1_000_000
+    end_ns = end if end is not None else start_ns
+    events = []
+    for j, log in enumerate(item.logs or ()):
+        try:
+            level = parse_level(log.level).value
+        except ValueError as exc:
+            errors.append(FieldError(f"{loc}.logs[{j}].level", str(exc)))
+            level = "info"
+        ts_ns = _time_ns(log.timestamp, f"{loc}.logs[{j}].timestamp", errors)
+        events.append(
+            SpanEvent(
+                ts_ns=start_ns if ts_ns is None else ts_ns,
+                message=log.message,
+                level=level,
+                attributes={k: attribute_text(v) for k, v in log.attributes.items()} if log.attributes else {},
+            )
+        )
+    return Span(
+        trace_id=item.trace_id.lower(),
+        span_id=item.span_id.lower(),
+        parent_span_id=item.parent_span_id.lower() if item.parent_span_id else None,
+        service=item.service_name if item.service_name is not None else service,
+        operation=item.operation_name,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        kind=item.kind,
+        status=item.status,
+        status_message=item.status_message or "",
+        tags={k: attribute_text(v) for k, v in item.tags.items()} if item.tags else {},
+        events=events,
+    )
+
+
+def _time_ns(value: int | float | str, loc: str, errors: list[FieldError]) -> int | None:
+    try:
+        return parse_timestamp_ns(value)
+    except ValueError as exc:
+        errors.append(FieldError(loc, str(exc)))
+        return None

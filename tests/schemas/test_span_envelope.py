@@ -1,0 +1,156 @@
+"""The HTTP spans envelope: a valid body becomes redacted spans packed into records; a bad one is
+rejected whole, every offending field named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from schemas import EnvelopeError, Limits, Redactor, SpanKind, SpanStatus
+from schemas.redact import REDACTED
+from schemas.span_envelope import MAX_SPANS_PER_RECORD, pack_spans, parse_spans_envelope
+
+NOW = 1_800_000_000_000
+LIMITS = Limits()
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def span(**overrides: Any) -> dict[str, Any]:
+    return {
+        "traceId": TRACE,
+        "spanId": "00f067aa0ba902b7",
+        "operationName": "GET /quote",
+        "startTime": NOW - 20,
+        "endTime": NOW - 8.5,
+        **overrides,
+    }
+
+
+def body(*spans: dict[str, Any], service: str = "gateway") -> dict[str, Any]:
+    return {"service": service, "spans": list(spans)}
+
+
+def parse(raw: Any, limits: Limits = LIMITS) -> list[Any]:
+    return [s for batch in parse_spans_envelope(raw, NOW, limits, Redactor()) for s in batch]
+
+
+def rejected(raw: Any, limits: Limits = LIMITS) -> list[tuple[str, str]]:
+    with pytest.raises(EnvelopeError) as caught:
+        parse_spans_envelope(raw, NOW, limits, Redactor())
+    return [(d.loc, d.msg) for d in caught.value.details]
+
+
+def test_a_full_span_is_read_with_every_field() -> None:
+    [read] = parse(
+        body(
+            span(
+                parentSpanId="A3CE929D0E0E4736",  # upper case is read as lower case
+                serviceName="orchestrator",
+                tags={"http.status_code": 200, "cached": False, "ratio": 0.25, "user": "u1", "none": None},
+                logs=[{"timestamp": "2027-01-15T08:00:00.123456789Z", "message": "retry", "level": "WARNING"}],
+                status="error",
+                statusMessage="upstream timeout",
+                kind="SERVER",
+            )
+        )
+    )
+    assert read.trace_id == TRACE and read.span_id == "00f067aa0ba902b7"
+    assert read.parent_span_id == "a3ce929d0e0e4736"
+    assert read.service == "orchestrator"
+    assert read.operation == "GET /quote"
+    assert read.start_ns == (NOW - 20) * 1_000_000 and read.end_ns == (NOW - 8) * 1_000_000 - 500_000
+    assert read.duration_ms == 11.5
+    assert read.tags == {"http.status_code": "200", "cached": "false", "ratio": "0.25", "user": "u1", "none": "null"}
+    [event] = read.events
+    assert event.ts_ns == 1_800_000_000_123_456_789  # NOW is 2027-01-15T08:00:00Z
+    assert event.message == "retry" and event.level == "warn"
+    assert read.status is SpanStatus.ERROR and read.status_message == "upstream timeout"
+    assert read.kind is SpanKind.SERVER
+
+
+def test_defaults_root_span_and_envelope_service() -> None:
+    [read] = parse(body(span(parentSpanId="")))
+    assert read.parent_span_id is None and read.service == "gateway"
+    assert read.status is SpanStatus.UNSET and read.kind is SpanKind.INTERNAL
+    assert read.tags == {} and read.events == []
+
+
+def test_rfc3339_times_keep_nanoseconds() -> None:
+    [read] = parse(body(span(startTime="2027-01-15T08:00:00.000000001Z", endTime="2027-01-15T08:00:00.5Z")))
+    assert read.end_ns - read.start_ns == 499_999_999
+
+
+def test_secrets_are_redacted() -> None:
+    [read] = parse(
+        body(
+            span(
+                tags={"http.request.header.authorization": "Basic dXNlcjpwYXNz", "db.statement": "token=abc123"},
+                logs=[{"timestamp": NOW, "message": "card 4111 1111 1111 1111", "attributes": {"password": "x"}}],
+                statusMessage="Bearer abcdefghijk",
+            )
+        )
+    )
+    assert read.tags == {"http.request.header.authorization": REDACTED, "db.statement": f"token={REDACTED}"}
+    assert read.events[0].message == "card [CARD ****1111]" and read.events[0].attributes == {"password": REDACTED}
+    assert read.status_message == f"Bearer {REDACTED}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc", "fragment"),
+    [
+        (body(span(traceId="xyz")), "spans[0].traceId", "32 lowercase hex"),
+        (body(span(traceId="0" * 32)), "spans[0].traceId", "not all zero"),
+        (body(span(spanId="00f067aa0ba902")), "spans[0].spanId", "16 lowercase hex"),
+        (body(span(parentSpanId="0" * 16)), "spans[0].parentSpanId", "not all zero"),
+        (body(span(serviceName="has space")), "spans[0].serviceName", "characters outside"),
+        (body(span(operationName="")), "spans[0].operationName", "1 to 200"),
+        (body(span(endTime=NOW - 30)), "spans[0].endTime", "before start"),
+        (body(span(startTime=NOW - 26 * 3_600_000, endTime=NOW - 25 * 3_600_000)), "spans[0].endTime", "in the past"),
+        (body(span(endTime=NOW + 3_600_000)), "spans[0].endTime", "in the future"),
+        (body(span(startTime="yesterday")), "spans[0].startTime", "cannot read timestamp"),
+        (body(span(startTime=True)), "spans[0].startTime", "epoch milliseconds"),
+        (body(span(tags={f"k{i}": i for i in range(129)})), "spans[0].tags", "129 tags"),
+        (body(span(tags={"k": "v" * 8_193})), "spans[0].tags", "8193 characters"),
+        (body(span(tags={"k": [1, 2]})), "spans[0].tags.k", ""),
+        (body(span(logs=[{"timestamp": NOW, "message": "m", "level": "loud"}])), "spans[0].logs[0].level", "one of"),
+        (body(span(logs=[{"message": "m"}])), "spans[0].logs[0].timestamp", "required"),
+        (body(span(status="failed")), "spans[0].status", ""),
+        (body(span(kind="sideways")), "spans[0].kind", ""),
+        (body(span(duration=3)), "spans[0].duration", "extra"),
+        ({"spans": [span()]}, "service", "required"),
+        (body(span(), service="has space"), "service", "characters outside"),
+        (body(), "spans", "at least one span"),
+        ([span()], "body", ""),
+    ],
+)
+def test_bad_fields_are_named(raw: Any, loc: str, fragment: str) -> None:
+    details = rejected(raw)
+    assert [d for d in details if d[0].startswith(loc)], details
+    assert fragment.lower() in " ".join(msg for _, msg in details).lower()
+
+
+def test_every_bad_span_is_reported_and_an_envelope_problem_only_once() -> None:
+    details = rejected(body(span(), span(spanId="x"), span(), span(endTime=NOW + 3_600_000), service="bad service"))
+    assert [loc for loc, _ in details] == ["service", "spans[1].spanId", "spans[3].endTime"]
+
+
+def test_oversized_batch_is_refused_before_validation() -> None:
+    details = rejected(body(*[span()] * 11), Limits(max_records_per_batch=10))
+    assert details == [("spans", "11 spans, the limit is 10 per request")]
+
+
+def test_a_span_too_large_for_a_record_is_refused() -> None:
+    limits = Limits(max_record_bytes=10_000)
+    details = rejected(body(span(tags={f"k{i}": "v" * 1_000 for i in range(20)})), limits)
+    assert details[0][0] == "spans[0]" and "bytes encoded" in details[0][1]
+
+
+def test_spans_are_packed_by_count_and_size() -> None:
+    spans = parse(body(*[span(spanId=f"{i + 1:016x}") for i in range(1_234)]))
+    batches = pack_spans(spans, LIMITS)
+    assert [len(b) for b in batches] == [MAX_SPANS_PER_RECORD, MAX_SPANS_PER_RECORD, 234]
+    big = parse(body(*[span(spanId=f"{i + 1:016x}", tags={"t": "x" * 8_000}) for i in range(200)]))
+    sized = pack_spans(big, LIMITS)
+    assert len(sized) > 1 and all(len(b) * 8_000 <= LIMITS.max_record_bytes for b in sized)
+    assert [s for b in sized for s in b] == big
