@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 	@infra/install-deps.sh
+	@infra/install-alertmanager.sh
 
 run: deps
 	$(BIN)/perfpulse up

@@ -5,14 +5,16 @@ I/O; the :class:`~alerting.notify.Notifier` takes its transitions and sends, wit
 clock injected. This package imports only ``schemas`` and third-party libraries.
 
 - Rules: :func:`load_rules`, :func:`parse_rules`, :func:`validate_rules`, :class:`RulesWatcher`.
-- Evaluation (stream stage, per window close): :func:`selectors`, :class:`WindowStats`, :func:`evaluate`,
-  :func:`retire` on reload; :func:`encode_transition` for the ``alerts`` topic.
+- Evaluation (stream stage, per window close): :func:`selectors`, :func:`collect_stats` (or your own
+  grouping into :class:`WindowStats`), :func:`evaluate`, :func:`retire` on reload;
+  :func:`encode_transition` for the ``alerts`` topic.
 - Notifications (a notifier process or the API): :mod:`alerting.notify`.
 - Rule unit tests (CLI): :func:`run_rule_tests`.
 """
 
 from alerting.alert import Alert, AlertTransition, AlertWireError, decode_transition, encode_transition, fingerprint
 from alerting.channels import Channel, ChannelType, RetryPolicy, Timing
+from alerting.collect import Aggregate, collect_stats
 from alerting.condition import DEFAULT_ALIASES, Alias, Condition, ConditionError, Op, parse_alias, parse_condition
 from alerting.evaluate import (
     AlertKey,
@@ -45,6 +47,7 @@ from alerting.watch import RulesWatcher
 
 __all__ = [
     "DEFAULT_ALIASES",
+    "Aggregate",
     "Alert",
     "AlertKey",
     "AlertState",
@@ -76,6 +79,7 @@ __all__ = [
     "Timing",
     "Transition",
     "WindowStats",
+    "collect_stats",
     "decode_transition",
     "encode_transition",
     "evaluate",

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from yaml.nodes import Node, ScalarNode
 
 from alerting.envsubst import substitute
-from alerting.secret import Secret
+from alerting.secret import Secret, redact_url
 from alerting.yamlnodes import Reader
 
 __all__ = [
@@ -127,6 +127,27 @@ class Channel:
     @property
     def enabled(self) -> bool:
         return self.disabled is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The channel as the API lists it: no secret, URLs redacted to scheme://host:port."""
+        settings = self.settings
+        if isinstance(settings, EmailSettings):
+            target = f"smtp://{settings.host}:{settings.port}"
+        else:
+            target = redact_url(settings.url)
+        return {
+            "name": self.name,
+            "type": self.type.value,
+            "target": target,
+            "enabled": self.enabled,
+            "disabled": self.disabled,
+            "group_by": list(self.group_by),
+            "group_wait_ms": self.timing.group_wait_ms,
+            "group_interval_ms": self.timing.group_interval_ms,
+            "repeat_interval_ms": self.timing.repeat_interval_ms,
+            "send_resolved": self.send_resolved,
+            "max_attempts": self.retry.max_attempts,
+        }
 
 
 _COMMON = frozenset(

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import yaml
 from yaml.nodes import Node
@@ -101,6 +102,22 @@ class Rule:
     def alert_labels(self, group: Mapping[str, str]) -> dict[str, str]:
         """An alert's identity: ``alertname``, ``severity``, the group's labels, then the rule's labels."""
         return {"alertname": self.name, "severity": self.severity.value, **group, **self.labels}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as the API lists it (JSON-able)."""
+        return {
+            "name": self.name,
+            "condition": self.condition.text,
+            "severity": self.severity.value,
+            "notification": list(self.notification),
+            "for_ms": self.for_ms,
+            "keep_firing_for_ms": self.keep_firing_for_ms,
+            "labels": dict(self.labels),
+            "annotations": {k: t.source for k, t in self.annotations.items()},
+            "group_by": list(self.group_by),
+            "window_ms": self.window_ms,
+            "line": self.line,
+        }
 
     def render_annotations(self, value: float, labels: Mapping[str, str]) -> dict[str, str]:
         """Annotations for an alert whose value is ``value``; a ``summary`` is made up when missing."""

@@ -42,7 +42,7 @@ from alerting.state import AlertState, State
 from alerting.stats import Stat, exact_stats
 from alerting.yamlnodes import Reader, RuleError, compose
 
-__all__ = ["RuleTestFailure", "RuleTestReport", "parse_values", "run_rule_tests", "run_rule_tests_text"]
+__all__ = ["RuleTestFailure", "RuleTestReport", "ValuesError", "parse_values", "run_rule_tests", "run_rule_tests_text"]
 
 _EXPAND = re.compile(r"^([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?:([-+])(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?))?x(\d+)$")
 _NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
@@ -75,22 +75,34 @@ class RuleTestReport:
         return not self.failures and not self.errors
 
 
+class ValuesError(ValueError):
+    """A values string that cannot be read; ``offset`` is where the bad token starts."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
 def parse_values(text: str) -> list[float | None]:
-    """``"1 2+3x2 _ _x2"`` -> ``[1, 2, 5, 8, None, None, None]``; raises ``ValueError`` naming the bad token."""
+    """``"1 2+3x2 _ _x2"`` -> ``[1, 2, 5, 8, None, None, None]``; raises :class:`ValuesError` naming the bad token."""
     out: list[float | None] = []
-    for token in text.split():
+    for match in re.finditer(r"\S+", text):
+        token = match.group(0)
         if token == "_":
             out.append(None)
         elif token.startswith("_x") and token[2:].isdigit():
             out.extend([None] * int(token[2:]))
         elif _NUMBER.match(token):
             out.append(float(token))
-        elif match := _EXPAND.match(token):
-            start, sign, step, times = match.groups()
+        elif expansion := _EXPAND.match(token):
+            start, sign, step, times = expansion.groups()
             delta = float(step or 0) * (-1 if sign == "-" else 1)
             out.extend(float(start) + i * delta for i in range(int(times) + 1))
         else:
-            raise ValueError(f"cannot read value {token!r}: expected a number, '_', 'a+bxn', 'axn' or '_xn'")
+            raise ValuesError(
+                match.start(), f"cannot read value {token!r}: expected a number, '_', 'a+bxn', 'axn' or '_xn'"
+            )
     return out
 
 
@@ -147,8 +159,8 @@ def _read_series(reader: Reader, node: Node) -> _Series | None:
     elif (text := reader.text_value(fields["values"][1], "values")) is not None:
         try:
             values = parse_values(text)
-        except ValueError as exc:
-            reader.error(fields["values"][1], str(exc))
+        except ValuesError as exc:
+            reader.error(fields["values"][1], exc.reason, exc.offset)
     kind = reader.string(fields["kind"][1], "kind") if "kind" in fields else "distribution"
     if kind not in ("distribution", "counter", "gauge"):
         reader.error(fields["kind"][1], f"kind must be distribution, counter or gauge, found {kind!r}")

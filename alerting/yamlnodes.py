@@ -79,7 +79,7 @@ class Reader:
         the node's start.
         """
         start = node.start_mark
-        if offset and isinstance(node, ScalarNode) and isinstance(node.value, str):
+        if isinstance(node, ScalarNode) and node.value and node.tag == "tag:yaml.org,2002:str":
             raw = self.text[start.index : node.end_mark.index]
             found = raw.find(node.value)
             if found >= 0 and offset <= len(node.value):

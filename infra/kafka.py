@@ -37,7 +37,9 @@ def _cache_root() -> Path:
 
 @dataclass(frozen=True)
 class LocalKafka:
-    """One broker: ``port`` for clients, ``port + 1`` for its controller, state under ``home``."""
+    """One broker: ``port`` for clients, ``port + 100`` for its controller, state under ``home``.
+
+    Not ``port + 1``: 9093 is Alertmanager's port (Debian's package starts it as a service)."""
 
     home: Path  # e.g. <data dir>/kafka
     port: int = 9092
@@ -46,6 +48,10 @@ class LocalKafka:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 100
 
     @property
     def pid_file(self) -> Path:
@@ -90,7 +96,7 @@ class LocalKafka:
     def _write_config(self) -> Path:
         config = self.home / "server.properties"
         text = (_FILES / "kafka-server.properties").read_text()
-        config.write_text(text.format(port=self.port, controller_port=self.port + 1, log_dir=self.home / "data"))
+        config.write_text(text.format(port=self.port, controller_port=self.controller_port, log_dir=self.home / "data"))
         return config
 
     def _format(self, config: Path) -> None:
@@ -119,8 +125,9 @@ class LocalKafka:
             return "running"
         if _port_open(self.port) and self.is_ready():
             return "external"
-        if _port_open(self.port) or _port_open(self.port + 1):
-            raise InfraError(f"cannot start Kafka: port {self.port} or {self.port + 1} is taken by another program")
+        if _port_open(self.port) or _port_open(self.controller_port):
+            taken = f"port {self.port} or {self.controller_port}"
+            raise InfraError(f"cannot start Kafka: {taken} is taken by another program")
         self.home.mkdir(parents=True, exist_ok=True)
         self.ensure_jars()
         config = self._write_config()

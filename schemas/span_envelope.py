@@ -116,8 +116,10 @@ def check_span_fields(span: Span, now_ms: int, limits: Limits) -> tuple[str, str
             return "logs", f"a message is {len(event.message)} characters long, the limit is {limit}"
         if (problem := check_attributes(event.attributes, limits, "attributes")) is not None:
             return "logs", problem
-    if (size := span_bytes(span)) > limits.max_record_bytes:
-        return "", f"the span takes about {size} bytes encoded, the limit is {limits.max_record_bytes}"
+    limit = limits.max_record_bytes
+    # Counting characters is cheap, and at 4 bytes each most spans are surely small enough.
+    if _span_chars(span) * 4 + _SPAN_OVERHEAD_BYTES > limit and (size := span_bytes(span)) > limit:
+        return "", f"the span takes about {size} bytes encoded, the limit is {limit}"
     if (problem := check_span(span, limits)) is not None:  # the wire's own checks, should none above cover it
         return "", problem
     return None
@@ -135,6 +137,16 @@ def redact_span(span: Span, redactor: Redactor) -> Span:
         if event.attributes:
             event.attributes = redactor.attributes(event.attributes)
     return span
+
+
+def _span_chars(span: Span) -> int:
+    """Characters in the span's texts (UTF-8 takes at most 4 bytes for one)."""
+    size = len(span.service) + len(span.operation) + len(span.status_message)
+    size += sum(map(len, span.tags)) + sum(map(len, span.tags.values())) + 6 * len(span.tags)
+    for event in span.events:
+        size += _EVENT_OVERHEAD_BYTES + len(event.message)
+        size += sum(map(len, event.attributes)) + sum(map(len, event.attributes.values())) + 6 * len(event.attributes)
+    return size
 
 
 def span_bytes(span: Span) -> int:

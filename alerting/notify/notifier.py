@@ -95,6 +95,8 @@ class Notifier:
         self._alerts: dict[str, Alert] = {}  # fingerprint -> latest pending, firing or resolved alert
         self._grouper = Grouper()
         self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()  # keys of groups being sent: never two sends of one group at once
+        self._tasks: set[asyncio.Task[list[SendResult]]] = set()
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -152,6 +154,8 @@ class Notifier:
         self._forget_resolved(now)
         work = []
         for group in self._grouper.due(now):
+            if group.key in self._in_flight:
+                continue  # its previous send is still retrying; it is looked at again when done and due
             channel = self._channels.get(group.channel)
             if channel is None or not channel.enabled:
                 self._grouper.drop_channel(group.channel)
@@ -159,6 +163,7 @@ class Notifier:
             notification, snapshot = self._grouper.prepare(
                 group, channel, now, lambda a: self.muted(a, now), self._new_id
             )
+            self._in_flight.add(group.key)
             work.append(self._send(group, snapshot, channel, notification, now))
         results = await asyncio.gather(*work)
         return [r for r in results if r is not None]
@@ -171,12 +176,15 @@ class Notifier:
         notification: Notification | None,
         now: int,
     ) -> SendResult | None:
-        if notification is None or not notification.alerts:
+        try:
+            if notification is None or not notification.alerts:
+                self._grouper.done(group, snapshot, notification, now)
+                return None
+            deliveries = tuple(await self._sender.send(channel, notification))
             self._grouper.done(group, snapshot, notification, now)
-            return None
-        deliveries = tuple(await self._sender.send(channel, notification))
-        self._grouper.done(group, snapshot, notification, now)
-        return SendResult(notification, deliveries, self._dead_letter(notification, deliveries))
+            return SendResult(notification, deliveries, self._dead_letter(notification, deliveries))
+        finally:
+            self._in_flight.discard(group.key)
 
     def _dead_letter(self, notification: Notification, deliveries: tuple[Delivery, ...]) -> DeadLetter | None:
         failed = [d for d in deliveries if not d.delivered]
@@ -225,12 +233,16 @@ class Notifier:
                 del self._alerts[fingerprint]
 
     async def run(self, stop: asyncio.Event, *, idle_s: float = 1.0) -> None:
-        """Flush on every deadline and after every :meth:`receive` until ``stop`` is set."""
+        """Flush on every deadline and after every :meth:`receive` until ``stop`` is set.
+
+        Each flush runs as its own task, so a group whose delivery is retrying with backoff does not
+        hold back the others; in-flight sends are awaited before returning.
+        """
         while not stop.is_set():
-            try:
-                await self.flush()
-            except Exception:  # a bug in one flush must not end notifications for good
-                log.exception("cannot flush notifications")
+            task = asyncio.create_task(self._flush_logged())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(0)  # let the flush take its due groups before the next deadline is read
             deadline = self.next_deadline()
             wait_s = idle_s if deadline is None else max(0.0, min(idle_s, (deadline - self._clock()) / 1000))
             self._wake.clear()
@@ -238,6 +250,14 @@ class Notifier:
             await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _flush_logged(self) -> list[SendResult]:
+        try:
+            return await self.flush()
+        except Exception:  # a bug in one flush must not end notifications for good
+            log.exception("cannot flush notifications")
+            return []
 
     # -- persistence ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 import httpx
@@ -31,8 +31,9 @@ from alerting.notify.model import Attempt, AttemptOutcome, Clock, Delivery, Http
 from alerting.notify.pagerduty import build_pagerduty
 from alerting.notify.slack import build_slack
 from alerting.notify.webhook import build_webhook
+from alerting.secret import Secret, redact_text
 
-__all__ = ["AttemptLog", "ChannelSender", "Sender", "build_requests"]
+__all__ = ["AttemptLog", "ChannelSender", "SecretLogFilter", "Sender", "build_requests"]
 
 log = logging.getLogger("alerting.notify")
 
@@ -41,6 +42,38 @@ class Sender(Protocol):
     """Delivers one notification to one channel; one :class:`Delivery` per request made."""
 
     async def send(self, channel: Channel, notification: Notification) -> list[Delivery]: ...
+
+
+class SecretLogFilter(logging.Filter):
+    """Masks known secrets in records of a logger it is attached to.
+
+    Why: httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``), and a
+    Slack or webhook URL is a credential. The sender registers each channel's secrets before using them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+
+    def add(self, secrets: Iterable[Secret]) -> None:
+        self._secrets.update(s.reveal() for s in secrets if len(s.reveal()) >= 4)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._secrets:
+            message = record.getMessage()
+            masked = redact_text(message, tuple(self._secrets))
+            if masked != message:
+                record.msg, record.args = masked, None
+        return True
+
+
+_HTTPX_FILTER = SecretLogFilter()
+
+
+def _guard_httpx_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if _HTTPX_FILTER not in logger.filters:
+        logger.addFilter(_HTTPX_FILTER)
 
 
 class AttemptLog:
@@ -107,8 +140,10 @@ class ChannelSender:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._external_url = external_url
+        _guard_httpx_logs()
 
     async def send(self, channel: Channel, notification: Notification) -> list[Delivery]:
+        _HTTPX_FILTER.add(channel.secrets)
         if isinstance(channel.settings, EmailSettings):
             settings = channel.settings
             attempt = smtp_attempt(settings, build_email(settings, notification))

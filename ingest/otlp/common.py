@@ -202,8 +202,11 @@ def attributes_of(attributes: Any) -> dict[str, str]:
     kv: KeyValue
     for kv in attributes:
         value = kv.value
-        kind = value.WhichOneof("value")
-        out[kv.key] = value.string_value if kind == "string_value" else attribute_text(any_value(value))
+        text = value.string_value  # the common case first: one field read, no oneof lookup
+        if text or value.WhichOneof("value") == "string_value":
+            out[kv.key] = text
+        else:
+            out[kv.key] = attribute_text(any_value(value))
     return out
 
 

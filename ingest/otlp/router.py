@@ -66,16 +66,17 @@ M = TypeVar("M", bound=Message)
 
 
 class _Refused(Exception):
-    """The request is answered with ``response`` (an OTLP error); ``signal`` is counted as refused."""
+    """The request is answered with ``response``: an OTLP error."""
 
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
 
 
-def _refuse(source_status: int, message: str, encoding: Encoding, retry: bool = False) -> _Refused:
-    metrics.REQUESTS_REJECTED.labels("otlp", str(source_status)).inc()
-    return _Refused(status_response(source_status, message, encoding, RETRY_AFTER_S if retry else None))
+def _refuse(status: int, message: str, encoding: Encoding, retry: bool = False) -> _Refused:
+    """A refusal with ``status`` (counted), and ``Retry-After`` when the client should ``retry``."""
+    metrics.REQUESTS_REJECTED.labels("otlp", str(status)).inc()
+    return _Refused(status_response(status, message, encoding, RETRY_AFTER_S if retry else None))
 
 
 async def _read(request: Request, message: M) -> tuple[IngestContext, Encoding, M]:

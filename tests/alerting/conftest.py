@@ -73,8 +73,14 @@ def http_receiver() -> Iterator[Callable[..., HttpReceiver]]:
     """Start scripted HTTP receivers: ``http_receiver([503, 503])`` answers 503 twice, then 200."""
     stops: list[Iterator[HttpReceiver]] = []
 
-    def start(script: list[int] | None = None, default: int = 200, headers: dict[str, str] | None = None) -> HttpReceiver:
-        gen = start_http(HttpReceiver(list(script or []), default, headers=dict(headers or {})))
+    def start(
+        script: list[int] | None = None,
+        default: int = 200,
+        headers: dict[str, str] | None = None,
+        delays: list[float] | None = None,
+    ) -> HttpReceiver:
+        receiver = HttpReceiver(list(script or []), default, headers=dict(headers or {}), delays=list(delays or []))
+        gen = start_http(receiver)
         stops.append(gen)
         return next(gen)
 

@@ -3,7 +3,9 @@ server (aiosmtpd). Nothing is mocked: requests cross a socket and are parsed by 
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -36,6 +38,7 @@ class HttpReceiver:
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # the answer given to each request
     headers: dict[str, str] = field(default_factory=dict)  # sent with every answer
+    delays: list[float] = field(default_factory=list)  # seconds to stall before answering, per request
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -43,7 +46,7 @@ class HttpReceiver:
     def url(self) -> str:
         assert self.server is not None
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def next_status(self) -> int:
         with self._lock:
@@ -59,18 +62,27 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
+            with receiver._lock:
+                delay = receiver.delays.pop(0) if receiver.delays else 0.0
+            if delay:
+                time.sleep(delay)
             status = receiver.next_status()
             with receiver._lock:
-                receiver.requests.append(Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.requests.append(
+                    Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 receiver.statuses.append(status)
             answer = b'{"status":"ok"}' if status < 300 else b'{"error":"scripted failure"}'
-            self.send_response(status)
-            for key, value in receiver.headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
+            try:
+                self.send_response(status)
+                for key, value in receiver.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (timeout tests)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -81,7 +93,7 @@ def _handler(receiver: HttpReceiver) -> type[BaseHTTPRequestHandler]:
 def start_http(receiver: HttpReceiver) -> Iterator[HttpReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     receiver.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield receiver
@@ -110,11 +122,18 @@ class MailBox:
         return "250 Message accepted for delivery"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 def start_smtp(box: MailBox) -> Iterator[tuple[MailBox, int]]:
-    controller = Controller(box, hostname="127.0.0.1", port=0)
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        port = controller.server.sockets[0].getsockname()[1]
         yield box, port
     finally:
         controller.stop()

@@ -53,7 +53,9 @@ def test_spec_aliases() -> None:
 
 def test_aliases_are_configurable() -> None:
     aliases = dict(DEFAULT_ALIASES)
-    aliases["error_rate"] = parse_alias("error_rate", 'http.server.requests.sum{status_code=~"5.."} / http.server.requests.sum')
+    aliases["error_rate"] = parse_alias(
+        "error_rate", 'http.server.requests.sum{status_code=~"5.."} / http.server.requests.sum'
+    )
     aliases["mem"] = parse_alias("mem", "process.memory.rss_bytes.max / 500e6")
     er = parse_condition("error_rate > 0.01", aliases).operand
     assert str(er.numerator) == 'http.server.requests.sum{status_code=~"5.."}'

@@ -14,7 +14,14 @@ def test_substitution() -> None:
     assert substitute("plain $A", env) == ("plain $A", []), "only ${...} is a reference"
 
 
-@pytest.mark.parametrize(("text", "reason"), [("${A", "unclosed '${' at character 1"), ("x${1A}", "invalid variable name '1A'"), ("${}", "invalid variable name ''")])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("${A", "unclosed '${' at character 1"),
+        ("x${1A}", "invalid variable name '1A'"),
+        ("${}", "invalid variable name ''"),
+    ],
+)
 def test_malformed_references(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason.replace("$", r"\$").replace("{", r"\{")):
         substitute(text, {})

@@ -11,6 +11,7 @@ import pytest
 from alerting import (
     AlertKey,
     AlertState,
+    GroupKey,
     RuleSet,
     Selector,
     State,
@@ -50,7 +51,7 @@ Data = Mapping[str, Mapping[str, Mapping[Stat, float]]]  # metric -> service -> 
 
 def window(ruleset: RuleSet, end_ms: int, data: Data) -> WindowStats:
     """Stats per selector, grouped by service, as the stream stage would compute them."""
-    values = {}
+    values: dict[Selector, Mapping[GroupKey, Mapping[Stat, float]]] = {}
     for selector in selectors(ruleset):
         assert selector.group_by == ("service",)
         per_service = data.get(selector.metric, {})
@@ -76,8 +77,13 @@ def test_selectors_say_what_to_compute(ruleset: RuleSet) -> None:
 
 
 def test_selector_groups_and_filters_series() -> None:
-    selector = Selector("http.server.duration", (LabelMatcher.of("route", "!=", "/health"),), ("service", "route"), None)
-    assert selector.group_of("http.server.duration", {"service": "gateway", "route": "/api"}) == (("service", "gateway"), ("route", "/api"))
+    selector = Selector(
+        "http.server.duration", (LabelMatcher.of("route", "!=", "/health"),), ("service", "route"), None
+    )
+    assert selector.group_of("http.server.duration", {"service": "gateway", "route": "/api"}) == (
+        ("service", "gateway"),
+        ("route", "/api"),
+    )
     assert selector.group_of("http.server.duration", {"service": "gateway", "route": "/health"}) is None
     assert selector.group_of("other", {"service": "gateway", "route": "/api"}) is None
     assert selector.group_of("http.server.duration", {"service": "gateway"}) == (("service", "gateway"), ("route", ""))
@@ -96,7 +102,12 @@ def test_latency_rule_goes_pending_then_fires_for_the_slow_group_only(ruleset: R
     last = evaluate(ruleset, window(ruleset, 5 * W, {"http.server.duration": {"gateway": {Stat.P95: 90.0}}}), states)
     (resolved,) = last.transitions
     alert = resolved.alert
-    assert (resolved.previous, alert.state, alert.resolved_at_ms, alert.fired_at_ms) == (State.FIRING, State.RESOLVED, 5 * W, 3 * W)
+    assert (resolved.previous, alert.state, alert.resolved_at_ms, alert.fired_at_ms) == (
+        State.FIRING,
+        State.RESOLVED,
+        5 * W,
+        3 * W,
+    )
     assert alert.labels == {"alertname": "high_response_time", "severity": "warning", "service": "gateway"}
     assert alert.channels == ("hook",) and alert.group == {"service": "gateway"}
     assert alert.annotations["summary"] == "p95 of gateway is 90 ms"
@@ -121,7 +132,9 @@ def test_errors_without_calls_are_no_value() -> None:
 
     rules = parse_rules("alerts: [{name: e, condition: error_rate > 0.05}]", env={}).rules
     assert rules is not None
-    values = _operand_values(rules.rules[0], window(rules, W, {"span.calls": {"a": {Stat.SUM: 0.0}}, "span.errors": {"b": {Stat.SUM: 3.0}}}))
+    values = _operand_values(
+        rules.rules[0], window(rules, W, {"span.calls": {"a": {Stat.SUM: 0.0}}, "span.errors": {"b": {Stat.SUM: 3.0}}})
+    )
     assert set(values) == {(("service", "a"),)} and math.isnan(values[(("service", "a"),)])
 
 
@@ -156,7 +169,10 @@ def test_resolved_alerts_are_forgotten_after_the_retention(ruleset: RuleSet) -> 
     for end in (2 * W, 3 * W, 4 * W):
         states = evaluate(ruleset, window(ruleset, end, {}), states).states
     assert next(iter(states.values())).state is State.RESOLVED
-    assert evaluate(ruleset, window(ruleset, 4 * W + 15 * 60_000, {}), states, resolved_retention_ms=15 * 60_000).states == {}
+    assert (
+        evaluate(ruleset, window(ruleset, 4 * W + 15 * 60_000, {}), states, resolved_retention_ms=15 * 60_000).states
+        == {}
+    )
 
 
 def test_restart_while_firing_continues_without_a_second_firing(ruleset: RuleSet) -> None:
@@ -172,11 +188,13 @@ def test_restart_while_firing_continues_without_a_second_firing(ruleset: RuleSet
     replay = evaluate(ruleset, window(ruleset, 4 * W, data), restored)
     assert replay.transitions == [], "a replayed window close changes nothing"
     resolved = evaluate(ruleset, window(ruleset, 6 * W, {}), after.states)
-    assert [(t.previous, t.alert.state, t.alert.fired_at_ms) for t in resolved.transitions] == [(State.FIRING, State.RESOLVED, 3 * W)]
+    assert [(t.previous, t.alert.state, t.alert.fired_at_ms) for t in resolved.transitions] == [
+        (State.FIRING, State.RESOLVED, 3 * W)
+    ]
 
 
 def test_label_filters_select_series(rules_text: Callable[..., RuleSet]) -> None:
-    rules = rules_text('alerts: [{name: gw, condition: \'response_time.p99{service="gateway"} > 500\'}]')
+    rules = rules_text("alerts: [{name: gw, condition: 'response_time.p99{service=\"gateway\"} > 500'}]")
     (selector,) = selectors(rules)
     assert [str(m) for m in selector.matchers] == ['service="gateway"']
     stats = WindowStats(W, {selector: {(("service", "gateway"),): {Stat.P99: 600.0}}})
@@ -184,20 +202,28 @@ def test_label_filters_select_series(rules_text: Callable[..., RuleSet]) -> None
 
 
 def test_rule_windows_and_group_by_reach_the_selector(rules_text: Callable[..., RuleSet]) -> None:
-    rules = rules_text("alerts: [{name: r, condition: response_time.p95 > 1, window: 1m, group_by: [service, route]}]", window_ms=W)
+    rules = rules_text(
+        "alerts: [{name: r, condition: response_time.p95 > 1, window: 1m, group_by: [service, route]}]", window_ms=W
+    )
     (selector,) = selectors(rules)
     assert selector.window_ms == 60_000 and selector.group_by == ("service", "route")
 
 
 def test_transitions_encode_for_the_alerts_topic(ruleset: RuleSet) -> None:
-    result = evaluate(ruleset, window(ruleset, W, {"span.calls": {"gw": {Stat.SUM: 10.0}}, "span.errors": {"gw": {Stat.SUM: 5.0}}}), {})
+    result = evaluate(
+        ruleset,
+        window(ruleset, W, {"span.calls": {"gw": {Stat.SUM: 10.0}}, "span.errors": {"gw": {Stat.SUM: 5.0}}}),
+        {},
+    )
     (transition,) = result.transitions
     decoded = decode_transition(encode_transition(transition))
     assert decoded.alert.to_dict() == transition.alert.to_dict()
     assert (decoded.previous, decoded.at_ms, decoded.alert.key) == (State.INACTIVE, W, "high_error_rate{service=gw}")
 
 
-def test_retire_resolves_alerts_of_removed_or_changed_rules(ruleset: RuleSet, rules_text: Callable[..., RuleSet]) -> None:
+def test_retire_resolves_alerts_of_removed_or_changed_rules(
+    ruleset: RuleSet, rules_text: Callable[..., RuleSet]
+) -> None:
     data = {"ai.task.queue_length": {"o": {Stat.MAX: 140.0}}, "http.server.duration": {"g": {Stat.P95: 900.0}}}
     states = evaluate(ruleset, window(ruleset, W, data), {}).states
     assert {k[0] for k in states} == {"task_queue_backup", "high_response_time"}
@@ -213,7 +239,11 @@ def test_retire_resolves_alerts_of_removed_or_changed_rules(ruleset: RuleSet, ru
     channels: {hook: {type: webhook, url: "http://127.0.0.1:1/h"}}
     """)
     result = retire(ruleset, changed, states, 2 * W)
-    assert [(t.alert.rule, t.previous, t.alert.state) for t in result.transitions] == [("task_queue_backup", State.FIRING, State.RESOLVED)]
-    assert set(result.states) == {("high_response_time", (("service", "g"),))}, "unchanged rules keep their pending state"
+    assert [(t.alert.rule, t.previous, t.alert.state) for t in result.transitions] == [
+        ("task_queue_backup", State.FIRING, State.RESOLVED)
+    ]
+    assert set(result.states) == {("high_response_time", (("service", "g"),))}, (
+        "unchanged rules keep their pending state"
+    )
     gone = retire(ruleset, rules_text("alerts: []"), states, 2 * W)
     assert [t.alert.rule for t in gone.transitions] == ["task_queue_backup"] and gone.states == {}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.matchers import LabelMatcher, MatchOp, MatcherSyntaxError, format_matchers, parse_matchers
+from alerting.matchers import LabelMatcher, MatcherSyntaxError, MatchOp, format_matchers, parse_matchers
 
 
 def test_operators_follow_prometheus_semantics() -> None:

@@ -51,17 +51,35 @@ def one_error(text: str, **kwargs: object) -> tuple[int, int, str]:
 
 
 def test_a_good_file_loads_everything() -> None:
-    result = parse_rules(GOOD, file="r.yaml", env={"HOOK_SECRET": "s3cr3t", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X"})
+    result = parse_rules(
+        GOOD,
+        file="r.yaml",
+        env={"HOOK_SECRET": "s3cr3t", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/X"},
+    )
     assert result.errors == () and result.warnings == ()
     rules = result.rules
     assert isinstance(rules, RuleSet)
     first, second = rules.rules
-    assert (first.name, first.for_ms, first.keep_firing_for_ms, first.severity) == ("high_response_time", 30_000, 60_000, Severity.WARNING)
+    assert (first.name, first.for_ms, first.keep_firing_for_ms, first.severity) == (
+        "high_response_time",
+        30_000,
+        60_000,
+        Severity.WARNING,
+    )
     assert first.notification == ("ops-webhook", "slack") and first.group_by == ("service",) and first.window_ms is None
     assert first.line == 5
-    assert first.alert_labels({"service": "gateway"}) == {"alertname": "high_response_time", "severity": "warning", "service": "gateway", "team": "web"}
+    assert first.alert_labels({"service": "gateway"}) == {
+        "alertname": "high_response_time",
+        "severity": "warning",
+        "service": "gateway",
+        "team": "web",
+    }
     assert first.render_annotations(250.5, {"service": "gateway"})["summary"] == "p95 250.5 ms on gateway"
-    assert second.group_by == ("service", "operation") and second.window_ms == 60_000 and second.notification == ("ops-webhook",)
+    assert (
+        second.group_by == ("service", "operation")
+        and second.window_ms == 60_000
+        and second.notification == ("ops-webhook",)
+    )
     assert second.condition.operand.numerator.stat is Stat.SUM
     webhook = rules.channels["ops-webhook"]
     assert webhook.type is ChannelType.WEBHOOK and webhook.enabled
@@ -75,7 +93,12 @@ def test_the_spec_rules_file_validates_without_any_secret() -> None:
     path = REPO / "infra" / "alerts.yaml"
     assert validate_rules(path, env={}) == []
     rules = load_rules(path, env={})
-    assert [r.name for r in rules.rules] == ["high_response_time", "high_error_rate", "memory_threshold", "task_queue_backup"]
+    assert [r.name for r in rules.rules] == [
+        "high_response_time",
+        "high_error_rate",
+        "memory_threshold",
+        "task_queue_backup",
+    ]
     spec = {r.name: (str(r.condition), r.severity.value, set(r.notification)) for r in rules.rules}
     assert spec["high_response_time"][:2] == ("response_time.p95 > 200", "warning")
     assert spec["high_error_rate"][:2] == ("error_rate > 0.05", "critical")
@@ -104,7 +127,12 @@ def test_env_substitution_defaults_and_escapes() -> None:
     assert result.rules is not None
     settings = result.rules.channels["mail"].settings
     assert isinstance(settings, EmailSettings)
-    assert (settings.host, settings.port, settings.sender, settings.to) == ("localhost", 2525, "alerts$@example.com", ("a@example.com", "ops@example.com"))
+    assert (settings.host, settings.port, settings.sender, settings.to) == (
+        "localhost",
+        2525,
+        "alerts$@example.com",
+        ("a@example.com", "ops@example.com"),
+    )
 
 
 def test_missing_env_disables_the_channel_with_a_warning_naming_the_variable() -> None:
@@ -113,7 +141,10 @@ def test_missing_env_disables_the_channel_with_a_warning_naming_the_variable() -
     assert not result.rules.channels["slack"].enabled
     assert result.rules.channels["ops-webhook"].disabled == "environment variable(s) HOOK_SECRET not set"
     messages = [str(w) for w in result.warnings]
-    assert "r.yaml:3:10: warning: channel 'slack' is disabled: environment variable(s) SLACK_WEBHOOK_URL not set" in messages
+    assert (
+        "r.yaml:3:10: warning: channel 'slack' is disabled: environment variable(s) SLACK_WEBHOOK_URL not set"
+        in messages
+    )
 
 
 def test_malformed_env_reference_is_an_error() -> None:
@@ -121,7 +152,7 @@ def test_malformed_env_reference_is_an_error() -> None:
     channels:
       hook: {type: webhook, url: "http://x/${OOPS"}
     alerts: []
-    """) == (2, 30, "channel 'hook': unclosed '${' at character 10: expected '}'")
+    """) == (2, 31, "channel 'hook': unclosed '${' at character 10: expected '}'")
 
 
 HEAD = """\
@@ -149,11 +180,16 @@ alerts:
         ("condition: r.p95 > 1\n    window: 0s", 6, 13, "window must be positive"),
         ("condition: r.p95 > 1\n    labels: {severity: page}", 6, 24, "'severity' is set by the rule itself"),
         ("condition: r.p95 > 1\n    labels: [a]", 6, 13, "labels must be a mapping"),
-        ("condition: r.p95 > 1\n    annotations: {s: '{{ $valu }}'}", 6, 22, "unknown template variable '$valu'"),
-        ("condition: r.p95 > 1\n    annotations: {s: 'x {{ $value | round }}'}", 6, 25, "unknown template function 'round'"),
+        ("condition: r.p95 > 1\n    annotations: {s: '{{ $valu }}'}", 6, 23, "unknown template variable '$valu'"),
+        (
+            "condition: r.p95 > 1\n    annotations: {s: 'x {{ $value | round }}'}",
+            6,
+            25,
+            "unknown template function 'round'",
+        ),
         ("condition: r.p95 > 1\n    annotations: {s: 'x {{ $value'}", 6, 25, "unclosed '{{'"),
         ("condition: r.p95 > 1\n    group_by: [service, service]", 6, 25, "'service' is listed twice"),
-        ("condition: r.p95 > 1\n    group_by: ['a b']", 6, 16, "'a b' is not a label name"),
+        ("condition: r.p95 > 1\n    group_by: ['a b']", 6, 17, "'a b' is not a label name"),
         ("condition: r.p95 > 1\n    fore: 30s", 6, 5, "unknown key 'fore'"),
     ],
 )
@@ -165,20 +201,24 @@ def test_rule_errors_point_at_line_and_column(rule: str, line: int, column: int,
 
 
 def test_file_level_errors() -> None:
-    assert one_error("alerts: [\n") [2].startswith("invalid YAML")
+    assert one_error("alerts: [\n")[2].startswith("invalid YAML")
     assert one_error("") == (1, 1, "the rules file is empty: expected 'alerts:'")
     assert one_error("- a\n- b\n") == (1, 1, "the rules file must be a mapping (key: value), found a list")
     assert one_error("channels: {}\n") == (1, 1, "the rules file needs 'alerts:' (a list of rules; may be empty)")
-    assert one_error("alerts: []\nalert: []\n") == (2, 1, "the rules file: unknown key 'alert'; expected one of alerts, aliases, channels, defaults")
+    assert one_error("alerts: []\nalert: []\n") == (
+        2,
+        1,
+        "the rules file: unknown key 'alert'; expected one of alerts, aliases, channels, defaults",
+    )
     assert one_error("alerts: {}\n") == (1, 9, "alerts must be a list, found a mapping")
     line, column, reason = one_error("alerts: []\nalerts: []\n")
     assert (line, column) == (2, 1) and "duplicate key 'alerts' (first at line 1)" in reason
 
 
 def test_yaml_syntax_error_position() -> None:
-    line, column, reason = one_error("alerts:\n  - name: x\n    condition: 'unterminated\n")
+    line, _, reason = one_error("alerts:\n  - name: x\n    condition: 'unterminated\n")
     assert line == 4 and reason.startswith("invalid YAML: found unexpected end of stream")
-    line, column, reason = one_error("alerts:\n  - name: x\n   bad: indent\n")
+    line, _, reason = one_error("alerts:\n  - name: x\n   bad: indent\n")
     assert line == 3 and reason.startswith("invalid YAML: expected <block end>")
 
 
@@ -197,7 +237,7 @@ def test_alert_level_errors() -> None:
     """)
     assert found == [
         (2, 5, "alert #1 needs a name"),
-        (3, 11, "alert 'has space': the name must start with a letter or '_' and use only [A-Za-z0-9_.:-]"),
+        (3, 12, "alert 'has space': the name must start with a letter or '_' and use only [A-Za-z0-9_.:-]"),
         (5, 5, "alert 'ok' needs a condition, e.g. 'response_time.p95 > 200'"),
         (8, 5, "alert 'dup' is defined twice (first at line 6)"),
         (10, 5, "alert #6 must be a mapping (key: value), found a string 'just a string'"),
@@ -217,28 +257,49 @@ def test_channel_errors_never_quote_secret_values() -> None:
     alerts: []
     """)
     assert found == [
-        (2, 13, "channel 'a': unknown type 'carrier-pigeon'; expected one of webhook, slack, pagerduty, email, alertmanager"),
+        (
+            2,
+            13,
+            "channel 'a': unknown type 'carrier-pigeon'; "
+            "expected one of webhook, slack, pagerduty, email, alertmanager",
+        ),
         (3, 6, "channel 'b' (webhook) needs 'url'"),
-        (4, 27, "channel 'c'.url must be an http(s) URL with a host"),
+        (4, 28, "channel 'c'.url must be an http(s) URL with a host"),
         (5, 25, "channel 'd'.url must not be empty"),
         (6, 35, "channel 'e'.from: 'nobody' is not an email address"),
         (6, 61, "channel 'e'.tls must be one of auto, starttls, ssl, none, found 'maybe'"),
         (7, 6, "channel 'f' needs a type: one of webhook, slack, pagerduty, email, alertmanager"),
-        (8, 40, "channel 'g': unknown key 'severity'; expected one of group_by, group_interval, group_wait, max_attempts, repeat_interval, routing_key, send_resolved, timeout, type, url"),
+        (
+            8,
+            40,
+            "channel 'g': unknown key 'severity'; expected one of group_by, group_interval, group_wait, "
+            "max_attempts, repeat_interval, routing_key, send_resolved, timeout, type, url",
+        ),
     ]
     assert all("secret-token" not in reason for _, _, reason in found)
 
 
 def test_alias_errors_and_overrides() -> None:
-    assert one_error("aliases: {er: 'a.sum / b'}\nalerts: []\n") == (1, 25, "alias 'er': a ratio needs a stat on both sides: write b.<stat> (p50, p90, p95, p99, p999, min, max, avg, count, sum, rate)")
+    assert one_error("aliases: {er: 'a.sum / b'}\nalerts: []\n") == (
+        1,
+        25,
+        "alias 'er': a ratio needs a stat on both sides: "
+        "write b.<stat> (p50, p90, p95, p99, p999, min, max, avg, count, sum, rate)",
+    )
     assert one_error("aliases: {er.x: a.sum}\nalerts: []\n")[:2] == (1, 11)
-    rules = parse_rules("aliases: {latency: http.server.duration}\nalerts: [{name: a, condition: latency.p99 > 1}]\n", env={}).rules
+    rules = parse_rules(
+        "aliases: {latency: http.server.duration}\nalerts: [{name: a, condition: latency.p99 > 1}]\n", env={}
+    ).rules
     assert rules is not None and str(rules.rules[0].condition.operand.numerator) == "http.server.duration.p99"
 
 
 def test_window_must_be_a_multiple_of_the_stream_window() -> None:
     text = "alerts: [{name: a, condition: response_time.p95 > 1, window: 15s}]\n"
-    assert one_error(text, window_ms=10_000) == (1, 62, "alert 'a': window must be a multiple of the stream window (10000 ms)")
+    assert one_error(text, window_ms=10_000) == (
+        1,
+        62,
+        "alert 'a': window must be a multiple of the stream window (10000 ms)",
+    )
     assert parse_rules(text, env={}, window_ms=5_000).rules is not None
 
 
@@ -267,4 +328,17 @@ def test_load_rules_raises_with_every_error(tmp_path: Path) -> None:
         f"{path}:2:5: alert 'a' needs a condition, e.g. 'response_time.p95 > 200'",
         f"{path}:3:5: alert 'b' needs a condition, e.g. 'response_time.p95 > 200'",
     ]
-    assert validate_rules(tmp_path / "missing.yaml")[0].reason.startswith("cannot read the rules file: FileNotFoundError")
+    assert validate_rules(tmp_path / "missing.yaml")[0].reason.startswith(
+        "cannot read the rules file: FileNotFoundError"
+    )
+
+
+def test_rules_and_channels_describe_themselves_without_secrets() -> None:
+    env = {"HOOK_SECRET": "s3cr3t", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/XTOKEN"}
+    result = parse_rules(GOOD, file="r.yaml", env=env)
+    assert result.rules is not None
+    rule = result.rules.rules[0].to_dict()
+    assert rule["condition"] == "response_time.p95 > 200" and rule["for_ms"] == 30_000
+    assert rule["annotations"] == {"summary": "p95 {{ $value }} ms on {{ $labels.service }}"}
+    described = str([c.to_dict() for c in result.rules.channels.values()])
+    assert "https://hooks.slack.com/****" in described and "XTOKEN" not in described and "s3cr3t" not in described

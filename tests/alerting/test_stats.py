@@ -30,7 +30,21 @@ def test_window_stats_uses_the_given_quantile_function() -> None:
         asked.append(q)
         return q * 1000
 
-    stats = window_stats(count=4, total=8, minimum=1, maximum=3, quantile=quantile, counter=False, window_ms=1000, wanted=[Stat.P99, Stat.P999, Stat.AVG])
+    stats = window_stats(
+        count=4,
+        total=8,
+        minimum=1,
+        maximum=3,
+        quantile=quantile,
+        counter=False,
+        window_ms=1000,
+        wanted=[Stat.P99, Stat.P999, Stat.AVG],
+    )
     assert stats == {Stat.P99: 990.0, Stat.P999: 999.0, Stat.AVG: 2.0}
     assert asked == [0.99, 0.999]
-    assert math.isclose(window_stats(count=1, total=5, minimum=5, maximum=5, quantile=quantile, counter=True, window_ms=2000)[Stat.RATE], 2.5)
+    assert math.isclose(
+        window_stats(count=1, total=5, minimum=5, maximum=5, quantile=quantile, counter=True, window_ms=2000)[
+            Stat.RATE
+        ],
+        2.5,
+    )

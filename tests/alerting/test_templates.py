@@ -6,7 +6,9 @@ from alerting.templates import TemplateError, compile_template, humanize
 
 
 def render(source: str, value: float = 0.0531, labels: dict[str, str] | None = None) -> str:
-    return compile_template(source).render(value=value, threshold=0.05, labels=labels or {"service": "gateway", "route": "/a"})
+    return compile_template(source).render(
+        value=value, threshold=0.05, labels=labels or {"service": "gateway", "route": "/a"}
+    )
 
 
 def test_variables_and_functions() -> None:
