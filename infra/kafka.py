@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -51,6 +52,13 @@ class LocalKafka:
 
     @property
     def controller_port(self) -> int:
+        """``port + 100``, or the port an already formatted data dir was made with (a KRaft log
+        records its controller's address; changing it would leave the broker without a quorum)."""
+        written = self.home / "server.properties"
+        if (self.home / "data" / "meta.properties").exists() and written.exists():
+            match = re.search(r"^controller\.quorum\.bootstrap\.servers=.*:(\d+)\s*$", written.read_text(), re.M)
+            if match:
+                return int(match.group(1))
         return self.port + 100
 
     @property

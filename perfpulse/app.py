@@ -24,6 +24,7 @@ from ingest.http import IngestContext
 from ingest.http import router as ingest_router
 from ingest.otlp import router as otlp_router
 from ingest.producer import KafkaUnavailable, RecordProducer
+from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, sink_config, supervise
 from storage import Sink, Store, apply_migrations, open_store
@@ -59,7 +60,8 @@ def create_app(settings: Settings, *, with_sink: bool | None = None, store: Stor
             sink = Sink(sink_config(settings), active)
             sink_task = asyncio.create_task(supervise("sink", lambda: sink.run(stop), stop))
         try:
-            yield
+            async with otlp_port(app.state.ingest, settings.api_host, settings.otlp_port):
+                yield
         finally:
             stop.set()
             if sink_task is not None:

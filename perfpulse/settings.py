@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     grace: str = Field("2s", description="how long after its end a window still accepts points")
     api_host: str = Field("127.0.0.1", description="address the API listens on")
     api_port: int = Field(8080, description="port the API listens on")
+    otlp_port: int = Field(4318, ge=0, description="port of the OTLP/HTTP receiver beside the API (0: off)")
     rules: Path | None = Field(None, description="alert rules file (default infra/alerts.yaml)")
     topic_prefix: str = Field("perfpulse.", description="prefix of every Kafka topic perfpulse uses")
     partitions: int = Field(4, ge=1, le=256, description="partitions of each topic perfpulse creates")

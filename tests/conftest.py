@@ -97,4 +97,5 @@ def settings(kafka_bootstrap: str, redis_url: str, topics: Topics, tmp_path: Pat
         window="1s",
         grace="1s",
         log_format="console",
+        otlp_port=0,  # tests that want OTLP's own port give it a free one
     )

@@ -42,6 +42,7 @@ def app_settings(kafka_bootstrap: str, redis_url: str, data_dir: Path, topics: T
         "window": "1s",
         "grace": "1s",
         "log_format": "console",
+        "otlp_port": 0,
         **overrides,
     }
     return Settings(**fields)

@@ -86,7 +86,7 @@ class Deployment:
 def deployment(settings: Settings, tmp_path: Path) -> Iterator[Deployment]:
     """Worker + API(+sink) for one test; stopped afterwards. Logs under tmp_path/logs."""
     logs = tmp_path / "logs"
-    configured = settings.model_copy(update={"api_port": free_port()})
+    configured = settings.model_copy(update={"api_port": free_port(), "otlp_port": free_port()})
     env = settings_env(configured)
     env["PERFPULSE_LOG_FORMAT"] = "json"
     deployed = Deployment(configured, ProcessGroup(env, logs))

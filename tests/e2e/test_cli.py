@@ -26,7 +26,7 @@ def perfpulse(env: dict[str, str], *args: str, timeout: float = 120) -> subproce
 
 
 def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Path) -> None:
-    configured = settings.model_copy(update={"api_port": free_port()})
+    configured = settings.model_copy(update={"api_port": free_port(), "otlp_port": free_port()})
     env = settings_env(configured)
     log = open(tmp_path / "up.log", "w+")  # noqa: SIM115 - closed below
     up = subprocess.Popen([sys.executable, "-m", "perfpulse", "up"], env=env, stdout=log, stderr=subprocess.STDOUT)

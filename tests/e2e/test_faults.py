@@ -22,7 +22,27 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 METRIC = "http.server.duration"
 
 
-class Sender(threading.Thread):
+class Client(threading.Thread):
+    """A background client; :meth:`finish` joins it and re-raises whatever stopped it early."""
+
+    error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.send()
+        except BaseException as exc:
+            self.error = exc
+
+    def send(self) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise AssertionError(f"the client stopped early: {self.error!r}") from self.error
+
+
+class Sender(Client):
     """Posts batches of points at a steady pace, retrying (like a client) until each gets a 202."""
 
     def __init__(self, deployment: Deployment, seconds: float, per_batch: int = 2_000, pause_s: float = 0.1) -> None:
@@ -32,7 +52,7 @@ class Sender(threading.Thread):
         self.retries = 0
         self.rng = np.random.default_rng(random.randrange(1 << 30))
 
-    def run(self) -> None:
+    def send(self) -> None:
         deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
             service = str(self.rng.choice(["gateway", "orchestrator", "frontend"]))
@@ -94,7 +114,7 @@ def test_worker_killed_at_a_random_moment_and_restarted(deployment: Deployment) 
     deployment.kill("worker-1")
     time.sleep(random.uniform(0.0, 2.0))
     deployment.start("worker-1", "worker")
-    sender.join()
+    sender.finish()
     check_exact(deployment, sender)
 
 
@@ -104,7 +124,7 @@ def test_two_workers_share_partitions_and_survive_one_killed(deployment: Deploym
     sender.start()
     time.sleep(random.uniform(4.0, 8.0))
     deployment.kill("worker-2")  # its partitions move to worker-1 after the session timeout
-    sender.join()
+    sender.finish()
     check_exact(deployment, sender)
 
 
@@ -114,7 +134,7 @@ def test_sink_killed_at_a_random_moment_and_restarted(deployment: Deployment) ->
     time.sleep(random.uniform(2.0, 8.0))
     deployment.kill("api")  # the API process runs the sink and owns the embedded store
     deployment.start("api", "api")
-    sender.join()
+    sender.finish()
     check_exact(deployment, sender)
     deployment.stop_all()
     by_service = defaultdict(int)
@@ -134,7 +154,7 @@ def test_kafka_restarted_mid_run(deployment: Deployment, kafka_broker: LocalKafk
     time.sleep(2.0)
     kafka_broker.start()
     assert kafka_broker.running_pid() not in (None, before)
-    sender.join()
+    sender.finish()
     # Requests during the outage either waited for the broker inside the producer's timeout or got
     # a 503 and were retried by the client; either way each accepted point must be counted once.
     check_exact(deployment, sender)
@@ -145,5 +165,72 @@ def test_a_worker_joining_mid_run_takes_over_partitions_without_loss_or_doubles(
     sender.start()
     time.sleep(random.uniform(3.0, 6.0))
     deployment.start("worker-2", "worker")  # a rebalance moves partitions while both workers live
-    sender.join()
+    sender.finish()
     check_exact(deployment, sender)
+
+
+class TraceSender(Client):
+    """Posts batches of spans (and one log record per span) through our envelope, retrying until 202."""
+
+    def __init__(self, deployment: Deployment, seconds: float, per_batch: int = 200) -> None:
+        super().__init__(daemon=True)
+        self.deployment, self.seconds, self.per_batch = deployment, seconds, per_batch
+        self.spans = 0
+        self.logs = 0
+
+    def post(self, path: str, body: dict[str, object]) -> None:
+        while True:
+            try:
+                response = httpx.post(f"{self.deployment.url}{path}", json=body, timeout=30)
+                if response.status_code == 202:
+                    return
+                assert response.status_code == 503, response.text
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+
+    def send(self) -> None:
+        deadline = time.monotonic() + self.seconds
+        batch = 0
+        while time.monotonic() < deadline:
+            now = time.time_ns() // 1_000_000
+            spans = [
+                {"traceId": f"{batch + 1:016x}{i:016x}", "spanId": f"{i + 1:016x}", "operationName": "GET /quotes",
+                 "startTime": now - 15, "endTime": now, "status": "error" if i % 7 == 0 else "ok"}
+                for i in range(self.per_batch)
+            ]  # fmt: skip
+            self.post("/api/v1/ingest/spans", {"service": "gateway", "spans": spans})
+            self.spans += len(spans)
+            logs = [
+                {"ts": now, "level": "info", "message": f"served {i}", "trace_id": s["traceId"]}
+                for i, s in enumerate(spans)
+            ]
+            self.post("/api/v1/ingest/logs", {"service": "gateway", "logs": logs})
+            self.logs += len(logs)
+            batch += 1
+            time.sleep(0.1)
+
+
+def test_sink_killed_while_spans_and_logs_flow_stores_each_once(deployment: Deployment) -> None:
+    sender = TraceSender(deployment, seconds=10)
+    started = time.time_ns() // 1_000_000
+    sender.start()
+    time.sleep(random.uniform(2.0, 6.0))
+    deployment.kill("api")
+    deployment.start("api", "api")
+    sender.finish()
+    assert sender.spans > 0
+    end = time.time_ns() // 1_000_000 + 60_000
+    deployment.wait_count("span.duration", started - 60_000, end, sender.spans, timeout_s=120)
+    calls = deployment.get(
+        "/api/v1/query", metric="span.calls", start=started - 60_000, end=end, stats="sum", group_by=""
+    )
+    assert calls.json()["series"][0]["points"][0]["sum"] == sender.spans
+    time.sleep(3)  # a sink flush interval or two: spans and logs reach their tables
+    deployment.stop_all()
+    store = open_store(deployment.settings.store_url, pool_size=1)
+    try:
+        assert store.rows("SELECT count(), uniqExact(trace_id, span_id) FROM spans") == [(sender.spans, sender.spans)]
+        assert store.rows("SELECT count() FROM logs") == [(sender.logs,)]
+    finally:
+        store.close()
