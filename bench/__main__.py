@@ -254,6 +254,53 @@ def query_latency(figures: dict[str, float], n: int = 10_000_000) -> None:
             figures[f"query ({name}) p99_ms"] = float(np.percentile(values, 99))
 
 
+def stored_server_spans(d: Deployment, start_ms: int, services: set[str]) -> int:
+    """SERVER spans stored (one per trace here), summed over ``services``: the spans table's count."""
+    found = d.get("/api/v1/services", start=start_ms, end=int(time.time() * 1000) + 60_000)["services"]
+    return sum((s["span_red"] or {}).get("requests", 0) for s in found if s["service"] in services)
+
+
+def spans_scenario(figures: dict[str, float], otlp_spans: int = 200_000, stored: int = 10_000_000) -> None:
+    with deployed("spans", "10s", "2s") as d:
+        settings = d.settings
+        console.print(f"spans: {otlp_spans:,} spans as OTLP/HTTP protobuf (2 clients) until queryable by id ...")
+        begin = int(time.time() * 1000)
+        env = {**os.environ, "BENCH_OTLP_URL": f"http://127.0.0.1:{settings.otlp_port}"}
+        argv = [sys.executable, "-m", "bench.otlp_spans", "--send", str(otlp_spans // 2)]
+        clients = [subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [orjson.loads(c.communicate()[0].strip().splitlines()[-1]) for c in clients]
+        first = min(o["first_send"] for o in outputs)
+        traces = sum(o["traces"] for o in outputs)
+        deadline = time.time() + 600
+        while stored_server_spans(d, begin - 60_000, {"gateway", "orchestrator", "frontend"}) < traces:
+            if time.time() > deadline:
+                raise RuntimeError("OTLP spans not all stored after 600 s")
+            time.sleep(0.2)
+        for trace_id in outputs[-1]["last_traces"]:
+            assert d.client.get(f"{settings.api_url}/api/v1/traces/{trace_id}").status_code == 200
+        figures["spans_per_s"] = sum(o["spans"] for o in outputs) / (time.time() - first)
+
+        console.print(f"spans: loading {stored:,} spans (traces of 20) into the store ...")
+        loaded = time.time()
+        sent = run_sender(d, "spans", "--points", str(stored), "--hours", "1")
+        services = {f"svc-{i}" for i in range(7)}
+        deadline = time.time() + 1800
+        while stored_server_spans(d, begin - 2 * 3_600_000, services) < sent["traces"]:
+            if time.time() > deadline:
+                raise RuntimeError("stored spans incomplete after 1800 s")
+            time.sleep(1)
+        figures["span_load_per_s"] = stored / (time.time() - loaded)
+        time.sleep(20)  # let ClickHouse merge what the load left
+        timings = []
+        for trace_id in sent["sample"] * 2:
+            began = time.perf_counter()
+            response = d.client.get(f"{settings.api_url}/api/v1/traces/{trace_id}")
+            timings.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200 and response.json()["span_count"] == 20
+        figures["trace_query_p50_ms"] = float(np.percentile(timings, 50))
+        figures["trace_query_p99_ms"] = float(np.percentile(timings, 99))
+
+
 def main() -> None:
     configure_logging("error", "console")
     shutil.rmtree(HOME, ignore_errors=True)
@@ -261,7 +308,7 @@ def main() -> None:
     kafka = LocalKafka(HOME / "kafka", port=KAFKA_PORT)
     console.print(f"bench: Kafka on {kafka.bootstrap}: {kafka.start()}; {os.cpu_count()} cores")
     figures: dict[str, float] = {}
-    scenarios = {"throughput": throughput, "freshness": freshness, "query": query_latency}
+    scenarios = {"throughput": throughput, "freshness": freshness, "query": query_latency, "spans": spans_scenario}
     chosen = sys.argv[1:] or list(scenarios)
     try:
         for name in chosen:
@@ -270,7 +317,8 @@ def main() -> None:
         kafka.stop()
     table = Table("figure", "value", "target")
     targets = {"ingest_points_per_s": ">= 200000", "freshness_p99_ms": "<= 3000 (window + grace + 1 s)",
-               "query_p99_ms": "<= 50", "worker_rss_mb": "<= 500"}  # fmt: skip
+               "query_p99_ms": "<= 50", "worker_rss_mb": "<= 500", "spans_per_s": ">= 50000",
+               "trace_query_p99_ms": "<= 50"}  # fmt: skip
     for key, value in figures.items():
         table.add_row(key, f"{value:,.1f}", targets.get(key, ""))
     Console().print(table)
@@ -281,6 +329,8 @@ def main() -> None:
         "query_p50_ms",
         "query_p99_ms",
         "worker_rss_mb",
+        "spans_per_s",
+        "trace_query_p99_ms",
     )
     print("RESULT " + " ".join(f"{k}={figures[k]:.0f}" for k in keys if k in figures))
 

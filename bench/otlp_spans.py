@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -117,10 +118,34 @@ async def count_spans(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
+def send(url: str, spans: int) -> None:
+    """Post ``spans`` spans (unique ids) to ``url``/v1/traces as fast as answers come; print one JSON
+    line: when the first request left, spans and traces acknowledged, a few trace ids of the last."""
+    rng = random.Random(uuid.uuid4().int)
+    bodies = [request_body(rng) for _ in range(max(1, spans // SPANS_PER_REQUEST))]
+    headers = {"Content-Type": "application/x-protobuf"}
+    with httpx.Client(timeout=60) as client:
+        first = time.time()
+        for body in bodies:
+            while (status := client.post(f"{url}/v1/traces", content=body, headers=headers).status_code) in (429, 503):
+                time.sleep(0.5)
+            if status != 200:
+                raise RuntimeError(f"cannot ingest: {status}")
+    last = ExportTraceServiceRequest.FromString(bodies[-1])
+    ids = {span.trace_id.hex() for rs in last.resource_spans for ss in rs.scope_spans for span in ss.spans}
+    spans_sent = len(bodies) * SPANS_PER_REQUEST
+    out = {"first_send": first, "spans": spans_sent, "traces": spans_sent // 8, "last_traces": sorted(ids)[:5]}
+    print(orjson.dumps(out).decode())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the client posts")
+    parser.add_argument("--send", type=int, help="only send this many spans to $BENCH_OTLP_URL (make bench)")
     args = parser.parse_args()
+    if args.send:
+        send(os.environ["BENCH_OTLP_URL"], args.send)
+        return
     bootstrap = os.environ.get("PERFPULSE_BENCH_KAFKA")
     kafka = None
     if bootstrap is None:

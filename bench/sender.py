@@ -7,11 +7,14 @@ Modes (one JSON line on stdout when done):
   number of points per 1 s window (for freshness).
 - ``backfill``: N points with timestamps spread evenly over the last H hours, oldest first, in
   bulk (``observe_many``): a store to query.
+- ``spans``: N spans (traces of 20: a server span and 19 children, 7 services) spread over the
+  last H hours, written to the spans topic in records of 1,000: a store of traces to look up.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from collections import Counter
@@ -20,6 +23,7 @@ import numpy as np
 import orjson
 
 from ingest import Emitter
+from schemas import Span, SpanKind, encode_spans
 
 SERVICES = ("gateway", "orchestrator", "frontend")
 ROUTES = ("/api/portfolio", "/api/quotes", "/api/orders", "/api/ai/ask")
@@ -97,9 +101,53 @@ def backfill(emitters: list[Emitter], n: int, hours: float) -> dict[str, float]:
     return {"start_ms": start_ms, "end_ms": end_ms}
 
 
+def spans(bootstrap: str, prefix: str, n: int, hours: float) -> dict[str, object]:
+    from aiokafka import AIOKafkaProducer
+
+    per_trace, per_record = 20, 1_000
+    end_ns = time.time_ns() - 60_000_000_000
+    gap_ns = int(hours * 3_600e9) // (n // per_trace)
+
+    def record(first: int) -> tuple[bytes, bytes]:
+        batch = []
+        for k in range(first, min(first + per_record, n)):
+            trace, index = divmod(k, per_trace)
+            start = end_ns - (n // per_trace - trace) * gap_ns + index * 1_000_000
+            batch.append(
+                Span(
+                    trace_id=f"{trace + 1:032x}", span_id=f"{k + 1:016x}",
+                    parent_span_id=None if index == 0 else f"{k - index + 1:016x}",
+                    service=f"svc-{(trace + index) % 7}", operation=f"op-{index}",
+                    start_ns=start, end_ns=start + (per_trace - index) * 1_000_000,
+                    kind=SpanKind.SERVER if index == 0 else SpanKind.INTERNAL,
+                    tags={"http.route": f"/r{trace % 13}", "user": f"u{trace % 1000}"},
+                )
+            )  # fmt: skip
+        return batch[0].trace_id.encode(), encode_spans(batch)
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_request_size=4 << 20)
+        await producer.start()
+        try:
+            pending = []
+            for first in range(0, n, per_record):
+                key, value = record(first)
+                pending.append(await producer.send(f"{prefix}spans", value, key=key))
+                if len(pending) >= 200:
+                    await asyncio.gather(*pending)
+                    pending = []
+            await asyncio.gather(*pending)
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    sample = [f"{t:032x}" for t in range(1, n // per_trace + 1, max(1, n // per_trace // 500))]
+    return {"traces": n // per_trace, "sample": sample, "dropped": 0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["burst", "steady", "backfill"])
+    parser.add_argument("mode", choices=["burst", "steady", "backfill", "spans"])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -108,6 +156,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--bulk", action="store_true", help="burst with observe_many instead of observe")
     args = parser.parse_args()
+    if args.mode == "spans":
+        sys.stdout.write(orjson.dumps(spans(args.bootstrap, args.prefix, args.points, args.hours)).decode() + "\n")
+        return
     emitters = _emitters(args.bootstrap, args.prefix)
     result: dict[str, object]
     if args.mode == "burst":

@@ -34,6 +34,7 @@ log = logging.getLogger("perfpulse.ingest.producer")
 
 _REJECTED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 _RECORD_OVERHEAD_BYTES = 128  # batch and record headers around key and value, generously
+_SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's default 1 MiB
 
 
 class KafkaUnavailable(RuntimeError):
@@ -147,10 +148,18 @@ class RecordProducer:
         await self.send(self.topics.metrics, records, timeout_s=timeout_s)
 
     async def send_spans(self, batches: Sequence[Sequence[Span]], *, timeout_s: float | None = None) -> None:
-        """Send each batch as one ``spans`` record (key: its first span's trace id); see :meth:`send`."""
-        records = [
-            (batch[0].trace_id.encode(), encode_spans(list(batch)), f"{len(batch)} spans") for batch in batches if batch
-        ]
+        """Send the spans as ``spans`` records keyed by service (a batch holding several services is
+        split): a service's spans share a partition, so its span-derived RED metrics are whole in
+        one partition, where the stream stage evaluates alert rules. See :meth:`send`."""
+        by_service: dict[str, list[Span]] = {}
+        for batch in batches:
+            for span in batch:
+                by_service.setdefault(span.service, []).append(span)
+        records = []
+        for service, part in by_service.items():
+            for i in range(0, len(part), _SPANS_PER_RECORD):
+                chunk = part[i : i + _SPANS_PER_RECORD]
+                records.append((service.encode(), encode_spans(chunk), f"{len(chunk)} spans"))
         await self.send(self.topics.spans, records, timeout_s=timeout_s)
 
     async def send_logs(self, batches: Sequence[Sequence[LogRecord]], *, timeout_s: float | None = None) -> None:

@@ -70,6 +70,7 @@ def stream_worker(settings: Settings, metrics_partitions: int) -> StreamWorker:
             window_ms=settings.window_ms,
             grace_ms=settings.grace_ms,
             metrics_partitions=metrics_partitions,
+            rules_path=settings.rules,
         )
     )
 

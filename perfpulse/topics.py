@@ -24,10 +24,10 @@ _RETENTION_MS = {"metrics": 2 * 86_400_000, "spans": 2 * 86_400_000, "logs": 2 *
 async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> dict[str, int]:
     """Create every perfpulse topic that does not exist yet; idempotent.
 
-    ``rollups`` has one partition per partition of ``metrics`` and of ``spans``: partition N carries
-    what the stream stage computed from metrics partition N, partition P + N what it computed from
-    spans partition N (P = metrics partitions). The sink's de-duplication relies on that one-to-one
-    mapping (each rollups partition has exactly one source partition). Returns the partition
+    ``rollups`` and ``alerts`` have one partition per partition of ``metrics`` and of ``spans``:
+    partition N carries what the stream stage computed from metrics partition N, partition P + N
+    what it computed from spans partition N (P = metrics partitions). Their consumers'
+    de-duplication relies on that one-to-one mapping (each has exactly one source partition). Returns the partition
     count of each of those three topics as they are.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
@@ -37,7 +37,7 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         wanted = [
             NewTopic(
                 name,
-                num_partitions=2 * partitions if name == topics.rollups else partitions,
+                num_partitions=2 * partitions if name in (topics.rollups, topics.alerts) else partitions,
                 replication_factor=1,
                 topic_configs={
                     "retention.ms": str(_RETENTION_MS.get(name.removeprefix(topics.prefix), 7 * 86_400_000))
@@ -49,14 +49,15 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-        described = await admin.describe_topics([topics.metrics, topics.spans, topics.rollups])
+        described = await admin.describe_topics([topics.metrics, topics.spans, topics.rollups, topics.alerts])
         counts = {d["topic"]: len(d["partitions"]) for d in described}
         sources = counts.get(topics.metrics, 0) + counts.get(topics.spans, 0)
-        if counts.get(topics.rollups) != sources:
-            raise TopicSetupError(
-                f"cannot use topic {topics.rollups} with {counts.get(topics.rollups)} partitions: it needs one per "
-                f"partition of {topics.metrics} and {topics.spans} ({sources})"
-            )
+        for derived in (topics.rollups, topics.alerts):
+            if counts.get(derived) != sources:
+                raise TopicSetupError(
+                    f"cannot use topic {derived} with {counts.get(derived)} partitions: it needs one per "
+                    f"partition of {topics.metrics} and {topics.spans} ({sources})"
+                )
         return counts
     except (TimeoutError, KafkaError, OSError) as exc:
         raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 __all__ = [
+    "ALERT_TRANSITIONS",
     "CONSUMER_LAG",
     "DEADLETTERS",
     "LATE_POINTS",
@@ -26,3 +27,4 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
     multiprocess_mode="liveall",
 )
+ALERT_TRANSITIONS = Counter("perfpulse_stream_alert_transitions_total", "Alert state transitions emitted")

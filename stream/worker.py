@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import faust
 from faust.types import TP
 
+from alerting import RulesWatcher
 from schemas import (
     DeadLetter,
     MetricBatch,
@@ -38,8 +40,11 @@ from schemas import (
     encode_rollups,
     encode_tick,
 )
+from schemas.alerts import AlertRecord, encode_alert_record
 from stream import metrics
+from stream.alerts import PartitionAlerts
 from stream.partition import PartitionWindows
+from stream.restore import latest_snapshot
 from stream.spanmetrics import span_metrics
 
 __all__ = ["StreamConfig", "StreamWorker"]
@@ -59,6 +64,7 @@ class StreamConfig:
     tick_interval_ms: int | None = None  # default: a tenth of the window, between 100 and 500 ms
     metrics_partitions: int = 4  # partitions of the metrics topic: spans partition N rolls up into this + N
     session_timeout_s: float = 10.0  # how fast a dead worker's partitions move on
+    rules_path: Path | None = None  # alert rules file, evaluated at window closes; None: no alerting
 
     @property
     def tick_every_ms(self) -> int:
@@ -72,6 +78,7 @@ class StreamConfig:
 @dataclass
 class _Partition:
     windows: PartitionWindows
+    alerts: PartitionAlerts
     held: deque[Any] = field(default_factory=deque)  # events not yet acknowledged, in offset order
 
 
@@ -81,6 +88,11 @@ class StreamWorker:
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
         self._partitions: dict[TP, _Partition] = {}
+        self._rules = RulesWatcher(config.rules_path, window_ms=config.window_ms) if config.rules_path else None
+        if self._rules is not None:
+            self._rules.reload()
+            for error in self._rules.errors:
+                log.error("alert rules not loaded: %s", error)
         self.app = self._build_app()
 
     def _build_app(self) -> faust.App:
@@ -114,6 +126,7 @@ class StreamWorker:
         source = raw(cfg.topics.metrics, cfg.topics.spans)
         self._tick_targets = {name: raw(name) for name in (cfg.topics.metrics, cfg.topics.spans)}
         self._rollups = raw(cfg.topics.rollups)
+        self._alerts = raw(cfg.topics.alerts)
         self._deadletter = raw(cfg.topics.deadletter)
 
         @app.agent(source, name="perfpulse.stream.windows")
@@ -135,6 +148,8 @@ class StreamWorker:
         return app
 
     async def _send_ticks(self) -> None:
+        if self._rules is not None:
+            self._rules.poll()  # one stat; a changed file is validated and applied, or reported
         now_ms = time.time_ns() // 1_000_000
         value = encode_tick(now_ms)
         for tp in self.app.consumer.assignment():
@@ -156,7 +171,7 @@ class StreamWorker:
         )
         metrics.OPEN_WINDOWS.labels(f"{tp.topic}/{tp.partition}").set(state.windows.open_windows)
 
-    def _state_for(self, tp: TP, offset: int) -> _Partition:
+    async def _state_for(self, tp: TP, offset: int) -> _Partition:
         state = self._partitions.get(tp)
         if state is not None and offset <= state.windows.last_offset:
             # The consumer went back (a seek to the committed tick after a rebalance): what is held
@@ -164,7 +179,13 @@ class StreamWorker:
             log.info("%s[%d] rewound to offset %d: rebuilding its windows", tp.topic, tp.partition, offset)
             state = None
         if state is None:
-            state = self._partitions[tp] = _Partition(PartitionWindows(self.config.window_ms, self.config.grace_ms))
+            cfg = self.config
+            alerts = PartitionAlerts(cfg.window_ms, cfg.grace_ms, lambda: self._rules.current if self._rules else None)
+            if self._rules is not None:
+                snapshot = await latest_snapshot(cfg.bootstrap, cfg.topics.alerts, self._rollups_partition(tp))
+                if snapshot is not None:
+                    alerts.restore(snapshot)
+            state = self._partitions[tp] = _Partition(PartitionWindows(cfg.window_ms, cfg.grace_ms), alerts)
         return state
 
     def _decode(self, tp: TP, value: bytes) -> list[MetricBatch] | Tick:
@@ -183,7 +204,7 @@ class StreamWorker:
     async def _handle(self, event: Any) -> None:
         message = event.message
         tp, offset = message.tp, message.offset
-        state = self._state_for(tp, offset)
+        state = await self._state_for(tp, offset)
         state.held.append(event)
         try:
             record = self._decode(tp, message.value)
@@ -201,15 +222,23 @@ class StreamWorker:
                 metrics.LATE_POINTS.inc(late)
 
     async def _on_tick(self, partition: int, offset: int, tick: Tick, state: _Partition) -> None:
-        """Emit what the tick closes into rollups ``partition``, then acknowledge up to the restart tick."""
+        """Emit what the tick closes into rollups ``partition`` and the alert records of its
+        evaluation into alerts ``partition``, then acknowledge up to the restart tick."""
         result = state.windows.tick(offset, tick)
+        futures = []
+        for chunk, start in enumerate(range(0, len(result.rows), ROWS_PER_RECORD)):
+            batch = RollupBatch(partition, offset, chunk, result.rows[start : start + ROWS_PER_RECORD])
+            futures.append(await self._rollups.send(value=encode_rollups(batch), partition=partition))
+        watermark = state.windows.watermark_ms if state.windows.watermark_ms is not None else tick.close_ms
+        for record in state.alerts.on_tick(offset, watermark, result.rows):
+            placed = replace(record, src_partition=partition)
+            futures.append(
+                await self._alerts.send(key=_alert_key(placed), value=encode_alert_record(placed), partition=partition)
+            )
+            metrics.ALERT_TRANSITIONS.inc(record.kind == "transition")
+        for future in futures:
+            await future  # acknowledged by Kafka before the offsets behind it are committed
         if result.rows:
-            futures = []
-            for chunk, start in enumerate(range(0, len(result.rows), ROWS_PER_RECORD)):
-                batch = RollupBatch(partition, offset, chunk, result.rows[start : start + ROWS_PER_RECORD])
-                futures.append(await self._rollups.send(value=encode_rollups(batch), partition=partition))
-            for future in futures:
-                await future  # acknowledged by Kafka before the offsets behind it are committed
             metrics.ROLLUP_ROWS.inc(len(result.rows))
         if result.closed_windows:
             metrics.WINDOWS_EMITTED.inc(result.closed_windows)
@@ -233,3 +262,12 @@ class StreamWorker:
         await future
         metrics.DEADLETTERS.labels("stream").inc()
         log.warning("dead-lettered %s[%d]@%d: %s", tp.topic, tp.partition, offset, reason)
+
+
+def _alert_key(record: AlertRecord) -> bytes:
+    """Kafka key: the alert (rule and group) for a transition, the partition for a snapshot."""
+    if record.kind == "transition":
+        alert = record.body["alert"]
+        group = ",".join(f"{k}={v}" for k, v in sorted(alert["group"].items()))
+        return f"{alert['rule']}{{{group}}}".encode()
+    return f"states/{record.src_partition}".encode()

@@ -331,7 +331,7 @@ def test_two_services_propagating_traceparent_make_one_trace_in_kafka(kafka_boot
     spans = {s.operation: s for _, batch in records for s in batch}
     assert len(spans) == 5
     assert {s.trace_id for s in spans.values()} == {client.trace_id}
-    assert all(key == batch[0].trace_id.encode() for key, batch in records)
+    assert all(key == batch[0].service.encode() for key, batch in records)  # keyed by service
     root = spans["POST /api/orders"]
     assert root.parent_span_id is None and root.service == "gateway"
     assert spans["call orchestrator"].parent_span_id == root.span_id

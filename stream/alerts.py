@@ -1,0 +1,199 @@
+"""Alert rules evaluated by the stream stage when a tick closes windows, per source partition.
+
+A service's metric batches and spans are keyed by service, so everything one alert group (rule
+``group_by`` always includes ``service``) reads is in one partition; each partition's worker
+evaluates the windows its ticks close, in window order, and emits what changed.
+
+Like the windows themselves this is deterministic in the partition's records: the alert state
+after a tick is a function of the windows closed so far, and every tick that evaluated something
+emits a ``states`` snapshot (schemas/alerts.py). A worker taking a partition over restores the
+newest snapshot, whose ``evaluated_to_ms`` says which window ends were evaluated: the replayed
+ticks up to the snapshot's close no window end past it (the watermark only grows with offsets), so
+they evaluate nothing again — which matters, because they replay windows whose first records may
+lie before the restart tick (that tick only precedes what was open when it was chosen). A rule with
+a ``window`` longer than the stream window reads up to that much recent history, which a restart
+rebuilds from the replay: for that long after a restart such a rule may read partial windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+from fastdigest import TDigest
+
+from alerting import AlertKey, AlertState, RuleSet, WindowStats, collect_stats, evaluate, selectors
+from schemas import MetricKind, RollupRow
+from schemas.alerts import AlertRecord
+
+__all__ = ["GroupAggregate", "PartitionAlerts", "merge_rows"]
+
+log = logging.getLogger("perfpulse.stream.alerts")
+
+MAX_CATCH_UP_WINDOWS = 60  # window ends evaluated at most per tick (an idle partition's gap is skipped)
+HISTORY_CENTROIDS = 200  # digest size kept per group per window for rules with a longer window
+
+
+@dataclass(slots=True)
+class GroupAggregate:
+    """A merged aggregate (alerting.collect.Aggregate) of rows of one group in one or more windows."""
+
+    count: float
+    total: float
+    minimum: float
+    maximum: float
+    counter: bool
+    digest: TDigest | None = None
+
+    def quantile(self, q: float) -> float:
+        if self.digest is None or self.count == 0:
+            return math.nan
+        return min(self.maximum, max(self.minimum, float(self.digest.quantile(q))))
+
+
+def merge_rows(parts: list[Any]) -> GroupAggregate:
+    """Merge window rows (RollupRow) or group aggregates into one :class:`GroupAggregate`."""
+    if all(isinstance(p, GroupAggregate) for p in parts):
+        return _merge_aggregates(parts)
+    rows: list[RollupRow] = parts
+    counter = any(r.kind is MetricKind.COUNTER for r in rows)
+    means = np.concatenate([r.means for r in rows]) if rows else np.empty(0)
+    weights = np.concatenate([r.weights for r in rows]) if rows else np.empty(0)
+    digest = None
+    if not counter and len(means):
+        # fastdigest reads any float64 buffer; its stubs only name Sequence[float].
+        digest = TDigest.from_values(
+            cast("Sequence[float]", means), w=cast("Sequence[float]", weights), max_centroids=1000
+        )
+    return GroupAggregate(
+        count=float(sum(r.count for r in rows)),
+        total=float(sum(r.sum for r in rows)),
+        minimum=min((r.min for r in rows), default=math.nan),
+        maximum=max((r.max for r in rows), default=math.nan),
+        counter=counter,
+        digest=digest,
+    )  # fmt: skip
+
+
+def _merge_aggregates(parts: list[GroupAggregate]) -> GroupAggregate:
+    digests = [p.digest for p in parts if p.digest is not None]
+    merged = None
+    if digests:
+        merged = TDigest(max_centroids=1000)
+        for digest in digests:
+            merged.merge_inplace(digest)
+    return GroupAggregate(
+        count=sum(p.count for p in parts),
+        total=sum(p.total for p in parts),
+        minimum=min((p.minimum for p in parts), default=math.nan),
+        maximum=max((p.maximum for p in parts), default=math.nan),
+        counter=any(p.counter for p in parts),
+        digest=merged,
+    )
+
+
+@dataclass
+class PartitionAlerts:
+    """The alert state of one source partition and its evaluation at ticks."""
+
+    window_ms: int
+    grace_ms: int
+    rules: Callable[[], RuleSet | None]  # the rules in force (reloaded by the caller)
+    states: dict[AlertKey, AlertState] = field(default_factory=dict)
+    evaluated_to_ms: int | None = None  # end of the newest window evaluated
+    _history: deque[tuple[int, list[RollupRow]]] = field(default_factory=deque)  # (window end, main rows)
+
+    def restore(self, snapshot: AlertRecord) -> None:
+        """Take over the state a ``states`` snapshot holds (see the module docstring)."""
+        # A group's labels keep their group_by order (JSON objects keep key order both ways).
+        self.states = {
+            (str(item["rule"]), tuple((str(k), str(v)) for k, v in item["group"].items())): AlertState.from_dict(
+                item["state"]
+            )
+            for item in snapshot.body.get("states", [])
+        }
+        self.evaluated_to_ms = snapshot.body.get("evaluated_to_ms")
+
+    def on_tick(self, tick_offset: int, watermark_ms: int, rows: list[RollupRow]) -> list[AlertRecord]:
+        """Evaluate every window end the tick makes final; return the records to emit, in order:
+        transitions, then one ``states`` snapshot (none when nothing was evaluated)."""
+        ruleset = self.rules()
+        closed_through = (watermark_ms - self.grace_ms) // self.window_ms * self.window_ms
+        main = [r for r in rows if not r.late]
+        if ruleset is None:
+            self._remember(main, closed_through)
+            return []
+        first = closed_through - (MAX_CATCH_UP_WINDOWS - 1) * self.window_ms
+        if self.evaluated_to_ms is not None:
+            first = max(first, self.evaluated_to_ms + self.window_ms)
+        ends = range(first, closed_through + 1, self.window_ms) if first <= closed_through else range(0)
+        if not ends:
+            self._remember(main, closed_through)
+            return []
+        by_end: dict[int, list[RollupRow]] = {}
+        for row in main:
+            by_end.setdefault(row.window_start_ms + row.window_ms, []).append(row)
+        needed = selectors(ruleset)
+        transitions = []
+        for end in ends:
+            self._history.append((end, by_end.get(end, [])))
+            window = WindowStats(end, self._stats(needed, end))
+            outcome = evaluate(ruleset, window, self.states)
+            self.states = outcome.states
+            transitions.extend(outcome.transitions)
+        self.evaluated_to_ms = ends[-1]
+        self._trim(ruleset)
+        records = [
+            AlertRecord("transition", 0, tick_offset, seq, _transition_body(t)) for seq, t in enumerate(transitions)
+        ]
+        records.append(AlertRecord("states", 0, tick_offset, len(records), self.snapshot()))
+        return records
+
+    def _remember(self, main: list[RollupRow], closed_through: int) -> None:
+        by_end: dict[int, list[RollupRow]] = {}
+        for row in main:
+            by_end.setdefault(row.window_start_ms + row.window_ms, []).append(row)
+        for end in sorted(by_end):
+            if end <= closed_through:
+                self._history.append((end, by_end[end]))
+
+    def _stats(self, needed: Any, end: int) -> Any:
+        """Stats per selector: rules with a ``window`` of their own read that many windows."""
+        spans = {s.window_ms or self.window_ms for s in needed}
+        out: dict[Any, Any] = {}
+        for span in spans:
+            rows = [
+                (row.name, {**row.labels, "service": row.service}, row)
+                for window_end, window_rows in self._history
+                if end - span < window_end <= end
+                for row in window_rows
+            ]
+            out.update(collect_stats(needed, rows, merge=merge_rows, window_ms=span, stream_window_ms=self.window_ms))
+        return out
+
+    def _trim(self, ruleset: RuleSet) -> None:
+        longest = max((r.window_ms or self.window_ms for r in ruleset.rules), default=self.window_ms)
+        while self._history and self._history[0][0] <= (self.evaluated_to_ms or 0) - longest:
+            self._history.popleft()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "evaluated_to_ms": self.evaluated_to_ms,
+            "states": [
+                {"rule": rule, "group": dict(group), "state": state.to_dict()}
+                for (rule, group), state in self.states.items()
+            ],
+        }
+
+
+def _transition_body(transition: Any) -> dict[str, Any]:
+    return {
+        "previous": transition.previous.value,
+        "at_ms": transition.at_ms,
+        "alert": transition.alert.to_dict(),
+    }
