@@ -3,6 +3,8 @@ end-to-end tests and the benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import signal
 import subprocess
 import sys
@@ -14,6 +16,15 @@ from typing import IO
 import httpx
 
 __all__ = ["ProcessGroup", "wait_http_ok"]
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies (Linux), so no stage outlives its supervisor."""
+    with contextlib.suppress(OSError):  # not Linux: children outlive a killed parent, as usual
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 class ProcessGroup:
@@ -34,7 +45,9 @@ class ProcessGroup:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        self.processes[name] = subprocess.Popen(argv, env=self.env, stdout=output, stderr=subprocess.STDOUT)
+        self.processes[name] = subprocess.Popen(
+            argv, env=self.env, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         if output is not None:
             output.close()
 
