@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 infra_app = typer.Typer(help="Local Kafka and Redis (real services, no Docker).", no_args_is_help=True)
 app.add_typer(infra_app, name="infra")
+rules_app = typer.Typer(help="Alert rules: check a rules file, run rule unit tests.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
 console = Console(stderr=True, soft_wrap=True)
 
 Bootstrap = Annotated[str | None, typer.Option("--kafka-bootstrap", help="Kafka host:port [PERFPULSE_KAFKA_BOOTSTRAP]")]
@@ -126,7 +128,7 @@ def api(
         typer.Option("--with-sink/--no-sink", help="run the sink in-process (default: when embedded)"),
     ] = None,
 ) -> None:
-    """Run the HTTP API (query, ingest, health)."""
+    """Run the HTTP API (query, ingest, alerts, rules, silences, health) and the notifier."""
     import uvicorn
 
     from perfpulse.app import create_app
@@ -228,6 +230,65 @@ def infra_status(bootstrap: Bootstrap = None, data_dir: DataDir = None) -> None:
         healthy = healthy and row.state == "up"
     Console().print(table)
     raise typer.Exit(0 if healthy else 1)
+
+
+RulesFile = Annotated[Path, typer.Argument(help="the rules file, e.g. infra/alerts.yaml")]
+
+
+@rules_app.command("validate")
+def rules_validate(file: RulesFile, window: Window = None) -> None:
+    """Check a rules file: every error as file:line:column: reason (exit 1), warnings too (exit 0)."""
+    from rich.text import Text
+
+    from alerting import parse_rules
+
+    settings = load_settings(window=window)
+    out = Console(soft_wrap=True, highlight=False)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read the rules file {file}: {exc}") from None
+    # ${VAR} in channels resolve from this environment, as the processes that send will see it.
+    result = parse_rules(text, file=str(file), window_ms=settings.window_ms)
+    for error in result.errors:
+        out.print(Text(str(error), style="red"))
+    for warning in result.warnings:
+        out.print(Text(str(warning), style="yellow"))
+    if result.rules is None:
+        console.print(f"[red]✗[/red] {file}: {len(result.errors)} error(s)", highlight=False)
+        raise typer.Exit(1)
+    rules = result.rules
+    enabled = sum(1 for c in rules.channels.values() if c.enabled)
+    console.print(
+        f"[green]✓[/green] {file}: {len(rules.rules)} rule(s), {len(rules.channels)} channel(s) ({enabled} enabled)",
+        highlight=False,
+    )
+
+
+@rules_app.command("test")
+def rules_test(
+    file: RulesFile,
+    cases: Annotated[Path, typer.Argument(help="the rule unit tests (promtool-like cases file)")],
+) -> None:
+    """Run rule unit tests against a rules file; exit 1 when a case fails or a file is unusable."""
+    from rich.text import Text
+
+    from alerting import run_rule_tests
+
+    out = Console(soft_wrap=True, highlight=False)
+    report = run_rule_tests(file, cases)
+    for error in report.errors:
+        out.print(Text(str(error), style="red"))
+    for failure in report.failures:
+        out.print(Text(f"FAIL {failure}", style="red"))
+    if report.errors:
+        console.print(f"[red]✗[/red] cannot run the tests: {len(report.errors)} error(s)", highlight=False)
+        raise typer.Exit(1)
+    failed = len({f.test for f in report.failures})
+    if failed:
+        console.print(f"[red]✗[/red] {failed} of {report.tests} test(s) failed", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] {report.tests} test(s) passed", highlight=False)
 
 
 def main() -> None:

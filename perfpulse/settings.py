@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from schemas import Limits, Redactor, Topics, parse_duration_ms
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 
-__all__ = ["Settings"]
+__all__ = ["DEFAULT_RULES", "Settings"]
+
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "infra" / "alerts.yaml"  # the spec's rules, shipped
 
 
 class Settings(BaseSettings):
@@ -33,7 +35,7 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="address the API listens on")
     api_port: int = Field(8080, description="port the API listens on")
     otlp_port: int = Field(4318, ge=0, description="port of the OTLP/HTTP receiver beside the API (0: off)")
-    rules: Path | None = Field(None, description="alert rules file (default infra/alerts.yaml)")
+    rules: Path = Field(DEFAULT_RULES, description="alert rules file (default: infra/alerts.yaml of perfpulse)")
     topic_prefix: str = Field("perfpulse.", description="prefix of every Kafka topic perfpulse uses")
     partitions: int = Field(4, ge=1, le=256, description="partitions of each topic perfpulse creates")
     consumer_group: str = Field("perfpulse", description="prefix of the Kafka consumer groups")
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     tier_1h_ttl_days: int = Field(400, ge=1, description="days the per-hour tier is kept")
     spans_ttl_days: int = Field(7, ge=1, description="days spans are kept in ClickHouse")
     logs_ttl_days: int = Field(7, ge=1, description="days log records are kept in ClickHouse")
+    alert_history_ttl_days: int = Field(
+        90, ge=1, description="days alert transitions and notification attempts are kept in ClickHouse"
+    )
     redact_keys: str = Field(
         ",".join(DEFAULT_SENSITIVE_KEYS),
         description="comma-separated attribute names whose values the sink redacts (a key containing one counts)",
@@ -57,6 +62,12 @@ class Settings(BaseSettings):
     def _duration(cls, value: str) -> str:
         parse_duration_ms(value)
         return value
+
+    @field_validator("rules")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Absolute, so every process started from here (other working directories) reads one file."""
+        return value.expanduser().resolve()
 
     @field_validator("window")
     @classmethod

@@ -14,9 +14,18 @@ from perfpulse.topics import ensure_topics
 from storage import MigrationParams, SinkConfig
 
 if TYPE_CHECKING:
+    from api.notifications import NotifierConfig
     from stream import StreamWorker
 
-__all__ = ["migration_params", "run_demo_for", "run_sink", "sink_config", "stream_worker", "supervise"]
+__all__ = [
+    "migration_params",
+    "notifier_config",
+    "run_demo_for",
+    "run_sink",
+    "sink_config",
+    "stream_worker",
+    "supervise",
+]
 
 log = logging.getLogger("perfpulse.stages")
 
@@ -29,6 +38,7 @@ def migration_params(settings: Settings) -> MigrationParams:
         tier_1h_ttl_days=settings.tier_1h_ttl_days,
         spans_ttl_days=settings.spans_ttl_days,
         logs_ttl_days=settings.logs_ttl_days,
+        alert_history_ttl_days=settings.alert_history_ttl_days,
     )
 
 
@@ -38,6 +48,20 @@ def sink_config(settings: Settings) -> SinkConfig:
         topics=settings.topics,
         group=f"{settings.consumer_group}-sink",
         redactor=settings.redactor,
+    )
+
+
+def notifier_config(settings: Settings) -> NotifierConfig:
+    """The notifier of the API process: every alerts partition, channels from the rules file."""
+    from api.notifications import NotifierConfig
+
+    return NotifierConfig(
+        bootstrap=settings.kafka_bootstrap,
+        topic=settings.topics.alerts,
+        group=f"{settings.consumer_group}-notifier",
+        rules_path=settings.rules,
+        window_ms=settings.window_ms,
+        external_url=settings.api_url,
     )
 
 

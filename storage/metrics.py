@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CONSUMER_LAG", "INSERT_SECONDS", "REPLAYS_SKIPPED", "ROWS_INSERTED", "UNREADABLE_RECORDS"]
+__all__ = [
+    "ALERT_REPLAYS_SKIPPED",
+    "CONSUMER_LAG",
+    "INSERT_SECONDS",
+    "REPLAYS_SKIPPED",
+    "ROWS_INSERTED",
+    "UNREADABLE_RECORDS",
+]
 
 ROWS_INSERTED = Counter("perfpulse_sink_rows_inserted_total", "Rows written to ClickHouse", ["table"])
 INSERT_SECONDS = Histogram(
@@ -15,6 +22,9 @@ INSERT_SECONDS = Histogram(
 )
 REPLAYS_SKIPPED = Counter(
     "perfpulse_sink_replayed_rollups_skipped_total", "Rollup records skipped as re-emissions of stored ones"
+)
+ALERT_REPLAYS_SKIPPED = Counter(
+    "perfpulse_sink_replayed_alerts_skipped_total", "Alert records skipped as re-emissions of stored ones"
 )
 UNREADABLE_RECORDS = Counter(
     "perfpulse_sink_unreadable_records_total",

@@ -29,6 +29,7 @@ class MigrationParams:
     tier_1h_ttl_days: int = 400  # per-hour tier
     spans_ttl_days: int = 7  # raw spans
     logs_ttl_days: int = 7  # raw log records
+    alert_history_ttl_days: int = 90  # alert transitions and notification attempts
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The sink: Kafka (metrics, spans, logs, rollups, deadletter) -> ClickHouse, in batches, exactly once.
+"""The sink: Kafka (metrics, spans, logs, rollups, alerts, deadletter) -> ClickHouse, in batches, exactly once.
 
 The sink is the only writer of ClickHouse. Exactly-once effect without a second store:
 
@@ -8,7 +8,10 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
 - the stream stage may re-emit rollups after its own restart; those carry the identity
   ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
   holds emissions of metrics partition N in tick order, so anything at or below the highest
-  stored identity is a repeat and is skipped.
+  stored identity is a repeat and is skipped. The ``alerts`` topic is laid out the same way
+  (identity ``(partition, tick offset, seq)``, schemas/alerts.py): its transitions become rows of
+  ``alert_history`` with the same skipping; its ``states`` snapshots are the stream stage's own
+  restart state and are passed over.
 
 Spans and log records are redacted (:class:`~schemas.Redactor`) before they are stored: the sink is
 the one writer of ClickHouse, so a producer writing to Kafka directly cannot store a secret either.
@@ -40,9 +43,18 @@ from schemas import (
     decode_rollups,
     decode_spans,
 )
+from schemas.alerts import decode_alert_record
 from storage import metrics
 from storage.client import Store
-from storage.rows import DeadLetterColumns, LogColumns, PointColumns, RollupColumns, SpanColumns, TableColumns
+from storage.rows import (
+    AlertHistoryColumns,
+    DeadLetterColumns,
+    LogColumns,
+    PointColumns,
+    RollupColumns,
+    SpanColumns,
+    TableColumns,
+)
 from storage.tiers import TierFiller
 
 __all__ = ["Sink", "SinkConfig"]
@@ -60,6 +72,7 @@ class SinkConfig:
     max_buffered_rows: int = 250_000  # flush a table earlier when this many of its rows are waiting
     spans_flush_s: float = 1.0  # longest a span waits for its insert
     logs_flush_s: float = 1.0  # longest a log record waits for its insert
+    alerts_flush_s: float = 0.5  # longest an alert transition waits for its insert (history)
     redactor: Redactor = field(default_factory=Redactor)  # masks secrets in spans and logs before insert
 
 
@@ -101,14 +114,17 @@ class Sink:
         self._letters = DeadLetterColumns()
         self._spans = SpanColumns(config.redactor)
         self._logs = LogColumns(config.redactor)
+        self._alerts = AlertHistoryColumns()
         self._pending = {
             topics.metrics: _Pending(self._points, config.points_flush_s),
             topics.spans: _Pending(self._spans, config.spans_flush_s),
             topics.logs: _Pending(self._logs, config.logs_flush_s),
             topics.rollups: _Pending(self._rollups, config.rollups_flush_s),
+            topics.alerts: _Pending(self._alerts, config.alerts_flush_s),
             topics.deadletter: _Pending(self._letters, config.rollups_flush_s),
         }
         self._frontier: dict[int, tuple[int, int]] = {}  # rollups partition -> highest (tick, chunk) kept
+        self._alert_frontier: dict[int, tuple[int, int]] = {}  # alerts partition -> highest (tick, seq) taken
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
@@ -154,6 +170,8 @@ class Sink:
                 self._take_logs(tp, record)
             elif tp.topic == topics.rollups:
                 self._take_rollups(tp, record)
+            elif tp.topic == topics.alerts:
+                self._take_alert(tp, record)
             else:
                 self._take_letter(tp, record)
         if records:
@@ -211,6 +229,32 @@ class Sink:
             return
         self._frontier[tp.partition] = identity
         self._rollups.add(record.offset, batch)
+
+    def _take_alert(self, tp: TopicPartition, record: Any) -> None:
+        """A transition becomes a history row unless it re-emits one taken already; a record whose
+        source partition is not its own would break that skipping, so it is refused (counted)."""
+        try:
+            alert = decode_alert_record(record.value)
+        except WireError:
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+            return
+        if alert.src_partition != tp.partition:
+            log.warning("alerts record at %d of partition %d names source partition %d; skipped",
+                        record.offset, tp.partition, alert.src_partition)  # fmt: skip
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+            return
+        seen = self._alert_frontier.get(tp.partition)
+        if seen is not None and alert.identity <= seen:
+            metrics.ALERT_REPLAYS_SKIPPED.inc()
+            return
+        self._alert_frontier[tp.partition] = alert.identity
+        if alert.kind != "transition":
+            return  # a ``states`` snapshot: the stream stage's restart state, not history
+        try:
+            self._alerts.add(record.offset, alert)
+        except ValueError as exc:
+            log.warning("alerts record at %d of partition %d is not a transition: %s", record.offset, tp.partition, exc)
+            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
 
     def _take_letter(self, tp: TopicPartition, record: Any) -> None:
         try:
@@ -284,17 +328,22 @@ class Sink:
             self._consumed.pop(tp, None)
             if tp.topic == topics.rollups:
                 self._frontier.pop(tp.partition, None)
-                if (frontier := frontiers.get(tp.partition)) is not None:
+                if (frontier := frontiers.get((tp.topic, tp.partition))) is not None:
                     self._frontier[tp.partition] = frontier
                 await asyncio.to_thread(self._tiers.resume, tp.partition, offset)
+            elif tp.topic == topics.alerts:
+                self._alert_frontier.pop(tp.partition, None)
+                if (frontier := frontiers.get((tp.topic, tp.partition))) is not None:
+                    self._alert_frontier[tp.partition] = frontier
         consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 
-    def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[int, tuple[int, int]]]:
-        """Highest stored offset per (topic, partition), and the rollup frontier per partition."""
+    def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], tuple[int, int]]]:
+        """Highest stored offset per (topic, partition), and the identity frontier per rollups and
+        alerts partition."""
         topics = self.config.topics
         found: dict[tuple[str, int], int] = {}
-        frontiers: dict[int, tuple[int, int]] = {}
+        frontiers: dict[tuple[str, int], tuple[int, int]] = {}
         for partition, offset in self.store.rows(
             "SELECT src_partition, max(src_offset) FROM points GROUP BY src_partition"
         ):
@@ -308,7 +357,12 @@ class Sink:
             "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
         ):
             found[(topics.rollups, partition)] = offset
-            frontiers[partition] = (int(frontier[0]), int(frontier[1]))
+            frontiers[(topics.rollups, partition)] = (int(frontier[0]), int(frontier[1]))
+        for partition, offset, frontier in self.store.rows(
+            "SELECT src_partition, max(kafka_offset), max((tick_offset, seq)) FROM alert_history GROUP BY src_partition"
+        ):
+            found[(topics.alerts, partition)] = offset
+            frontiers[(topics.alerts, partition)] = (int(frontier[0]), int(frontier[1]))
         for partition, offset in self.store.rows(
             "SELECT kafka_partition, max(kafka_offset) FROM deadletters GROUP BY kafka_partition"
         ):

@@ -80,10 +80,26 @@ class Notification:
             "id": self.id,
             "channel": self.channel,
             "group_key": self.group_key,
+            "group_labels": dict(self.group_labels),
             "status": self.status,
             "at_ms": self.at_ms,
             "alerts": [a.to_dict() for a in self.alerts],
         }
+
+    @classmethod
+    def from_summary(cls, data: Mapping[str, Any]) -> Notification:
+        """Inverse of :meth:`summary` (to restore dead letters); raises ``ValueError`` when malformed."""
+        try:
+            return cls(
+                str(data["id"]),
+                str(data["channel"]),
+                str(data["group_key"]),
+                {str(k): str(v) for k, v in dict(data.get("group_labels", {})).items()},
+                tuple(Alert.from_dict(a) for a in data["alerts"]),
+                int(data["at_ms"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"cannot read notification: {exc!r}") from None
 
 
 def _common(maps: list[Mapping[str, str]]) -> dict[str, str]:
@@ -181,3 +197,18 @@ class DeadLetter:
             "at_ms": self.at_ms,
             "notification": self.notification.summary(),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeadLetter:
+        """Inverse of :meth:`to_dict` (dead letters survive a restart); raises ``ValueError`` when malformed."""
+        try:
+            return cls(
+                str(data["id"]),
+                Notification.from_summary(data["notification"]),
+                str(data["target"]),
+                int(data["attempts"]),
+                str(data["reason"]),
+                int(data["at_ms"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"cannot read dead letter: {exc!r}") from None

@@ -262,11 +262,12 @@ class Notifier:
     # -- persistence ----------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-able state (alerts, groups, notification log, silences) to survive a restart."""
+        """JSON-able state (alerts, groups, notification log, silences, dead letters) to survive a restart."""
         return {
             "alerts": [a.to_dict() for a in self._alerts.values()],
             "groups": self._grouper.snapshot(),
             "silences": self.silences.snapshot(),
+            "dead_letters": [d.to_dict() for d in self._dead],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -274,4 +275,6 @@ class Notifier:
         alerts = [Alert.from_dict(a) for a in data.get("alerts", [])]
         self._grouper = Grouper.restore(data.get("groups", {}))
         self.silences = Silences.restore(data.get("silences", []))
+        dead = [DeadLetter.from_dict(d) for d in data.get("dead_letters", [])]
+        self._dead = deque(dead, maxlen=self._dead.maxlen)
         self._alerts = {a.fingerprint: a for a in alerts}

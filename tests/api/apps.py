@@ -57,10 +57,10 @@ def running_app(settings: Settings, **options: Any) -> Iterator[TestClient]:
 
 @contextmanager
 def unreachable_kafka_app(settings: Settings) -> Iterator[TestClient]:
-    """The app on ``settings``' store and topics, with Kafka unreachable (no sink: the caller's
-    app keeps the store open)."""
+    """The app on ``settings``' store and topics, with Kafka unreachable (no sink and no notifier:
+    the caller's app keeps the store, and its notifier state, to itself)."""
     moved = app_settings(UNREACHABLE_KAFKA, settings.redis_url, settings.data_dir, settings.topics)
-    with running_app(moved, with_sink=False) as running:
+    with running_app(moved, with_sink=False, with_notifier=False) as running:
         yield running
 
 

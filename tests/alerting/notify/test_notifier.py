@@ -155,6 +155,25 @@ async def test_400_is_dead_lettered_after_one_attempt_and_can_be_redelivered(
         assert again.delivered and h.notifier.dead_letters() == [] and len(receiver.delivered()) == 1
 
 
+async def test_dead_letters_survive_a_restart_and_can_be_redelivered_after_it(
+    http_receiver: Callable[..., HttpReceiver], harness: Callable[..., object], clock: FakeClock
+) -> None:
+    receiver = http_receiver([400])
+    async with harness(receiver) as h:  # type: ignore[attr-defined]
+        h.close_window({"gateway": 300.0})
+        await h.notifier.flush(clock.advance(1_000))
+        (letter,) = h.notifier.dead_letters()
+        saved = json.loads(json.dumps(h.notifier.snapshot()))
+        restarted = Notifier(h.ruleset.channels, sender=h.notifier._sender, clock=clock)
+        restarted.restore(saved)
+        (restored,) = restarted.dead_letters()
+        assert restored.to_dict() == letter.to_dict()
+        assert restored.notification.group_labels == letter.notification.group_labels
+        again = await restarted.redeliver(letter.id)
+        assert again.delivered and restarted.dead_letters() == [] and len(receiver.delivered()) == 1
+        assert receiver.delivered()[0].json()["groupLabels"] == dict(letter.notification.group_labels)
+
+
 async def test_silence_mutes_and_its_end_makes_the_alert_news(
     http_receiver: Callable[..., HttpReceiver], harness: Callable[..., object], clock: FakeClock
 ) -> None:

@@ -1,0 +1,185 @@
+"""``/api/v1/rules``: the alert rules in force, edited one rule at a time, and validation.
+
+Edits go through the rules file (the one source of truth: stream workers and notifiers read it):
+the edited text is validated as a whole, written atomically and applied
+(:meth:`alerting.RulesWatcher.replace_text`); an invalid result changes nothing and is answered 400
+with each problem's ``file:line:column`` in ``details[].loc``. Other processes (stream workers)
+pick the change up by polling the file. Positions of a rule sent as JSON refer to the rules file as
+it would be with the rule in place. Channels are listed without secrets (URLs redacted).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerting import ParseResult, RuleError, RulesWatcher
+from api.context import alerting_service
+from api.errors import ApiError
+from api.notifications import AlertingService
+from api.rulesfile import RulesFileError, rule_names, with_rule, without_rule
+
+__all__ = ["RuleBody", "ValidateBody", "router"]
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+
+Service = Annotated[AlertingService, Depends(alerting_service)]
+Duration = str | int  # '30s', '5m', or seconds
+
+
+class RuleBody(BaseModel):
+    """One rule, with the keys of the rules file (alerting/rules.py documents each)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str
+    condition: str = Field(description="e.g. 'response_time.p95 > 200'")
+    severity: str | None = Field(None, description="critical | warning | info (default warning)")
+    notification: list[str] | None = Field(None, description="channel names defined in the rules file")
+    for_: Duration | None = Field(None, alias="for", description="breached this long before firing")
+    keep_firing_for: Duration | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    group_by: list[str] | None = None
+    window: Duration | None = None
+
+    def as_file_entry(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class ValidateBody(BaseModel):
+    """Exactly one of: a whole rules file's text, or one rule checked in place in the current file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="a whole rules file (YAML)")
+    rule: RuleBody | None = Field(None, description="one rule: validated as if created or updated now")
+
+
+def _error(e: RuleError) -> dict[str, Any]:
+    return {"file": e.file, "line": e.line, "column": e.column, "reason": e.reason}
+
+
+def _current_text(watcher: RulesWatcher) -> str:
+    try:
+        return watcher.path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ApiError(500, f"cannot read the rules file {watcher.path}: {exc.__class__.__name__}") from None
+
+
+def _not_editable(watcher: RulesWatcher, exc: RulesFileError) -> ApiError:
+    errors = watcher.validate_text(_current_text(watcher)).errors
+    return ApiError(409, str(exc), [e.as_detail() for e in errors])
+
+
+def _applied(result: ParseResult, name: str, watcher: RulesWatcher) -> dict[str, Any]:
+    if result.rules is None:
+        raise ApiError(
+            400, f"invalid rule {name!r}: the rules file would not load", [e.as_detail() for e in result.errors]
+        )
+    rule = result.rules.get(name)
+    return {
+        "rule": rule.to_dict() if rule is not None else None,
+        "file": str(watcher.path),
+        "warnings": [str(w) for w in result.warnings],
+    }
+
+
+@router.get("", summary="The rules and channels in force")
+async def list_rules(service: Service) -> dict[str, Any]:
+    """``errors`` lists the problems of the file on disk when it does not load (the rules in force
+    then are the last valid ones); channels come without secrets."""
+    watcher = service.rules
+    current = watcher.current
+    return {
+        "file": str(watcher.path),
+        "loaded": current is not None,
+        "rules": [r.to_dict() for r in current.rules] if current else [],
+        "channels": [c.to_dict() for c in current.channels.values()] if current else [],
+        "errors": [_error(e) for e in watcher.errors],
+        "warnings": [str(w) for w in current.warnings] if current else [],
+    }
+
+
+@router.get("/{name}", summary="One rule in force")
+async def get_rule(name: str, service: Service) -> dict[str, Any]:
+    current = service.rules.current
+    rule = current.get(name) if current else None
+    if rule is None:
+        raise ApiError(404, f"no rule {name!r}", [{"loc": "path.name", "msg": "no rule of that name is in force"}])
+    return {"rule": rule.to_dict()}
+
+
+@router.post("", status_code=201, summary="Create a rule (written to the rules file)")
+async def create_rule(body: RuleBody, service: Service) -> dict[str, Any]:
+    watcher = service.rules
+    async with service.rules_lock:
+        text = _current_text(watcher)
+        try:
+            if body.name in rule_names(text):
+                raise ApiError(409, f"rule {body.name!r} exists", [{"loc": "body.name", "msg": "use PUT to change it"}])
+            edited = with_rule(text, body.as_file_entry())
+        except RulesFileError as exc:
+            raise _not_editable(watcher, exc) from None
+        return _applied(watcher.replace_text(edited), body.name, watcher)
+
+
+@router.put("/{name}", summary="Replace a rule (written to the rules file)")
+async def update_rule(name: str, body: RuleBody, service: Service) -> dict[str, Any]:
+    """The body may rename the rule (its ``name`` differs from the path's)."""
+    watcher = service.rules
+    async with service.rules_lock:
+        text = _current_text(watcher)
+        try:
+            if name not in rule_names(text):
+                raise ApiError(404, f"no rule {name!r}", [{"loc": "path.name", "msg": "no rule of that name"}])
+            edited = with_rule(text, body.as_file_entry(), replace=name)
+        except RulesFileError as exc:
+            raise _not_editable(watcher, exc) from None
+        return _applied(watcher.replace_text(edited), body.name, watcher)
+
+
+@router.delete("/{name}", summary="Delete a rule (removed from the rules file)")
+async def delete_rule(name: str, service: Service) -> dict[str, Any]:
+    watcher = service.rules
+    async with service.rules_lock:
+        text = _current_text(watcher)
+        try:
+            if name not in rule_names(text):
+                raise ApiError(404, f"no rule {name!r}", [{"loc": "path.name", "msg": "no rule of that name"}])
+            edited = without_rule(text, name)
+        except RulesFileError as exc:
+            raise _not_editable(watcher, exc) from None
+        result = watcher.replace_text(edited)
+        if result.rules is None:
+            raise ApiError(400, f"cannot delete rule {name!r}", [e.as_detail() for e in result.errors])
+        return {"deleted": name, "file": str(watcher.path)}
+
+
+@router.post("/validate", summary="Validate a rules file's text, or one rule in place")
+async def validate(body: ValidateBody, service: Service) -> dict[str, Any]:
+    """Always 200: ``{"valid", "errors": [{"file", "line", "column", "reason"}], "warnings"}``.
+    Nothing is written."""
+    if (body.text is None) == (body.rule is None):
+        raise ApiError(400, "give exactly one of 'text' and 'rule'", [{"loc": "body", "msg": "text xor rule"}])
+    watcher = service.rules
+    if body.text is not None:
+        candidate = body.text
+    else:
+        assert body.rule is not None
+        text = _current_text(watcher)
+        try:
+            exists = body.rule.name in rule_names(text)
+            candidate = with_rule(text, body.rule.as_file_entry(), replace=body.rule.name if exists else None)
+        except RulesFileError:
+            candidate = text  # the file itself is broken: its own errors are the answer
+    result = watcher.validate_text(candidate)
+    return {
+        "valid": result.rules is not None,
+        "errors": [_error(e) for e in result.errors],
+        "warnings": [str(w) for w in result.warnings],
+    }

@@ -1,0 +1,146 @@
+"""``/api/v1/silences``: create, list, read and expire silences (Alertmanager's meaning).
+
+A silence mutes notifications of the alerts its matchers select while ``starts_at <= now <
+ends_at``; muted alerts stay listed by ``GET /api/v1/alerts`` with ``silenced_by``. Every change is
+saved with the notifier's state before the answer, so it survives a restart of the API process.
+Expiring (``DELETE``) ends a silence now; expired silences stay listed for a day.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerting import LabelMatcher, MatchOp
+from alerting.notify import SilenceError, SilenceState
+from api.context import alerting_service
+from api.errors import ApiError
+from api.notifications import AlertingService
+from api.params import now_ms
+from schemas import parse_duration_ms, parse_timestamp_ms
+from storage import StoreError
+
+__all__ = ["MatcherBody", "SilenceBody", "router"]
+
+router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
+
+Service = Annotated[AlertingService, Depends(alerting_service)]
+Time = int | str  # epoch ms or RFC 3339
+
+
+class MatcherBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    op: str = Field("=", description="=, !=, =~ or !~")
+    value: str
+
+
+class SilenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    matchers: str | list[MatcherBody] = Field(
+        description='text such as \'service="gateway", alertname=~"high_.*"\', or a list of {name, op, value}'
+    )
+    starts_at: Time | None = Field(None, description="epoch ms or RFC 3339; default now")
+    ends_at: Time | None = Field(None, description="epoch ms or RFC 3339; or give duration")
+    duration: str | None = Field(None, description="e.g. 2h: ends_at = starts_at + duration")
+    comment: str
+    created_by: str
+
+
+def _time(name: str, value: Time) -> int:
+    try:
+        return parse_timestamp_ms(value)
+    except ValueError as exc:
+        raise ApiError(400, f"invalid {name}", [{"loc": f"body.{name}", "msg": str(exc)}]) from None
+
+
+def _matchers(body: SilenceBody) -> str | list[LabelMatcher]:
+    if isinstance(body.matchers, str):
+        return body.matchers
+    out = []
+    for i, m in enumerate(body.matchers):
+        try:
+            out.append(LabelMatcher.of(m.name, MatchOp(m.op), m.value))
+        except ValueError as exc:
+            raise ApiError(400, "invalid matcher", [{"loc": f"body.matchers.{i}", "msg": str(exc)}]) from None
+    return out
+
+
+def _view(silence: Any, now: int) -> dict[str, Any]:
+    out: dict[str, Any] = silence.to_dict(now)
+    out["created_by"] = silence.creator
+    return out
+
+
+async def _save(service: AlertingService) -> None:
+    try:
+        await service.save()
+    except StoreError as exc:
+        raise ApiError(503, f"cannot save the silence: {exc}") from None
+
+
+@router.get("", summary="Silences, soonest ending first")
+async def list_silences(
+    service: Service,
+    state: Annotated[str | None, Query(description="only pending, active or expired ones")] = None,
+) -> dict[str, Any]:
+    wanted = None
+    if state is not None:
+        try:
+            wanted = SilenceState(state)
+        except ValueError:
+            raise ApiError.bad_param("state", "choose from pending, active, expired") from None
+    now = now_ms()
+    return {"silences": [_view(s, now) for s in service.notifier.silences.items(now, wanted)]}
+
+
+@router.get("/{silence_id}", summary="One silence")
+async def get_silence(silence_id: str, service: Service) -> dict[str, Any]:
+    silence = service.notifier.silences.get(silence_id)
+    if silence is None:
+        raise ApiError(404, f"no silence {silence_id!r}")
+    return _view(silence, now_ms())
+
+
+@router.post("", status_code=201, summary="Create a silence")
+async def create_silence(body: SilenceBody, service: Service) -> dict[str, Any]:
+    now = now_ms()
+    starts = _time("starts_at", body.starts_at) if body.starts_at is not None else now
+    if (body.ends_at is None) == (body.duration is None):
+        raise ApiError(400, "give exactly one of 'ends_at' and 'duration'", [{"loc": "body.ends_at", "msg": "missing"}])
+    if body.ends_at is not None:
+        ends = _time("ends_at", body.ends_at)
+    else:
+        assert body.duration is not None
+        try:
+            ends = starts + parse_duration_ms(body.duration)
+        except ValueError as exc:
+            raise ApiError(400, "invalid duration", [{"loc": "body.duration", "msg": str(exc)}]) from None
+    try:
+        silence = service.notifier.silences.add(
+            _matchers(body),
+            starts_at_ms=starts,
+            ends_at_ms=ends,
+            comment=body.comment,
+            creator=body.created_by,
+            now_ms=now,
+        )
+    except SilenceError as exc:
+        raise ApiError(400, "invalid silence", [{"loc": "body", "msg": str(exc)}]) from None
+    await _save(service)
+    return _view(silence, now)
+
+
+@router.delete("/{silence_id}", summary="Expire a silence now")
+async def expire_silence(silence_id: str, service: Service) -> dict[str, Any]:
+    now = now_ms()
+    try:
+        silence = service.notifier.silences.expire(silence_id, now)
+    except SilenceError:
+        raise ApiError(404, f"no silence {silence_id!r}") from None
+    await _save(service)
+    return _view(silence, now)
