@@ -266,6 +266,10 @@ def _group_by(reader: Reader, node: Node, what: str) -> tuple[str, ...]:
             reader.error(label_node, f"{what}: group_by: {label!r} is listed twice")
         else:
             out.append(label)
+    if "service" not in out:
+        # The stream stage evaluates each source partition alone, and a service's data is whole in
+        # one partition (records are keyed by service): a group must not span services.
+        reader.error(node, f"{what}: group_by must include 'service' (each group is evaluated within one service)")
     return tuple(out)
 
 

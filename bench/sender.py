@@ -145,9 +145,42 @@ def spans(bootstrap: str, prefix: str, n: int, hours: float) -> dict[str, object
     return {"traces": n // per_trace, "sample": sample, "dropped": 0}
 
 
+def services(bootstrap: str, prefix: str, count: int, seconds: float, breaching: int) -> dict[str, object]:
+    """Requests of ``count`` services for ``seconds`` (20 per service per second, 20 ms), straight to
+    Kafka in one record per service every 250 ms; the first ``breaching`` services answer in 450 ms
+    during one whole window 1 s long, starting at ``breach_ms`` (reported)."""
+    from ingest.producer import RecordProducer
+    from schemas import MetricBatch, MetricKind, SeriesPoints, Topics
+
+    start = time.time()
+    breach_ms = (int(start * 1000) // 1000 + int(seconds // 2)) * 1000
+
+    async def produce() -> None:
+        producer = RecordProducer(bootstrap, Topics(prefix), client_id="bench-services")
+        try:
+            while (now := time.time()) < start + seconds:
+                now_ms = int(now * 1000)
+                ts = np.full(5, now_ms, dtype=np.int64)
+                breach = breach_ms <= now_ms < breach_ms + 1000
+                batches = [
+                    MetricBatch(f"svc-{i}", [SeriesPoints("http.server.duration", MetricKind.DISTRIBUTION, {}, ts,
+                                                          np.full(5, 450.0 if breach and i < breaching else 20.0))])
+                    for i in range(count)
+                ]  # fmt: skip
+                await producer.send_metrics(batches)
+                await asyncio.sleep(max(0.0, 0.25 - (time.time() - now)))
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    return {"breach_ms": breach_ms, "dropped": 0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["burst", "steady", "backfill", "spans"])
+    parser.add_argument("mode", choices=["burst", "steady", "backfill", "spans", "services"])
+    parser.add_argument("--services", type=int, default=1_000)
+    parser.add_argument("--breaching", type=int, default=100)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -156,6 +189,10 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0)
     parser.add_argument("--bulk", action="store_true", help="burst with observe_many instead of observe")
     args = parser.parse_args()
+    if args.mode == "services":
+        out = services(args.bootstrap, args.prefix, args.services, args.seconds, args.breaching)
+        sys.stdout.write(orjson.dumps(out).decode() + "\n")
+        return
     if args.mode == "spans":
         sys.stdout.write(orjson.dumps(spans(args.bootstrap, args.prefix, args.points, args.hours)).decode() + "\n")
         return

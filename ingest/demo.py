@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.emitter import Emitter
-from schemas import MetricKind
+from schemas import MetricKind, Span, SpanKind, SpanStatus
 
 __all__ = [
     "SERVICES",
@@ -278,6 +278,9 @@ def _gauges(rng: np.random.Generator, elapsed_s: float, slow: set[str], rate_per
         rss = profile.rss_bytes * (1.0 + 0.12 * wave + (0.25 if stressed else 0.0)) + rng.normal(0, 4e6)
         cpu = profile.cpu + 0.25 * load + 0.08 * wave + (0.35 if stressed else 0.0) + rng.normal(0, 0.03)
         out.append(_gauge(profile.name, "process.memory.rss_bytes", max(rss, 50e6)))
+        # The memory limit the spec's memory_usage (rss / limit) compares with: 1.6 x typical RSS, so
+        # memory_threshold (> 0.8) fires only when an incident stresses the service.
+        out.append(_gauge(profile.name, "process.memory.limit_bytes", 1.6 * profile.rss_bytes))
         out.append(_gauge(profile.name, "process.cpu.utilization", min(1.0, max(0.0, cpu))))
     queue = 8.0 + 6.0 * math.sin(2 * math.pi * elapsed_s / 240.0) + rng.normal(0, 2.0)
     if "orchestrator" in slow:
@@ -337,6 +340,8 @@ async def run_demo(
                 stats.points += _record(emitters[sample.service], sample)
                 if sample.name == "http.server.requests":
                     stats.requests += int(sample.values.sum())
+            for span in synthetic_traces(rng, time.time_ns(), samples):
+                emitters[span.service].add_span(span)
             next_tick = started + stats.ticks * tick_s
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_tick - time.monotonic())):
@@ -347,6 +352,55 @@ async def run_demo(
         stats.sent = sum(e.sent for e in emitters.values())
         stats.dropped = sum(e.dropped for e in emitters.values())
     return stats
+
+
+TRACED_PER_TICK = 4  # requests per service per tick also sent as traces (with RED from spans)
+_CALLS = {"frontend": "gateway", "gateway": "orchestrator"}  # who calls whom in the demo's traces
+
+
+def synthetic_traces(rng: np.random.Generator, end_ns: int, samples: list[Sample]) -> list[Span]:
+    """Traces for a few of the tick's requests: frontend -> gateway -> orchestrator, each hop a
+    server span in its service (with the caller's client span), failing where the request did."""
+    spans: list[Span] = []
+    for sample in samples:
+        if sample.name != "http.server.duration" or sample.service == "orchestrator":
+            continue
+        failed = sample.labels.get("status_code", "").startswith("5")
+        for duration_ms in sample.values[:TRACED_PER_TICK].tolist():
+            trace_id = f"{int(rng.integers(1, 2**63)):016x}{int(rng.integers(1, 2**63)):016x}"
+            start = end_ns - int(duration_ms * 1e6)
+            service, parent, operation = (
+                sample.service,
+                None,
+                f"{sample.labels.get('method', 'GET')} {sample.labels['route']}",
+            )
+            length = end_ns - start
+            while True:
+                span_id = f"{int(rng.integers(1, 2**63)):016x}"
+                status = SpanStatus.ERROR if failed else SpanStatus.OK
+                spans.append(
+                    Span(trace_id, span_id, parent, service, operation, start, start + length, SpanKind.SERVER, status)
+                )
+                callee = _CALLS.get(service)
+                if callee is None:
+                    break
+                client_id = f"{int(rng.integers(1, 2**63)):016x}"
+                start, length = start + length // 10, length * 8 // 10
+                spans.append(
+                    Span(
+                        trace_id,
+                        client_id,
+                        span_id,
+                        service,
+                        f"call {callee}",
+                        start,
+                        start + length,
+                        SpanKind.CLIENT,
+                        status,
+                    )
+                )
+                service, parent, operation = callee, client_id, f"handle {operation}"
+    return spans
 
 
 def _record(emitter: Emitter, sample: Sample) -> int:

@@ -251,6 +251,12 @@ class Emitter:
             )
         )
 
+    def add_span(self, span: Span) -> None:
+        """Buffer a finished span built by the caller (an importer, synthetic traffic); its service
+        becomes the emitter's."""
+        span.service = self.service
+        self._spans.append(span)
+
     def add_log(self, record: LogRecord) -> None:
         """Buffer a log record built by the caller (:class:`~ingest.loghandler.LogHandler` does);
         its service becomes the emitter's and its message is truncated to the limit."""

@@ -189,7 +189,8 @@ alerts:
         ),
         ("condition: r.p95 > 1\n    annotations: {s: 'x {{ $value'}", 6, 25, "unclosed '{{'"),
         ("condition: r.p95 > 1\n    group_by: [service, service]", 6, 25, "'service' is listed twice"),
-        ("condition: r.p95 > 1\n    group_by: ['a b']", 6, 17, "'a b' is not a label name"),
+        ("condition: r.p95 > 1\n    group_by: [service, 'a b']", 6, 26, "'a b' is not a label name"),
+        ("condition: r.p95 > 1\n    group_by: [route]", 6, 15, "must include 'service'"),
         ("condition: r.p95 > 1\n    fore: 30s", 6, 5, "unknown key 'fore'"),
     ],
 )

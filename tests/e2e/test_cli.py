@@ -52,6 +52,12 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
                 assert 0 < point["p50"] <= point["p95"] <= point["p99"], point
         red = httpx.get(f"{url}/api/v1/services").json()["services"]
         assert {s["service"] for s in red if s["red"]} == {"gateway", "orchestrator", "frontend"}
+        wait_for(
+            lambda: {(e["caller"], e["callee"]) for e in httpx.get(f"{url}/api/v1/dependencies").json()["edges"]}
+            == {("frontend", "gateway"), ("gateway", "orchestrator")},
+            60,
+            "the demo's service graph",
+        )
         exposition = httpx.get(f"{url}/metrics").text
         processed = [line for line in exposition.splitlines() if line.startswith("perfpulse_stream_points_total")]
         assert processed and float(processed[0].split()[-1]) > 0, "the worker's counters reach /metrics"

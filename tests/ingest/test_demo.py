@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 
 import numpy as np
@@ -15,14 +16,17 @@ from schemas import MetricBatch, MetricKind, Topics, decode_metrics_record
 QUIET = IncidentSchedule(seed=0, quiet_s=1e12)  # no incident ever
 
 EXPECTED = {
-    "gateway": {"http.server.duration", "http.server.requests", "process.memory.rss_bytes", "process.cpu.utilization"},
+    "gateway": {
+        "http.server.duration", "http.server.requests",
+        "process.memory.rss_bytes", "process.memory.limit_bytes", "process.cpu.utilization",
+    },
     "orchestrator": {
         "http.server.duration", "http.server.requests", "ai.task.duration", "ai.task.queue_length",
-        "process.memory.rss_bytes", "process.cpu.utilization",
+        "process.memory.rss_bytes", "process.memory.limit_bytes", "process.cpu.utilization",
     },
     "frontend": {
         "http.server.duration", "http.server.requests", "ws.message.latency", "ws.connections",
-        "process.memory.rss_bytes", "process.cpu.utilization",
+        "process.memory.rss_bytes", "process.memory.limit_bytes", "process.cpu.utilization",
     },
 }  # fmt: skip
 LABEL_KEYS = {
@@ -169,3 +173,22 @@ async def test_run_demo_emits_decodable_records_for_every_service(kafka_bootstra
     assert set(names) == {"gateway", "orchestrator", "frontend"}
     assert {"http.server.duration", "http.server.requests"} <= names["gateway"]
     assert "ai.task.duration" in names["orchestrator"] and "ws.message.latency" in names["frontend"]
+
+
+def test_synthetic_traces_chain_frontend_gateway_orchestrator() -> None:
+    from ingest.demo import Sample, synthetic_traces
+    from schemas import MetricKind, SpanKind, SpanStatus
+
+    frontend = Sample("frontend", "http.server.duration", MetricKind.DISTRIBUTION,
+                      {"route": "/", "method": "GET", "status_code": "503"}, np.array([100.0]))  # fmt: skip
+    spans = synthetic_traces(np.random.default_rng(1), 1_800_000_000_000_000_000, [frontend])
+    assert [(s.service, s.kind) for s in spans] == [
+        ("frontend", SpanKind.SERVER), ("frontend", SpanKind.CLIENT), ("gateway", SpanKind.SERVER),
+        ("gateway", SpanKind.CLIENT), ("orchestrator", SpanKind.SERVER),
+    ]  # fmt: skip
+    assert len({s.trace_id for s in spans}) == 1 and spans[0].parent_span_id is None
+    for parent, child in itertools.pairwise(spans):
+        assert child.parent_span_id == parent.span_id
+        assert parent.start_ns <= child.start_ns and child.end_ns <= parent.end_ns
+    assert all(s.status is SpanStatus.ERROR for s in spans)
+    assert (spans[0].end_ns - spans[0].start_ns) == 100_000_000
