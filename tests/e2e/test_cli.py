@@ -53,8 +53,10 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
         red = httpx.get(f"{url}/api/v1/services").json()["services"]
         assert {s["service"] for s in red if s["red"]} == {"gateway", "orchestrator", "frontend"}
         wait_for(
-            lambda: {(e["caller"], e["callee"]) for e in httpx.get(f"{url}/api/v1/dependencies").json()["edges"]}
-            == {("frontend", "gateway"), ("gateway", "orchestrator")},
+            lambda: (
+                {(e["caller"], e["callee"]) for e in httpx.get(f"{url}/api/v1/dependencies").json()["edges"]}
+                == {("frontend", "gateway"), ("gateway", "orchestrator")}
+            ),
             60,
             "the demo's service graph",
         )
