@@ -96,8 +96,9 @@ def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = No
     except TopicSetupError as exc:
         raise _fail(str(exc)) from None
     app_ = stream_worker(settings, counts[settings.topics.metrics]).app
+    # quiet: no banner or spinner on stdout; our structured logs say what happens.
     faust.Worker(
-        app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False
+        app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False, quiet=True
     ).execute_from_commandline()
 
 

@@ -84,10 +84,12 @@ class Store:
         finally:
             self._pool.put(client)
 
-    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
+    def command(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any:
         with self._client() as client:
             try:
-                return client.command(sql, parameters=parameters)
+                return client.command(sql, parameters=parameters, settings=settings)
             except (ClickHouseError, OSError) as exc:
                 raise StoreError(f"cannot run {sql.strip().splitlines()[0][:80]!r}: {exc}") from exc
 

@@ -86,9 +86,12 @@ def apply_migrations(store: Store, params: MigrationParams | None = None) -> lis
     for migration in load_migrations():
         if migration.version in done:
             continue
+        # A mutation runs in the background unless asked to finish first: the next migration, and the
+        # stages started after migrating, must see it done.
+        settings = {"mutations_sync": 2} if migration.mutation else None
         for statement in migration.statements:
             try:
-                store.command(statement.format(**values))
+                store.command(statement.format(**values), settings=settings)
             except StoreError as exc:
                 raise StoreError(f"cannot apply migration {migration.version}_{migration.name}: {exc}") from exc
         store.insert("schema_migrations", [[migration.version], [migration.name]], ["version", "name"])
