@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol, TypeVar
 
 from alerting.evaluate import GroupKey, Selector
+from alerting.matchers import MatchOp
 from alerting.stats import Stat, window_stats
 
 __all__ = ["Aggregate", "collect_stats"]
@@ -49,6 +50,26 @@ class Aggregate(Protocol):
     def quantile(self, q: float) -> float: ...  # q in (0, 1)
 
 
+class _SelectorIndex:
+    """Selectors by metric and, when they require one service (``service="x"``), by service too:
+    with a rule per service, a row is checked against its service's rules only, not all of them."""
+
+    def __init__(self, selectors: Iterable[Selector]) -> None:
+        self._by_service: dict[tuple[str, str], list[Selector]] = {}
+        self._by_metric: dict[str, list[Selector]] = {}
+        for selector in selectors:
+            service = next((m.value for m in selector.matchers if m.name == "service" and m.op is MatchOp.EQ), None)
+            if service is None:
+                self._by_metric.setdefault(selector.metric, []).append(selector)
+            else:
+                self._by_service.setdefault((selector.metric, service), []).append(selector)
+
+    def candidates(self, metric: str, labels: Mapping[str, str]) -> list[Selector]:
+        found = self._by_service.get((metric, labels.get("service", "")), [])
+        wide = self._by_metric.get(metric, [])
+        return found + wide if found and wide else found or wide
+
+
 def collect_stats(
     needed: Mapping[Selector, frozenset[Stat]],
     rows: Iterable[tuple[str, Mapping[str, str], T]],
@@ -68,12 +89,10 @@ def collect_stats(
         for s, stats in needed.items()
         if stream_window_ms is None or (s.window_ms or stream_window_ms) == window_ms
     }
-    by_metric: dict[str, list[Selector]] = {}
-    for selector in chosen:
-        by_metric.setdefault(selector.metric, []).append(selector)
+    index = _SelectorIndex(chosen)
     members: dict[Selector, dict[GroupKey, list[T]]] = {s: {} for s in chosen}
     for metric, labels, aggregate in rows:
-        for selector in by_metric.get(metric, ()):
+        for selector in index.candidates(metric, labels):
             group = selector.group_of(metric, labels)
             if group is not None:
                 members[selector].setdefault(group, []).append(aggregate)

@@ -28,6 +28,8 @@ import numpy as np
 from fastdigest import TDigest
 
 from alerting import AlertKey, AlertState, RuleSet, WindowStats, collect_stats, evaluate, selectors
+from alerting.evaluate import Selector
+from alerting.stats import Stat
 from schemas import MetricKind, RollupRow
 from schemas.alerts import AlertRecord
 
@@ -107,6 +109,7 @@ class PartitionAlerts:
     states: dict[AlertKey, AlertState] = field(default_factory=dict)
     evaluated_to_ms: int | None = None  # end of the newest window evaluated
     _history: deque[tuple[int, list[RollupRow]]] = field(default_factory=deque)  # (window end, main rows)
+    _needed: tuple[RuleSet, dict[Selector, frozenset[Stat]]] | None = None  # selectors of the rules in force
 
     def restore(self, snapshot: AlertRecord) -> None:
         """Take over the state a ``states`` snapshot holds (see the module docstring)."""
@@ -138,7 +141,7 @@ class PartitionAlerts:
         by_end: dict[int, list[RollupRow]] = {}
         for row in main:
             by_end.setdefault(row.window_start_ms + row.window_ms, []).append(row)
-        needed = selectors(ruleset)
+        needed = self._selectors(ruleset)
         transitions = []
         for end in ends:
             self._history.append((end, by_end.get(end, [])))
@@ -153,6 +156,12 @@ class PartitionAlerts:
         ]
         records.append(AlertRecord("states", 0, tick_offset, len(records), self.snapshot()))
         return records
+
+    def _selectors(self, ruleset: RuleSet) -> dict[Selector, frozenset[Stat]]:
+        """What the rules read, computed once per rules version (rules change rarely, ticks often)."""
+        if self._needed is None or self._needed[0] is not ruleset:
+            self._needed = (ruleset, selectors(ruleset))
+        return self._needed[1]
 
     def _remember(self, main: list[RollupRow], closed_through: int) -> None:
         by_end: dict[int, list[RollupRow]] = {}

@@ -76,3 +76,32 @@ def test_rows_are_filtered_grouped_merged_and_evaluated(rules_text: Callable[...
         ("slow_api", "gateway", State.FIRING),
         ("slow_minute", "gateway", State.FIRING),
     ]
+
+
+def test_rules_pinned_to_a_service_see_only_its_rows_and_wide_rules_see_all(
+    rules_text: Callable[..., RuleSet],
+) -> None:
+    rules = rules_text("""\
+    alerts:
+      - name: gateway_slow
+        condition: 'response_time.max{service="gateway"} > 200'
+      - name: frontend_slow
+        condition: 'response_time.max{service="frontend", route="/"} > 200'
+      - name: any_slow
+        condition: response_time.max > 200
+    """)
+    rows = [
+        ("http.server.duration", {"service": "gateway", "route": "/a"}, Values([250.0])),
+        ("http.server.duration", {"service": "frontend", "route": "/"}, Values([50.0])),
+        ("http.server.duration", {"service": "frontend", "route": "/b"}, Values([900.0])),
+        ("http.server.duration", {"route": "/"}, Values([7.0])),
+    ]
+    stats = collect_stats(selectors(rules), rows, merge=merge, window_ms=10_000, stream_window_ms=10_000)
+    by_pin = {next((m.value for m in s.matchers if m.name == "service"), None): v for s, v in stats.items()}
+    assert by_pin["gateway"] == {(("service", "gateway"),): {Stat.MAX: 250.0}}
+    assert by_pin["frontend"] == {(("service", "frontend"),): {Stat.MAX: 50.0}}
+    assert by_pin[None] == {
+        (("service", "gateway"),): {Stat.MAX: 250.0},
+        (("service", "frontend"),): {Stat.MAX: 900.0},
+        (("service", ""),): {Stat.MAX: 7.0},
+    }
