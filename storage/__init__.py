@@ -2,9 +2,10 @@
 
 from storage.client import Store, StoreError, StoreLocked, open_store
 from storage.migrate import MigrationParams, apply_migrations
-from storage.sink import Sink, SinkConfig
+from storage.sink import ForeignStoreError, Sink, SinkConfig
 
 __all__ = [
+    "ForeignStoreError",
     "MigrationParams",
     "Sink",
     "SinkConfig",

@@ -57,7 +57,7 @@ from storage.rows import (
 )
 from storage.tiers import TierFiller
 
-__all__ = ["Sink", "SinkConfig"]
+__all__ = ["ForeignStoreError", "Sink", "SinkConfig"]
 
 log = logging.getLogger("perfpulse.storage.sink")
 
@@ -89,6 +89,24 @@ class _Pending:
     rows: _Buffer
     max_age_s: float
     since: float | None = None  # monotonic time of the oldest waiting row
+
+
+class ForeignStoreError(RuntimeError):
+    """The store holds Kafka offsets beyond the end of the topics assigned: it was filled from
+    other topics, and resuming after those offsets would lose records."""
+
+
+async def _foreign_partitions(
+    consumer: AIOKafkaConsumer, assigned: list[TopicPartition], stored: dict[tuple[str, int], int]
+) -> list[str]:
+    """Each assigned partition whose highest stored offset is at or past the end of its log (a
+    log's end never moves back, so such a store was filled from another incarnation of the topic)."""
+    ends = await consumer.end_offsets(assigned)
+    return [
+        f"{tp.topic}[{tp.partition}] stored up to offset {offset}, its log ends at {ends[tp]}"
+        for tp in assigned
+        if (offset := stored.get((tp.topic, tp.partition))) is not None and offset >= ends[tp]
+    ]
 
 
 class _Resume(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -128,6 +146,7 @@ class Sink:
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
+        self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
         self._flush_lock = asyncio.Lock()
         self.flushes = 0
 
@@ -145,10 +164,13 @@ class Sink:
         )
         consumer.subscribe(list(self._pending), listener=_Resume(self))
         self._consumer = consumer
+        self._foreign = None
         try:
             await consumer.start()
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100, max_records=20_000)
+                if self._foreign is not None:
+                    raise self._foreign
                 for tp, records in batches.items():
                     self._take(tp, records)
                 due = self._due()
@@ -320,6 +342,15 @@ class Sink:
         # records fetched from the committed (or earliest) position of these partitions.
         consumer.pause(*assigned)
         stored, frontiers = await asyncio.to_thread(self._stored_positions)
+        if foreign := await _foreign_partitions(consumer, assigned, stored):
+            # Left paused: resuming after offsets of another topic would pass over records never
+            # stored. run() raises this; the records wait in Kafka until the setup is fixed.
+            self._foreign = ForeignStoreError(
+                f"the store holds records of other topics: {'; '.join(foreign)}. The topics were recreated, "
+                "the topic prefix changed or the store belongs to another Kafka cluster: use a store (data dir "
+                "or ClickHouse database) of its own for these topics, or the topics it was filled from"
+            )
+            return
         topics = self.config.topics
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))

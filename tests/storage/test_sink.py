@@ -14,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
+from perfpulse.topics import ensure_topics
 from schemas import (
     DeadLetter,
     MetricBatch,
@@ -31,7 +32,7 @@ from schemas import (
     encode_tick,
 )
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
-from storage import Sink, SinkConfig, Store
+from storage import ForeignStoreError, Sink, SinkConfig, Store
 from tests.storage.builders import BASE_MS, window_row
 from tests.storage.telemetry import log, span
 
@@ -368,3 +369,18 @@ async def test_spans_and_logs_are_stored_once_redacted_and_ticks_are_passed_over
         "SELECT count() FROM (SELECT trace_id, span_id FROM spans GROUP BY 1, 2 HAVING count() > 1)"
     )
     assert duplicates == 0
+
+
+async def test_a_store_filled_from_other_topics_is_refused_and_nothing_is_passed_over(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    await produce(kafka_bootstrap, [(topics.metrics, 3, batch("gateway", [float(v)])) for v in range(3)])
+    await run_sink_until(config(kafka_bootstrap, topics), store, lambda: counts(store)[0] >= 3)
+    recreated = Topics(f"t{uuid.uuid4().hex[:10]}.")  # as after a prefix change or a new cluster
+    await ensure_topics(kafka_bootstrap, recreated, partitions=4)
+    await produce(kafka_bootstrap, [(recreated.metrics, 3, batch("gateway", [7.0]))])
+
+    sink = Sink(config(kafka_bootstrap, recreated), store)
+    with pytest.raises(ForeignStoreError, match=r"metrics\[3\] stored up to offset 2, its log ends at 1"):
+        await asyncio.wait_for(sink.run(asyncio.Event()), 40)
+    assert counts(store)[0] == 3, "nothing of the new topic is stored past the old offsets"
