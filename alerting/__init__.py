@@ -5,8 +5,9 @@ I/O; the :class:`~alerting.notify.Notifier` takes its transitions and sends, wit
 clock injected. This package imports only ``schemas`` and third-party libraries.
 
 - Rules: :func:`load_rules`, :func:`parse_rules`, :func:`validate_rules`, :class:`RulesWatcher`.
-- Evaluation (stream stage, per window close): :func:`selectors`, :func:`collect_stats` (or your own
-  grouping into :class:`WindowStats`), :func:`evaluate`, :func:`retire` on reload;
+- Evaluation (stream stage, per window close): :func:`selectors`, :class:`SelectorPlan` and
+  :func:`collect_stats` (or your own grouping into :class:`WindowStats`), :func:`evaluate`,
+  :func:`retire` on reload;
   :func:`encode_transition` for the ``alerts`` topic.
 - Notifications (a notifier process or the API): :mod:`alerting.notify`.
 - Rule unit tests (CLI): :func:`run_rule_tests`.
@@ -14,7 +15,7 @@ clock injected. This package imports only ``schemas`` and third-party libraries.
 
 from alerting.alert import Alert, AlertTransition, AlertWireError, decode_transition, encode_transition, fingerprint
 from alerting.channels import Channel, ChannelType, RetryPolicy, Timing
-from alerting.collect import Aggregate, collect_stats
+from alerting.collect import Aggregate, SelectorPlan, collect_stats
 from alerting.condition import DEFAULT_ALIASES, Alias, Condition, ConditionError, Op, parse_alias, parse_condition
 from alerting.evaluate import (
     AlertKey,
@@ -73,6 +74,7 @@ __all__ = [
     "RulesInvalid",
     "RulesWatcher",
     "Selector",
+    "SelectorPlan",
     "Severity",
     "Stat",
     "State",

@@ -5,14 +5,14 @@ closing window's per-series aggregates (anything, ``T``), a ``merge`` that folds
 one :class:`Aggregate` (the stream stage merges t-digests), and returns the stats each selector
 needs, per group::
 
-    needed = selectors(rules)
+    plan = SelectorPlan(selectors(rules), window_ms=window_ms)  # once per rules version
     rows = [(row.name, {**row.labels, "service": row.service}, row) for row in closing_rows]
-    stats = collect_stats(needed, rows, merge=merge_rows, window_ms=window_ms)
+    stats = collect_stats(plan, rows, merge=merge_rows)
     result = evaluate(rules, WindowStats(close_ms, stats), states)
 
-Rules with a ``window`` longer than the stream window read their selectors' ``window_ms``: call
-:func:`collect_stats` once per distinct window length with the rows of that many windows, passing
-``stream_window_ms`` so each call computes only the selectors of its length, and merge the dicts.
+Rules with a ``window`` longer than the stream window read their selectors' ``window_ms``: plan
+once per distinct window length, passing ``stream_window_ms`` so each plan holds only the selectors
+of its length, collect each with the rows of that many windows, and merge the dicts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from alerting.evaluate import GroupKey, Selector
 from alerting.matchers import MatchOp
 from alerting.stats import Stat, window_stats
 
-__all__ = ["Aggregate", "collect_stats"]
+__all__ = ["Aggregate", "SelectorPlan", "collect_stats"]
 
 T = TypeVar("T")
 
@@ -50,14 +50,29 @@ class Aggregate(Protocol):
     def quantile(self, q: float) -> float: ...  # q in (0, 1)
 
 
-class _SelectorIndex:
-    """Selectors by metric and, when they require one service (``service="x"``), by service too:
-    with a rule per service, a row is checked against its service's rules only, not all of them."""
+class SelectorPlan:
+    """The selectors one :func:`collect_stats` call computes, with their stats, indexed for matching
+    rows: by metric and, when a selector requires one service (``service="x"``), by service too, so
+    that with a rule per service a row is checked against its service's rules only. Build it once per
+    rules version and window length: evaluation runs at every window close.
 
-    def __init__(self, selectors: Iterable[Selector]) -> None:
+    ``window_ms`` is the span the rows cover (it divides ``rate``). With ``stream_window_ms`` given,
+    only the selectors whose window is ``window_ms`` long are planned (a selector without a window of
+    its own reads one stream window); without it, every selector is.
+    """
+
+    def __init__(
+        self, needed: Mapping[Selector, frozenset[Stat]], *, window_ms: int, stream_window_ms: int | None = None
+    ) -> None:
+        self.window_ms = window_ms
+        self.wanted = {
+            s: stats
+            for s, stats in needed.items()
+            if stream_window_ms is None or (s.window_ms or stream_window_ms) == window_ms
+        }
         self._by_service: dict[tuple[str, str], list[Selector]] = {}
         self._by_metric: dict[str, list[Selector]] = {}
-        for selector in selectors:
+        for selector in self.wanted:
             service = next((m.value for m in selector.matchers if m.name == "service" and m.op is MatchOp.EQ), None)
             if service is None:
                 self._by_metric.setdefault(selector.metric, []).append(selector)
@@ -65,37 +80,26 @@ class _SelectorIndex:
                 self._by_service.setdefault((selector.metric, service), []).append(selector)
 
     def candidates(self, metric: str, labels: Mapping[str, str]) -> list[Selector]:
+        """The selectors a series of ``metric`` with ``labels`` may belong to."""
         found = self._by_service.get((metric, labels.get("service", "")), [])
         wide = self._by_metric.get(metric, [])
         return found + wide if found and wide else found or wide
 
 
 def collect_stats(
-    needed: Mapping[Selector, frozenset[Stat]],
+    plan: SelectorPlan,
     rows: Iterable[tuple[str, Mapping[str, str], T]],
     *,
     merge: Callable[[list[T]], Aggregate],
-    window_ms: int,
-    stream_window_ms: int | None = None,
 ) -> dict[Selector, dict[GroupKey, dict[Stat, float]]]:
-    """Stats per selector and group from ``(metric, labels with service, aggregate)`` rows.
-
-    ``window_ms`` is the span the rows cover (it divides ``rate``). With ``stream_window_ms`` given,
-    only the selectors whose window is ``window_ms`` long are computed (a selector without a window
-    of its own reads one stream window); without it, every selector is.
-    """
-    chosen = {
-        s: stats
-        for s, stats in needed.items()
-        if stream_window_ms is None or (s.window_ms or stream_window_ms) == window_ms
-    }
-    index = _SelectorIndex(chosen)
-    members: dict[Selector, dict[GroupKey, list[T]]] = {s: {} for s in chosen}
+    """Stats per planned selector and group from ``(metric, labels with service, aggregate)`` rows;
+    a selector no row matched is absent."""
+    members: dict[Selector, dict[GroupKey, list[T]]] = {}
     for metric, labels, aggregate in rows:
-        for selector in index.candidates(metric, labels):
+        for selector in plan.candidates(metric, labels):
             group = selector.group_of(metric, labels)
             if group is not None:
-                members[selector].setdefault(group, []).append(aggregate)
+                members.setdefault(selector, {}).setdefault(group, []).append(aggregate)
     out: dict[Selector, dict[GroupKey, dict[Stat, float]]] = {}
     for selector, groups in members.items():
         out[selector] = {}
@@ -108,7 +112,7 @@ def collect_stats(
                 maximum=merged.maximum,
                 quantile=merged.quantile,
                 counter=merged.counter,
-                window_ms=window_ms,
-                wanted=chosen[selector],
+                window_ms=plan.window_ms,
+                wanted=plan.wanted[selector],
             )
     return out

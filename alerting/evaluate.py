@@ -16,9 +16,10 @@ Nothing here does I/O or reads a clock: the evaluation time is the window's clos
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alerting.alert import Alert, AlertTransition
 from alerting.condition import Term
@@ -58,6 +59,14 @@ class Selector:
     matchers: tuple[LabelMatcher, ...]  # every one must match (the series' service is the label "service")
     group_by: tuple[str, ...]  # label names; () puts all matching series in one group
     window_ms: int | None  # stats over this much data ending at the close; None: the closing window alone
+    # Selectors key the stats dicts of every evaluation: hashing the nested matchers once, not per lookup.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.metric, self.matchers, self.group_by, self.window_ms)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def group_of(self, metric: str, labels: Mapping[str, str]) -> GroupKey | None:
         """The group a series contributes to, or None when the series is not selected."""
@@ -68,6 +77,15 @@ class Selector:
 
 def _selector(rule: Rule, term: Term) -> Selector:
     return Selector(term.metric, term.matchers + rule.condition.operand.matchers, rule.group_by, rule.window_ms)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _operand_selectors(rule: Rule) -> tuple[Selector, Selector | None]:
+    """The selectors of the rule's numerator and denominator terms. Rules are immutable and hash by
+    identity, so each is built once, not at every evaluation of every rule."""
+    operand = rule.condition.operand
+    denominator = operand.denominator
+    return _selector(rule, operand.numerator), _selector(rule, denominator) if isinstance(denominator, Term) else None
 
 
 def selectors(rules: RuleSet | Iterable[Rule]) -> dict[Selector, frozenset[Stat]]:
@@ -105,7 +123,8 @@ def _value(stats: Mapping[Stat, float] | None, stat: Stat, *, zero_when_absent: 
 def _operand_values(rule: Rule, window: WindowStats) -> dict[GroupKey, float]:
     """The value the rule compares, per group that has data."""
     operand = rule.condition.operand
-    numerator = window.values.get(_selector(rule, operand.numerator), {})
+    numerator_selector, denominator_selector = _operand_selectors(rule)
+    numerator = window.values.get(numerator_selector, {})
     denominator = operand.denominator
     if denominator is None:
         return {g: _value(s, operand.numerator.stat, zero_when_absent=False) for g, s in numerator.items()}
@@ -113,7 +132,7 @@ def _operand_values(rule: Rule, window: WindowStats) -> dict[GroupKey, float]:
         return {
             g: _value(s, operand.numerator.stat, zero_when_absent=False) / denominator for g, s in numerator.items()
         }
-    below = window.values.get(_selector(rule, denominator), {})
+    below = window.values.get(denominator_selector, {}) if denominator_selector is not None else {}
     out = {}
     for group, den_stats in below.items():
         den = _value(den_stats, denominator.stat, zero_when_absent=False)

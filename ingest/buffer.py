@@ -5,27 +5,22 @@ moves the open columns into ``MetricBatch`` records of at most ``batch_size`` po
 drain order (``seq``), which wait until the sender takes them and settles each one as
 acknowledged or lost. Points come in validated: this module checks no names, labels or values.
 
-Accounting, all counts in points:
-
-- ``held``: buffered and not yet settled — open columns, built records, records in flight. At most
-  ``capacity``: when full, the oldest built record not in flight is dropped to make room (fresh
-  points are worth more than old ones while Kafka is down); when there is none, the new point is
-  dropped. Either way the caller never waits for Kafka.
-- ``sent``: acknowledged by Kafka. ``dropped``: lost (buffer full, record refused, or still
-  unsent when the buffer was discarded); ``unlogged_drops`` is the part no one has reported yet.
+Accounting is the :class:`~ingest.ledger.Ledger`'s, counted in points: at most ``capacity`` are
+held; when full, the oldest built record not in flight is dropped to make room (fresh points are
+worth more than old ones while Kafka is down); when there is none, the new point is dropped. Either
+way the caller never waits for Kafka.
 """
 
 from __future__ import annotations
 
 import array
-import threading
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from ingest.ledger import Ledger
 from schemas import Limits, MetricBatch, MetricKind, SeriesPoints, pack_records
 
 __all__ = ["CallKey", "Pending", "PointBuffer", "Series", "SeriesKey"]
@@ -63,7 +58,7 @@ class Pending:
         self.n = batch.n_points
 
 
-class PointBuffer:
+class PointBuffer(Ledger[Pending]):
     """Holds at most ``capacity`` points of one service until Kafka acknowledges them. Thread-safe.
 
     ``on_fill`` is called (outside the lock) when the open points fill a record: drain soon.
@@ -79,29 +74,19 @@ class PointBuffer:
         on_fill: Callable[[], None],
         on_drop: Callable[[], None],
     ) -> None:
+        super().__init__()
         self.service = service
         self.batch_size = batch_size  # most points per built record
         self._record_limits = Limits(max_points_per_record=batch_size)
         self.capacity = capacity  # most points held
         self._on_fill = on_fill
         self._on_drop = on_drop
-        self.lock = threading.Lock()
-        self._settled = threading.Condition(self.lock)  # notified when records leave the buffer
         # Read without the lock on the recording path (a miss takes the lock in :meth:`series`).
         self.index: dict[CallKey, Series] = {}
         self._series: dict[SeriesKey, Series] = {}  # canonical key -> series
         self._dirty: list[Series] = []  # series with open points
-        self.held = 0  # points buffered (open + built + in flight)
         self._wake_at = batch_size  # held at which the open points fill a record; _NEVER once told
         self._limit = capacity  # 0 once closed: every new point is dropped
-        self._pending: deque[Pending] = deque()  # built records, oldest first
-        self._in_flight: dict[int, Pending] = {}
-        self._next_seq = 0
-        self._lost: deque[int] = deque(maxlen=65_536)  # seqs of records that left unacknowledged
-        self.sent = 0
-        self.dropped = 0
-        self.unlogged_drops = 0
-        self.closed = False  # new points are dropped
 
     # ------------------------------------------------------------------ recording (caller's thread)
 
@@ -172,30 +157,18 @@ class PointBuffer:
             self._on_drop()
         return kept
 
-    def take_unlogged_drops(self) -> int:
-        """The drops not reported yet, now counted as reported."""
-        with self.lock:
-            n, self.unlogged_drops = self.unlogged_drops, 0
-        return n
-
     def _revive_locked(self, series: Series) -> Series:
         live = self._series.get(series.key)
         if live is None:
             live = self._series[series.key] = Series(series.key)
         return live
 
-    def _evict_oldest_locked(self) -> bool:
-        """Drop the oldest built record not in flight to make room; False when there is none."""
-        if not self._pending:
-            return False
-        oldest = self._pending.popleft()
-        self.held -= oldest.n
-        self._wake_at -= oldest.n
-        self.dropped += oldest.n
-        self.unlogged_drops += oldest.n
-        self._lost.append(oldest.seq)
-        self._settled.notify_all()
-        return True
+    def _released_locked(self, n: int) -> None:
+        super()._released_locked(n)
+        self._wake_at -= n  # the open points' threshold moves with what is held
+
+    def _clear_open_locked(self) -> None:
+        self._dirty.clear()
 
     # ------------------------------------------------------------------ records (sender's thread)
 
@@ -210,12 +183,7 @@ class PointBuffer:
             self._wake_at = self.held + self.batch_size  # nothing open any more
             if len(self._series) > _MAX_SERIES or len(self.index) > 4 * _MAX_SERIES:
                 self._forget_idle_locked()
-        records = self._build(taken)
-        with self.lock:
-            for batch in records:
-                self._pending.append(Pending(self._next_seq, batch))
-                self._next_seq += 1
-            return len(records), self._next_seq
+        return self._enqueue(self._build(taken), Pending)
 
     def _forget_idle_locked(self) -> None:
         """Bound memory under label churn: drop the series with no open points and the call cache."""
@@ -235,74 +203,8 @@ class PointBuffer:
         )
         return list(pack_records(self.service, series, self._record_limits))
 
-    @property
-    def has_pending(self) -> bool:
-        """Whether built records wait to be taken."""
-        return bool(self._pending)
-
-    def take(self) -> Pending | None:
-        """The oldest built record, now in flight; None when there is none."""
-        with self.lock:
-            if not self._pending:
-                return None
-            item = self._pending.popleft()
-            self._in_flight[item.seq] = item
-            return item
-
-    def requeue(self, failed: list[Pending]) -> None:
-        """Put records back in front, oldest first; they stay buffered (and evictable)."""
-        with self.lock:
-            for item in sorted(failed, key=lambda p: p.seq, reverse=True):
-                if self._in_flight.pop(item.seq, None) is not None:
-                    self._pending.appendleft(item)
-
-    def settle(self, item: Pending, acknowledged: bool) -> None:
-        """Release a record in flight: its points count as sent, or else as dropped."""
-        with self.lock:
-            if self._in_flight.pop(item.seq, None) is not None:
-                self.held -= item.n
-                self._wake_at -= item.n
-                if acknowledged:
-                    self.sent += item.n
-                else:
-                    self.dropped += item.n
-                    self._lost.append(item.seq)
-                self._settled.notify_all()
-
-    # ------------------------------------------------------------------ flush and close (any thread)
-
-    def unsettled_from(self) -> int:
-        """The seq of the oldest record not yet settled (or of the next one to be built)."""
-        with self.lock:
-            return self._unsettled_from_locked()
-
-    def _unsettled_from_locked(self) -> int:
-        lowest = self._pending[0].seq if self._pending else self._next_seq
-        return min(lowest, *self._in_flight) if self._in_flight else lowest
-
-    def wait_settled(self, upto: int, timeout: float) -> bool:
-        """Whether every record before seq ``upto`` is settled, waiting at most ``timeout`` seconds."""
-        with self.lock:
-            return self._settled.wait_for(lambda: self._unsettled_from_locked() >= upto, timeout)
-
-    def lost_between(self, first: int, upto: int) -> bool:
-        """Whether a record with ``first <= seq < upto`` was settled as lost."""
-        with self.lock:
-            return any(first <= seq < upto for seq in self._lost)
-
     def close(self) -> None:
         """Accept no more points: from now on every new point is dropped."""
         with self.lock:
             self.closed = True
             self._limit = 0
-
-    def discard(self) -> int:
-        """Empty the buffer, counting every point still held as dropped; return how many."""
-        with self.lock:
-            unsent, self.held = self.held, 0
-            self._pending.clear()
-            self._in_flight.clear()
-            self._dirty.clear()
-            self.dropped += unsent
-            self._settled.notify_all()
-        return unsent

@@ -27,9 +27,7 @@ from typing import Any, cast
 import numpy as np
 from fastdigest import TDigest
 
-from alerting import AlertKey, AlertState, RuleSet, WindowStats, collect_stats, evaluate, selectors
-from alerting.evaluate import Selector
-from alerting.stats import Stat
+from alerting import AlertKey, AlertState, RuleSet, SelectorPlan, WindowStats, collect_stats, evaluate, selectors
 from schemas import MetricKind, RollupRow
 from schemas.alerts import AlertRecord
 
@@ -109,7 +107,7 @@ class PartitionAlerts:
     states: dict[AlertKey, AlertState] = field(default_factory=dict)
     evaluated_to_ms: int | None = None  # end of the newest window evaluated
     _history: deque[tuple[int, list[RollupRow]]] = field(default_factory=deque)  # (window end, main rows)
-    _needed: tuple[RuleSet, dict[Selector, frozenset[Stat]]] | None = None  # selectors of the rules in force
+    _plans: tuple[RuleSet, list[SelectorPlan]] | None = None  # per window length, for the rules in force
 
     def restore(self, snapshot: AlertRecord) -> None:
         """Take over the state a ``states`` snapshot holds (see the module docstring)."""
@@ -141,11 +139,11 @@ class PartitionAlerts:
         by_end: dict[int, list[RollupRow]] = {}
         for row in main:
             by_end.setdefault(row.window_start_ms + row.window_ms, []).append(row)
-        needed = self._selectors(ruleset)
+        plans = self._plans_for(ruleset)
         transitions = []
         for end in ends:
             self._history.append((end, by_end.get(end, [])))
-            window = WindowStats(end, self._stats(needed, end))
+            window = WindowStats(end, self._stats(plans, end))
             outcome = evaluate(ruleset, window, self.states)
             self.states = outcome.states
             transitions.extend(outcome.transitions)
@@ -157,11 +155,15 @@ class PartitionAlerts:
         records.append(AlertRecord("states", 0, tick_offset, len(records), self.snapshot()))
         return records
 
-    def _selectors(self, ruleset: RuleSet) -> dict[Selector, frozenset[Stat]]:
-        """What the rules read, computed once per rules version (rules change rarely, ticks often)."""
-        if self._needed is None or self._needed[0] is not ruleset:
-            self._needed = (ruleset, selectors(ruleset))
-        return self._needed[1]
+    def _plans_for(self, ruleset: RuleSet) -> list[SelectorPlan]:
+        """What the rules read, one plan per window length they use, made once per rules version
+        (rules change rarely, windows close every second)."""
+        if self._plans is None or self._plans[0] is not ruleset:
+            needed = selectors(ruleset)
+            spans = {s.window_ms or self.window_ms for s in needed}
+            plans = [SelectorPlan(needed, window_ms=span, stream_window_ms=self.window_ms) for span in sorted(spans)]
+            self._plans = (ruleset, plans)
+        return self._plans[1]
 
     def _remember(self, main: list[RollupRow], closed_through: int) -> None:
         by_end: dict[int, list[RollupRow]] = {}
@@ -171,18 +173,17 @@ class PartitionAlerts:
             if end <= closed_through:
                 self._history.append((end, by_end[end]))
 
-    def _stats(self, needed: Any, end: int) -> Any:
+    def _stats(self, plans: list[SelectorPlan], end: int) -> dict[Any, Any]:
         """Stats per selector: rules with a ``window`` of their own read that many windows."""
-        spans = {s.window_ms or self.window_ms for s in needed}
         out: dict[Any, Any] = {}
-        for span in spans:
+        for plan in plans:
             rows = [
                 (row.name, {**row.labels, "service": row.service}, row)
                 for window_end, window_rows in self._history
-                if end - span < window_end <= end
+                if end - plan.window_ms < window_end <= end
                 for row in window_rows
             ]
-            out.update(collect_stats(needed, rows, merge=merge_rows, window_ms=span, stream_window_ms=self.window_ms))
+            out.update(collect_stats(plan, rows, merge=merge_rows))
         return out
 
     def _trim(self, ruleset: RuleSet) -> None:

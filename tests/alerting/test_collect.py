@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alerting import RuleSet, State, WindowStats, collect_stats, evaluate, selectors
+from alerting import RuleSet, SelectorPlan, State, WindowStats, collect_stats, evaluate, selectors
 from alerting.stats import Stat
 
 
@@ -60,7 +60,8 @@ def test_rows_are_filtered_grouped_merged_and_evaluated(rules_text: Callable[...
         ("span.calls", {"service": "gateway", "operation": "y"}, Values([40.0], counter=True)),
         ("span.errors", {"service": "gateway", "operation": "y"}, Values([10.0], counter=True)),
     ]
-    stats = collect_stats(selectors(rules), rows, merge=merge, window_ms=10_000, stream_window_ms=10_000)
+    plan = SelectorPlan(selectors(rules), window_ms=10_000, stream_window_ms=10_000)
+    stats = collect_stats(plan, rows, merge=merge)
     assert all(s.window_ms is None for s in stats), "the 30 s rule waits for its own call"
     by_metric = {s.metric: v for s, v in stats.items()}
     assert by_metric["http.server.duration"] == {
@@ -68,7 +69,9 @@ def test_rows_are_filtered_grouped_merged_and_evaluated(rules_text: Callable[...
         (("service", "frontend"),): {Stat.MAX: 50.0},
     }
     assert by_metric["span.calls"] == {(("service", "gateway"),): {Stat.SUM: 100.0}}
-    longer = collect_stats(selectors(rules), rows, merge=merge, window_ms=30_000, stream_window_ms=10_000)
+    longer_plan = SelectorPlan(selectors(rules), window_ms=30_000, stream_window_ms=10_000)
+    assert [s.window_ms for s in longer_plan.wanted] == [30_000]
+    longer = collect_stats(longer_plan, rows, merge=merge)
     assert [s.window_ms for s in longer] == [30_000]
     result = evaluate(rules, WindowStats(10_000, {**stats, **longer}), {})
     assert sorted((t.alert.rule, t.alert.group["service"], t.alert.state) for t in result.transitions) == [
@@ -96,7 +99,7 @@ def test_rules_pinned_to_a_service_see_only_its_rows_and_wide_rules_see_all(
         ("http.server.duration", {"service": "frontend", "route": "/b"}, Values([900.0])),
         ("http.server.duration", {"route": "/"}, Values([7.0])),
     ]
-    stats = collect_stats(selectors(rules), rows, merge=merge, window_ms=10_000, stream_window_ms=10_000)
+    stats = collect_stats(SelectorPlan(selectors(rules), window_ms=10_000), rows, merge=merge)
     by_pin = {next((m.value for m in s.matchers if m.name == "service"), None): v for s, v in stats.items()}
     assert by_pin["gateway"] == {(("service", "gateway"),): {Stat.MAX: 250.0}}
     assert by_pin["frontend"] == {(("service", "frontend"),): {Stat.MAX: 50.0}}
