@@ -15,7 +15,7 @@ from api.cursor import encode_cursor
 from perfpulse.settings import Settings
 from schemas import LogLevel, encode_logs
 from tests.api.apps import app_store, assert_error_shape
-from tests.storage.builders import BASE_MS
+from tests.storage.builders import BASE_MS, SEEDED_PARTITION
 from tests.storage.telemetry import MS, insert_logs, log, trace_id
 
 SLICE_MS = 600_000
@@ -63,7 +63,7 @@ def test_filters_words_and_trace_correlation(client: TestClient) -> None:
 def test_cursors_page_through_every_record_once(client: TestClient) -> None:
     for offset in range(3):
         records = [log(offset + i // 5, f"m{offset}-{i}", base_ns=base_ns(2)) for i in range(20)]
-        insert_logs(app_store(client), records, partition=offset, offset=offset)
+        insert_logs(app_store(client), records, partition=SEEDED_PARTITION + offset, offset=offset)
     everything = messages(client, 2, limit=1_000)
     assert len(everything) == 60
     seen: list[str] = []

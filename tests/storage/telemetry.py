@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from schemas import LogLevel, LogRecord, Span, SpanEvent, SpanKind, SpanStatus
 from storage import Store
 from storage.rows import LogColumns, SpanColumns
-from tests.storage.builders import BASE_MS
+from tests.storage.builders import BASE_MS, SEEDED_PARTITION
 
 BASE_NS = BASE_MS * 1_000_000
 MS = 1_000_000  # ns
@@ -75,14 +75,14 @@ def log(
     )
 
 
-def insert_spans(store: Store, spans: Iterable[Span], partition: int = 0, offset: int = 0) -> None:
+def insert_spans(store: Store, spans: Iterable[Span], partition: int = SEEDED_PARTITION, offset: int = 0) -> None:
     """Insert as the sink would, as if all came in the Kafka record at ``(partition, offset)``."""
     columns = SpanColumns()
     columns.add(partition, offset, list(spans))
     store.insert(*columns.take())
 
 
-def insert_logs(store: Store, records: Iterable[LogRecord], partition: int = 0, offset: int = 0) -> None:
+def insert_logs(store: Store, records: Iterable[LogRecord], partition: int = SEEDED_PARTITION, offset: int = 0) -> None:
     columns = LogColumns()
     columns.add(partition, offset, list(records))
     store.insert(*columns.take())
