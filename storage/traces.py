@@ -17,6 +17,7 @@ from storage.tracetree import TraceTree, build_tree
 
 __all__ = [
     "MAX_TRACE_SPANS",
+    "TRACE_SQL",
     "Dependency",
     "SpanRed",
     "TracePage",
@@ -38,21 +39,22 @@ PARENT_SLACK_MS = 600_000
 _RANGE = "start >= fromUnixTimestamp64Milli({start_ms:Int64}) AND start < fromUnixTimestamp64Milli({end_ms:Int64})"
 
 
+# Served from the spans' by_trace projection (migration 20261130090000), ordered by trace_id.
+TRACE_SQL = """
+    SELECT span_id, parent_span_id, service, operation, kind, status, status_message,
+           toUnixTimestamp64Nano(start), duration_ns, tags,
+           arrayMap(t -> toUnixTimestamp64Nano(t), events.ts), events.message, events.level, events.attributes
+    FROM spans
+    WHERE trace_id = {trace_id:String}
+    ORDER BY start, span_id
+    LIMIT {limit:UInt32}
+"""
+
+
 def fetch_trace(store: Store, trace_id: str) -> tuple[TraceTree | None, bool]:
     """The tree of trace ``trace_id`` (32 lowercase hex), None when no span of it is stored, and
     whether it was cut at :data:`MAX_TRACE_SPANS` spans."""
-    rows = store.rows(
-        """
-        SELECT span_id, parent_span_id, service, operation, kind, status, status_message,
-               toUnixTimestamp64Nano(start), duration_ns, tags,
-               arrayMap(t -> toUnixTimestamp64Nano(t), events.ts), events.message, events.level, events.attributes
-        FROM spans
-        WHERE trace_id = {trace_id:String}
-        ORDER BY start, span_id
-        LIMIT {limit:UInt32}
-        """,
-        {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1},
-    )
+    rows = store.rows(TRACE_SQL, {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1})
     spans = [
         Span(
             trace_id=trace_id,

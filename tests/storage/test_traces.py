@@ -7,7 +7,7 @@ import pytest
 
 from schemas import Span, SpanEvent, SpanKind, SpanStatus
 from storage import Store
-from storage.traces import TraceQuery, dependencies, fetch_trace, search_traces, span_red
+from storage.traces import TRACE_SQL, TraceQuery, dependencies, fetch_trace, search_traces, span_red
 from tests.storage.builders import BASE_MS
 from tests.storage.telemetry import BASE_NS, MS, insert_spans, span, span_id, trace_id
 
@@ -41,6 +41,13 @@ def test_a_trace_comes_back_whole_with_its_tree_and_nanosecond_times(store: Stor
     assert got == {s.span_id: s for s in spans}  # every field, events included, to the nanosecond
     assert tree.services == ["frontend", "gateway", "orders"]
     assert [s.span_id for s in tree.critical_path] == [span_id(i) for i in (1, 2, 3, 4, 3, 2, 1)]
+
+
+def test_a_trace_is_read_through_the_trace_ordered_projection(store: Store) -> None:
+    insert_spans(store, [*checkout(1, 0), *checkout(2, 5)])
+    # force_optimize_projection: ClickHouse refuses the query when no projection serves it.
+    rows = store.rows(TRACE_SQL + " SETTINGS force_optimize_projection = 1", {"trace_id": trace_id(2), "limit": 10})
+    assert len(rows) == 4
 
 
 def test_an_unknown_trace_is_none(store: Store) -> None:
