@@ -344,6 +344,8 @@ def alert_latency(figures: dict[str, float], services: int = 1_000, breaching: i
     received: dict[str, float] = {}
 
     class Hook(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as receivers in production serve webhooks
+
         def do_POST(self) -> None:
             body = orjson.loads(self.rfile.read(int(self.headers["Content-Length"])))
             arrived = time.time()
@@ -351,6 +353,7 @@ def alert_latency(figures: dict[str, float], services: int = 1_000, breaching: i
                 if alert.get("status") == "firing":
                     received.setdefault(alert["labels"]["service"], arrived)
             self.send_response(200)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *_: object) -> None:
