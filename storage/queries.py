@@ -60,8 +60,9 @@ class _Query:
     error_label: str | None
 
 
-def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
-    """The partial aggregates of one segment: sums, extremes and a digest state per group/bucket."""
+def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int, *, final: bool) -> str:
+    """The aggregates of one segment per group/bucket: sums, extremes and, ``final``, the quantiles;
+    else a digest state for :func:`_sql` to merge with the other segments'."""
     groups = []
     for i, dimension in enumerate(query.group_by):
         if dimension == "service":
@@ -83,15 +84,31 @@ def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index:
         where.append("service IN {services:Array(String)}")
     for i in range(len(query.label_filters)):
         where.append(f"labels[{{fk{i}:String}}] = {{fv{i}:String}}")
-    digest = "quantilesTDigestWeightedMergeState(0.5)(digest)"  # every table holds digest states
+    if final:
+        digest = _quantiles(query, "digest", "min(min)", "max(max)")
+    elif query.levels:
+        digest = "quantilesTDigestWeightedMergeState(0.5)(digest)"  # every table holds digest states
+    else:
+        digest = "0"
     errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
+    keys = ", ".join([*(f"g{i}" for i in range(len(groups))), "t"])
     return f"""
         SELECT {", ".join([*groups, f"{bucket} AS t"])}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s,
-               min(min) AS lo, max(max) AS hi, {errors} AS err{", " + digest + " AS d" if query.levels else ""}
+               min(min) AS lo, max(max) AS hi, {digest} AS d, {errors} AS err
         FROM {segment.table}
         WHERE {" AND ".join(where)}
-        GROUP BY {", ".join([*(f"g{i}" for i in range(len(groups))), "t"])}
+        GROUP BY {keys}
+        {f"ORDER BY {keys}" if final else ""}
     """
+
+
+def _quantiles(query: _Query, states: str, low: str, high: str) -> str:
+    """The requested quantiles merged from digest ``states``. ClickHouse's t-digest keeps Float32
+    means: they are clamped to the exact extremes of the bucket."""
+    if not query.levels:
+        return "[]"
+    levels = ", ".join(repr(float(q)) for q in query.levels)
+    return f"arrayMap(x -> least(greatest(x, {low}), {high}), quantilesTDigestWeightedMerge({levels})({states}))"
 
 
 def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
@@ -104,14 +121,17 @@ def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
         params["status"] = query.error_label
     for i, (key, value) in enumerate(sorted(query.label_filters.items())):
         params[f"fk{i}"], params[f"fv{i}"] = key, value
-    parts = "\n UNION ALL \n".join(_segment_sql(segment, query, params, i) for i, segment in enumerate(segments))
+    if len(segments) == 1:
+        # One table: finalize in the same pass. Merging states a second time cost 4 ms at the median
+        # and 20-50 ms in the tail for 1,020 buckets (15 min per 10 s by service and route).
+        return _segment_sql(segments[0], query, params, 0, final=True)
+    parts = "\n UNION ALL \n".join(
+        _segment_sql(segment, query, params, i, final=False) for i, segment in enumerate(segments)
+    )
     keys = ", ".join([*(f"g{i}" for i in range(len(query.group_by))), "t"])
-    levels = ", ".join(repr(float(q)) for q in query.levels)
-    # ClickHouse's t-digest keeps Float32 means: clamp to the exact extremes of the bucket.
-    merged = f"quantilesTDigestWeightedMerge({levels})(d)"
-    quantiles = f"arrayMap(x -> least(greatest(x, min(lo)), max(hi)), {merged})" if query.levels else "[]"
     return f"""
-        SELECT {keys}, any(kind), sum(c), sum(s), min(lo), max(hi), {quantiles}, sum(err)
+        SELECT {keys}, any(kind), sum(c), sum(s), min(lo), max(hi), {_quantiles(query, "d", "min(lo)", "max(hi)")},
+               sum(err)
         FROM ({parts})
         GROUP BY {keys}
         ORDER BY {keys}
