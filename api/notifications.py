@@ -297,6 +297,7 @@ class AlertingService:
             if not partitions:
                 return
             consumer.assign(partitions)
+            await self._forget_foreign_positions(consumer, partitions)
             fresh = [tp for tp in partitions if tp.partition not in self._positions]
             for tp in partitions:
                 if tp.partition in self._positions:
@@ -314,6 +315,19 @@ class AlertingService:
                     await self._commit(consumer)
         finally:
             await consumer.stop()
+
+    async def _forget_foreign_positions(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Read from its start a partition whose saved position is past the end of its log: the topic
+        was recreated (a log's end never moves back), so its records are new, and the saved position
+        and replay frontier, which belong to the old log, would pass over them."""
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            saved = self._positions.get(tp.partition)
+            if saved is not None and saved > ends[tp]:
+                log.warning("alerts partition %d: saved position %d is past the end of its log (%d): the topic was "
+                            "recreated; reading it from its start", tp.partition, saved, ends[tp])  # fmt: skip
+                del self._positions[tp.partition]
+                self._frontier.pop(tp.partition, None)
 
     async def _partitions(self, stop: asyncio.Event) -> list[TopicPartition]:
         """Every partition of the alerts topic, once it exists (empty when stopped first)."""

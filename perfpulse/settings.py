@@ -6,7 +6,6 @@ CLI exposes the ones that make sense per command as flags.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -77,27 +76,29 @@ class Settings(BaseSettings):
             raise ValueError(f"window {value!r} must divide a minute or be whole minutes (1s, 5s, 10s, 1m ...)")
         return value
 
-    @cached_property
+    # Derived values are computed on each read, not cached: a cache would survive model_copy(update=...)
+    # and answer for the old fields (topics of the old prefix, say).
+    @property
     def window_ms(self) -> int:
         return parse_duration_ms(self.window)
 
-    @cached_property
+    @property
     def grace_ms(self) -> int:
         return parse_duration_ms(self.grace)
 
-    @cached_property
+    @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
 
-    @cached_property
+    @property
     def limits(self) -> Limits:
         return Limits(max_past_ms=parse_duration_ms(self.max_past), max_future_ms=parse_duration_ms(self.max_future))
 
-    @cached_property
+    @property
     def redactor(self) -> Redactor:
         return Redactor.of(self.redact_keys.split(","))
 
-    @cached_property
+    @property
     def store_url(self) -> str:
         """The ClickHouse URL in effect: the configured one, or chDB under the data dir."""
         if self.clickhouse_url:

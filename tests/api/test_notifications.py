@@ -6,7 +6,8 @@ real app (sink and notifier) on a real chDB store.
 - the API process stopped and started again while the alert fires: no second firing
   notification, and the later resolution is delivered; the same after the notifier is killed
   (its tasks cancelled, no shutdown save);
-- a permanent failure is dead-lettered, visible in the API, redelivered on request.
+- a permanent failure is dead-lettered, visible in the API, redelivered on request;
+- an alerts topic recreated under the saved state is read from its start, not from the old position.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from alerting.notify import verify_signature
 from api.notifications import AlertingService
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_config
+from perfpulse.topics import ensure_topics
 from schemas.alerts import AlertRecord, encode_alert_record
 from storage import apply_migrations, open_store
 from tests.alerting.receivers import HttpReceiver, start_http
@@ -236,3 +238,23 @@ def test_a_permanent_failure_is_dead_lettered_and_redelivered_on_request(
         assert statuses(hook) == ["firing"]
         outcomes = [a["outcome"] for a in client.get(f"/api/v1/alerts/{fingerprint}/attempts").json()["attempts"]]
         assert outcomes == ["delivered", "failed"]
+
+
+async def test_a_recreated_alerts_topic_is_read_from_its_start_and_its_resolution_delivered(
+    settings: Settings, tmp_path: Path, receiver: Callable[..., HttpReceiver]
+) -> None:
+    hook = receiver()
+    configured = settings.model_copy(update={"rules": rules_file(tmp_path, hook.url)})
+    now = time.time_ns() // 1_000_000
+    old = configured.topics.alerts
+    await produce(
+        configured.kafka_bootstrap, [(old, 2, record(10, 0, State.FIRING, now, now)), (old, 2, snapshot(10, 1))]
+    )
+    await run_service(configured, lambda: len(hook.requests) >= 1, graceful=True)  # saves position 2 of partition 2
+
+    recreated = configured.model_copy(update={"topic_prefix": f"{configured.topic_prefix}again."})
+    await ensure_topics(recreated.kafka_bootstrap, recreated.topics, partitions=4)
+    # The new log starts over: offset 0 and a lower tick than the old log's frontier.
+    await produce(recreated.kafka_bootstrap, [(recreated.topics.alerts, 2, record(5, 0, State.RESOLVED, now + 1, now))])
+    await run_service(recreated, lambda: len(hook.requests) >= 2, graceful=True)
+    assert statuses(hook) == ["firing", "resolved"]
