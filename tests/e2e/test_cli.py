@@ -50,8 +50,15 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
         for series in body["series"]:
             for point in series["points"]:
                 assert 0 < point["p50"] <= point["p95"] <= point["p99"], point
-        red = httpx.get(f"{url}/api/v1/services").json()["services"]
-        assert {s["service"] for s in red if s["red"]} == {"gateway", "orchestrator", "frontend"}
+        # RED reads the per-minute tier for whole minutes; rows reach it just after the window rows.
+        wait_for(
+            lambda: (
+                {s["service"] for s in httpx.get(f"{url}/api/v1/services").json()["services"] if s["red"]}
+                == {"gateway", "orchestrator", "frontend"}
+            ),
+            30,
+            "RED figures of the three services",
+        )
         wait_for(
             lambda: (
                 {(e["caller"], e["callee"]) for e in httpx.get(f"{url}/api/v1/dependencies").json()["edges"]}
