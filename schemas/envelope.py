@@ -9,7 +9,7 @@ field, so a bad batch is rejected whole and nothing of it is stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictStr, ValidationError
@@ -27,7 +27,10 @@ __all__ = [
     "TimestampIn",
     "field_errors",
     "parse_metrics_envelope",
+    "validate_envelope",
 ]
+
+E = TypeVar("E", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,24 +89,32 @@ def field_errors(exc: ValidationError, limit: int = 100) -> list[FieldError]:
     return [FieldError(_loc(tuple(e["loc"])), e["msg"]) for e in exc.errors()[:limit]]
 
 
+def validate_envelope(body: Any, model: type[E], items: str, noun: str, most: int) -> E:
+    """``body`` as ``model``, whose list field ``items`` holds 1 to ``most`` elements (``noun`` each).
+
+    The size is checked first, so an oversized body is refused before pydantic reads every item.
+    Raises :class:`EnvelopeError` with the field-level reasons.
+    """
+    if isinstance(body, dict) and isinstance(body.get(items), list):
+        n = len(body[items])
+        if n == 0:
+            raise EnvelopeError("empty batch", [FieldError(items, f"must hold at least one {noun}")])
+        if n > most:
+            raise EnvelopeError("oversized batch", [FieldError(items, f"{n} {noun}s, the limit is {most} per request")])
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise EnvelopeError(
+            f"invalid {model.__name__.removesuffix('Envelope').lower()} batch", field_errors(exc)
+        ) from None
+
+
 def parse_metrics_envelope(body: Any, now_ms: int, limits: Limits) -> list[MetricBatch]:
     """Validate a decoded JSON body and return it as batches of ``limits.max_points_per_record``.
 
     Raises :class:`EnvelopeError` with every field-level reason found.
     """
-    if isinstance(body, dict) and isinstance(body.get("points"), list):
-        n = len(body["points"])
-        if n == 0:
-            raise EnvelopeError("empty batch", [FieldError("points", "must hold at least one point")])
-        if n > limits.max_points_per_batch:
-            raise EnvelopeError(
-                "oversized batch",
-                [FieldError("points", f"{n} points, the limit is {limits.max_points_per_batch} per request")],
-            )
-    try:
-        envelope = MetricsEnvelope.model_validate(body)
-    except ValidationError as exc:
-        raise EnvelopeError("invalid metrics batch", field_errors(exc)) from None
+    envelope = validate_envelope(body, MetricsEnvelope, "points", "point", limits.max_points_per_batch)
     return _to_batches(envelope, now_ms, limits)
 
 

@@ -19,12 +19,11 @@ from pydantic import (
     Field,
     PlainValidator,
     StrictStr,
-    ValidationError,
 )
 
 from schemas.attributes import attribute_text, check_attributes, text_bytes
 from schemas.checks import check_service, check_timestamp
-from schemas.envelope import EnvelopeError, FieldError, field_errors
+from schemas.envelope import EnvelopeError, FieldError, validate_envelope
 from schemas.limits import Limits
 from schemas.logs import LogLevel, LogRecord
 from schemas.redact import Redactor
@@ -173,19 +172,7 @@ def parse_logs_envelope(body: Any, now_ms: int, limits: Limits, redactor: Redact
     Raises :class:`~schemas.envelope.EnvelopeError` with every field-level reason found; then
     nothing of the body may be stored.
     """
-    if isinstance(body, dict) and isinstance(body.get("logs"), list):
-        n = len(body["logs"])
-        if n == 0:
-            raise EnvelopeError("empty batch", [FieldError("logs", "must hold at least one log record")])
-        if n > limits.max_records_per_batch:
-            raise EnvelopeError(
-                "oversized batch",
-                [FieldError("logs", f"{n} log records, the limit is {limits.max_records_per_batch} per request")],
-            )
-    try:
-        envelope = LogsEnvelope.model_validate(body)
-    except ValidationError as exc:
-        raise EnvelopeError("invalid logs batch", field_errors(exc)) from None
+    envelope = validate_envelope(body, LogsEnvelope, "logs", "log record", limits.max_records_per_batch)
     errors: list[FieldError] = []
     service_problem = check_service(envelope.service, limits)
     if service_problem is not None:

@@ -14,7 +14,7 @@ import orjson
 from schemas.checks import check_service
 from schemas.limits import Limits
 from schemas.spans import SPAN_ID, TRACE_ID
-from schemas.wire import WireError
+from schemas.wire import WireError, decode_items
 
 __all__ = ["LogLevel", "LogRecord", "check_log", "decode_logs", "encode_logs"]
 
@@ -75,14 +75,8 @@ def encode_logs(records: list[LogRecord]) -> bytes:
 
 def decode_logs(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> list[LogRecord]:
     """Decode and validate one ``logs`` record; :class:`~schemas.wire.WireError` says why not."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise WireError(f"cannot decode record: invalid JSON ({exc})") from None
-    if not isinstance(obj, dict) or obj.get("type") != "logs" or not isinstance(obj.get("logs"), list):
-        raise WireError("cannot decode logs: expected {'type': 'logs', 'logs': [...]}")
     records = []
-    for index, raw in enumerate(obj["logs"]):
+    for index, raw in enumerate(decode_items(data, "logs")):
         try:
             ts = raw["ts_ns"]
             if not isinstance(ts, int) or isinstance(ts, bool):

@@ -16,12 +16,12 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from pydantic.alias_generators import to_camel
 
 from schemas.attributes import attribute_text, check_attributes, text_bytes
 from schemas.checks import check_service, check_timestamp
-from schemas.envelope import EnvelopeError, FieldError, field_errors
+from schemas.envelope import EnvelopeError, FieldError, validate_envelope
 from schemas.limits import Limits
 from schemas.log_envelope import Scalar, TimeIn, parse_level
 from schemas.redact import Redactor
@@ -186,19 +186,7 @@ def parse_spans_envelope(body: Any, now_ms: int, limits: Limits, redactor: Redac
     Raises :class:`~schemas.envelope.EnvelopeError` with every field-level reason found; then
     nothing of the body may be stored.
     """
-    if isinstance(body, dict) and isinstance(body.get("spans"), list):
-        n = len(body["spans"])
-        if n == 0:
-            raise EnvelopeError("empty batch", [FieldError("spans", "must hold at least one span")])
-        if n > limits.max_records_per_batch:
-            raise EnvelopeError(
-                "oversized batch",
-                [FieldError("spans", f"{n} spans, the limit is {limits.max_records_per_batch} per request")],
-            )
-    try:
-        envelope = SpansEnvelope.model_validate(body)
-    except ValidationError as exc:
-        raise EnvelopeError("invalid spans batch", field_errors(exc)) from None
+    envelope = validate_envelope(body, SpansEnvelope, "spans", "span", limits.max_records_per_batch)
     errors: list[FieldError] = []
     service_problem = check_service(envelope.service, limits)
     if service_problem is not None:

@@ -16,7 +16,7 @@ import orjson
 
 from schemas.checks import check_service
 from schemas.limits import Limits
-from schemas.wire import WireError
+from schemas.wire import WireError, decode_items
 
 __all__ = [
     "SPAN_ID",
@@ -129,14 +129,8 @@ def encode_spans(spans: list[Span]) -> bytes:
 
 def decode_spans(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> list[Span]:
     """Decode and validate one ``spans`` record; :class:`~schemas.wire.WireError` says why not."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise WireError(f"cannot decode record: invalid JSON ({exc})") from None
-    if not isinstance(obj, dict) or obj.get("type") != "spans" or not isinstance(obj.get("spans"), list):
-        raise WireError("cannot decode spans: expected {'type': 'spans', 'spans': [...]}")
     spans = []
-    for index, raw in enumerate(obj["spans"]):
+    for index, raw in enumerate(decode_items(data, "spans")):
         try:
             span = Span(
                 trace_id=_text(raw["trace_id"]),

@@ -33,6 +33,7 @@ __all__ = [
     "Tick",
     "WireError",
     "decode_deadletter",
+    "decode_items",
     "decode_metrics_record",
     "decode_rollups",
     "encode_deadletter",
@@ -148,6 +149,16 @@ def _loads(data: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise WireError(f"cannot decode record: expected a JSON object, got {type(obj).__name__}")
     return obj
+
+
+def decode_items(data: bytes, kind: str) -> list[Any]:
+    """The item list of a ``{"type": kind, kind: [...]}`` record (``spans``, ``logs``), each item
+    still to be validated; :class:`WireError` when the record has another shape."""
+    obj = _loads(data)
+    items = obj.get(kind)
+    if obj.get("type") != kind or not isinstance(items, list):
+        raise WireError(f"cannot decode {kind}: expected {{'type': '{kind}', '{kind}': [...]}}")
+    return items
 
 
 def encode_metric_batch(batch: MetricBatch) -> bytes:

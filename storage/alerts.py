@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.client import Store
+from storage.keyset import older_than
 
 __all__ = [
     "AttemptRow",
@@ -108,12 +109,7 @@ def alert_history(store: Store, query: HistoryQuery) -> HistoryPage:
         where.append("at < fromUnixTimestamp64Milli({until:Int64})")
         params["until"] = query.until_ms
     if query.after is not None:
-        where.append("at <= fromUnixTimestamp64Milli({a0:Int64})")
-        where.append(
-            "(toUnixTimestamp64Milli(at), src_partition, tick_offset, seq)"
-            " < ({a0:Int64}, {a1:UInt16}, {a2:UInt64}, {a3:UInt32})"
-        )
-        params.update(a0=query.after[0], a1=query.after[1], a2=query.after[2], a3=query.after[3])
+        where += older_than("at", "Milli", ("src_partition", "tick_offset", "seq"), query.after, params)
     rows = store.rows(
         f"""
         SELECT {_ms("at")}, rule, fingerprint, labels, group, severity, state, previous, value, annotations,

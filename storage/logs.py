@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.client import Store
+from storage.keyset import older_than
 
 __all__ = ["LogEntry", "LogPage", "LogQuery", "search_logs", "text_tokens"]
 
@@ -78,12 +79,7 @@ def search_logs(store: Store, query: LogQuery) -> LogPage:
         where.append("trace_id = {trace_id:String}")
         params["trace_id"] = query.trace_id
     if query.after is not None:
-        where.append("ts <= fromUnixTimestamp64Nano({a0:Int64})")
-        where.append(
-            "(toUnixTimestamp64Nano(ts), src_partition, src_offset, src_index)"
-            " < ({a0:Int64}, {a1:UInt16}, {a2:UInt64}, {a3:UInt32})"
-        )
-        params.update(a0=query.after[0], a1=query.after[1], a2=query.after[2], a3=query.after[3])
+        where += older_than("ts", "Nano", ("src_partition", "src_offset", "src_index"), query.after, params)
     rows = store.rows(
         f"""
         SELECT toUnixTimestamp64Nano(ts) AS t, service, level, message, attributes, trace_id, span_id,

@@ -12,7 +12,7 @@ malformed request, 503 with ``Retry-After`` when Kafka is unavailable; nothing o
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -37,6 +37,7 @@ from ingest.http import RETRY_AFTER_S, BodyError, IngestContext, read_body
 from ingest.otlp.common import (
     Encoding,
     OtlpError,
+    Rejections,
     decode_request,
     encode_response,
     request_encoding,
@@ -112,20 +113,14 @@ async def export_traces(request: Request) -> Response:
     try:
         context, encoding, message = await _read(request, ExportTraceServiceRequest())
         converted = convert_traces(message, _now_ms(), context.limits, context.redactor)
-        try:
-            await context.producer.send_spans(pack_spans(converted.spans, context.limits))
-        except (KafkaUnavailable, RecordRejected) as exc:
-            metrics.RECORDS_REJECTED.labels("otlp", "spans").inc(len(converted.spans) + converted.rejected.count)
-            raise _kafka_failed(exc, encoding) from None
+        await _send(
+            context.producer.send_spans(pack_spans(converted.spans, context.limits)),
+            "spans", len(converted.spans), converted.rejected, encoding,
+        )  # fmt: skip
     except _Refused as refused:
         return refused.response
-    metrics.RECORDS_ACCEPTED.labels("otlp", "spans").inc(len(converted.spans))
     response = ExportTraceServiceResponse()
-    if converted.rejected.count:
-        metrics.RECORDS_REJECTED.labels("otlp", "spans").inc(converted.rejected.count)
-        response.partial_success.rejected_spans = converted.rejected.count
-        response.partial_success.error_message = converted.rejected.message()
-    return encode_response(response, encoding)
+    return _accepted(response, "rejected_spans", "spans", len(converted.spans), converted.rejected, encoding)
 
 
 @router.post("/logs", summary="OTLP/HTTP log export", responses=_RESPONSES)
@@ -134,19 +129,37 @@ async def export_logs(request: Request) -> Response:
     try:
         context, encoding, message = await _read(request, ExportLogsServiceRequest())
         converted = convert_logs(message, _now_ms(), context.limits, context.redactor)
-        try:
-            await context.producer.send_logs(pack_logs(converted.records, context.limits))
-        except (KafkaUnavailable, RecordRejected) as exc:
-            metrics.RECORDS_REJECTED.labels("otlp", "logs").inc(len(converted.records) + converted.rejected.count)
-            raise _kafka_failed(exc, encoding) from None
+        await _send(
+            context.producer.send_logs(pack_logs(converted.records, context.limits)),
+            "logs", len(converted.records), converted.rejected, encoding,
+        )  # fmt: skip
     except _Refused as refused:
         return refused.response
-    metrics.RECORDS_ACCEPTED.labels("otlp", "logs").inc(len(converted.records))
     response = ExportLogsServiceResponse()
-    if converted.rejected.count:
-        metrics.RECORDS_REJECTED.labels("otlp", "logs").inc(converted.rejected.count)
-        response.partial_success.rejected_log_records = converted.rejected.count
-        response.partial_success.error_message = converted.rejected.message()
+    return _accepted(response, "rejected_log_records", "logs", len(converted.records), converted.rejected, encoding)
+
+
+async def _send(sending: Awaitable[None], kind: str, accepted: int, rejected: Rejections, encoding: Encoding) -> None:
+    """Await Kafka's acknowledgement of ``accepted`` spans or log records (``kind``); refused
+    (counting every item of the request as rejected) when Kafka is unavailable or refuses."""
+    try:
+        await sending
+    except (KafkaUnavailable, RecordRejected) as exc:
+        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(accepted + rejected.count)
+        raise _kafka_failed(exc, encoding) from None
+
+
+def _accepted(
+    response: Message, count_field: str, kind: str, accepted: int, rejected: Rejections, encoding: Encoding
+) -> Response:
+    """The 200 answer once Kafka acknowledged: ``partial_success`` (its ``count_field`` and message)
+    set only when items were rejected, as OTLP asks."""
+    metrics.RECORDS_ACCEPTED.labels("otlp", kind).inc(accepted)
+    if rejected.count:
+        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(rejected.count)
+        partial = response.partial_success  # type: ignore[attr-defined]
+        setattr(partial, count_field, rejected.count)
+        partial.error_message = rejected.message()
     return encode_response(response, encoding)
 
 

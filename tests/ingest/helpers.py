@@ -15,6 +15,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer
 
 from schemas import LogRecord, MetricBatch, Span, decode_logs, decode_metrics_record, decode_spans
+from tests.api.apps import assert_error_shape
 
 __all__ = ["read_batches", "read_logs", "read_records", "read_spans", "serving", "tcp_proxy"]
 
@@ -129,3 +130,11 @@ async def tcp_proxy(target: str) -> AsyncIterator[tuple[str, asyncio.Event]]:
             server.close()
         for task in list(tasks):
             task.cancel()
+
+
+def rejected(response: Any, status: int, loc: str | None = None) -> dict[str, Any]:
+    """The body of ``response``, asserted to be an error of ``status`` (located at ``loc``)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert_error_shape(body, loc)
+    return body

@@ -8,8 +8,6 @@ import asyncio
 import gzip
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,7 +17,8 @@ from fastapi.testclient import TestClient
 
 from perfpulse.settings import Settings
 from schemas import MetricBatch, decode_metrics_record
-from tests.api.apps import app_settings, app_store, assert_error_shape, new_topics, running_app, unreachable_kafka_app
+from tests.api.apps import app_store, running_app
+from tests.ingest.helpers import rejected
 
 pytestmark = pytest.mark.integration
 
@@ -67,36 +66,6 @@ def records(bootstrap: str, topic: str) -> list[tuple[bytes | None, MetricBatch]
 
 def values_in(found: list[tuple[bytes | None, MetricBatch]]) -> list[float]:
     return sorted(float(v) for _, batch in found for s in batch.series for v in s.values)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One chDB data dir for every app of this module (chDB: one data path per process at a time)."""
-    return tmp_path_factory.mktemp("ingest") / "data"
-
-
-@pytest.fixture(scope="module")
-def module_settings(kafka_bootstrap: str, redis_url: str, data_dir: Path) -> Settings:
-    return app_settings(kafka_bootstrap, redis_url, data_dir, new_topics(kafka_bootstrap))
-
-
-@pytest.fixture(scope="module")
-def client(module_settings: Settings) -> Iterator[TestClient]:
-    with running_app(module_settings, with_sink=False) as running:
-        yield running
-
-
-@pytest.fixture
-def fresh_settings(kafka_bootstrap: str, redis_url: str, data_dir: Path) -> Settings:
-    """Settings with topics of this test alone."""
-    return app_settings(kafka_bootstrap, redis_url, data_dir, new_topics(kafka_bootstrap))
-
-
-def rejected(response: Any, status: int, loc: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert_error_shape(body, loc)
-    return body
 
 
 # --- accepted --------------------------------------------------------------------------------------
@@ -284,13 +253,6 @@ def test_rejected_requests_write_nothing(fresh_settings: Settings) -> None:
         time.sleep(1.5)  # one more flush interval: nothing else arrives
         stored = store.rows("SELECT value FROM points WHERE service = {s:String} ORDER BY value", {"s": service})
         assert stored == [(1.0,), (2.0,), (3.0,)]
-
-
-@pytest.fixture(scope="module")
-def unreachable(module_settings: Settings, client: TestClient) -> Iterator[TestClient]:
-    """The app with Kafka unreachable (sharing the module's data dir, kept open by ``client``)."""
-    with unreachable_kafka_app(module_settings) as running:
-        yield running
 
 
 def test_kafka_unreachable_is_a_503_with_retry_after_and_answers_fast(unreachable: TestClient) -> None:

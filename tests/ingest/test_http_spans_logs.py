@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import gzip
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,8 +15,8 @@ from fastapi.testclient import TestClient
 from perfpulse.settings import Settings
 from schemas import LogLevel, SpanKind, SpanStatus
 from schemas.redact import REDACTED
-from tests.api.apps import app_settings, assert_error_shape, new_topics, running_app, unreachable_kafka_app
-from tests.ingest.helpers import read_logs, read_spans
+from tests.api.apps import running_app
+from tests.ingest.helpers import read_logs, read_spans, rejected
 
 pytestmark = pytest.mark.integration
 
@@ -47,36 +45,7 @@ def log(**overrides: Any) -> dict[str, Any]:
     return {"ts": now_ms(), "level": "info", "message": "quote served", **overrides}
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ingest-records") / "data"
-
-
-@pytest.fixture(scope="module")
-def module_settings(kafka_bootstrap: str, redis_url: str, data_dir: Path) -> Settings:
-    return app_settings(kafka_bootstrap, redis_url, data_dir, new_topics(kafka_bootstrap))
-
-
-@pytest.fixture(scope="module")
-def client(module_settings: Settings) -> Iterator[TestClient]:
-    with running_app(module_settings, with_sink=False) as running:
-        yield running
-
-
-@pytest.fixture
-def fresh(kafka_bootstrap: str, redis_url: str, data_dir: Path) -> Settings:
-    """Settings with topics of this test alone (and the module's data dir)."""
-    return app_settings(kafka_bootstrap, redis_url, data_dir, new_topics(kafka_bootstrap))
-
-
-def rejected(response: Any, status: int, loc: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert_error_shape(body, loc)
-    return body
-
-
-def test_accepted_spans_are_in_kafka_redacted_when_the_202_comes_back(fresh: Settings) -> None:
+def test_accepted_spans_are_in_kafka_redacted_when_the_202_comes_back(fresh_settings: Settings) -> None:
     body = {
         "service": "gateway",
         "spans": [
@@ -90,10 +59,10 @@ def test_accepted_spans_are_in_kafka_redacted_when_the_202_comes_back(fresh: Set
             ),
         ],
     }
-    with running_app(fresh, with_sink=False) as client:
+    with running_app(fresh_settings, with_sink=False) as client:
         response = client.post(SPANS, json=body)
     assert response.status_code == 202 and response.json() == {"accepted": 2}
-    records = dict(read_spans(fresh.kafka_bootstrap, fresh.topics.spans))
+    records = dict(read_spans(fresh_settings.kafka_bootstrap, fresh_settings.topics.spans))
     assert set(records) == {b"gateway", b"orchestrator"}  # keyed by service: one record each
     [root], [child] = records[b"gateway"], records[b"orchestrator"]
     assert (root.service, root.kind, root.parent_span_id) == ("gateway", SpanKind.SERVER, None)
@@ -103,7 +72,7 @@ def test_accepted_spans_are_in_kafka_redacted_when_the_202_comes_back(fresh: Set
     assert child.events[0].message == f"password={REDACTED} rejected" and child.events[0].level == "error"
 
 
-def test_accepted_logs_are_in_kafka_redacted_when_the_202_comes_back(fresh: Settings) -> None:
+def test_accepted_logs_are_in_kafka_redacted_when_the_202_comes_back(fresh_settings: Settings) -> None:
     body = {
         "service": "frontend",
         "logs": [
@@ -111,10 +80,10 @@ def test_accepted_logs_are_in_kafka_redacted_when_the_202_comes_back(fresh: Sett
             log(level="warn", message="token=abcdef slow"),
         ],
     }
-    with running_app(fresh, with_sink=False) as client:
+    with running_app(fresh_settings, with_sink=False) as client:
         response = client.post(LOGS, json=body)
     assert response.status_code == 202 and response.json() == {"accepted": 2}
-    [(key, records)] = read_logs(fresh.kafka_bootstrap, fresh.topics.logs)
+    [(key, records)] = read_logs(fresh_settings.kafka_bootstrap, fresh_settings.topics.logs)
     assert key == b"frontend"
     first, second = records
     assert first.trace_id == TRACE and first.attributes == {"route": "/q", "status": "200"}
@@ -157,22 +126,18 @@ def test_a_batch_over_the_record_limit_is_a_400(client: TestClient) -> None:
     assert error["error"] == "oversized batch"
 
 
-def test_rejected_requests_write_nothing(fresh: Settings) -> None:
-    with running_app(fresh, with_sink=False) as client:
+def test_rejected_requests_write_nothing(fresh_settings: Settings) -> None:
+    with running_app(fresh_settings, with_sink=False) as client:
         assert client.post(SPANS, json={"service": "g", "spans": [span(1), span(2, spanId="bad")]}).status_code == 400
         assert client.post(LOGS, json={"service": "g", "logs": [log(), log(level="loud")]}).status_code == 400
         assert client.post(SPANS, json={"service": "g", "spans": [span(3)]}).status_code == 202
         assert client.post(LOGS, json={"service": "g", "logs": [log(message="kept")]}).status_code == 202
-    assert [s.span_id for _, batch in read_spans(fresh.kafka_bootstrap, fresh.topics.spans) for s in batch] == [
-        f"{3:016x}"
-    ]
-    assert [r.message for _, batch in read_logs(fresh.kafka_bootstrap, fresh.topics.logs) for r in batch] == ["kept"]
-
-
-@pytest.fixture(scope="module")
-def unreachable(module_settings: Settings, client: TestClient) -> Iterator[TestClient]:
-    with unreachable_kafka_app(module_settings) as running:
-        yield running
+    assert [
+        s.span_id for _, batch in read_spans(fresh_settings.kafka_bootstrap, fresh_settings.topics.spans) for s in batch
+    ] == [f"{3:016x}"]
+    assert [
+        r.message for _, batch in read_logs(fresh_settings.kafka_bootstrap, fresh_settings.topics.logs) for r in batch
+    ] == ["kept"]
 
 
 @pytest.mark.parametrize(
