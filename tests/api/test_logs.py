@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from api.cursor import encode_cursor
@@ -17,6 +16,7 @@ from schemas import LogLevel, encode_logs
 from tests.api.apps import app_store, assert_error_shape
 from tests.storage.builders import BASE_MS, SEEDED_PARTITION
 from tests.storage.telemetry import MS, insert_logs, log, trace_id
+from tests.storage.test_sink import produce
 
 SLICE_MS = 600_000
 
@@ -99,21 +99,12 @@ def test_bad_parameters_are_400(client: TestClient, params: dict[str, Any], loc:
     assert_error_shape(response.json(), loc)
 
 
-async def produce(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value)
-    finally:
-        await producer.stop()
-
-
 def test_records_sent_to_kafka_are_stored_by_the_sink_redacted(client: TestClient, module_settings: Settings) -> None:
     records = [
         log(1, "login ok password=hunter2", service="auth", attributes={"api_key": "k-123"}, base_ns=base_ns(3)),
         log(2, "logout", service="auth", base_ns=base_ns(3)),
     ]
-    asyncio.run(produce(module_settings.kafka_bootstrap, module_settings.topics.logs, encode_logs(records)))
+    asyncio.run(produce(module_settings.kafka_bootstrap, [(module_settings.topics.logs, 0, encode_logs(records))]))
     deadline = time.monotonic() + 30
     while len(found := search(client, 3, service="auth")["logs"]) < 2:
         assert time.monotonic() < deadline, "the sink did not store the records"

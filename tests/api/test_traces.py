@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from perfpulse.settings import Settings
@@ -16,6 +15,7 @@ from schemas import Span, SpanEvent, SpanKind, SpanStatus, encode_spans
 from tests.api.apps import app_store, assert_error_shape
 from tests.storage.builders import BASE_MS
 from tests.storage.telemetry import MS, insert_spans, span, span_id, trace_id
+from tests.storage.test_sink import produce
 
 SLICE_MS = 600_000
 SERVER, CLIENT = SpanKind.SERVER, SpanKind.CLIENT
@@ -184,19 +184,10 @@ def test_services_carry_span_red_beside_metric_red(client: TestClient) -> None:
     assert services["frontend"]["span_red"]["requests"] == 2
 
 
-async def produce(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, value)
-    finally:
-        await producer.stop()
-
-
 def test_spans_sent_to_kafka_are_stored_by_the_sink_redacted(client: TestClient, module_settings: Settings) -> None:
     spans = checkout(601, 0, 6)
     spans[0].tags["http.request.header.authorization"] = "Bearer abcdefghijklmnop"
-    asyncio.run(produce(module_settings.kafka_bootstrap, module_settings.topics.spans, encode_spans(spans)))
+    asyncio.run(produce(module_settings.kafka_bootstrap, [(module_settings.topics.spans, 0, encode_spans(spans))]))
     deadline = time.monotonic() + 30
     while (response := client.get(f"/api/v1/traces/{trace_id(601)}")).status_code == 404:
         assert time.monotonic() < deadline, "the sink did not store the spans"
