@@ -1,13 +1,13 @@
 """API stage: the FastAPI routers of the query API, catalog, health, alerts, rules and silences
 endpoints, and the notifier service behind the last three."""
 
+from alerting.notify.stage import AlertingService, NotifierConfig
 from api.alerts import router as alerts_router
 from api.catalog import router as catalog_router
 from api.context import ApiContext
 from api.errors import ApiError, install_error_handlers
 from api.health import router as health_router
 from api.logs import router as logs_router
-from api.notifications import AlertingService, NotifierConfig
 from api.query import router as query_router
 from api.rules import router as rules_router
 from api.silences import router as silences_router

@@ -19,12 +19,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from alerting import State
 from alerting.notify import AlertStatus
+from alerting.notify.stage import AlertingService
+from alerting.rules import State
 from api.context import ApiContext, alerting_service, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError
-from api.notifications import AlertingService
 from api.params import csv_param
 from schemas import parse_timestamp_ms
 from storage import StoreError

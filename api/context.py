@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from alerting.notify.stage import AlertingService
 from api.errors import ApiError
-from api.notifications import AlertingService
 from storage import Store
 
 __all__ = ["ApiContext", "alerting_service", "api_context"]

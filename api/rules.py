@@ -15,11 +15,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerting import ParseResult, RuleError, RulesWatcher
+from alerting.notify.stage import AlertingService
+from alerting.rules import ParseResult, RuleError, RulesWatcher
+from alerting.rules.editor import RulesFileError, rule_names, with_rule, without_rule
 from api.context import alerting_service
 from api.errors import ApiError
-from api.notifications import AlertingService
-from api.rulesfile import RulesFileError, rule_names, with_rule, without_rule
 
 __all__ = ["RuleBody", "ValidateBody", "router"]
 

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerting import LabelMatcher, MatchOp
 from alerting.notify import SilenceError, SilenceState
+from alerting.notify.stage import AlertingService
+from alerting.rules import LabelMatcher, MatchOp
 from api.context import alerting_service
 from api.errors import ApiError
-from api.notifications import AlertingService
 from api.params import now_ms
 from schemas import parse_duration_ms, parse_timestamp_ms
 from storage import StoreError

@@ -2,7 +2,7 @@
 
 One client posts ``ExportTraceServiceRequest``s of 512 spans (8 attributes each, an event on one in
 ten, realistic names) one after the other, keep-alive, to ``POST /v1/traces`` of the OTLP app
-(:func:`ingest.otlp.create_otlp_app`) served by uvicorn in a process of its own; each answer comes
+(:func:`ingest.receivers.otlp.create_otlp_app`) served by uvicorn in a process of its own; each answer comes
 only once Kafka acknowledged (acks=all). Requests are encoded before the clock starts. At the end
 every span is read back from the ``spans`` topic and counted.
 
@@ -33,9 +33,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 
 from infra import LocalKafka
-from ingest.http import IngestContext
-from ingest.otlp import create_otlp_app
 from ingest.producer import RecordProducer
+from ingest.receivers.http import IngestContext
+from ingest.receivers.otlp import create_otlp_app
 from perfpulse.topics import ensure_topics
 from schemas import Limits, Redactor, Topics, decode_spans
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.emitter import Emitter
+from ingest.sdk.emitter import Emitter
 from schemas import MetricKind, Span, SpanKind, SpanStatus
 
 __all__ = [

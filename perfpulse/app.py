@@ -25,10 +25,10 @@ from api import (
     traces_router,
 )
 from infra import kafka_reachable
-from ingest.http import IngestContext
-from ingest.http import router as ingest_router
-from ingest.otlp import router as otlp_router
 from ingest.producer import KafkaUnavailable, RecordProducer
+from ingest.receivers.http import IngestContext
+from ingest.receivers.http import router as ingest_router
+from ingest.receivers.otlp import router as otlp_router
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_config, sink_config, supervise

@@ -241,7 +241,7 @@ def rules_validate(file: RulesFile, window: Window = None) -> None:
     """Check a rules file: every error as file:line:column: reason (exit 1), warnings too (exit 0)."""
     from rich.text import Text
 
-    from alerting import parse_rules
+    from alerting.rules import parse_rules
 
     settings = load_settings(window=window)
     out = Console(soft_wrap=True, highlight=False)
@@ -274,7 +274,7 @@ def rules_test(
     """Run rule unit tests against a rules file; exit 1 when a case fails or a file is unusable."""
     from rich.text import Text
 
-    from alerting import run_rule_tests
+    from alerting.rules.testing import run_rule_tests
 
     out = Console(soft_wrap=True, highlight=False)
     report = run_rule_tests(file, cases)

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
-from ingest.http import IngestContext
-from ingest.otlp import create_otlp_app
+from ingest.receivers.http import IngestContext
+from ingest.receivers.otlp import create_otlp_app
 
 __all__ = ["otlp_port"]
 

@@ -14,7 +14,7 @@ from perfpulse.topics import ensure_topics
 from storage import MigrationParams, SinkConfig
 
 if TYPE_CHECKING:
-    from api.notifications import NotifierConfig
+    from alerting.notify.stage import NotifierConfig
     from stream import StreamWorker
 
 __all__ = [
@@ -53,7 +53,7 @@ def sink_config(settings: Settings) -> SinkConfig:
 
 def notifier_config(settings: Settings) -> NotifierConfig:
     """The notifier of the API process: every alerts partition, channels from the rules file."""
-    from api.notifications import NotifierConfig
+    from alerting.notify.stage import NotifierConfig
 
     return NotifierConfig(
         bootstrap=settings.kafka_bootstrap,

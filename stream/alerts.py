@@ -27,7 +27,7 @@ from typing import Any, cast
 import numpy as np
 from fastdigest import TDigest
 
-from alerting import AlertKey, AlertState, RuleSet, SelectorPlan, WindowStats, collect_stats, evaluate, selectors
+from alerting.rules import AlertKey, AlertState, RuleSet, SelectorPlan, WindowStats, collect_stats, evaluate, selectors
 from schemas import MetricKind, RollupRow
 from schemas.alerts import AlertRecord
 

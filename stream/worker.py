@@ -26,7 +26,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from alerting import RulesWatcher
+from alerting.rules import RulesWatcher
 from schemas import (
     DeadLetter,
     MetricBatch,

@@ -1,6 +1,7 @@
 """Notifications: payloads per channel, delivery with retries, grouping, silences, inhibition, and the
 :class:`Notifier` that drives them. One module per concern or channel, as Prometheus's ``notifier/``."""
 
+from alerting.notify.channels import Channel, ChannelType, RetryPolicy, Timing
 from alerting.notify.delivery import AttemptResult, backoff_ms, deliver, http_attempt
 from alerting.notify.grouping import Grouper, needs_update
 from alerting.notify.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
@@ -18,7 +19,9 @@ __all__ = [
     "AttemptLog",
     "AttemptOutcome",
     "AttemptResult",
+    "Channel",
     "ChannelSender",
+    "ChannelType",
     "DeadLetter",
     "Delivery",
     "Grouper",
@@ -27,12 +30,14 @@ __all__ = [
     "Notification",
     "Notifier",
     "Recorder",
+    "RetryPolicy",
     "SendResult",
     "Sender",
     "Silence",
     "SilenceError",
     "SilenceState",
     "Silences",
+    "Timing",
     "backoff_ms",
     "build_requests",
     "deliver",

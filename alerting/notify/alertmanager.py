@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
-from alerting.channels import AlertmanagerSettings
+from alerting.notify.channels import AlertmanagerSettings
 from alerting.notify.model import HttpRequest, Notification, rfc3339
-from alerting.secret import Secret
-from alerting.state import State
+from alerting.notify.secret import Secret
+from alerting.rules.state import State
 
 __all__ = ["alertmanager_alerts", "build_alertmanager"]
 

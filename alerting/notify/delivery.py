@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from alerting.channels import RetryPolicy
+from alerting.notify.channels import RetryPolicy
 from alerting.notify.model import Attempt, AttemptOutcome, Clock, Delivery, HttpRequest, Recorder
-from alerting.secret import Secret, redact_text
+from alerting.notify.secret import Secret, redact_text
 
 __all__ = ["AttemptFn", "AttemptResult", "Sleep", "backoff_ms", "deliver", "http_attempt", "wall_clock_ms"]
 

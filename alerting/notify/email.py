@@ -16,11 +16,11 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from alerting.channels import EmailSettings
+from alerting.notify.channels import EmailSettings
 from alerting.notify.delivery import AttemptFn, AttemptResult
 from alerting.notify.model import Notification, rfc3339
-from alerting.secret import Secret, redact_text
-from alerting.state import State
+from alerting.notify.secret import Secret, redact_text
+from alerting.rules.state import State
 
 __all__ = ["build_email", "smtp_attempt"]
 

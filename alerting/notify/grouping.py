@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerting.alert import Alert
-from alerting.channels import Channel
+from alerting.notify.channels import Channel
 from alerting.notify.model import Notification
-from alerting.state import State
+from alerting.rules.alert import Alert
+from alerting.rules.state import State
 
 __all__ = ["AggregationGroup", "Grouper", "LogEntry", "needs_update"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alerting.alert import Alert
-from alerting.matchers import LabelMatcher, MatchOp
-from alerting.state import State
+from alerting.rules.alert import Alert
+from alerting.rules.matchers import LabelMatcher, MatchOp
+from alerting.rules.state import State
 
 __all__ = ["DEFAULT_INHIBIT_RULES", "InhibitRule", "inhibited_by"]
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from alerting.alert import Alert
-from alerting.secret import Secret, redact_url
-from alerting.state import State
+from alerting.notify.secret import Secret, redact_url
+from alerting.rules.alert import Alert
+from alerting.rules.state import State
 
 __all__ = [
     "Attempt",

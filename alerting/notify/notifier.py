@@ -24,15 +24,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerting.alert import Alert, AlertTransition
-from alerting.channels import Channel
+from alerting.notify.channels import Channel
 from alerting.notify.delivery import wall_clock_ms
 from alerting.notify.grouping import AggregationGroup, Grouper
 from alerting.notify.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
 from alerting.notify.model import Clock, DeadLetter, Delivery, Notification
 from alerting.notify.sender import Sender
 from alerting.notify.silences import Silences
-from alerting.state import State
+from alerting.rules.alert import Alert, AlertTransition
+from alerting.rules.state import State
 
 __all__ = ["AlertStatus", "Notifier", "SendResult"]
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 
-from alerting.alert import Alert
-from alerting.channels import PagerDutySettings
+from alerting.notify.channels import PagerDutySettings
 from alerting.notify.model import HttpRequest, Notification, rfc3339
-from alerting.secret import Secret
-from alerting.state import State
+from alerting.notify.secret import Secret
+from alerting.rules.alert import Alert
+from alerting.rules.state import State
 
 __all__ = ["build_pagerduty", "dedup_key", "pagerduty_event"]
 

@@ -16,7 +16,8 @@ from typing import Protocol
 
 import httpx
 
-from alerting.channels import (
+from alerting.notify.alertmanager import build_alertmanager
+from alerting.notify.channels import (
     AlertmanagerSettings,
     Channel,
     EmailSettings,
@@ -24,14 +25,13 @@ from alerting.channels import (
     SlackSettings,
     WebhookSettings,
 )
-from alerting.notify.alertmanager import build_alertmanager
 from alerting.notify.delivery import AttemptFn, Sleep, deliver, http_attempt, wall_clock_ms
 from alerting.notify.email import build_email, smtp_attempt
 from alerting.notify.model import Attempt, AttemptOutcome, Clock, Delivery, HttpRequest, Notification, Recorder
 from alerting.notify.pagerduty import build_pagerduty
+from alerting.notify.secret import Secret, redact_text
 from alerting.notify.slack import build_slack
 from alerting.notify.webhook import build_webhook
-from alerting.secret import Secret, redact_text
 
 __all__ = ["AttemptLog", "ChannelSender", "SecretLogFilter", "Sender", "build_requests"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from alerting.matchers import LabelMatcher, MatchOp, format_matchers, parse_matchers
+from alerting.rules.matchers import LabelMatcher, MatchOp, format_matchers, parse_matchers
 
 __all__ = ["Silence", "SilenceError", "SilenceState", "Silences"]
 

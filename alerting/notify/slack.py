@@ -6,10 +6,10 @@ from typing import Any
 
 import orjson
 
-from alerting.alert import Alert
-from alerting.channels import SlackSettings
+from alerting.notify.channels import SlackSettings
 from alerting.notify.model import HttpRequest, Notification
-from alerting.state import State
+from alerting.rules.alert import Alert
+from alerting.rules.state import State
 
 __all__ = ["build_slack", "slack_payload"]
 

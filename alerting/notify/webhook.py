@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from alerting.channels import WebhookSettings
+from alerting.notify.channels import WebhookSettings
 from alerting.notify.model import HttpRequest, Notification, rfc3339
-from alerting.secret import Secret
-from alerting.state import State
+from alerting.notify.secret import Secret
+from alerting.rules.state import State
 
 __all__ = ["SIGNATURE_HEADER", "build_webhook", "sign", "verify_signature", "webhook_payload"]
 

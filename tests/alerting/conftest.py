@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alerting import RuleSet, parse_rules
+from alerting.rules import RuleSet, parse_rules
 from tests.alerting.receivers import HttpReceiver, MailBox, start_http, start_smtp
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from alerting import Alert, State
+from alerting.rules import Alert, State
 from schemas.alerts import AlertRecord
 from storage.alerts import AttemptRow, insert_attempts
 from storage.rows import AlertHistoryColumns

@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ingest import Emitter
-from ingest.traceparent import continue_trace, inject
+from ingest.sdk.traceparent import continue_trace, inject
 from schemas.redact import REDACTED
 from tests.e2e.conftest import Deployment, wait_for
 

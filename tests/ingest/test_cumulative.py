@@ -3,7 +3,7 @@ and bounded memory."""
 
 from __future__ import annotations
 
-from ingest.cumulative import CumulativeDeltas, ExpBuckets
+from ingest.receivers.cumulative import CumulativeDeltas, ExpBuckets
 
 STARTED = 1_000
 

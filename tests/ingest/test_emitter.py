@@ -131,7 +131,7 @@ def test_validation_runs_once_per_series(offline: Emitter, monkeypatch: pytest.M
         calls["labels"] += 1
         return check_labels(labels, limits)
 
-    monkeypatch.setattr("ingest.emitter.check_labels", counting)
+    monkeypatch.setattr("ingest.sdk.emitter.check_labels", counting)
     for i in range(1_000):
         offline.observe("latency", float(i), route=f"/r{i % 3}", method="GET")
     assert calls["labels"] == 3
@@ -171,7 +171,7 @@ def test_points_stay_buffered_while_kafka_is_unreachable(offline: Emitter) -> No
 
 
 def test_full_buffer_drops_new_points_without_blocking(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="perfpulse.ingest.emitter")
+    caplog.set_level(logging.WARNING, logger="perfpulse.ingest.sdk.emitter")
     # A long linger: nothing is built into records, so nothing old can make room.
     emitter = Emitter("svc", UNREACHABLE, batch_size=5_000, linger_ms=60_000, max_buffer=1_000, request_timeout_s=1)
     try:
@@ -182,7 +182,7 @@ def test_full_buffer_drops_new_points_without_blocking(caplog: pytest.LogCapture
         assert emitter.buffered == 1_000
         assert emitter.dropped == 19_000
         assert held(emitter)[("m", "distribution", (("route", "/a"),))] == [float(i) for i in range(1_000)]
-        warnings = [r for r in caplog.records if r.name == "perfpulse.ingest.emitter"]
+        warnings = [r for r in caplog.records if r.name == "perfpulse.ingest.sdk.emitter"]
         assert len(warnings) == 1  # rate-limited
         assert "dropped" in warnings[0].getMessage() and "buffer of 1000 points full" in warnings[0].getMessage()
     finally:
@@ -225,8 +225,8 @@ def test_observe_many_takes_arrays_and_keeps_what_fits() -> None:
 
 def test_close_counts_unsent_points_and_drops_later_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[object] = []
-    monkeypatch.setattr("ingest.emitter.atexit.register", registered.append)
-    monkeypatch.setattr("ingest.emitter.atexit.unregister", registered.remove)
+    monkeypatch.setattr("ingest.sdk.emitter.atexit.register", registered.append)
+    monkeypatch.setattr("ingest.sdk.emitter.atexit.unregister", registered.remove)
     emitter = Emitter("svc", UNREACHABLE, batch_size=100, linger_ms=20, request_timeout_s=1)
     assert len(registered) == 1
     for _ in range(500):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.ledger import Ledger
+from ingest.sdk.ledger import Ledger
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from ingest import Emitter, LogHandler
-from ingest.loghandler import level_of
+from ingest.sdk.loghandler import level_of
 from schemas import LogLevel, LogRecord, Topics
 from schemas.redact import REDACTED
 from tests.ingest.helpers import read_logs
@@ -104,7 +104,7 @@ def test_the_sdks_own_loggers_are_not_shipped() -> None:
     root.addHandler(handler)
     try:
         logging.getLogger("aiokafka.conn").error("connection refused")
-        logging.getLogger("perfpulse.ingest.emitter").warning("dropped 3 points")
+        logging.getLogger("perfpulse.ingest.sdk.emitter").warning("dropped 3 points")
         logging.getLogger("aiokafkaesque").error("a different library")  # a prefix, not a parent logger
         messages = [r.message for r in held(emitter)]
     finally:

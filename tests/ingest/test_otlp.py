@@ -44,10 +44,10 @@ from opentelemetry.trace import SpanKind as OtelKind
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from ingest.http import IngestContext
-from ingest.otlp import create_otlp_app
-from ingest.otlp.common import Encoding, decode_request
 from ingest.producer import RecordProducer
+from ingest.receivers.http import IngestContext
+from ingest.receivers.otlp import create_otlp_app
+from ingest.receivers.otlp.common import Encoding, decode_request
 from perfpulse.settings import Settings
 from schemas import Limits, LogLevel, Redactor, SpanKind, SpanStatus, Topics
 from schemas.redact import REDACTED

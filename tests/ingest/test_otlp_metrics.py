@@ -12,8 +12,13 @@ import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
-from ingest.cumulative import CumulativeDeltas
-from ingest.otlp.metrics import MAX_VALUES_PER_BUCKET, convert_metrics, explicit_midpoints, exponential_midpoints
+from ingest.receivers.cumulative import CumulativeDeltas
+from ingest.receivers.otlp.metrics import (
+    MAX_VALUES_PER_BUCKET,
+    convert_metrics,
+    explicit_midpoints,
+    exponential_midpoints,
+)
 from schemas import Limits
 
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from ingest import Emitter, SpanContext, continue_trace, current_context, current_span, extract, inject, use_context
-from ingest.traceparent import format_traceparent, parse_traceparent
+from ingest.sdk.traceparent import format_traceparent, parse_traceparent
 from schemas import Limits, Span, SpanKind, SpanStatus, Topics
 from schemas.redact import REDACTED
 from tests.ingest.helpers import read_spans

@@ -9,7 +9,7 @@ import math
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alerting import Alert, State
+from alerting.rules import Alert, State
 from schemas import Topics
 from schemas.alerts import AlertRecord, encode_alert_record
 from storage import Store

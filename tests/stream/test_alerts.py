@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerting import RuleSet, parse_rules
+from alerting.rules import RuleSet, parse_rules
 from schemas import MetricKind, RollupRow
 from stream.aggregate import SeriesAggregate
 from stream.alerts import PartitionAlerts

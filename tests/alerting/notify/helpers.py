@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
-from alerting.alert import Alert, AlertTransition
-from alerting.channels import Channel
+from alerting.notify.channels import Channel
 from alerting.notify.model import Notification
-from alerting.rules import parse_rules
-from alerting.state import State
+from alerting.rules.alert import Alert, AlertTransition
+from alerting.rules.ruleset import parse_rules
+from alerting.rules.state import State
 
 T0 = 1_700_000_000_000
 

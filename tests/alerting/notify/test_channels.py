@@ -9,7 +9,7 @@ import httpx
 
 from alerting.notify.pagerduty import dedup_key
 from alerting.notify.sender import AttemptLog, ChannelSender, build_requests
-from alerting.state import State
+from alerting.rules.state import State
 from tests.alerting.conftest import FakeClock, Sleeps
 from tests.alerting.notify.helpers import T0, channels, make_alert, make_notification
 from tests.alerting.receivers import HttpReceiver

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from alerting.channels import RetryPolicy
+from alerting.notify.channels import RetryPolicy
 from alerting.notify.delivery import AttemptResult, backoff_ms, deliver, http_attempt
 from alerting.notify.model import Attempt, AttemptOutcome, HttpRequest
-from alerting.secret import Secret
+from alerting.notify.secret import Secret
 from tests.alerting.conftest import FakeClock, Sleeps
 from tests.alerting.receivers import HttpReceiver
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 
-from alerting.alert import Alert
-from alerting.channels import Channel
+from alerting.notify.channels import Channel
 from alerting.notify.grouping import Grouper, LogEntry, needs_update
 from alerting.notify.model import Notification
-from alerting.state import State
+from alerting.rules.alert import Alert
+from alerting.rules.state import State
 from tests.alerting.notify.helpers import T0, channels, make_alert
 
 CHANNEL: Channel = channels(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alerting.notify.inhibit import inhibited_by
-from alerting.state import State
+from alerting.rules.state import State
 from tests.alerting.notify.helpers import make_alert
 
 

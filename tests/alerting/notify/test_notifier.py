@@ -11,13 +11,13 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from alerting import AlertKey, AlertState, GroupKey, RuleSet, Selector, WindowStats, evaluate, selectors
 from alerting.notify.model import AttemptOutcome
 from alerting.notify.notifier import Notifier
 from alerting.notify.sender import AttemptLog, ChannelSender
 from alerting.notify.webhook import verify_signature
-from alerting.state import State
-from alerting.stats import Stat
+from alerting.rules import AlertKey, AlertState, GroupKey, RuleSet, Selector, WindowStats, evaluate, selectors
+from alerting.rules.state import State
+from alerting.rules.stats import Stat
 from tests.alerting.conftest import FakeClock, Sleeps
 from tests.alerting.receivers import HttpReceiver
 

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from alerting.matchers import LabelMatcher
 from alerting.notify.silences import SilenceError, Silences, SilenceState
+from alerting.rules.matchers import LabelMatcher
 
 T = 1_000_000
 GATEWAY = {"alertname": "high_response_time", "severity": "warning", "service": "gateway"}

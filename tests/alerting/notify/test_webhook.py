@@ -10,7 +10,7 @@ import httpx
 from alerting.notify.model import AttemptOutcome, Delivery
 from alerting.notify.sender import AttemptLog, ChannelSender
 from alerting.notify.webhook import SIGNATURE_HEADER, sign, verify_signature, webhook_payload
-from alerting.state import State
+from alerting.rules.state import State
 from tests.alerting.conftest import FakeClock, Sleeps
 from tests.alerting.notify.helpers import T0, channels, make_alert, make_notification
 from tests.alerting.receivers import HttpReceiver

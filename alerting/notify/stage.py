@@ -1,0 +1,389 @@
+"""The notifier of the API process: the ``alerts`` topic in, notifications out, state in ClickHouse.
+
+It runs in the API process because it owns what the API serves about alerts: the active alerts,
+silences and dead letters live in its :class:`~alerting.notify.Notifier`. It reads every partition
+of the ``alerts`` topic (one notifier per deployment: grouping and inhibition need every alert),
+skips what the stream stage re-emits after a restart (the identity ``(tick offset, seq)`` of a
+record at or below the highest one taken from its partition, schemas/alerts.py), hands transitions
+to the notifier, records delivery attempts in ``notification_attempts`` and saves its state to
+``notifier_state``: the notifier's snapshot together with the identity frontier and the consumer
+position per partition, as one row, so the three always agree.
+
+When the state is saved: after every batch of records that handed transitions to the notifier
+(before the next batch is read), right after every send (delivered or not), after silence changes
+and redeliveries (before the API answers), and at shutdown. On start the newest saved state is
+restored and each partition read from the saved position (from its beginning when none was saved).
+
+Delivery guarantee, as implemented: every firing and every resolution the stream stage publishes
+is notified at least once, and no notification is sent twice except in one crash window:
+
+1. A crash after a batch was handed to the notifier but before its save: the restart restores the
+   previous state and position and reads the batch again. Nothing was sent from the lost state
+   unless a group became due and was sent meanwhile, which is window 2.
+2. A crash between a receiver accepting a notification (2xx) and the save that follows that send
+   (one ClickHouse insert, milliseconds later): the restored notification log does not know the
+   receiver was told, so that one notification is sent again after the restart. PagerDuty
+   (``dedup_key``) and Alertmanager (fingerprint) absorb such a repeat; webhook, Slack and email
+   receivers see it twice. A send still retrying at the crash is likewise started over.
+3. Replays of the stream stage (its own restarts) never reach the notifier: the frontier, saved
+   with the state, skips them across notifier restarts too. A graceful stop saves last, so
+   stopping and starting never repeats nor loses a notification.
+
+Attempt rows are written with the save that follows them: a crash loses the attempt rows of window
+2 (the deliveries themselves are repeated, not lost). Dead letters are part of the saved state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from alerting.notify import (
+    Attempt,
+    AttemptLog,
+    AttemptOutcome,
+    Channel,
+    ChannelSender,
+    Delivery,
+    Notification,
+    Notifier,
+    Sender,
+)
+from alerting.notify.delivery import wall_clock_ms
+from alerting.rules import Alert, AlertTransition, RuleSet, RulesWatcher, State
+from schemas import WireError
+from schemas.alerts import decode_alert_record
+from storage.alerts import AttemptRow, insert_attempts, load_notifier_state, save_notifier_state
+from storage.client import Store, StoreError
+
+__all__ = ["AlertingService", "AttemptRecorder", "NotifierConfig"]
+
+log = logging.getLogger("perfpulse.api.notifications")
+
+TRANSITIONS = Counter("perfpulse_notifier_transitions_total", "Alert transitions handed to the notifier")
+REPLAYS_SKIPPED = Counter(
+    "perfpulse_notifier_replays_skipped_total", "Alerts-topic records skipped as re-emissions of ones taken"
+)
+UNREADABLE = Counter("perfpulse_notifier_unreadable_records_total", "Alerts-topic records the notifier cannot read")
+
+Identity = tuple[int, int]  # (tick offset, seq) of an alerts record, ordered within its partition
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    bootstrap: str  # Kafka bootstrap servers
+    topic: str  # the alerts topic
+    group: str  # Kafka consumer group (commits, for lag only) and the name the state is saved under
+    rules_path: Path  # the rules file: channels come from it, the rules API edits it
+    window_ms: int | None = None  # the stream window: rule windows must be multiples of it
+    env: Mapping[str, str] | None = None  # resolves ${VAR} in channel settings (None: the process environment)
+    external_url: str = ""  # link back to perfpulse in notifications
+    rules_poll_s: float = 5.0  # how often the rules file is checked for edits made outside the API
+    lazy_save_s: float = 10.0  # a position that moved without transitions is saved at most this late
+
+
+class AttemptRecorder:
+    """The :data:`~alerting.notify.Recorder` of the notifier: logs every attempt (without secrets) and
+    turns it into one row per alert of its notification, kept until the next save takes them.
+
+    It learns which alerts a notification carries from :meth:`sender`, the wrapper every send goes
+    through, which also reports each finished send (so the state is saved right after it)."""
+
+    def __init__(self, on_sent: Callable[[], None], log_limit: int = 1000) -> None:
+        self.log = AttemptLog(log_limit)
+        self._sending: dict[str, Notification] = {}  # notification id -> the notification being sent
+        self._rows: list[AttemptRow] = []
+        self._on_sent = on_sent
+
+    def __call__(self, attempt: Attempt) -> None:
+        self.log(attempt)
+        notification = self._sending.get(attempt.notification_id)
+        for alert in notification.alerts if notification is not None else ():
+            self._rows.append(
+                AttemptRow(
+                    alert.fingerprint,
+                    alert.rule,
+                    attempt.channel,
+                    attempt.notification_id,
+                    notification.group_key if notification is not None else "",
+                    attempt.target,
+                    attempt.number,
+                    attempt.at_ms,
+                    attempt.duration_ms,
+                    attempt.outcome.value,
+                    attempt.status_code,
+                    attempt.error or "",
+                    attempt.next_delay_ms,
+                    attempt.outcome is AttemptOutcome.FAILED,
+                )
+            )
+
+    def sender(self, inner: Sender) -> Sender:
+        """``inner``, telling this recorder which notification its attempts belong to."""
+        return _TrackingSender(inner, self)
+
+    def begin(self, notification: Notification) -> None:
+        self._sending[notification.id] = notification
+
+    def end(self, notification: Notification) -> None:
+        self._sending.pop(notification.id, None)
+        self._on_sent()
+
+    def take(self) -> list[AttemptRow]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def put_back(self, rows: list[AttemptRow]) -> None:
+        self._rows[:0] = rows
+
+
+class _TrackingSender:
+    def __init__(self, inner: Sender, recorder: AttemptRecorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    async def send(self, channel: Channel, notification: Notification) -> list[Delivery]:
+        self._recorder.begin(notification)
+        try:
+            return await self._inner.send(channel, notification)
+        finally:
+            self._recorder.end(notification)
+
+
+class AlertingService:
+    """Rules watcher, notifier, alerts-topic consumer and state persistence of the API process.
+
+    Lifecycle: :meth:`open` (restore), then :meth:`consume` and :meth:`notify` as two tasks until
+    their stop event, then :meth:`close` (last save). The notifier keeps sending while Kafka is away.
+    """
+
+    def __init__(self, config: NotifierConfig, store: Store, *, clock: Callable[[], int] = wall_clock_ms) -> None:
+        self.config = config
+        self.store = store
+        self._clock = clock
+        self._dirty = asyncio.Event()  # something changed that a save should persist
+        self.attempts = AttemptRecorder(self._dirty.set)
+        self._client = httpx.AsyncClient()
+        sender = ChannelSender(self._client, recorder=self.attempts, clock=clock, external_url=config.external_url)
+        self.notifier = Notifier(
+            {}, sender=self.attempts.sender(sender), clock=clock, on_dead_letter=lambda _: self._dirty.set()
+        )
+        self.rules = RulesWatcher(
+            config.rules_path, env=config.env, window_ms=config.window_ms, on_change=self._rules_changed
+        )
+        self.rules.reload()  # channels reach the notifier through _rules_changed
+        if self.rules.current is None:
+            log.error("cannot load alert rules: %s", "; ".join(str(e) for e in self.rules.errors))
+        self.rules_lock = asyncio.Lock()  # one edit of the rules file at a time
+        self._frontier: dict[int, Identity] = {}  # alerts partition -> highest identity taken
+        self._positions: dict[int, int] = {}  # alerts partition -> next offset to read
+        self._version = 0  # of the newest saved state
+        self._save_lock = asyncio.Lock()
+        self._last_save = time.monotonic()
+
+    def _rules_changed(self, _previous: RuleSet | None, current: RuleSet) -> None:
+        self.notifier.set_channels(current.channels)
+        log.info("alert rules reloaded from %s: %d rule(s), %d channel(s)", current.file, len(current.rules),
+                 len(current.channels))  # fmt: skip
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Restore the newest saved state (none saved: start empty, read every partition from its start)."""
+        loaded = await asyncio.to_thread(load_notifier_state, self.store, self.config.group)
+        if loaded is None:
+            return
+        self._version, text = loaded
+        try:
+            data = orjson.loads(text)
+            frontier = {int(p): (int(i[0]), int(i[1])) for p, i in data["frontier"].items()}
+            positions = {int(p): int(o) for p, o in data["positions"].items()}
+            self.notifier.restore(data["notifier"])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            log.error("cannot restore the notifier state (version %d): %s; rebuilding it from the topic",
+                      self._version, exc)  # fmt: skip
+            self.notifier.restore({})
+            return
+        self._frontier, self._positions = frontier, positions
+        log.info("notifier state restored (version %d): %d alert(s), positions %s",
+                 self._version, len(self.notifier.alerts()), positions)  # fmt: skip
+
+    async def save(self) -> None:
+        """Persist the notifier's state with the frontier and positions it reflects, and the attempt
+        rows recorded since the last save. Raises :class:`StoreError` (rows are kept for the next)."""
+        async with self._save_lock:
+            self._dirty.clear()
+            state = orjson.dumps(
+                {
+                    "notifier": self.notifier.snapshot(),
+                    "frontier": {str(p): list(i) for p, i in self._frontier.items()},
+                    "positions": {str(p): o for p, o in self._positions.items()},
+                }
+            ).decode()
+            rows = self.attempts.take()
+            self._version += 1  # spent even when the write fails: a version never names two states
+            try:
+                await asyncio.to_thread(self._write, rows, self._version, state)
+            except StoreError:
+                self.attempts.put_back(rows)
+                self._dirty.set()
+                raise
+            self._last_save = time.monotonic()
+
+    def _write(self, rows: list[AttemptRow], version: int, state: str) -> None:
+        # The state first: attempt rows handed back after a failure are then never inserted twice.
+        save_notifier_state(self.store, self.config.group, version, state)
+        insert_attempts(self.store, rows)
+
+    async def close(self) -> None:
+        """Save a last time and release the HTTP client; call after both tasks returned."""
+        try:
+            await self.save()
+        except StoreError as exc:
+            log.error("cannot save the notifier state at shutdown: %s", exc)
+        await self._client.aclose()
+
+    # -- the notifier's side --------------------------------------------------------------------
+
+    async def notify(self, stop: asyncio.Event) -> None:
+        """Send on every deadline (the notifier's run loop) and save after sends, until ``stop``."""
+        await asyncio.gather(self.notifier.run(stop), self._housekeeping(stop))
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        """Saves after sends and dead letters; polls the rules file; drops long-expired silences."""
+        next_poll = time.monotonic() + self.config.rules_poll_s
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._dirty.wait())]
+            await asyncio.wait(waiters, timeout=self.config.rules_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            try:
+                if self._dirty.is_set() and not stop.is_set():
+                    await self.save()
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.config.rules_poll_s
+                    self.rules.poll()
+                    self.notifier.silences.gc(self._clock())
+            except Exception:  # never end while the notifier's run loop goes on beside it
+                log.exception("notifier housekeeping failed; retrying")
+                await asyncio.sleep(1.0)
+
+    # -- the topic's side -----------------------------------------------------------------------
+
+    async def consume(self, stop: asyncio.Event) -> None:
+        """Read the alerts topic until ``stop``; raises on Kafka errors (the caller restarts it, and
+        it resumes from the positions in memory, which are never behind the saved ones)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.config.bootstrap,
+            group_id=self.config.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(stop)
+            if not partitions:
+                return
+            consumer.assign(partitions)
+            await self._forget_foreign_positions(consumer, partitions)
+            fresh = [tp for tp in partitions if tp.partition not in self._positions]
+            for tp in partitions:
+                if tp.partition in self._positions:
+                    consumer.seek(tp, self._positions[tp.partition])
+            if fresh:
+                await consumer.seek_to_beginning(*fresh)
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+                moved = bool(batches)
+                transitions = [t for tp, records in batches.items() for r in records if (t := self._take(tp, r))]
+                if transitions:
+                    self.notifier.receive(transitions)
+                if transitions or (moved and time.monotonic() - self._last_save >= self.config.lazy_save_s):
+                    await self.save()
+                    await self._commit(consumer)
+        finally:
+            await consumer.stop()
+
+    async def _forget_foreign_positions(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Read from its start a partition whose saved position is past the end of its log: the topic
+        was recreated (a log's end never moves back), so its records are new, and the saved position
+        and replay frontier, which belong to the old log, would pass over them."""
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            saved = self._positions.get(tp.partition)
+            if saved is not None and saved > ends[tp]:
+                log.warning("alerts partition %d: saved position %d is past the end of its log (%d): the topic was "
+                            "recreated; reading it from its start", tp.partition, saved, ends[tp])  # fmt: skip
+                del self._positions[tp.partition]
+                self._frontier.pop(tp.partition, None)
+
+    async def _partitions(self, stop: asyncio.Event) -> list[TopicPartition]:
+        """Every partition of the alerts topic, once it exists (empty when stopped first)."""
+        while not stop.is_set():
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.bootstrap)
+            await admin.start()
+            try:
+                [described] = await admin.describe_topics([self.config.topic])
+            finally:
+                await admin.close()
+            found = sorted(p["partition"] for p in described.get("partitions", []))
+            if described.get("error_code", 0) == 0 and found:
+                return [TopicPartition(self.config.topic, p) for p in found]
+            log.info("waiting for topic %s", self.config.topic)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
+        return []
+
+    def _take(self, tp: TopicPartition, record: Any) -> AlertTransition | None:
+        """The transition ``record`` carries, unless it is a replay, a snapshot or unreadable."""
+        self._positions[tp.partition] = record.offset + 1
+        try:
+            decoded = decode_alert_record(record.value)
+        except WireError as exc:
+            UNREADABLE.inc()
+            log.warning("alerts record at %d of partition %d: %s", record.offset, tp.partition, exc)
+            return None
+        if decoded.src_partition != tp.partition:  # the frontier is per source partition
+            UNREADABLE.inc()
+            log.warning("alerts record at %d of partition %d names source partition %d; skipped",
+                        record.offset, tp.partition, decoded.src_partition)  # fmt: skip
+            return None
+        seen = self._frontier.get(tp.partition)
+        if seen is not None and decoded.identity <= seen:
+            REPLAYS_SKIPPED.inc()
+            return None
+        self._frontier[tp.partition] = decoded.identity
+        if decoded.kind != "transition":
+            return None  # a states snapshot: the stream stage's restart state
+        body = decoded.body
+        try:
+            if not isinstance(body.get("alert"), dict):
+                raise ValueError("the transition has no 'alert' object")
+            transition = AlertTransition(Alert.from_dict(body["alert"]), State(body["previous"]), int(body["at_ms"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            UNREADABLE.inc()
+            log.warning("alerts record at %d of partition %d is not a transition: %s", record.offset, tp.partition, exc)
+            return None
+        TRANSITIONS.inc()
+        return transition
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit the saved positions (for lag monitoring; restarts use the saved state)."""
+        offsets = {TopicPartition(self.config.topic, p): o for p, o in self._positions.items()}
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning("cannot commit notifier offsets: %r", exc)

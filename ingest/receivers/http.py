@@ -1,0 +1,210 @@
+"""HTTP receiver: ``POST /api/v1/ingest/metrics``, ``/spans`` and ``/logs`` -> Kafka.
+
+Answers 202 ``{"accepted": n}`` only after Kafka acknowledged every record of the request (nothing
+accepted is lost); 400 with field-level reasons for bad input, 413 for an oversized body, 415 for an
+unknown content encoding, 503 with Retry-After when Kafka cannot take the batch. A rejected request
+writes nothing. Span tags, span logs and log records are redacted (:attr:`IngestContext.redactor`)
+before they leave for Kafka. :func:`read_body` is the one body-reading path, the OTLP receiver's too.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
+from ingest.receivers import metrics
+from ingest.receivers.cumulative import CumulativeDeltas
+from schemas import EnvelopeError, Limits, Redactor, error_body, parse_metrics_envelope
+from schemas.log_envelope import parse_logs_envelope
+from schemas.span_envelope import parse_spans_envelope
+
+__all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "read_body", "router"]
+
+RETRY_AFTER_S = 5
+
+router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
+
+
+@dataclass
+class IngestContext:
+    """What the receivers need, set on ``app.state.ingest`` by the composition root. One context may
+    serve several apps (the API app and the OTLP app on its own port) in one process."""
+
+    producer: RecordProducer
+    limits: Limits
+    redactor: Redactor = field(default_factory=Redactor)  # applied to spans and logs before Kafka
+    # Last totals of cumulative OTLP sums and histograms, per series (this process only).
+    cumulative: CumulativeDeltas = field(default_factory=CumulativeDeltas)
+
+
+class BodyError(Exception):
+    """A request body that cannot be read: ``status``, a sentence (``error``) and the reason (``msg``)."""
+
+    def __init__(self, status: int, error: str, msg: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.msg = msg
+        self.response = JSONResponse(error_body(error, [{"loc": "body", "msg": msg}]), status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped if ``Content-Encoding: gzip``; :class:`BodyError` past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, "request body too large", f"{declared} bytes, the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, "request body too large", f"more than {limit} bytes, the limit is {limit}")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding == "gzip":
+        body = _gunzip(body, limit)
+    elif encoding != "identity":
+        raise BodyError(415, "unsupported content encoding", f"{encoding!r}: use gzip or none")
+    return body
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate every gzip member of ``data`` (concatenated members are valid gzip), never more than
+    ``limit`` bytes in all: a small bomb is refused without being inflated."""
+    out: list[bytes] = []
+    size = 0
+    try:
+        while data:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            chunk = member.decompress(data, limit + 1 - size)
+            size += len(chunk)
+            if size > limit or member.unconsumed_tail:
+                raise BodyError(413, "request body too large", f"more than {limit} bytes once decompressed")
+            if not member.eof:
+                raise BodyError(400, "invalid gzip body", "the gzip stream is truncated")
+            out.append(chunk)
+            data = member.unused_data
+    except zlib.error as exc:
+        raise BodyError(400, "invalid gzip body", str(exc)) from None
+    return b"".join(out)
+
+
+@dataclass(frozen=True)
+class _Signal:
+    """How one envelope is parsed, sent and counted."""
+
+    key: str  # the body's list: "points", "spans", "logs"
+    noun: str  # what the list holds, for messages
+    parse: Callable[[Any, int, IngestContext], list[Any]]  # (body, now_ms, context) -> Kafka batches
+    send: Callable[[RecordProducer, list[Any]], Awaitable[None]]
+    count: Callable[[bool, int], None]  # (accepted, n): the Prometheus counters
+
+
+def _count_points(accepted: bool, n: int) -> None:
+    (metrics.POINTS_ACCEPTED if accepted else metrics.POINTS_REJECTED).labels("http").inc(n)
+
+
+def _count_records(signal: str) -> Callable[[bool, int], None]:
+    def count(accepted: bool, n: int) -> None:
+        (metrics.RECORDS_ACCEPTED if accepted else metrics.RECORDS_REJECTED).labels("http", signal).inc(n)
+
+    return count
+
+
+_METRICS = _Signal(
+    "points",
+    "points",
+    lambda body, now_ms, ctx: parse_metrics_envelope(body, now_ms, ctx.limits),
+    lambda producer, batches: producer.send_metrics(batches),
+    _count_points,
+)
+_SPANS = _Signal(
+    "spans",
+    "spans",
+    lambda body, now_ms, ctx: parse_spans_envelope(body, now_ms, ctx.limits, ctx.redactor),
+    lambda producer, batches: producer.send_spans(batches),
+    _count_records("spans"),
+)
+_LOGS = _Signal(
+    "logs",
+    "log records",
+    lambda body, now_ms, ctx: parse_logs_envelope(body, now_ms, ctx.limits, ctx.redactor),
+    lambda producer, batches: producer.send_logs(batches),
+    _count_records("logs"),
+)
+
+
+def _reject(signal: _Signal, status: int, body: dict[str, Any], n: int) -> JSONResponse:
+    metrics.REQUESTS_REJECTED.labels("http", str(status)).inc()
+    signal.count(False, n)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _receive(request: Request, signal: _Signal) -> Response:
+    """Read, validate, send and answer: the flow every envelope shares."""
+    context: IngestContext = request.app.state.ingest
+    try:
+        raw = await read_body(request, context.limits.max_body_bytes)
+    except BodyError as exc:
+        metrics.REQUESTS_REJECTED.labels("http", str(exc.status)).inc()
+        return exc.response
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _reject(signal, 400, error_body("invalid JSON", [{"loc": "body", "msg": str(exc)}]), 0)
+    items = body.get(signal.key) if isinstance(body, dict) else None
+    n = len(items) if isinstance(items, list) else 0
+    try:
+        batches = signal.parse(body, time.time_ns() // 1_000_000, context)
+    except EnvelopeError as exc:
+        return _reject(signal, 400, error_body(str(exc), [d.as_dict() for d in exc.details]), n)
+    try:
+        await signal.send(context.producer, batches)
+    except RecordRejected as exc:
+        return _reject(signal, 413, error_body("batch too large for Kafka", [{"loc": signal.key, "msg": str(exc)}]), n)
+    except KafkaUnavailable as exc:
+        return _reject(
+            signal,
+            503,
+            error_body(f"cannot accept {signal.noun} now: Kafka is unavailable", [{"loc": "kafka", "msg": str(exc)}]),
+            n,
+        )
+    signal.count(True, n)
+    return JSONResponse({"accepted": n}, status_code=202)
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "invalid batch: every offending field named in details"},
+    413: {"description": "body too large"},
+    415: {"description": "unsupported content encoding"},
+    503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+}
+
+
+@router.post("/metrics", status_code=202, summary="Ingest a batch of metric points", responses=_RESPONSES)
+async def ingest_metrics(request: Request) -> Response:
+    """Body: ``{"service", "labels"?, "points": [{"name", "value", "ts", "kind"?, "labels"?}]}``."""
+    return await _receive(request, _METRICS)
+
+
+@router.post("/spans", status_code=202, summary="Ingest a batch of spans", responses=_RESPONSES)
+async def ingest_spans(request: Request) -> Response:
+    """Body: ``{"service", "spans": [{"traceId", "spanId", "parentSpanId"?, "serviceName"?, "operationName",
+    "startTime", "endTime", "tags"?, "logs"?: [{"timestamp", "message", "level"}], "status"?, "kind"?}]}``;
+    times in epoch ms (fractional allowed) or RFC 3339."""
+    return await _receive(request, _SPANS)
+
+
+@router.post("/logs", status_code=202, summary="Ingest a batch of log records", responses=_RESPONSES)
+async def ingest_logs(request: Request) -> Response:
+    """Body: ``{"service", "logs": [{"ts"?, "level", "message", "attributes"?, "trace_id"?, "span_id"?}]}``."""
+    return await _receive(request, _LOGS)

@@ -1,0 +1,222 @@
+"""The OTLP/HTTP receiver: ``POST /v1/traces``, ``/v1/metrics``, ``/v1/logs`` -> Kafka.
+
+Served by the API app (its router is included there) and, optionally, on OTLP's own port 4318 by
+the app of :func:`create_otlp_app`. Both read ``app.state.ingest`` (an
+:class:`~ingest.receivers.http.IngestContext`), so one context — one producer, one redactor, one cumulative
+memory — serves both. Answers follow OTLP's rules (:mod:`ingest.receivers.otlp.common`): 200 once Kafka
+acknowledged everything accepted (``partial_success`` counting what was rejected), 400 for a
+malformed request, 503 with ``Retry-After`` when Kafka is unavailable; nothing of a request answered
+4xx or 503 is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from ingest.producer import KafkaUnavailable, RecordRejected
+from ingest.receivers import metrics
+from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, read_body
+from ingest.receivers.otlp.common import (
+    Encoding,
+    OtlpError,
+    Rejections,
+    decode_request,
+    encode_response,
+    request_encoding,
+    status_response,
+)
+from ingest.receivers.otlp.logs import convert_logs
+from ingest.receivers.otlp.metrics import convert_metrics
+from ingest.receivers.otlp.traces import convert_traces
+from schemas.log_envelope import pack_logs
+from schemas.span_envelope import pack_spans
+
+__all__ = ["create_otlp_app", "router"]
+
+router = APIRouter(prefix="/v1", tags=["otlp"])
+
+_RESPONSES: dict[int | str, dict[str, str]] = {
+    200: {"description": "accepted (partial_success counts rejected items); body in the request's encoding"},
+    400: {"description": "malformed request (google.rpc.Status); do not retry"},
+    413: {"description": "body too large"},
+    415: {"description": "content type other than application/x-protobuf or application/json"},
+    503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+}
+
+
+M = TypeVar("M", bound=Message)
+
+
+class _Refused(Exception):
+    """The request is answered with ``response``: an OTLP error."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _refuse(status: int, message: str, encoding: Encoding, retry: bool = False) -> _Refused:
+    """A refusal with ``status`` (counted), and ``Retry-After`` when the client should ``retry``."""
+    metrics.REQUESTS_REJECTED.labels("otlp", str(status)).inc()
+    return _Refused(status_response(status, message, encoding, RETRY_AFTER_S if retry else None))
+
+
+async def _read(request: Request, message: M) -> tuple[IngestContext, Encoding, M]:
+    """The ingest context, the request's encoding, and ``message`` filled from its body."""
+    context: IngestContext = request.app.state.ingest
+    try:
+        encoding = request_encoding(request.headers.get("content-type"))
+    except OtlpError as exc:
+        raise _refuse(exc.status, exc.message, Encoding.JSON) from None  # the client's encoding is unknown
+    try:
+        body = await read_body(request, context.limits.max_body_bytes)
+    except BodyError as exc:
+        raise _refuse(exc.status, f"{exc.error}: {exc.msg}", encoding) from None
+    try:
+        return context, encoding, decode_request(body, encoding, message)
+    except OtlpError as exc:
+        raise _refuse(exc.status, exc.message, encoding) from None
+
+
+def _kafka_failed(exc: Exception, encoding: Encoding) -> _Refused:
+    if isinstance(exc, RecordRejected):
+        return _refuse(400, f"cannot store the request: {exc}", encoding)
+    return _refuse(503, f"cannot accept data now: Kafka is unavailable ({exc})", encoding, retry=True)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@router.post("/traces", summary="OTLP/HTTP trace export", responses=_RESPONSES)
+async def export_traces(request: Request) -> Response:
+    """An ``ExportTraceServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
+    try:
+        context, encoding, message = await _read(request, ExportTraceServiceRequest())
+        converted = convert_traces(message, _now_ms(), context.limits, context.redactor)
+        await _send(
+            context.producer.send_spans(pack_spans(converted.spans, context.limits)),
+            "spans", len(converted.spans), converted.rejected, encoding,
+        )  # fmt: skip
+    except _Refused as refused:
+        return refused.response
+    response = ExportTraceServiceResponse()
+    return _accepted(response, "rejected_spans", "spans", len(converted.spans), converted.rejected, encoding)
+
+
+@router.post("/logs", summary="OTLP/HTTP log export", responses=_RESPONSES)
+async def export_logs(request: Request) -> Response:
+    """An ``ExportLogsServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
+    try:
+        context, encoding, message = await _read(request, ExportLogsServiceRequest())
+        converted = convert_logs(message, _now_ms(), context.limits, context.redactor)
+        await _send(
+            context.producer.send_logs(pack_logs(converted.records, context.limits)),
+            "logs", len(converted.records), converted.rejected, encoding,
+        )  # fmt: skip
+    except _Refused as refused:
+        return refused.response
+    response = ExportLogsServiceResponse()
+    return _accepted(response, "rejected_log_records", "logs", len(converted.records), converted.rejected, encoding)
+
+
+async def _send(sending: Awaitable[None], kind: str, accepted: int, rejected: Rejections, encoding: Encoding) -> None:
+    """Await Kafka's acknowledgement of ``accepted`` spans or log records (``kind``); refused
+    (counting every item of the request as rejected) when Kafka is unavailable or refuses."""
+    try:
+        await sending
+    except (KafkaUnavailable, RecordRejected) as exc:
+        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(accepted + rejected.count)
+        raise _kafka_failed(exc, encoding) from None
+
+
+def _accepted(
+    response: Message, count_field: str, kind: str, accepted: int, rejected: Rejections, encoding: Encoding
+) -> Response:
+    """The 200 answer once Kafka acknowledged: ``partial_success`` (its ``count_field`` and message)
+    set only when items were rejected, as OTLP asks."""
+    metrics.RECORDS_ACCEPTED.labels("otlp", kind).inc(accepted)
+    if rejected.count:
+        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(rejected.count)
+        partial = response.partial_success  # type: ignore[attr-defined]
+        setattr(partial, count_field, rejected.count)
+        partial.error_message = rejected.message()
+    return encode_response(response, encoding)
+
+
+@router.post("/metrics", summary="OTLP/HTTP metrics export", responses=_RESPONSES)
+async def export_metrics(request: Request) -> Response:
+    """An ``ExportMetricsServiceRequest`` (protobuf or OTLP JSON, gzip allowed). Requests are
+    converted and sent one at a time: cumulative totals are committed only once Kafka acknowledged."""
+    try:
+        context, encoding, message = await _read(request, ExportMetricsServiceRequest())
+        cumulative = context.cumulative
+        async with cumulative.lock:
+            committed = False
+            try:
+                converted = convert_metrics(message, _now_ms(), context.limits, cumulative)
+                try:
+                    await context.producer.send_metrics(converted.batches)
+                except (KafkaUnavailable, RecordRejected) as exc:
+                    metrics.POINTS_REJECTED.labels("otlp").inc(converted.points)
+                    raise _kafka_failed(exc, encoding) from None
+                cumulative.commit()
+                committed = True
+            finally:
+                if not committed:
+                    cumulative.discard()
+    except _Refused as refused:
+        return refused.response
+    metrics.POINTS_ACCEPTED.labels("otlp").inc(converted.points)
+    response = ExportMetricsServiceResponse()
+    if converted.rejected.count:
+        metrics.POINTS_REJECTED.labels("otlp").inc(converted.rejected.count)
+        response.partial_success.rejected_data_points = converted.rejected.count
+        response.partial_success.error_message = converted.rejected.message()
+    return encode_response(response, encoding)
+
+
+def create_otlp_app(context: IngestContext, *, stop_producer: bool = False) -> FastAPI:
+    """An app serving only the OTLP receiver (for OTLP's own port, 4318) on ``context``.
+
+    The context is typically the API app's (``app.state.ingest``, set in its lifespan): then the API
+    app owns the producer. ``stop_producer``: stop ``context.producer`` when this app shuts down (for
+    a process that runs the OTLP app alone; the producer starts by itself on first use).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if stop_producer:
+                await context.producer.stop()
+
+    app = FastAPI(
+        title="perfpulse OTLP receiver",
+        version="0.1.0",
+        summary="OTLP/HTTP traces, metrics and logs, protobuf or JSON, into perfpulse.",
+        lifespan=lifespan,
+    )
+    app.state.ingest = context
+    app.include_router(router)
+    return app

@@ -1,0 +1,112 @@
+"""OTLP traces -> perfpulse spans.
+
+- service: the resource's ``service.name``; a few identifying resource attributes (``_RESOURCE_TAGS``)
+  become tags too, the rest of the resource is not stored.
+- ids: bytes -> lowercase hex; an empty parent span id makes a root span.
+- name -> operation; kind: unspecified and internal -> internal, server, client, producer,
+  consumer; status code unset/ok/error -> unset/ok/error, with its message.
+- attributes -> tags (values as text); events -> span logs: the event name is the message (for an
+  ``exception`` event: "<exception.type>: <exception.message>", level error), the attributes kept;
+  a ``level``/``log.level`` attribute sets the level, else info. Links are not stored.
+
+A span that fails the checks every ingest path applies (:func:`~schemas.span_envelope.check_span_fields`)
+is rejected alone and counted in ``partial_success``; the others are redacted and stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Final
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
+
+from ingest.receivers.otlp.common import Rejections, attributes_of, hex_id, service_of
+from schemas import Limits, Redactor, Span, SpanEvent, SpanKind, SpanStatus
+from schemas.log_envelope import parse_level
+from schemas.span_envelope import check_span_fields, redact_span
+
+__all__ = ["ConvertedSpans", "convert_traces"]
+
+_KINDS: Final = {
+    OtlpSpan.SPAN_KIND_UNSPECIFIED: SpanKind.INTERNAL,
+    OtlpSpan.SPAN_KIND_INTERNAL: SpanKind.INTERNAL,
+    OtlpSpan.SPAN_KIND_SERVER: SpanKind.SERVER,
+    OtlpSpan.SPAN_KIND_CLIENT: SpanKind.CLIENT,
+    OtlpSpan.SPAN_KIND_PRODUCER: SpanKind.PRODUCER,
+    OtlpSpan.SPAN_KIND_CONSUMER: SpanKind.CONSUMER,
+}
+_STATUSES: Final = [SpanStatus.UNSET, SpanStatus.OK, SpanStatus.ERROR]  # by Status.StatusCode value
+# Resource attributes worth a tag on every span: they tell instances and deployments apart.
+_RESOURCE_TAGS: Final = (
+    "service.version",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "deployment.environment.name",
+    "host.name",
+    "k8s.pod.name",
+)
+
+
+@dataclass
+class ConvertedSpans:
+    spans: list[Span] = field(default_factory=list)
+    rejected: Rejections = field(default_factory=Rejections)
+
+
+def convert_traces(
+    request: ExportTraceServiceRequest, now_ms: int, limits: Limits, redactor: Redactor
+) -> ConvertedSpans:
+    """The acceptable spans of ``request``, redacted, and the rejected ones counted with reasons."""
+    out = ConvertedSpans()
+    for r, resource_spans in enumerate(request.resource_spans):
+        resource = resource_spans.resource
+        service = service_of(resource)
+        resource_tags = {k: v for k, v in attributes_of(resource.attributes).items() if k in _RESOURCE_TAGS}
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            for i, otlp in enumerate(scope_spans.spans):
+                span = _span(otlp, service, resource_tags)
+                problem = check_span_fields(span, now_ms, limits)
+                if problem is not None:
+                    where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
+                    out.rejected.add(f"{where}{'.' + problem[0] if problem[0] else ''}: {problem[1]}")
+                    continue
+                out.spans.append(redact_span(span, redactor))
+    return out
+
+
+def _span(otlp: OtlpSpan, service: str, resource_tags: dict[str, str]) -> Span:
+    tags = attributes_of(otlp.attributes)
+    if resource_tags:
+        tags = {**resource_tags, **tags}
+    code = otlp.status.code
+    return Span(
+        trace_id=hex_id(otlp.trace_id) or "",
+        span_id=hex_id(otlp.span_id) or "",
+        parent_span_id=hex_id(otlp.parent_span_id),
+        service=service,
+        operation=otlp.name,
+        start_ns=otlp.start_time_unix_nano,
+        end_ns=otlp.end_time_unix_nano,
+        kind=_KINDS.get(otlp.kind, SpanKind.INTERNAL),
+        status=_STATUSES[code] if 0 <= code < len(_STATUSES) else SpanStatus.UNSET,
+        status_message=otlp.status.message,
+        tags=tags,
+        events=[_event(e) for e in otlp.events],
+    )
+
+
+def _event(event: OtlpSpan.Event) -> SpanEvent:
+    attributes = attributes_of(event.attributes)
+    message, level = event.name, "info"
+    if event.name == "exception":
+        kind, text = attributes.get("exception.type", ""), attributes.get("exception.message", "")
+        message = f"{kind}: {text}" if kind and text else (kind or text or "exception")
+        level = "error"
+    named = attributes.get("level") or attributes.get("log.level")
+    if named:
+        with contextlib.suppress(ValueError):  # an unknown level name: keep the default
+            level = parse_level(named).value
+    return SpanEvent(event.time_unix_nano, message, level, attributes)
