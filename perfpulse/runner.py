@@ -3,7 +3,7 @@
 Processes, not threads: on a 2-core machine the stream worker and the API+sink each want a core,
 and Python's GIL would serialize them in one process. The API process owns the embedded store and
 runs the sink beside the query API (chDB has one owner per path). Children that exit are restarted;
-Ctrl-C stops them all.
+Ctrl-C stops them all. The local Kafka and Redis it started outlive it (`perfpulse infra down` stops them).
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
         console.print(
             f"\n[bold green]perfpulse is up[/bold green]: API {settings.api_url}  docs {settings.api_url}/docs\n"
             f"  try: curl '{example}'\n"
-            f"  window {settings.window}, grace {settings.grace}; Ctrl-C stops everything\n"
+            f"  window {settings.window}, grace {settings.grace}\n"
+            "  Ctrl-C stops perfpulse's processes; a local Kafka and Redis keep running\n"
+            "  (`perfpulse infra down` stops them)\n"
         )
     else:
         console.print("[red]error:[/red] the API did not come up; see the log lines above")

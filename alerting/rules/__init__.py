@@ -45,8 +45,8 @@ from alerting.rules.ruleset import (
     validate_rules,
 )
 from alerting.rules.state import AlertState, State, Transition, step
-from alerting.rules.stats import Stat, exact_stats, window_stats
 from alerting.rules.watch import RulesWatcher
+from schemas.stats import Stat, exact_stats, window_stats
 
 __all__ = [
     "DEFAULT_ALIASES",
