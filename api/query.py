@@ -11,8 +11,9 @@ from api.context import ApiContext, api_context
 from api.errors import ApiError
 from api.params import csv_param, duration_param, time_range
 from api.responses import FastJSONResponse
-from api.stats import PERCENTILES, STATS, bucket_stats, quantile_levels
+from api.stats import bucket_stats
 from schemas.limits import LABEL_KEY_PATTERN
+from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage.queries import fetch_buckets
 
 __all__ = ["router"]
@@ -35,12 +36,15 @@ def _label_filters(request: Request) -> dict[str, str]:
     return filters
 
 
-def _stats(value: str) -> list[str]:
-    stats = csv_param(value)
-    unknown = [s for s in stats if s not in STATS]
-    if unknown or not stats:
-        raise ApiError.bad_param("stats", f"unknown stats {unknown}; choose from {', '.join(STATS)}")
-    return stats
+STAT_NAMES = [stat.value for stat in Stat]
+
+
+def _stats(value: str) -> list[Stat]:
+    names = csv_param(value)
+    unknown = [s for s in names if s not in STAT_NAMES]
+    if unknown or not names:
+        raise ApiError.bad_param("stats", f"unknown stats {unknown}; choose from {', '.join(STAT_NAMES)}")
+    return [Stat(s) for s in names]
 
 
 def _group_by(value: str | None) -> list[str]:
@@ -62,7 +66,7 @@ async def query(
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 1h")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
     step: Annotated[str | None, Query(description="bucket size, a multiple of the window, e.g. 10s")] = None,
-    stats: Annotated[str, Query(description=f"comma-separated, from {','.join(STATS)}")] = "p50,p95,p99,count",
+    stats: Annotated[str, Query(description=f"comma-separated, from {','.join(STAT_NAMES)}")] = "p50,p95,p99,count",
     group_by: Annotated[
         str | None, Query(description="'service' and/or label names; empty for one series")
     ] = "service",
@@ -70,7 +74,7 @@ async def query(
     """Buckets of ``step`` aligned to the epoch (or one bucket for the whole range without ``step``).
 
     Add ``label.<name>=<value>`` parameters to filter on labels. Percentiles come from merging the
-    t-digests of every window in a bucket.
+    histograms of every window in a bucket (schemas/sketch.py).
     """
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
     wanted = _stats(stats)
@@ -97,7 +101,7 @@ async def query(
         quantile_levels(wanted),
         window_ms=context.window_ms,
     )
-    if any(b.kind == "counter" for b in buckets) and any(s in PERCENTILES for s in wanted):
+    if any(b.kind == "counter" for b in buckets) and any(s in QUANTILES for s in wanted):
         raise ApiError.bad_param("stats", f"{metric} is a counter: percentiles are not defined; use rate, sum or count")
     series: dict[tuple[str, ...], dict[str, Any]] = {}
     duration = step_ms or end_ms - start_ms

@@ -1,9 +1,9 @@
-"""The statistics a condition can compare, and how they are computed from a window's aggregate.
+"""The statistics vocabulary of perfpulse: what a query asks for and what an alert rule compares.
 
-The names are the query API's (``p50 … rate``), so a rule reads like the query that would show it.
-:func:`window_stats` turns a merged aggregate (count, sum, min, max and a quantile function — the
-stream stage passes its merged t-digest's) into the values a rule asks for; :func:`exact_stats`
-does the same from raw values, for rule unit tests and for checking the former.
+One list of names (``p50 … rate``) for the query API and the rules, so a rule reads like the query
+that would show it. :func:`window_stats` turns a merged aggregate (count, sum, min, max and a
+quantile function — schemas/sketch.py's) into the values asked for, with the one rate rule;
+:func:`exact_stats` does the same from raw values, for rule unit tests and accuracy checks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Collection, Sequence
 from enum import StrEnum
 
-__all__ = ["QUANTILES", "Stat", "exact_stats", "window_stats"]
+__all__ = ["QUANTILES", "Stat", "exact_stats", "quantile_levels", "window_stats"]
 
 
 class Stat(StrEnum):
@@ -34,6 +34,11 @@ class Stat(StrEnum):
 QUANTILES: dict[Stat, float] = {Stat.P50: 0.5, Stat.P90: 0.9, Stat.P95: 0.95, Stat.P99: 0.99, Stat.P999: 0.999}
 
 
+def quantile_levels(stats: Collection[Stat]) -> list[float]:
+    """The quantile levels among ``stats``, in their order."""
+    return [QUANTILES[s] for s in stats if s in QUANTILES]
+
+
 def window_stats(
     *,
     count: float,
@@ -48,7 +53,7 @@ def window_stats(
     """The ``wanted`` stats of a window from its merged aggregate.
 
     ``count`` observations with sum ``total``; ``quantile(q)`` answers for ``q`` in (0, 1) (a merged
-    t-digest's); ``counter`` says whether values are increments (rate = sum per second) or
+    histogram's); ``counter`` says whether values are increments (rate = sum per second) or
     observations (rate = count per second); ``window_ms`` is the window the aggregate covers.
     An empty aggregate (count 0) yields only ``count``, ``sum`` and ``rate`` (all 0): the other stats
     do not exist for no data, and a rule comparing them sees no value.

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 
 from alerting.rules.evaluate import GroupKey, Selector
 from alerting.rules.matchers import MatchOp
-from alerting.rules.stats import Stat, window_stats
+from schemas.stats import Stat, window_stats
 
 __all__ = ["Aggregate", "SelectorPlan", "collect_stats"]
 

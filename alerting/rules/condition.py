@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from alerting.rules.matchers import LabelMatcher, MatcherSyntaxError, format_matchers, scan_matchers
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 __all__ = [
     "DEFAULT_ALIASES",

@@ -26,7 +26,7 @@ from alerting.rules.condition import Term
 from alerting.rules.matchers import LabelMatcher
 from alerting.rules.ruleset import Rule, RuleSet
 from alerting.rules.state import AlertState, State, step
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 __all__ = [
     "AlertKey",

@@ -39,8 +39,8 @@ from alerting.rules.evaluate import AlertKey, GroupKey, Selector, WindowStats, e
 from alerting.rules.matchers import MatcherSyntaxError, scan_matchers
 from alerting.rules.ruleset import RuleSet, RulesInvalid, load_rules
 from alerting.rules.state import AlertState, State
-from alerting.rules.stats import Stat, exact_stats
 from alerting.rules.yamlnodes import Reader, RuleError, compose
+from schemas.stats import Stat, exact_stats
 
 __all__ = ["RuleTestFailure", "RuleTestReport", "ValuesError", "parse_values", "run_rule_tests", "run_rule_tests_text"]
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from alerting.rules.stats import Stat, exact_stats, window_stats
+from schemas.stats import Stat, exact_stats, window_stats
 
 
 def test_exact_stats_of_observations() -> None:

@@ -17,7 +17,7 @@ from alerting.notify.sender import AttemptLog, ChannelSender
 from alerting.notify.webhook import verify_signature
 from alerting.rules import AlertKey, AlertState, GroupKey, RuleSet, Selector, WindowStats, evaluate, selectors
 from alerting.rules.state import State
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 from tests.alerting.conftest import FakeClock, Sleeps
 from tests.alerting.receivers import HttpReceiver
 

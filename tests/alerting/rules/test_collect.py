@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from alerting.rules import RuleSet, SelectorPlan, State, WindowStats, collect_stats, evaluate, selectors
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 
 @dataclass

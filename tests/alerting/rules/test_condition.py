@@ -5,7 +5,7 @@ import math
 import pytest
 
 from alerting.rules.condition import DEFAULT_ALIASES, ConditionError, Op, Term, parse_alias, parse_condition
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 
 def test_metric_stat_op_threshold() -> None:

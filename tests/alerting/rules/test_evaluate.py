@@ -23,7 +23,7 @@ from alerting.rules import (
     selectors,
 )
 from alerting.rules.matchers import LabelMatcher
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 W = 10_000
 RULES = """\

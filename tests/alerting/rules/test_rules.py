@@ -11,7 +11,7 @@ import pytest
 from alerting.notify.channels import ChannelType, EmailSettings, WebhookSettings
 from alerting.rules import RuleSet, Severity, load_rules, parse_rules, validate_rules
 from alerting.rules.ruleset import RulesInvalid
-from alerting.rules.stats import Stat
+from schemas.stats import Stat
 
 REPO = Path(__file__).resolve().parents[2]
 
