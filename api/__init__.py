@@ -1,7 +1,6 @@
 """API stage: the FastAPI routers of the query API, catalog, health, alerts, rules and silences
-endpoints, and the notifier service behind the last three."""
+endpoints. Alerts and silences come from the notifier stage's saved state (:mod:`api.notifier`)."""
 
-from alerting.notify.stage import AlertingService, NotifierConfig
 from api.alerts import router as alerts_router
 from api.catalog import router as catalog_router
 from api.context import ApiContext
@@ -14,10 +13,8 @@ from api.silences import router as silences_router
 from api.traces import router as traces_router
 
 __all__ = [
-    "AlertingService",
     "ApiContext",
     "ApiError",
-    "NotifierConfig",
     "alerts_router",
     "catalog_router",
     "health_router",

@@ -1,4 +1,4 @@
-"""``/api/v1/alerts``: active alerts (the notifier's view), the transition history (ClickHouse),
+"""``/api/v1/alerts``: active alerts (the notifier's saved view), the transition history (ClickHouse),
 delivery attempts per alert, and dead letters with redelivery.
 
 - ``GET /api/v1/alerts`` — pending, firing and recently resolved alerts, firing first, each with
@@ -18,24 +18,25 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
-from alerting.notify import AlertStatus
-from alerting.notify.stage import AlertingService
+from alerting.notify.notifier import AlertStatus
 from alerting.rules import State
-from api.context import ApiContext, alerting_service, api_context
+from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError
-from api.params import csv_param
+from api.params import csv_param, now_ms
 from schemas import parse_timestamp_ms
-from storage import StoreError
+from schemas.notifier import CommandKind
 from storage.alerts import HistoryKey, HistoryQuery, alert_history, attempts_for
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
-Service = Annotated[AlertingService, Depends(alerting_service)]
+Context = Annotated[ApiContext, Depends(api_context)]
 MAX_LIMIT = 1_000
+REDELIVERY_WAIT_S = 30.0  # a redelivery retries with backoff; past this the answer is 202
 _STATES = [s.value for s in State]
 _FINGERPRINT = re.compile(r"[0-9a-f]{16}")
 
@@ -75,7 +76,7 @@ def _fingerprint(value: str, loc: str) -> str:
 
 @router.get("", summary="Active alerts: pending, firing and recently resolved")
 async def active_alerts(
-    service: Service,
+    context: Context,
     state: Annotated[
         str | None, Query(description="only these states (comma-separated: pending,firing,resolved)")
     ] = None,
@@ -84,7 +85,7 @@ async def active_alerts(
     states = _states(state, ["pending", "firing", "resolved"])
     listed = [
         {**status.to_dict(), "since": _since(status)}
-        for status in service.notifier.alerts()
+        for status in (await context.notifier.view()).alerts(now_ms())
         if (not states or status.alert.state.value in states) and (rule is None or status.alert.rule == rule)
     ]
     return {"alerts": listed}
@@ -103,7 +104,7 @@ def _after(cursor: str | None) -> HistoryKey | None:
 
 @router.get("/history", summary="Alert transitions, newest first")
 async def history(
-    context: Annotated[ApiContext, Depends(api_context)],
+    context: Context,
     rule: Annotated[str | None, Query(description="only this rule's transitions")] = None,
     fingerprint: Annotated[str | None, Query(description="only this alert's transitions")] = None,
     state: Annotated[str | None, Query(description=f"only into these states ({','.join(_STATES)})")] = None,
@@ -130,42 +131,35 @@ async def history(
 
 
 @router.get("/deadletters", summary="Notifications that could not be delivered")
-async def dead_letters(service: Service) -> dict[str, Any]:
-    return {"dead_letters": [d.to_dict() for d in service.notifier.dead_letters()]}
+async def dead_letters(context: Context) -> dict[str, Any]:
+    return {"dead_letters": [d.to_dict() for d in (await context.notifier.view()).dead_letters()]}
 
 
-@router.post("/deadletters/{dead_letter_id}/redeliver", summary="Send a dead-lettered notification again")
-async def redeliver(dead_letter_id: str, service: Service) -> dict[str, Any]:
-    """Delivered: the dead letter is gone. Not delivered: it is replaced by a new one (``dead_letter``)."""
-    try:
-        result = await service.notifier.redeliver(dead_letter_id)
-    except KeyError as exc:
-        raise ApiError(404, str(exc.args[0]) if exc.args else "no such dead letter") from None
-    try:
-        await service.save()
-    except StoreError as exc:
-        raise ApiError(503, f"cannot save the notifier state: {exc}") from None
-    return {
-        "delivered": result.delivered,
-        "notification_id": result.notification.id,
-        "deliveries": [
-            {
-                "delivered": d.delivered,
-                "attempts": d.attempts,
-                "target": d.target,
-                "status_code": d.status_code,
-                "error": d.error,
-            }
-            for d in result.deliveries
-        ],
-        "dead_letter": result.dead_letter.to_dict() if result.dead_letter else None,
-    }
+@router.post(
+    "/deadletters/{dead_letter_id}/redeliver",
+    summary="Send a dead-lettered notification again",
+    responses={202: {"description": "queued; the notifier has not applied it yet"}},
+)
+async def redeliver(dead_letter_id: str, context: Context) -> Any:
+    """The notifier applies the request (it may run in another process); the answer waits up to
+    ``REDELIVERY_WAIT_S`` for its outcome. Delivered: the dead letter is gone. Not delivered: it is
+    replaced by a new one (``dead_letter``). Still retrying then: 202 with ``queued``."""
+    view = await context.notifier.view()
+    if not any(d.id == dead_letter_id for d in view.dead_letters()):
+        raise ApiError(404, f"no dead letter {dead_letter_id!r}")
+    command = await context.notifier.queue(CommandKind.REDELIVER, {"dead_letter_id": dead_letter_id})
+    outcome = await context.notifier.outcome(command, REDELIVERY_WAIT_S)
+    if outcome is None:
+        return JSONResponse({"queued": str(command.seq)}, status_code=202)
+    if "error" in outcome:
+        raise ApiError(404, str(outcome["error"]))
+    return outcome
 
 
 @router.get("/{fingerprint}/attempts", summary="Delivery attempts of an alert's notifications")
 async def attempts(
     fingerprint: str,
-    context: Annotated[ApiContext, Depends(api_context)],
+    context: Context,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="attempts, newest first")] = 100,
 ) -> dict[str, Any]:
     found = await asyncio.to_thread(attempts_for, context.store, _fingerprint(fingerprint, "path.fingerprint"), limit)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from alerting.notify.stage import AlertingService
-from api.errors import ApiError
+from alerting.rules import RulesWatcher
+from api.notifier import NotifierAccess
+from schemas.stage import Health
 from storage import Store
 
-__all__ = ["ApiContext", "alerting_service", "api_context"]
+__all__ = ["ApiContext", "api_context"]
 
 
 @dataclass
@@ -19,18 +21,13 @@ class ApiContext:
     store: Store
     window_ms: int  # the stream stage's window: query steps must be multiples of it
     kafka_ready: Callable[[], Awaitable[bool]]  # readiness probe of the Kafka connection
-    alerting: AlertingService | None = None  # the notifier and rules of this process (None: not running)
+    rules: RulesWatcher  # the rules file the rules API reads and edits
+    notifier: NotifierAccess  # the notifier stage's saved state and command queue
+    stages: Callable[[], list[Health]] = list  # health of the stages running in this process
+    rules_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one edit of the rules file at a time
 
 
 def api_context(request: Request) -> ApiContext:
     """FastAPI dependency: the context the composition root installed."""
     context: ApiContext = request.app.state.api
     return context
-
-
-def alerting_service(request: Request) -> AlertingService:
-    """FastAPI dependency: the alerting service; 503 when this process runs none."""
-    service = api_context(request).alerting
-    if service is None:
-        raise ApiError(503, "alerting is not running in this API process (started without a notifier)")
-    return service

@@ -1,32 +1,34 @@
 """``/api/v1/silences``: create, list, read and expire silences (Alertmanager's meaning).
 
 A silence mutes notifications of the alerts its matchers select while ``starts_at <= now <
-ends_at``; muted alerts stay listed by ``GET /api/v1/alerts`` with ``silenced_by``. Every change is
-saved with the notifier's state before the answer, so it survives a restart of the API process.
-Expiring (``DELETE``) ends a silence now; expired silences stay listed for a day.
+ends_at``; muted alerts stay listed by ``GET /api/v1/alerts`` with ``silenced_by``. A change is
+queued in storage before the answer (durable from then on) and applied by the notifier stage within
+a second, wherever it runs; listings show it at once. Expiring (``DELETE``) ends a silence now;
+expired silences stay listed for a day.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerting.notify import SilenceError, SilenceState
-from alerting.notify.stage import AlertingService
+from alerting.notify.silences import SilenceError, SilenceState, new_silence
 from alerting.rules import LabelMatcher, MatchOp
-from api.context import alerting_service
+from api.context import ApiContext, api_context
 from api.errors import ApiError
 from api.params import now_ms
 from schemas import parse_duration_ms, parse_timestamp_ms
+from schemas.notifier import CommandKind
 from storage import StoreError
 
 __all__ = ["MatcherBody", "SilenceBody", "router"]
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
-Service = Annotated[AlertingService, Depends(alerting_service)]
+Context = Annotated[ApiContext, Depends(api_context)]
 Time = int | str  # epoch ms or RFC 3339
 
 
@@ -76,16 +78,16 @@ def _view(silence: Any, now: int) -> dict[str, Any]:
     return out
 
 
-async def _save(service: AlertingService) -> None:
+async def _queue(context: ApiContext, kind: CommandKind, body: dict[str, Any]) -> None:
     try:
-        await service.save()
+        await context.notifier.queue(kind, body)
     except StoreError as exc:
         raise ApiError(503, f"cannot save the silence: {exc}") from None
 
 
 @router.get("", summary="Silences, soonest ending first")
 async def list_silences(
-    service: Service,
+    context: Context,
     state: Annotated[str | None, Query(description="only pending, active or expired ones")] = None,
 ) -> dict[str, Any]:
     wanted = None
@@ -95,19 +97,19 @@ async def list_silences(
         except ValueError:
             raise ApiError.bad_param("state", "choose from pending, active, expired") from None
     now = now_ms()
-    return {"silences": [_view(s, now) for s in service.notifier.silences.items(now, wanted)]}
+    return {"silences": [_view(s, now) for s in (await context.notifier.view()).silences(now, wanted)]}
 
 
 @router.get("/{silence_id}", summary="One silence")
-async def get_silence(silence_id: str, service: Service) -> dict[str, Any]:
-    silence = service.notifier.silences.get(silence_id)
+async def get_silence(silence_id: str, context: Context) -> dict[str, Any]:
+    silence = (await context.notifier.view()).silence(silence_id)
     if silence is None:
         raise ApiError(404, f"no silence {silence_id!r}")
     return _view(silence, now_ms())
 
 
 @router.post("", status_code=201, summary="Create a silence")
-async def create_silence(body: SilenceBody, service: Service) -> dict[str, Any]:
+async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
     now = now_ms()
     starts = _time("starts_at", body.starts_at) if body.starts_at is not None else now
     if (body.ends_at is None) == (body.duration is None):
@@ -121,26 +123,18 @@ async def create_silence(body: SilenceBody, service: Service) -> dict[str, Any]:
         except ValueError as exc:
             raise ApiError(400, "invalid duration", [{"loc": "body.duration", "msg": str(exc)}]) from None
     try:
-        silence = service.notifier.silences.add(
-            _matchers(body),
-            starts_at_ms=starts,
-            ends_at_ms=ends,
-            comment=body.comment,
-            creator=body.created_by,
-            now_ms=now,
-        )
+        silence = new_silence(str(uuid.uuid4()), _matchers(body), starts, ends, body.comment, body.created_by, now)
     except SilenceError as exc:
         raise ApiError(400, "invalid silence", [{"loc": "body", "msg": str(exc)}]) from None
-    await _save(service)
+    await _queue(context, CommandKind.ADD_SILENCE, silence.to_dict())
     return _view(silence, now)
 
 
 @router.delete("/{silence_id}", summary="Expire a silence now")
-async def expire_silence(silence_id: str, service: Service) -> dict[str, Any]:
+async def expire_silence(silence_id: str, context: Context) -> dict[str, Any]:
     now = now_ms()
-    try:
-        silence = service.notifier.silences.expire(silence_id, now)
-    except SilenceError:
-        raise ApiError(404, f"no silence {silence_id!r}") from None
-    await _save(service)
+    silence = (await context.notifier.view()).expired(silence_id, now)
+    if silence is None:
+        raise ApiError(404, f"no silence {silence_id!r}")
+    await _queue(context, CommandKind.EXPIRE_SILENCE, {"id": silence_id, "at_ms": now})
     return _view(silence, now)

@@ -1,18 +1,20 @@
-"""The HTTP process: the ingest receivers and the API in one FastAPI app, the notifier (which serves
-the alerts, rules and silences API), and the sink beside them when the store is embedded (chDB has
-one owner process, and both need it)."""
+"""The HTTP process: the ingest receivers and the API in one FastAPI app, and beside them the stages
+that must share its store: the sink and the notifier when the store is embedded (chDB has one owner
+process). With a ClickHouse server they run as processes of their own (``perfpulse sink``,
+``perfpulse notifier``) and the API reads the notifier's saved state through storage."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from alerting.rules import RulesWatcher
 from api import (
-    AlertingService,
     ApiContext,
     alerts_router,
     catalog_router,
@@ -24,6 +26,7 @@ from api import (
     silences_router,
     traces_router,
 )
+from api.notifier import NotifierAccess
 from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
 from ingest.receivers.http import IngestContext
@@ -31,8 +34,10 @@ from ingest.receivers.http import router as ingest_router
 from ingest.receivers.otlp import router as otlp_router
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
-from perfpulse.stages import migration_params, notifier_config, sink_config, supervise
-from storage import Sink, Store, apply_migrations, open_store
+from perfpulse.stages import migration_params, notifier_name, notifier_stage, sink_config, supervise
+from schemas.stage import Stage
+from storage import Store, apply_migrations, open_store
+from storage.sink import Sink
 
 __all__ = ["create_app"]
 
@@ -40,51 +45,54 @@ log = logging.getLogger("perfpulse.app")
 
 
 def create_app(
-    settings: Settings, *, with_sink: bool | None = None, store: Store | None = None, with_notifier: bool = True
+    settings: Settings,
+    *,
+    with_sink: bool | None = None,
+    with_notifier: bool | None = None,
+    store: Store | None = None,
 ) -> FastAPI:
-    """Build the app. ``with_sink`` defaults to True for an embedded store (the API owns it).
-    ``with_notifier``: run the notifier on ``settings.rules`` (one per deployment: it reads every
-    alerts partition); without it the alerts, rules and silences endpoints answer 503."""
-    run_sink = settings.embedded_store if with_sink is None else with_sink
+    """Build the app. ``with_sink`` and ``with_notifier`` default to True for an embedded store (this
+    process owns it); with a server each runs as its own process. The alerts, rules and silences
+    endpoints work either way: they read what the notifier saved and queue commands for it."""
+    in_process = {
+        "sink": settings.embedded_store if with_sink is None else with_sink,
+        "notifier": settings.embedded_store if with_notifier is None else with_notifier,
+    }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         active = store or open_store(settings.store_url)
         apply_migrations(active, migration_params(settings))
-        alerting = None
-        if with_notifier:
-            alerting = AlertingService(notifier_config(settings), active)
-            await alerting.open()
+        stages: list[Stage] = []
+        if in_process["sink"]:
+            stages.append(Sink(sink_config(settings), active))
+        if in_process["notifier"]:
+            stages.append(notifier_stage(settings, active))
         producer = RecordProducer(settings.kafka_bootstrap, settings.topics, client_id="perfpulse-api")
         try:
             await producer.start()
         except KafkaUnavailable as exc:
             log.warning("Kafka is not reachable yet; ingest answers 503 until it is: %s", exc)
+        rules = RulesWatcher(settings.rules, window_ms=settings.window_ms)
+        rules.reload()
         app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor)
         app.state.api = ApiContext(
             store=active,
             window_ms=settings.window_ms,
             kafka_ready=lambda: kafka_reachable(settings.kafka_bootstrap, timeout_s=2.0),
-            alerting=alerting,
+            rules=rules,
+            notifier=NotifierAccess(active, notifier_name(settings)),
+            stages=lambda: [stage.health() for stage in stages],
         )
         stop = asyncio.Event()
-        tasks = []
-        if run_sink:
-            sink = Sink(sink_config(settings), active)
-            tasks.append(asyncio.create_task(supervise("sink", lambda: sink.run(stop), stop)))
-        if alerting is not None:
-            service = alerting
-            tasks.append(asyncio.create_task(supervise("alerts consumer", lambda: service.consume(stop), stop)))
-            tasks.append(asyncio.create_task(supervise("notifier", lambda: service.notify(stop), stop)))
+        tasks = [asyncio.create_task(supervise(s.name, functools.partial(s.run, stop), stop)) for s in stages]
         try:
             async with otlp_port(app.state.ingest, settings.api_host, settings.otlp_port):
                 yield
         finally:
             stop.set()
             await asyncio.gather(*tasks)
-            if alerting is not None:
-                await alerting.close()
             await producer.stop()
             if owned:
                 active.close()

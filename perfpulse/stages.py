@@ -1,9 +1,11 @@
-"""Each stage built from the settings: the one place that turns settings into stage configs."""
+"""Each stage built from the settings, and the processes of stages: the one place that turns settings
+into stage configs and decides what runs together."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -11,17 +13,22 @@ from typing import TYPE_CHECKING
 
 from perfpulse.settings import Settings
 from perfpulse.topics import ensure_topics
-from storage import MigrationParams, SinkConfig
+from storage import MigrationParams
+from storage.sink import SinkConfig
 
 if TYPE_CHECKING:
-    from alerting.notify.stage import NotifierConfig
+    from alerting.notify.stage import NotifierConfig, NotifierStage
+    from schemas.stage import Stage
+    from storage import Store
     from stream import StreamWorker
 
 __all__ = [
     "migration_params",
     "notifier_config",
+    "notifier_name",
+    "notifier_stage",
     "run_demo_for",
-    "run_sink",
+    "run_stages",
     "sink_config",
     "stream_worker",
     "supervise",
@@ -39,7 +46,7 @@ def migration_params(settings: Settings) -> MigrationParams:
         spans_ttl_days=settings.spans_ttl_days,
         logs_ttl_days=settings.logs_ttl_days,
         alert_history_ttl_days=settings.alert_history_ttl_days,
-    )
+    ).for_cluster(settings.clickhouse_cluster)
 
 
 def sink_config(settings: Settings) -> SinkConfig:
@@ -51,14 +58,19 @@ def sink_config(settings: Settings) -> SinkConfig:
     )
 
 
+def notifier_name(settings: Settings) -> str:
+    """The notifier's consumer group, under which it saves its state (the API reads it by this name)."""
+    return f"{settings.consumer_group}-notifier"
+
+
 def notifier_config(settings: Settings) -> NotifierConfig:
-    """The notifier of the API process: every alerts partition, channels from the rules file."""
+    """The deployment's one notifier: every alerts partition, channels from the rules file."""
     from alerting.notify.stage import NotifierConfig
 
     return NotifierConfig(
         bootstrap=settings.kafka_bootstrap,
         topic=settings.topics.alerts,
-        group=f"{settings.consumer_group}-notifier",
+        group=notifier_name(settings),
         rules_path=settings.rules,
         window_ms=settings.window_ms,
         external_url=settings.api_url,
@@ -105,18 +117,27 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def run_sink(settings: Settings) -> None:
-    """The sink alone, until SIGINT/SIGTERM. Raises StoreLocked when an embedded store is held."""
-    from storage import Sink, apply_migrations, open_store
+def notifier_stage(settings: Settings, store: Store) -> NotifierStage:
+    """The notifier stage on ``store`` (its state, attempts and the API's commands live there)."""
+    from alerting.notify.stage import NotifierStage
+    from storage.alerts import NotifierTables
+
+    return NotifierStage(notifier_config(settings), NotifierTables(store))
+
+
+async def run_stages(settings: Settings, build: Callable[[Store], list[Stage]]) -> None:
+    """A process of stages on the store (sink, notifier): migrations and topics first, then every
+    stage supervised until SIGINT/SIGTERM. Raises StoreLocked when an embedded store is held."""
+    from storage import apply_migrations, open_store
 
     store = open_store(settings.store_url, pool_size=2)
     apply_migrations(store, migration_params(settings))
     await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    sink = Sink(sink_config(settings), store)
     try:
-        await supervise("sink", lambda: sink.run(stop), stop)
+        stages = build(store)
+        await asyncio.gather(*(supervise(stage.name, functools.partial(stage.run, stop), stop) for stage in stages))
     finally:
         store.close()
 

@@ -1,14 +1,15 @@
-"""Storage stage: ClickHouse migrations, the Kafka -> ClickHouse sink, and read helpers."""
+"""Storage stage: ClickHouse migrations, the Kafka -> ClickHouse sink, and read helpers.
+
+Importing this package loads the store and migrations only: readers (the API) import the read
+helpers they need (``storage.queries``, ``storage.alerts`` ...); the composition root imports the
+sink stage from ``storage.sink``.
+"""
 
 from storage.client import Store, StoreError, StoreLocked, open_store
 from storage.migrate import MigrationParams, apply_migrations
-from storage.sink import ForeignStoreError, Sink, SinkConfig
 
 __all__ = [
-    "ForeignStoreError",
     "MigrationParams",
-    "Sink",
-    "SinkConfig",
     "Store",
     "StoreError",
     "StoreLocked",

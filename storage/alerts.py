@@ -1,29 +1,37 @@
 """Alerting tables: the transition history (read), notification attempts (written by the notifier,
-read per alert) and the notifier's saved state (one JSON document per save, newest wins).
+read per alert), the notifier's saved state (one JSON document per save, newest wins) and the
+commands the API queues for the notifier (:class:`NotifierTables` is the notifier's store).
 
-The rows of ``alert_history`` come from the sink (storage/sink.py); the notifier in the API process
-writes the other two. Times are epoch milliseconds throughout.
+The rows of ``alert_history`` come from the sink (storage/sink.py); the notifier stage writes
+attempts and its state; the API writes commands. Times are epoch milliseconds throughout.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
+from schemas.notifier import AttemptRow, CommandKind, NotifierCommand
 from storage.client import Store
 from storage.keyset import older_than
 
 __all__ = [
-    "AttemptRow",
     "HistoryEntry",
     "HistoryKey",
     "HistoryPage",
     "HistoryQuery",
+    "NotifierTables",
     "alert_history",
     "attempts_for",
+    "commands_since",
     "insert_attempts",
     "load_notifier_state",
+    "queue_command",
     "save_notifier_state",
 ]
 
@@ -149,43 +157,6 @@ def _opt(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
-    """One delivery attempt of a notification, as it concerns one alert the notification carried."""
-
-    fingerprint: str  # the alert
-    rule: str
-    channel: str
-    notification_id: str
-    group_key: str  # the aggregation group notified
-    target: str  # redacted destination (scheme://host:port/); never a secret
-    number: int  # 1-based attempt number
-    at_ms: int  # start of the attempt
-    duration_ms: int
-    outcome: str  # delivered | retry | failed
-    status_code: int | None  # HTTP status or SMTP reply code
-    error: str  # why it did not succeed ('' when it did); free of secrets
-    next_delay_ms: int | None  # backoff before the next attempt, when one follows
-    dead_lettered: bool  # this attempt ended the notification undelivered
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at_ms,
-            "channel": self.channel,
-            "rule": self.rule,
-            "notification_id": self.notification_id,
-            "group_key": self.group_key,
-            "target": self.target,
-            "number": self.number,
-            "duration_ms": self.duration_ms,
-            "outcome": self.outcome,
-            "status_code": self.status_code,
-            "error": self.error or None,
-            "next_delay_ms": self.next_delay_ms,
-            "dead_lettered": self.dead_lettered,
-        }
-
-
 _ATTEMPT_COLUMNS = [
     "fingerprint", "rule", "channel", "notification_id", "group_key", "target", "number", "at", "duration_ms",
     "outcome", "status_code", "error", "next_delay_ms", "dead_lettered",
@@ -256,3 +227,45 @@ def load_notifier_state(store: Store, name: str) -> tuple[int, str] | None:
     if not rows:
         return None
     return int(rows[0][0]), str(rows[0][1])
+
+
+def queue_command(store: Store, kind: CommandKind, body: dict[str, Any]) -> NotifierCommand:
+    """Queue a command for the notifier; its ``seq`` is unique across API processes (epoch
+    microseconds in the high bits, 12 random bits below) and grows with time."""
+    at_ms = time.time_ns() // 1_000_000
+    seq = (time.time_ns() // 1_000) << 12 | int.from_bytes(os.urandom(2), "big") & 0xFFF
+    store.insert("notifier_commands", [[seq], [kind.value], [orjson.dumps(body).decode()], [at_ms]],
+                 ["seq", "kind", "body", "at"])  # fmt: skip
+    return NotifierCommand(seq, kind, body, at_ms)
+
+
+def commands_since(store: Store, at_ms: int) -> list[NotifierCommand]:
+    """Commands queued at or after ``at_ms`` (epoch ms), in ``seq`` order."""
+    rows = store.rows(
+        f"""
+        SELECT seq, kind, body, {_ms("at")} FROM notifier_commands
+        WHERE at >= fromUnixTimestamp64Milli({{at:Int64}})
+        ORDER BY seq
+        """,
+        {"at": at_ms},
+    )
+    return [NotifierCommand(int(r[0]), CommandKind(r[1]), orjson.loads(r[2]), int(r[3])) for r in rows]
+
+
+class NotifierTables:
+    """The notifier stage's store (alerting.notify.store.NotifierStore) over these tables."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load_state(self, name: str) -> tuple[int, str] | None:
+        return load_notifier_state(self.store, name)
+
+    def save_state(self, name: str, version: int, state: str) -> None:
+        save_notifier_state(self.store, name, version, state)
+
+    def insert_attempts(self, rows: Sequence[AttemptRow]) -> None:
+        insert_attempts(self.store, rows)
+
+    def commands_since(self, at_ms: int) -> list[NotifierCommand]:
+        return commands_since(self.store, at_ms)

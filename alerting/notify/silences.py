@@ -16,7 +16,7 @@ from typing import Any
 
 from alerting.rules.matchers import LabelMatcher, MatchOp, format_matchers, parse_matchers
 
-__all__ = ["Silence", "SilenceError", "SilenceState", "Silences"]
+__all__ = ["Silence", "SilenceError", "SilenceState", "Silences", "new_silence"]
 
 EXPIRED_RETENTION_MS = 24 * 3_600_000  # expired silences stay listed this long, then are dropped
 
@@ -88,6 +88,41 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def new_silence(
+    silence_id: str,
+    matchers: str | Iterable[LabelMatcher],
+    starts_at_ms: int,
+    ends_at_ms: int,
+    comment: str,
+    creator: str,
+    now_ms: int,
+) -> Silence:
+    """A valid silence, or :class:`SilenceError` saying why not.
+
+    Rules (Alertmanager's): at least one matcher, and not only matchers that match an empty label
+    (``{}`` or ``foo=~".*"`` would silence everything); ``ends_at > starts_at`` and not already
+    past; a non-empty comment and creator.
+    """
+    if isinstance(matchers, str):
+        try:
+            parsed = parse_matchers(matchers)
+        except ValueError as exc:
+            raise SilenceError(f"cannot read matchers {matchers!r}: {exc}") from None
+    else:
+        parsed = tuple(matchers)
+    if not parsed:
+        raise SilenceError("a silence needs at least one matcher")
+    if all(m.matches({}) for m in parsed):
+        raise SilenceError("at least one matcher must not match an empty label (this silence would mute everything)")
+    if ends_at_ms <= starts_at_ms:
+        raise SilenceError("ends_at must be after starts_at")
+    if ends_at_ms <= now_ms:
+        raise SilenceError("ends_at is in the past")
+    if not comment.strip() or not creator.strip():
+        raise SilenceError("a silence needs a comment and a creator")
+    return Silence(silence_id, parsed, starts_at_ms, ends_at_ms, comment.strip(), creator.strip(), now_ms)
+
+
 class Silences:
     """The silences in force or recently expired. Not thread-safe: one owner (the notifier's loop)."""
 
@@ -105,32 +140,12 @@ class Silences:
         creator: str,
         now_ms: int,
     ) -> Silence:
-        """Create a silence; raises :class:`SilenceError` when it is invalid.
+        """Create a silence (rules of :func:`new_silence`); raises :class:`SilenceError` when invalid."""
+        return self.put(new_silence(self._new_id(), matchers, starts_at_ms, ends_at_ms, comment, creator, now_ms))
 
-        Rules (Alertmanager's): at least one matcher, and not only matchers that match an empty label
-        (``{}`` or ``foo=~".*"`` would silence everything); ``ends_at > starts_at`` and not already
-        past; a non-empty comment and creator.
-        """
-        if isinstance(matchers, str):
-            try:
-                parsed = parse_matchers(matchers)
-            except ValueError as exc:
-                raise SilenceError(f"cannot read matchers {matchers!r}: {exc}") from None
-        else:
-            parsed = tuple(matchers)
-        if not parsed:
-            raise SilenceError("a silence needs at least one matcher")
-        if all(m.matches({}) for m in parsed):
-            raise SilenceError(
-                "at least one matcher must not match an empty label (this silence would mute everything)"
-            )
-        if ends_at_ms <= starts_at_ms:
-            raise SilenceError("ends_at must be after starts_at")
-        if ends_at_ms <= now_ms:
-            raise SilenceError("ends_at is in the past")
-        if not comment.strip() or not creator.strip():
-            raise SilenceError("a silence needs a comment and a creator")
-        silence = Silence(self._new_id(), parsed, starts_at_ms, ends_at_ms, comment.strip(), creator.strip(), now_ms)
+    def put(self, silence: Silence) -> Silence:
+        """Add ``silence`` as it is (made by :func:`new_silence`, e.g. in another process), or replace
+        the one with its id."""
         self._by_id[silence.id] = silence
         return silence
 

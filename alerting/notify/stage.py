@@ -1,7 +1,9 @@
-"""The notifier of the API process: the ``alerts`` topic in, notifications out, state in ClickHouse.
+"""The notifier stage: the ``alerts`` topic in, notifications out, state saved through a store.
 
-It runs in the API process because it owns what the API serves about alerts: the active alerts,
-silences and dead letters live in its :class:`~alerting.notify.Notifier`. It reads every partition
+The composition root runs it beside the API (embedded store: one process owns chDB) or as a process
+of its own (``perfpulse notifier``, with a ClickHouse server); the API reads what it saved through
+:class:`~alerting.notify.view.NotifierView` and asks for changes (silences, redeliveries) through
+commands in storage, which this stage applies in order. It reads every partition
 of the ``alerts`` topic (one notifier per deployment: grouping and inhibition need every alert),
 skips what the stream stage re-emits after a restart (the identity ``(tick offset, seq)`` of a
 record at or below the highest one taken from its partition, schemas/alerts.py), hands transitions
@@ -63,15 +65,17 @@ from alerting.notify import (
     Sender,
 )
 from alerting.notify.delivery import wall_clock_ms
+from alerting.notify.silences import Silence
+from alerting.notify.store import NotifierStore
 from alerting.rules import Alert, AlertTransition, RuleSet, RulesWatcher, State
 from schemas import WireError
 from schemas.alerts import decode_alert_record
-from storage.alerts import AttemptRow, insert_attempts, load_notifier_state, save_notifier_state
-from storage.client import Store, StoreError
+from schemas.notifier import AttemptRow, CommandKind, NotifierCommand
+from schemas.stage import Health
 
-__all__ = ["AlertingService", "AttemptRecorder", "NotifierConfig"]
+__all__ = ["AttemptRecorder", "NotifierConfig", "NotifierStage"]
 
-log = logging.getLogger("perfpulse.api.notifications")
+log = logging.getLogger("perfpulse.alerting.notify.stage")
 
 TRANSITIONS = Counter("perfpulse_notifier_transitions_total", "Alert transitions handed to the notifier")
 REPLAYS_SKIPPED = Counter(
@@ -93,6 +97,7 @@ class NotifierConfig:
     external_url: str = ""  # link back to perfpulse in notifications
     rules_poll_s: float = 5.0  # how often the rules file is checked for edits made outside the API
     lazy_save_s: float = 10.0  # a position that moved without transitions is saved at most this late
+    command_poll_s: float = 0.5  # how often the API's commands (silences, redeliveries) are looked for
 
 
 class AttemptRecorder:
@@ -163,14 +168,22 @@ class _TrackingSender:
             self._recorder.end(notification)
 
 
-class AlertingService:
-    """Rules watcher, notifier, alerts-topic consumer and state persistence of the API process.
+COMMAND_HORIZON_MS = 300_000  # commands are looked for this far behind the newest applied (clock skew, races)
+RESULTS_KEPT = 100  # outcomes of applied commands kept in the state for the API to report
 
-    Lifecycle: :meth:`open` (restore), then :meth:`consume` and :meth:`notify` as two tasks until
-    their stop event, then :meth:`close` (last save). The notifier keeps sending while Kafka is away.
+
+class NotifierStage:
+    """Rules watcher, notifier, alerts-topic consumer, command applier and state persistence.
+
+    :meth:`run` restores the saved state, then consumes, notifies and applies commands until its
+    stop event, and saves a last time. The notifier keeps sending while Kafka is away.
     """
 
-    def __init__(self, config: NotifierConfig, store: Store, *, clock: Callable[[], int] = wall_clock_ms) -> None:
+    name = "notifier"
+
+    def __init__(
+        self, config: NotifierConfig, store: NotifierStore, *, clock: Callable[[], int] = wall_clock_ms
+    ) -> None:
         self.config = config
         self.store = store
         self._clock = clock
@@ -187,12 +200,44 @@ class AlertingService:
         self.rules.reload()  # channels reach the notifier through _rules_changed
         if self.rules.current is None:
             log.error("cannot load alert rules: %s", "; ".join(str(e) for e in self.rules.errors))
-        self.rules_lock = asyncio.Lock()  # one edit of the rules file at a time
         self._frontier: dict[int, Identity] = {}  # alerts partition -> highest identity taken
         self._positions: dict[int, int] = {}  # alerts partition -> next offset to read
+        self._applied: dict[int, int] = {}  # seq -> at_ms of the commands applied within the horizon
+        self._results: dict[int, Any] = {}  # seq -> outcome of an applied command (newest RESULTS_KEPT)
         self._version = 0  # of the newest saved state
         self._save_lock = asyncio.Lock()
         self._last_save = time.monotonic()
+        self._consuming = False  # the alerts consumer is reading (health)
+
+    def health(self) -> Health:
+        if self.rules.current is None:
+            return Health(self.name, False, "the rules file does not load: " + "; ".join(map(str, self.rules.errors)))
+        if not self._consuming:
+            return Health(self.name, False, f"not reading {self.config.topic} (Kafka unreachable or starting)")
+        return Health(self.name, True, f"{len(self.notifier.alerts())} alert(s), state version {self._version}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Restore, then consume, notify and apply commands until ``stop``; save at the end."""
+        await self.open()
+        try:
+            await asyncio.gather(self._consume_until(stop), self.notify(stop))
+        finally:
+            await self.close()
+
+    async def _consume_until(self, stop: asyncio.Event) -> None:
+        """:meth:`consume`, restarted with backoff when Kafka fails; it resumes from the positions in
+        memory, which are never behind the saved ones."""
+        delay = 1.0
+        while not stop.is_set():
+            try:
+                await self.consume(stop)
+                delay = 1.0
+            except Exception as exc:  # the notifier keeps sending while the topic is out of reach
+                self._consuming = False
+                log.warning("cannot read %s: %r; retrying in %.0f s", self.config.topic, exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 30.0)
 
     def _rules_changed(self, _previous: RuleSet | None, current: RuleSet) -> None:
         self.notifier.set_channels(current.channels)
@@ -203,21 +248,24 @@ class AlertingService:
 
     async def open(self) -> None:
         """Restore the newest saved state (none saved: start empty, read every partition from its start)."""
-        loaded = await asyncio.to_thread(load_notifier_state, self.store, self.config.group)
+        loaded = await asyncio.to_thread(self.store.load_state, self.config.group)
         if loaded is None:
             return
         self._version, text = loaded
         try:
-            data = orjson.loads(text)
+            data = orjson.loads(text)  # codec: the saved state (ClickHouse)
             frontier = {int(p): (int(i[0]), int(i[1])) for p, i in data["frontier"].items()}
             positions = {int(p): int(o) for p, o in data["positions"].items()}
+            commands = data.get("commands", {})
+            applied = {int(seq): int(at) for seq, at in commands.get("applied", {}).items()}
+            results = {int(seq): result for seq, result in data.get("results", {}).items()}
             self.notifier.restore(data["notifier"])
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.error("cannot restore the notifier state (version %d): %s; rebuilding it from the topic",
                       self._version, exc)  # fmt: skip
             self.notifier.restore({})
             return
-        self._frontier, self._positions = frontier, positions
+        self._frontier, self._positions, self._applied, self._results = frontier, positions, applied, results
         log.info("notifier state restored (version %d): %d alert(s), positions %s",
                  self._version, len(self.notifier.alerts()), positions)  # fmt: skip
 
@@ -226,18 +274,23 @@ class AlertingService:
         rows recorded since the last save. Raises :class:`StoreError` (rows are kept for the next)."""
         async with self._save_lock:
             self._dirty.clear()
-            state = orjson.dumps(
+            state = orjson.dumps(  # codec: the saved state (ClickHouse)
                 {
                     "notifier": self.notifier.snapshot(),
                     "frontier": {str(p): list(i) for p, i in self._frontier.items()},
                     "positions": {str(p): o for p, o in self._positions.items()},
+                    "commands": {
+                        "applied_seq": max(self._applied, default=0),
+                        "applied": {str(seq): at for seq, at in self._applied.items()},
+                    },
+                    "results": {str(seq): result for seq, result in self._results.items()},
                 }
             ).decode()
             rows = self.attempts.take()
             self._version += 1  # spent even when the write fails: a version never names two states
             try:
                 await asyncio.to_thread(self._write, rows, self._version, state)
-            except StoreError:
+            except Exception:  # the store's error, raised again: rows are kept for the next save
                 self.attempts.put_back(rows)
                 self._dirty.set()
                 raise
@@ -245,14 +298,14 @@ class AlertingService:
 
     def _write(self, rows: list[AttemptRow], version: int, state: str) -> None:
         # The state first: attempt rows handed back after a failure are then never inserted twice.
-        save_notifier_state(self.store, self.config.group, version, state)
-        insert_attempts(self.store, rows)
+        self.store.save_state(self.config.group, version, state)
+        self.store.insert_attempts(rows)
 
     async def close(self) -> None:
         """Save a last time and release the HTTP client; call after both tasks returned."""
         try:
             await self.save()
-        except StoreError as exc:
+        except Exception as exc:  # the store's error: nothing more to do at shutdown than say so
             log.error("cannot save the notifier state at shutdown: %s", exc)
         await self._client.aclose()
 
@@ -263,14 +316,17 @@ class AlertingService:
         await asyncio.gather(self.notifier.run(stop), self._housekeeping(stop))
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
-        """Saves after sends and dead letters; polls the rules file; drops long-expired silences."""
+        """Applies the API's commands; saves after sends, dead letters and commands; polls the rules
+        file; drops long-expired silences."""
         next_poll = time.monotonic() + self.config.rules_poll_s
         while not stop.is_set():
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._dirty.wait())]
-            await asyncio.wait(waiters, timeout=self.config.rules_poll_s, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=self.config.command_poll_s, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
             try:
+                if not stop.is_set():
+                    await self._apply_commands()
                 if self._dirty.is_set() and not stop.is_set():
                     await self.save()
                 if time.monotonic() >= next_poll:
@@ -280,6 +336,51 @@ class AlertingService:
             except Exception:  # never end while the notifier's run loop goes on beside it
                 log.exception("notifier housekeeping failed; retrying")
                 await asyncio.sleep(1.0)
+
+    async def _apply_commands(self) -> None:
+        """Apply the commands queued since the newest applied one (minus a horizon: two API processes
+        may queue out of order), each once, in ``seq`` order; record each outcome for the API."""
+        newest = max(self._applied.values(), default=0)
+        commands = await asyncio.to_thread(self.store.commands_since, max(0, newest - COMMAND_HORIZON_MS))
+        for command in commands:
+            if command.seq in self._applied:
+                continue
+            self._results[command.seq] = await self._apply(command)
+            self._applied[command.seq] = command.at_ms
+            self._dirty.set()
+        horizon = max(self._applied.values(), default=0) - COMMAND_HORIZON_MS
+        self._applied = {seq: at for seq, at in self._applied.items() if at >= horizon}
+        for seq in sorted(self._results)[:-RESULTS_KEPT]:
+            del self._results[seq]
+
+    async def _apply(self, command: NotifierCommand) -> dict[str, Any]:
+        """One command's effect; the outcome says what happened (an invalid command is refused, logged)."""
+        try:
+            if command.kind is CommandKind.ADD_SILENCE:
+                silence = self.notifier.silences.put(Silence.from_dict(command.body))
+                return {"silence": silence.id}
+            if command.kind is CommandKind.EXPIRE_SILENCE:
+                silence = self.notifier.silences.expire(str(command.body["id"]), int(command.body["at_ms"]))
+                return {"silence": silence.id}
+            result = await self.notifier.redeliver(str(command.body["dead_letter_id"]))
+        except (KeyError, TypeError, ValueError) as exc:  # SilenceError is a ValueError
+            log.warning("command %d (%s) refused: %s", command.seq, command.kind, exc)
+            return {"error": str(exc.args[0]) if exc.args else repr(exc)}
+        return {
+            "delivered": result.delivered,
+            "notification_id": result.notification.id,
+            "deliveries": [
+                {
+                    "delivered": d.delivered,
+                    "attempts": d.attempts,
+                    "target": d.target,
+                    "status_code": d.status_code,
+                    "error": d.error,
+                }
+                for d in result.deliveries
+            ],
+            "dead_letter": result.dead_letter.to_dict() if result.dead_letter else None,
+        }
 
     # -- the topic's side -----------------------------------------------------------------------
 
@@ -297,6 +398,7 @@ class AlertingService:
             partitions = await self._partitions(stop)
             if not partitions:
                 return
+            self._consuming = True
             consumer.assign(partitions)
             await self._forget_foreign_positions(consumer, partitions)
             fresh = [tp for tp in partitions if tp.partition not in self._positions]
@@ -315,6 +417,7 @@ class AlertingService:
                     await self.save()
                     await self._commit(consumer)
         finally:
+            self._consuming = False
             await consumer.stop()
 
     async def _forget_foreign_positions(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:

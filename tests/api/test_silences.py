@@ -1,7 +1,10 @@
 """``/api/v1/silences`` through the real app: create, list, read, expire; bad silences refused in
-the API's error shape; every change saved with the notifier's state."""
+the API's error shape; every change queued for the notifier, listed at once, and in the notifier's
+saved state once it applied it (within a second)."""
 
 from __future__ import annotations
+
+import time
 
 import orjson
 import pytest
@@ -22,6 +25,14 @@ def saved_silences(client: TestClient, settings: Settings) -> dict[str, int]:
     return {s["id"]: s["ends_at_ms"] for s in orjson.loads(loaded[1])["notifier"]["silences"]}
 
 
+def wait_saved(client: TestClient, settings: Settings, silence_id: str, ends_at_ms: int) -> None:
+    """Wait until the notifier applied the change and saved it (it polls commands every 0.5 s)."""
+    deadline = time.monotonic() + 15
+    while saved_silences(client, settings).get(silence_id) != ends_at_ms:
+        assert time.monotonic() < deadline, f"the notifier did not save silence {silence_id} ending {ends_at_ms}"
+        time.sleep(0.2)
+
+
 def test_silence_crud(client: TestClient, module_settings: Settings) -> None:
     created = client.post(
         "/api/v1/silences",
@@ -40,7 +51,7 @@ def test_silence_crud(client: TestClient, module_settings: Settings) -> None:
         {"name": "alertname", "op": "=~", "value": "high_.*"},
     ]
     assert silence["ends_at_ms"] - silence["starts_at_ms"] == 2 * 3_600_000
-    assert saved_silences(client, module_settings)[silence["id"]] == silence["ends_at_ms"]
+    wait_saved(client, module_settings, silence["id"], silence["ends_at_ms"])
 
     later = now_ms() + 3_600_000
     pending = client.post(
@@ -63,7 +74,7 @@ def test_silence_crud(client: TestClient, module_settings: Settings) -> None:
 
     expired = client.delete(f"/api/v1/silences/{silence['id']}")
     assert expired.status_code == 200 and expired.json()["state"] == "expired"
-    assert saved_silences(client, module_settings)[silence["id"]] == expired.json()["ends_at_ms"]
+    wait_saved(client, module_settings, silence["id"], expired.json()["ends_at_ms"])
     expired_list = client.get("/api/v1/silences", params={"state": "expired"}).json()["silences"]
     assert silence["id"] in [s["id"] for s in expired_list]
     assert client.delete("/api/v1/silences/no-such-id").status_code == 404

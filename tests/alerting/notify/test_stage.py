@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 
 from alerting.notify import verify_signature
-from alerting.notify.stage import AlertingService
 from alerting.rules import Alert, State
 from perfpulse.settings import Settings
-from perfpulse.stages import migration_params, notifier_config
+from perfpulse.stages import migration_params, notifier_stage
 from perfpulse.topics import ensure_topics
 from schemas.alerts import AlertRecord, encode_alert_record
 from storage import apply_migrations, open_store
@@ -171,7 +170,7 @@ async def run_service(settings: Settings, until: Callable[[], bool], *, graceful
     cancelled with no shutdown save."""
     store = open_store(settings.store_url, pool_size=2)
     apply_migrations(store, migration_params(settings))
-    service = AlertingService(notifier_config(settings), store)
+    service = notifier_stage(settings, store)
     await service.open()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(service.consume(stop)), asyncio.create_task(service.notify(stop))]
