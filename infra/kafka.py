@@ -7,8 +7,9 @@ rebalances and commits against it (tests/stream and tests/e2e exercise those pat
 also work with these clients but is past its support window.
 
 Jars are fetched once with ``mvn dependency:copy-dependencies`` over ``files/kafka-pom.xml`` into a
-cache shared by every data dir; the broker's log dir lives under the data dir. Readiness is a
-successful metadata request, never a sleep.
+cache shared by every data dir (under a lock: two processes fetching at once would write the same
+jars); the broker's log dir lives under the data dir. Readiness is a successful metadata request,
+never a sleep.
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.process import InfraError, alive_pid, start_detached, stop_pid, wait_until
+from infra.process import InfraError, alive_pid, exclusive, run_tool, start_detached, stop_pid, wait_until
 
 __all__ = ["KAFKA_VERSION", "LocalKafka", "kafka_reachable", "metadata_ok"]
 
@@ -80,18 +80,29 @@ class LocalKafka:
             return self.libs_dir
         if shutil.which("mvn") is None or shutil.which("java") is None:
             raise InfraError("cannot fetch Kafka: java and mvn must be on PATH (run `make deps`)")
-        self.libs_dir.mkdir(parents=True, exist_ok=True)
+        with exclusive(self.libs_dir.parent / ".fetch.lock"):
+            if not marker.exists():  # not fetched by the process that held the lock before us
+                self._fetch_jars()
+        return self.libs_dir
+
+    def _fetch_jars(self) -> None:
+        """Fetch into a scratch directory and move it into place whole: copy-dependencies does not
+        overwrite a jar it finds already there, so a jar cut short by an interrupted fetch would stay."""
+        scratch = self.libs_dir.with_name("libs.partial")
+        shutil.rmtree(scratch, ignore_errors=True)  # what an interrupted fetch left
         command = [
             "mvn", "-q", "-B", "-f", str(_FILES / "kafka-pom.xml"),
             f"-Dkafka.version={KAFKA_VERSION}",
             "dependency:copy-dependencies", "-DincludeScope=runtime",
-            f"-DoutputDirectory={self.libs_dir}",
+            f"-DoutputDirectory={scratch}",
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise InfraError(f"cannot fetch Kafka {KAFKA_VERSION} jars with Maven: {result.stdout[-2000:]}")
-        marker.touch()
-        return self.libs_dir
+        run_tool(command, f"fetch Kafka {KAFKA_VERSION} jars with Maven into {self.libs_dir}")
+        try:
+            (scratch / ".complete").touch()
+            shutil.rmtree(self.libs_dir, ignore_errors=True)  # jars of a fetch that never completed
+            scratch.rename(self.libs_dir)
+        except OSError as exc:
+            raise InfraError(f"cannot move Kafka's jars from {scratch} to {self.libs_dir}: {exc}") from exc
 
     def _java(self, main_class: str, *args: str) -> list[str]:
         return [
@@ -107,14 +118,17 @@ class LocalKafka:
         config.write_text(text.format(port=self.port, controller_port=self.controller_port, log_dir=self.home / "data"))
         return config
 
-    def _format(self, config: Path) -> None:
+    def _format(self, config: Path, cluster_id: str) -> None:
+        """Format the log dir for ``cluster_id`` unless it is formatted already (meta.properties,
+        which Kafka writes last and atomically, so a format cut short is simply done again)."""
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
-        argv = self._java("kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(config))
-        result = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise InfraError(f"cannot format Kafka storage in {self.home / 'data'}: {result.stdout[-2000:]}")
+        # "--cluster-id=<id>", not "-t <id>": a base64url id starts with "-" once in 64, and the tool's
+        # argument parser then takes it for an option and fails ("expected one argument").
+        argv = self._java(
+            "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}", "-c", str(config)
+        )
+        run_tool(argv, f"format Kafka storage in {self.home / 'data'}")
 
     def running_pid(self) -> int | None:
         return alive_pid(self.pid_file)
@@ -128,25 +142,36 @@ class LocalKafka:
 
         Returns ``"started"``, ``"running"`` (ours, already up) or ``"external"`` (someone else's).
         """
-        if self.running_pid() is not None:
-            wait_until(self.is_ready, timeout_s, f"Kafka on {self.bootstrap}", lambda: self.running_pid() is not None)
-            return "running"
-        if _port_open(self.port) and self.is_ready():
-            return "external"
-        if _port_open(self.port) or _port_open(self.controller_port):
-            taken = f"port {self.port} or {self.controller_port}"
-            raise InfraError(f"cannot start Kafka: {taken} is taken by another program")
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.ensure_jars()
-        config = self._write_config()
-        self._format(config)
-        start_detached(self._java("kafka.Kafka", str(config)), self.log_file, self.pid_file)
-        wait_until(self.is_ready, timeout_s, f"Kafka on {self.bootstrap}", lambda: self.running_pid() is not None)
+        # Under a lock: two processes starting one data dir at once would format it twice (two cluster
+        # ids) and start two brokers; the second one in waits for the first one's broker instead.
+        with exclusive(self.home / ".start.lock"):
+            if self.running_pid() is not None:
+                wait_until(self.is_ready, timeout_s, f"Kafka on {self.bootstrap}", self.pid_file, self.log_file)
+                return "running"
+            if _port_open(self.port) and self.is_ready():
+                return "external"
+            if _port_open(self.port) or _port_open(self.controller_port):
+                taken = f"port {self.port} or {self.controller_port}"
+                raise InfraError(f"cannot start Kafka: {taken} is taken by another program")
+            self.ensure_jars()
+            try:
+                config = self._write_config()
+            except OSError as exc:
+                raise InfraError(f"cannot write Kafka's configuration in {self.home}: {exc}") from exc
+            self._format(config, new_cluster_id())
+            broker = start_detached(self._java("kafka.Kafka", str(config)), self.log_file, self.pid_file)
+            wait_until(self.is_ready, timeout_s, f"Kafka on {self.bootstrap}", broker, self.log_file)
         return "started"
 
     def stop(self) -> bool:
         """Stop the broker this data dir started (controlled shutdown). True if one was running."""
         return stop_pid(self.pid_file, timeout_s=60.0)
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: 16 bytes, base64url without padding (what ``kafka-storage
+    random-uuid`` prints)."""
+    return base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
 
 
 def _port_open(port: int) -> bool:

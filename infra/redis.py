@@ -25,6 +25,10 @@ class LocalRedis:
         return self.home / "redis.pid"
 
     @property
+    def log_file(self) -> Path:
+        return self.home / "redis.log"
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
@@ -49,14 +53,13 @@ class LocalRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise InfraError("cannot start Redis: redis-server is not installed (run `make deps`)")
-        self.home.mkdir(parents=True, exist_ok=True)
         argv = [
             binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.home),
             "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--maxmemory", f"{self.max_memory_mb}mb", "--maxmemory-policy", "allkeys-lru",
         ]  # fmt: skip
-        start_detached(argv, self.home / "redis.log", self.pid_file)
-        wait_until(self.is_ready, timeout_s, f"Redis on port {self.port}", lambda: self.running_pid() is not None)
+        server = start_detached(argv, self.log_file, self.pid_file)
+        wait_until(self.is_ready, timeout_s, f"Redis on port {self.port}", server, self.log_file)
         return "started"
 
     def stop(self) -> bool:
