@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         None,
         description="chdb://<path> (embedded, default: under the data dir) or http(s)://user:pass@host:8123/db",
     )
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster (remote_servers) the migrations create replicated tables on (ON CLUSTER)",
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the query cache")
     data_dir: Path = Field(Path(".perfpulse"), description="local state: chDB store, Kafka and Redis files")
     window: str = Field("10s", description="tumbling window length, e.g. 1s, 10s, 1m")

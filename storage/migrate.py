@@ -4,12 +4,19 @@ A file is named ``<timestamp>_<name>.sql`` and heads itself with ``-- mutation: 
 ``-- idempotent: yes|no`` (generic migration tools trip over ClickHouse mutations, so each file
 says what it is). ``{placeholders}`` are filled from :class:`MigrationParams`. Statements end with
 ``;``. An idempotent file may run again safely after a crash between a statement and its record.
+
+On a ClickHouse cluster every ``CREATE TABLE`` / ``ALTER TABLE`` names ``{on_cluster}`` after its
+table, and every MergeTree-family engine is written ``{replicated}<Family>MergeTree``, as uptrace's
+migrations do: with :meth:`MigrationParams.for_cluster` they render as ``ON CLUSTER <name>`` and
+``Replicated<Family>MergeTree``, otherwise as nothing. The replicated engines take no ZooKeeper path
+or replica name, so each server's ``default_replica_path`` / ``default_replica_name`` (by default
+``/clickhouse/tables/{uuid}/{shard}`` and ``{replica}``) decide them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from storage.client import Store, StoreError
@@ -19,6 +26,7 @@ __all__ = ["Migration", "MigrationParams", "apply_migrations", "load_migrations"
 _DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
 _HEADER = re.compile(r"^--\s*(mutation|idempotent):\s*(yes|no)\s*$", re.MULTILINE)
+_CLUSTER = re.compile(r"^[A-Za-z0-9_.{}-]+$")  # a name from the servers' remote_servers, or a {macro}
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,17 @@ class MigrationParams:
     spans_ttl_days: int = 7  # raw spans
     logs_ttl_days: int = 7  # raw log records
     alert_history_ttl_days: int = 90  # alert transitions and notification attempts
+    on_cluster: str = ""  # "" or "ON CLUSTER `<name>`": each CREATE/ALTER runs on every node of the cluster
+    replicated: str = ""  # "" or "Replicated": the prefix of every MergeTree-family engine
+
+    def for_cluster(self, cluster: str | None) -> MigrationParams:
+        """These params rendering for ``cluster`` (a cluster of the servers' ``remote_servers``), or
+        for one server when it is None or empty. Raises ``ValueError`` on a name that is not one."""
+        if not cluster:
+            return replace(self, on_cluster="", replicated="")
+        if _CLUSTER.match(cluster) is None:
+            raise ValueError(f"cannot use ClickHouse cluster {cluster!r}: expected letters, digits, '_', '.', '-'")
+        return replace(self, on_cluster=f"ON CLUSTER `{cluster}`", replicated="Replicated")
 
 
 @dataclass(frozen=True)
@@ -38,7 +57,12 @@ class Migration:
     name: str
     mutation: bool
     idempotent: bool
-    statements: tuple[str, ...]
+    statements: tuple[str, ...]  # with their {placeholders}
+
+    def render(self, params: MigrationParams) -> tuple[str, ...]:
+        """The statements with their placeholders filled from ``params``."""
+        values = asdict(params)
+        return tuple(statement.format(**values) for statement in self.statements)
 
 
 def load_migrations(directory: Path = _DIR) -> list[Migration]:
@@ -75,11 +99,11 @@ def load_migrations(directory: Path = _DIR) -> list[Migration]:
 
 def apply_migrations(store: Store, params: MigrationParams | None = None) -> list[Migration]:
     """Apply the migrations not yet recorded in ``schema_migrations``; return those applied."""
-    values = asdict(params or MigrationParams())
+    params = params or MigrationParams()
     store.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        f"CREATE TABLE IF NOT EXISTS schema_migrations {params.on_cluster} "
         "(version String, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
+        f"ENGINE = {params.replicated}ReplacingMergeTree ORDER BY version"
     )
     done = {row[0] for row in store.rows("SELECT version FROM schema_migrations")}
     applied = []
@@ -89,9 +113,9 @@ def apply_migrations(store: Store, params: MigrationParams | None = None) -> lis
         # A mutation runs in the background unless asked to finish first: the next migration, and the
         # stages started after migrating, must see it done.
         settings = {"mutations_sync": 2} if migration.mutation else None
-        for statement in migration.statements:
+        for statement in migration.render(params):
             try:
-                store.command(statement.format(**values), settings=settings)
+                store.command(statement, settings=settings)
             except StoreError as exc:
                 raise StoreError(f"cannot apply migration {migration.version}_{migration.name}: {exc}") from exc
         store.insert("schema_migrations", [[migration.version], [migration.name]], ["version", "name"])

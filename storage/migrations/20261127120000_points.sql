@@ -3,7 +3,7 @@
 -- a row came from: the sink resumes after the highest stored one (exactly-once without a second store).
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS points
+CREATE TABLE IF NOT EXISTS points {on_cluster}
 (
     service LowCardinality(String),
     name LowCardinality(String),
@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS points
     src_partition UInt16,
     src_offset UInt64 CODEC(DoubleDelta, ZSTD(1))
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (service, name, ts)
 TTL toDateTime(ts) + INTERVAL {raw_ttl_days} DAY

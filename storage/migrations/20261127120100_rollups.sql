@@ -7,7 +7,7 @@
 -- kafka_offset is the rollups-topic position the sink resumes after.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS rollups
+CREATE TABLE IF NOT EXISTS rollups {on_cluster}
 (
     name LowCardinality(String),
     service LowCardinality(String),
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS rollups
     kafka_offset UInt64 CODEC(DoubleDelta, ZSTD(1)),
     inserted_at DateTime64(3, 'UTC') DEFAULT now64(3) CODEC(DoubleDelta, ZSTD(1))
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (name, service, window_start)
 TTL toDateTime(window_start) + INTERVAL {rollup_ttl_days} DAY

@@ -2,7 +2,7 @@
 -- same letter twice: ReplacingMergeTree on the source position keeps one.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS deadletters
+CREATE TABLE IF NOT EXISTS deadletters {on_cluster}
 (
     source_topic LowCardinality(String),
     source_partition UInt16,
@@ -14,6 +14,6 @@ CREATE TABLE IF NOT EXISTS deadletters
     kafka_partition UInt16,
     kafka_offset UInt64
 )
-ENGINE = ReplacingMergeTree
+ENGINE = {replicated}ReplacingMergeTree
 ORDER BY (source_topic, source_partition, source_offset, stage)
 TTL toDateTime(at) + INTERVAL 30 DAY

@@ -3,4 +3,4 @@
 -- that already has UInt32 this is a no-op.
 -- mutation: yes
 -- idempotent: yes
-ALTER TABLE rollups MODIFY COLUMN centroid_weights Array(UInt32) CODEC(ZSTD(3))
+ALTER TABLE rollups {on_cluster} MODIFY COLUMN centroid_weights Array(UInt32) CODEC(ZSTD(3))

@@ -5,5 +5,5 @@
 -- compute it when read); no mutation runs.
 -- mutation: no
 -- idempotent: yes
-ALTER TABLE rollups ADD COLUMN IF NOT EXISTS digest AggregateFunction(quantilesTDigestWeighted(0.5), Float64, UInt32)
+ALTER TABLE rollups {on_cluster} ADD COLUMN IF NOT EXISTS digest AggregateFunction(quantilesTDigestWeighted(0.5), Float64, UInt32)
     MATERIALIZED arrayReduce('quantilesTDigestWeightedState(0.5)', centroid_means, centroid_weights)

@@ -5,7 +5,7 @@
 -- and partition) lets it catch a tier up after a crash between the two inserts.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS rollups_1m
+CREATE TABLE IF NOT EXISTS rollups_1m {on_cluster}
 (
     name LowCardinality(String),
     service LowCardinality(String),
@@ -20,13 +20,13 @@ CREATE TABLE IF NOT EXISTS rollups_1m
     digest AggregateFunction(quantilesTDigestWeighted(0.5), Float64, UInt32),
     kafka_offset SimpleAggregateFunction(max, UInt64)
 )
-ENGINE = AggregatingMergeTree
+ENGINE = {replicated}AggregatingMergeTree
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (name, service, window_start, toString(labels), kind, src_partition)
 TTL toDateTime(window_start) + INTERVAL {tier_1m_ttl_days} DAY;
 
-CREATE TABLE IF NOT EXISTS rollups_1h AS rollups_1m
-ENGINE = AggregatingMergeTree
+CREATE TABLE IF NOT EXISTS rollups_1h {on_cluster} AS rollups_1m
+ENGINE = {replicated}AggregatingMergeTree
 PARTITION BY toYear(window_start)
 ORDER BY (name, service, window_start, toString(labels), kind, src_partition)
 TTL toDateTime(window_start) + INTERVAL {tier_1h_ttl_days} DAY

@@ -15,7 +15,7 @@
 -- position of the record a row came from: the sink resumes after the highest stored one.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS spans
+CREATE TABLE IF NOT EXISTS spans {on_cluster}
 (
     trace_id String CODEC(ZSTD(1)),
     span_id String CODEC(ZSTD(1)),
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS spans
     INDEX idx_tag_keys mapKeys(tags) TYPE bloom_filter(0.01) GRANULARITY 1,
     INDEX idx_tag_values mapValues(tags) TYPE bloom_filter(0.01) GRANULARITY 1
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toDate(start)
 ORDER BY (service, operation, start)
 TTL toDateTime(start) + INTERVAL {spans_ttl_days} DAY

@@ -13,7 +13,7 @@
 -- per row, is the tiebreaker of the newest-first keyset pagination.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS logs
+CREATE TABLE IF NOT EXISTS logs {on_cluster}
 (
     ts DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     service LowCardinality(String),
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS logs
     INDEX idx_message lower(message) TYPE text(tokenizer = splitByNonAlpha),
     INDEX idx_ts ts TYPE minmax GRANULARITY 1
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toDate(ts)
 ORDER BY (service, ts)
 TTL toDateTime(ts) + INTERVAL {logs_ttl_days} DAY

@@ -13,7 +13,7 @@
 -- keyset pagination.
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS alert_history
+CREATE TABLE IF NOT EXISTS alert_history {on_cluster}
 (
     at DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     rule LowCardinality(String),
@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS alert_history
     INDEX idx_fingerprint fingerprint TYPE bloom_filter(0.001) GRANULARITY 1,
     INDEX idx_at at TYPE minmax GRANULARITY 1
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (rule, fingerprint, at)
 TTL toDateTime(at) + INTERVAL {alert_history_ttl_days} DAY;
@@ -49,7 +49,7 @@ TTL toDateTime(at) + INTERVAL {alert_history_ttl_days} DAY;
 -- notification undelivered (a permanent failure, or the last attempt failed).
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS notification_attempts
+CREATE TABLE IF NOT EXISTS notification_attempts {on_cluster}
 (
     at DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
     fingerprint String CODEC(ZSTD(1)),
@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS notification_attempts
     next_delay_ms Nullable(UInt32),
     dead_lettered Bool
 )
-ENGINE = MergeTree
+ENGINE = {replicated}MergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (fingerprint, at)
 TTL toDateTime(at) + INTERVAL {alert_history_ttl_days} DAY;
@@ -76,14 +76,16 @@ TTL toDateTime(at) + INTERVAL {alert_history_ttl_days} DAY;
 -- document per save. One row per save; the newest version of a name wins (ReplacingMergeTree
 -- folds the older ones away; readers take max(version), so correctness never waits for a merge).
 -- No TTL: the newest row must outlive any quiet period.
+-- On a cluster the engine is ReplicatedReplacingMergeTree(version): without a ZooKeeper path and replica
+-- name it takes the server's default_replica_path and default_replica_name (storage/migrate.py).
 -- mutation: no
 -- idempotent: yes
-CREATE TABLE IF NOT EXISTS notifier_state
+CREATE TABLE IF NOT EXISTS notifier_state {on_cluster}
 (
     name String,
     version UInt64,
     saved_at DateTime64(3, 'UTC') DEFAULT now64(3),
     state String CODEC(ZSTD(3))
 )
-ENGINE = ReplacingMergeTree(version)
+ENGINE = {replicated}ReplacingMergeTree(version)
 ORDER BY name

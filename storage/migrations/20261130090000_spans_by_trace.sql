@@ -6,6 +6,6 @@
 -- (p50 29.6 ms) than the bloom filter. MATERIALIZE builds it for spans stored before this migration.
 -- mutation: yes
 -- idempotent: yes
-ALTER TABLE spans ADD PROJECTION IF NOT EXISTS by_trace (SELECT * ORDER BY trace_id);
+ALTER TABLE spans {on_cluster} ADD PROJECTION IF NOT EXISTS by_trace (SELECT * ORDER BY trace_id);
 
-ALTER TABLE spans MATERIALIZE PROJECTION by_trace
+ALTER TABLE spans {on_cluster} MATERIALIZE PROJECTION by_trace

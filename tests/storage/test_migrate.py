@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from storage import MigrationParams, Store, apply_migrations, open_store
 from storage.migrate import load_migrations
 
 GOOD_HEADER = "-- mutation: no\n-- idempotent: yes\n"
+CLUSTER = "perfpulse_cluster"
+_DDL = re.compile(r"^(CREATE|ALTER|DROP|RENAME|TRUNCATE|EXCHANGE)\b")
 
 
 def now_ms() -> int:
@@ -42,8 +45,44 @@ def test_first_apply_creates_the_tables_and_records_every_migration(tmp_path: Pa
         for table in ("points", "rollups", "deadletters", "spans", "logs", "schema_migrations"):
             assert store.command(f"EXISTS TABLE {table}") == 1, table
         assert recorded(store) == [(m.version, m.name) for m in applied]
+        engines = store.rows("SELECT name, engine FROM system.tables WHERE database = currentDatabase()")
+        assert engines and not [(t, e) for t, e in engines if e.startswith("Replicated")]  # one server: plain
     finally:
         store.close()
+
+
+def test_every_statement_rendered_for_a_cluster_parses_and_runs_on_the_cluster_replicated(tmp_path: Path) -> None:
+    """ClickHouse's own parser (chDB) reads each statement rendered for a cluster: it must parse, each DDL
+    statement must carry ON CLUSTER, and each MergeTree-family engine must be its Replicated form."""
+    params = MigrationParams().for_cluster(CLUSTER)
+    store = open_store(f"chdb://{tmp_path}/ch", pool_size=1)
+    try:
+        engines = []
+        for migration in load_migrations():
+            for statement in migration.render(params):
+                assert store.command(f"EXPLAIN AST {statement}"), statement  # a syntax error raises
+                [(formatted,)] = store.rows("SELECT formatQuerySingleLine({sql:String})", {"sql": statement})
+                if _DDL.match(formatted):
+                    assert f" ON CLUSTER {CLUSTER} " in formatted, f"{migration.name}: {formatted[:120]}"
+                engines += [(migration.name, e) for e in re.findall(r"\bENGINE = (\w+)", formatted)]
+        assert engines
+        assert [(m, e) for m, e in engines if e.endswith("MergeTree") and not e.startswith("Replicated")] == []
+    finally:
+        store.close()
+
+
+def test_the_default_rendering_has_no_cluster_clause() -> None:
+    for migration in load_migrations():
+        for statement in migration.render(MigrationParams()):
+            assert "ON CLUSTER" not in statement and "Replicated" not in statement, migration.name
+        for single in (None, ""):
+            assert migration.render(MigrationParams().for_cluster(single)) == migration.render(MigrationParams())
+
+
+@pytest.mark.parametrize("name", ["two words", "x`; DROP TABLE points"])
+def test_a_cluster_name_that_is_not_one_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=f"cannot use ClickHouse cluster {re.escape(repr(name))}"):
+        MigrationParams().for_cluster(name)
 
 
 def test_second_apply_is_a_no_op(store: Store) -> None:
