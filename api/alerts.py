@@ -25,8 +25,7 @@ from alerting.rules import State
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError
-from api.params import csv_param, now_ms
-from schemas import parse_timestamp_ms
+from api.params import csv_param, now_ms, timestamp_param
 from schemas.notifier import CommandKind
 from storage.alerts import HistoryKey, HistoryQuery, alert_history, attempts_for
 
@@ -56,15 +55,6 @@ def _since(status: AlertStatus) -> int | None:
     if alert.state is State.RESOLVED:
         return alert.resolved_at_ms
     return alert.active_at_ms
-
-
-def _time(name: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_timestamp_ms(int(value) if value.lstrip("-").isdigit() else value)
-    except ValueError as exc:
-        raise ApiError.bad_param(name, str(exc)) from None
 
 
 def _fingerprint(value: str, loc: str) -> str:
@@ -118,8 +108,8 @@ async def history(
         rule=rule,
         fingerprint=_fingerprint(fingerprint, "query.fingerprint") if fingerprint is not None else None,
         states=_states(state, _STATES),
-        since_ms=_time("since", since),
-        until_ms=_time("until", until),
+        since_ms=timestamp_param("since", since) if since is not None else None,
+        until_ms=timestamp_param("until", until) if until is not None else None,
         limit=limit,
         after=_after(cursor),
     )

@@ -8,7 +8,7 @@ from api.errors import ApiError
 from schemas import parse_duration_ms, parse_timestamp_ms
 from schemas.spans import TRACE_ID
 
-__all__ = ["csv_param", "duration_param", "now_ms", "parse_trace_id", "time_range"]
+__all__ = ["csv_param", "duration_param", "now_ms", "parse_trace_id", "time_range", "timestamp_param"]
 
 _ZERO_TRACE = "0" * 32
 
@@ -17,17 +17,21 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _timestamp(name: str, value: str) -> int:
+def timestamp_param(name: str, value: int | str, body: bool = False) -> int:
+    """Epoch ms from epoch ms or RFC 3339; else a 400 naming ``query.<name>`` (``body.<name>`` for a
+    field of a JSON body)."""
     try:
         return parse_timestamp_ms(value)
     except ValueError as exc:
+        if body:
+            raise ApiError(400, f"invalid {name}", [{"loc": f"body.{name}", "msg": str(exc)}]) from None
         raise ApiError.bad_param(name, str(exc)) from None
 
 
 def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:
     """``[start, end)`` in epoch ms; ``end`` defaults to now and ``start`` to ``end - default_span_ms``."""
-    end_ms = _timestamp("end", end) if end else now_ms()
-    start_ms = _timestamp("start", start) if start else end_ms - default_span_ms
+    end_ms = timestamp_param("end", end) if end else now_ms()
+    start_ms = timestamp_param("start", start) if start else end_ms - default_span_ms
     if start_ms >= end_ms:
         raise ApiError.bad_param("start", f"start {start_ms} must be before end {end_ms}")
     return start_ms, end_ms

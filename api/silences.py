@@ -19,8 +19,8 @@ from alerting.notify.silences import SilenceError, SilenceState, new_silence
 from alerting.rules import LabelMatcher, MatchOp
 from api.context import ApiContext, api_context
 from api.errors import ApiError
-from api.params import now_ms
-from schemas import parse_duration_ms, parse_timestamp_ms
+from api.params import now_ms, timestamp_param
+from schemas import parse_duration_ms
 from schemas.notifier import CommandKind
 from storage import StoreError
 
@@ -51,13 +51,6 @@ class SilenceBody(BaseModel):
     duration: str | None = Field(None, description="e.g. 2h: ends_at = starts_at + duration")
     comment: str
     created_by: str
-
-
-def _time(name: str, value: Time) -> int:
-    try:
-        return parse_timestamp_ms(value)
-    except ValueError as exc:
-        raise ApiError(400, f"invalid {name}", [{"loc": f"body.{name}", "msg": str(exc)}]) from None
 
 
 def _matchers(body: SilenceBody) -> str | list[LabelMatcher]:
@@ -111,11 +104,11 @@ async def get_silence(silence_id: str, context: Context) -> dict[str, Any]:
 @router.post("", status_code=201, summary="Create a silence")
 async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
     now = now_ms()
-    starts = _time("starts_at", body.starts_at) if body.starts_at is not None else now
+    starts = timestamp_param("starts_at", body.starts_at, body=True) if body.starts_at is not None else now
     if (body.ends_at is None) == (body.duration is None):
         raise ApiError(400, "give exactly one of 'ends_at' and 'duration'", [{"loc": "body.ends_at", "msg": "missing"}])
     if body.ends_at is not None:
-        ends = _time("ends_at", body.ends_at)
+        ends = timestamp_param("ends_at", body.ends_at, body=True)
     else:
         assert body.duration is not None
         try:

@@ -102,9 +102,6 @@ class AttemptLog:
     def __len__(self) -> int:
         return len(self._attempts)
 
-    def for_notification(self, notification_id: str) -> list[Attempt]:
-        return [a for a in self._attempts if a.notification_id == notification_id]
-
 
 def build_requests(channel: Channel, notification: Notification, *, external_url: str = "") -> list[HttpRequest]:
     """The HTTP requests ``channel`` makes for ``notification`` (none for email, which is SMTP)."""

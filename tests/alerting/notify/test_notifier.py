@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from alerting.notify.channels import Channel
 from alerting.notify.model import AttemptOutcome
 from alerting.notify.notifier import Notifier
 from alerting.notify.sender import AttemptLog, ChannelSender
@@ -24,9 +25,14 @@ from tests.alerting.receivers import HttpReceiver
 W = 10_000
 
 
-def rules_for(url: str, rules_text: Callable[..., RuleSet], extra: str = "") -> RuleSet:
-    return rules_text(
-        f"""\
+Channels = Mapping[str, Channel]
+
+
+def rules_for(
+    url: str, rules_text: Callable[..., RuleSet], channels_text: Callable[..., Channels], extra: str = ""
+) -> tuple[RuleSet, Channels]:
+    """The rules and the channels of one rules file, as the stream stage and the notifier read it."""
+    text = f"""\
         defaults: {{group_wait: 1s, group_interval: 10s, repeat_interval: 1h, max_attempts: 4}}
         channels:
           hook: {{type: webhook, url: "{url}/hook?token=url-token-123", secret: "${{HOOK_SECRET}}"}}
@@ -39,9 +45,8 @@ def rules_for(url: str, rules_text: Callable[..., RuleSet], extra: str = "") -> 
             condition: error_rate > 0.05
             severity: critical
             notification: [hook]
-        {extra}""",
-        env={"HOOK_SECRET": "hmac-secret-456"},
-    )
+        {extra}"""
+    return rules_text(text), channels_text(text, env={"HOOK_SECRET": "hmac-secret-456"})
 
 
 def window(ruleset: RuleSet, end_ms: int, p95: dict[str, float], errors: dict[str, float] | None = None) -> WindowStats:
@@ -59,8 +64,10 @@ def window(ruleset: RuleSet, end_ms: int, p95: dict[str, float], errors: dict[st
 class Harness:
     """Evaluator + notifier wired as the stream stage and the notifier process would be."""
 
-    def __init__(self, ruleset: RuleSet, notifier: Notifier, clock: FakeClock, log: AttemptLog) -> None:
-        self.ruleset, self.notifier, self.clock, self.log = ruleset, notifier, clock, log
+    def __init__(
+        self, ruleset: RuleSet, channels: Channels, notifier: Notifier, clock: FakeClock, log: AttemptLog
+    ) -> None:
+        self.ruleset, self.channels, self.notifier, self.clock, self.log = ruleset, channels, notifier, clock, log
         self.states: dict[AlertKey, AlertState] = {}
 
     def close_window(self, p95: dict[str, float], errors: dict[str, float] | None = None) -> None:
@@ -70,16 +77,18 @@ class Harness:
 
 
 @pytest.fixture
-def harness(rules_text: Callable[..., RuleSet], clock: FakeClock, sleeps: Sleeps) -> Callable[..., object]:
+def harness(
+    rules_text: Callable[..., RuleSet], channels_text: Callable[..., Channels], clock: FakeClock, sleeps: Sleeps
+) -> Callable[..., object]:
     @asynccontextmanager
     async def make(receiver: HttpReceiver) -> AsyncIterator[Harness]:
-        ruleset = rules_for(receiver.url, rules_text)
+        ruleset, channels = rules_for(receiver.url, rules_text, channels_text)
         log = AttemptLog()
         async with httpx.AsyncClient() as client:
             notifier = Notifier(
-                ruleset.channels, sender=ChannelSender(client, recorder=log, clock=clock, sleep=sleeps), clock=clock
+                channels, sender=ChannelSender(client, recorder=log, clock=clock, sleep=sleeps), clock=clock
             )
-            yield Harness(ruleset, notifier, clock, log)
+            yield Harness(ruleset, channels, notifier, clock, log)
 
     return make
 
@@ -129,7 +138,7 @@ async def test_503_twice_then_200_through_the_notifier(
         h.close_window({"gateway": 300.0})
         (result,) = await h.notifier.flush(clock.advance(1_000))
         assert result.delivered and len(receiver.delivered()) == 1 and receiver.statuses == [503, 503, 200]
-        assert [a.outcome for a in h.log.for_notification(result.notification.id)] == [
+        assert [a.outcome for a in [a for a in h.log if a.notification_id == result.notification.id]] == [
             AttemptOutcome.RETRY,
             AttemptOutcome.RETRY,
             AttemptOutcome.DELIVERED,
@@ -145,7 +154,7 @@ async def test_400_is_dead_lettered_after_one_attempt_and_can_be_redelivered(
         h.close_window({"gateway": 300.0})
         (result,) = await h.notifier.flush(clock.advance(1_000))
         assert not result.delivered and len(receiver.requests) == 1
-        assert len(h.log.for_notification(result.notification.id)) == 1
+        assert len([a for a in h.log if a.notification_id == result.notification.id]) == 1
         (letter,) = h.notifier.dead_letters()
         assert letter.attempts == 1 and letter.reason.startswith("HTTP 400") and letter.target.endswith("/****")
         assert "url-token-123" not in json.dumps(letter.to_dict())
@@ -164,7 +173,7 @@ async def test_dead_letters_survive_a_restart_and_can_be_redelivered_after_it(
         await h.notifier.flush(clock.advance(1_000))
         (letter,) = h.notifier.dead_letters()
         saved = json.loads(json.dumps(h.notifier.snapshot()))
-        restarted = Notifier(h.ruleset.channels, sender=h.notifier._sender, clock=clock)
+        restarted = Notifier(h.channels, sender=h.notifier._sender, clock=clock)
         restarted.restore(saved)
         (restored,) = restarted.dead_letters()
         assert restored.to_dict() == letter.to_dict()
@@ -222,14 +231,19 @@ async def test_critical_inhibits_warnings_of_the_same_service(
 
 
 async def test_restart_while_firing_neither_repeats_nor_forgets(
-    http_receiver: Callable[..., HttpReceiver], rules_text: Callable[..., RuleSet], clock: FakeClock, sleeps: Sleeps
+    http_receiver: Callable[..., HttpReceiver],
+    rules_text: Callable[..., RuleSet],
+    channels_text: Callable[..., Channels],
+    clock: FakeClock,
+    sleeps: Sleeps,
 ) -> None:
     receiver = http_receiver()
-    ruleset = rules_for(receiver.url, rules_text)
+    ruleset, channels = rules_for(receiver.url, rules_text, channels_text)
     async with httpx.AsyncClient() as client:
         first = Harness(
             ruleset,
-            Notifier(ruleset.channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock),
+            channels,
+            Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock),
             clock,
             AttemptLog(),
         )
@@ -242,7 +256,8 @@ async def test_restart_while_firing_neither_repeats_nor_forgets(
 
         second = Harness(
             ruleset,
-            Notifier(ruleset.channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock),
+            channels,
+            Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock),
             clock,
             AttemptLog(),
         )
@@ -264,28 +279,26 @@ async def test_restart_while_firing_neither_repeats_nor_forgets(
 async def test_disabled_and_undefined_channels_send_nothing(
     http_receiver: Callable[..., HttpReceiver],
     rules_text: Callable[..., RuleSet],
+    channels_text: Callable[..., Channels],
     clock: FakeClock,
     sleeps: Sleeps,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     receiver = http_receiver()
-    ruleset = rules_text(
-        f"""\
+    text = f"""\
         channels:
           dark: {{type: slack, url: "${{UNSET_SLACK_URL}}"}}
           lit: {{type: webhook, url: "{receiver.url}/lit", group_wait: 0s}}
         alerts: [{{name: a, condition: response_time.p95 > 1, notification: [dark, lit]}}]
         """
-    )
+    ruleset, channels = rules_text(text), channels_text(text)
     async with httpx.AsyncClient() as client:
-        notifier = Notifier(
-            ruleset.channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock
-        )
+        notifier = Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock)
         result = evaluate(ruleset, window(ruleset, clock(), {"gateway": 5.0}), {})
         notifier.receive(result.transitions)
         (sent,) = await notifier.flush()
         assert sent.notification.channel == "lit" and len(receiver.requests) == 1
-        notifier.set_channels({"lit": ruleset.channels["lit"]})
+        notifier.set_channels({"lit": channels["lit"]})
         with caplog.at_level(logging.WARNING, logger="alerting.notify"):
             notifier.receive([result.transitions[0]])
         assert "names channel 'dark', which is not defined" in caplog.text
@@ -310,17 +323,18 @@ async def test_secrets_never_reach_the_logs(
 
 
 async def test_run_loop_sends_on_its_own(
-    http_receiver: Callable[..., HttpReceiver], rules_text: Callable[..., RuleSet]
+    http_receiver: Callable[..., HttpReceiver],
+    rules_text: Callable[..., RuleSet],
+    channels_text: Callable[..., Channels],
 ) -> None:
     receiver = http_receiver()
-    ruleset = rules_text(
-        f"""\
+    text = f"""\
         channels: {{lit: {{type: webhook, url: "{receiver.url}/lit", group_wait: 0s}}}}
         alerts: [{{name: a, condition: response_time.p95 > 1, notification: [lit]}}]
         """
-    )
+    ruleset, channels = rules_text(text), channels_text(text)
     async with httpx.AsyncClient() as client:
-        notifier = Notifier(ruleset.channels, sender=ChannelSender(client, recorder=AttemptLog()))
+        notifier = Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog()))
         stop = asyncio.Event()
         task = asyncio.create_task(notifier.run(stop, idle_s=0.05))
         notifier.receive(evaluate(ruleset, window(ruleset, 1, {"gateway": 5.0}), {}).transitions)
