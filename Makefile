@@ -1,5 +1,6 @@
 # perfpulse: `make run` starts everything with demo traffic; `make test` runs the tests.
-# Every target installs what it needs into .venv (Python) and the system (Java, Maven, Redis).
+# Every target installs what it needs into .venv (Python: perfpulse with its server parts and the
+# dev tools) and the system (Java, Maven, Redis).
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[server,dev]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

@@ -11,11 +11,26 @@ import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from rich.console import Console
-from rich.table import Table
+# `pip install perfpulse` installs the emitter SDK's dependencies only; the CLI, the stages and the API
+# need the `server` extra. A module missing from outside these packages (perfpulse's own) is one of those.
+_OWN_PACKAGES = frozenset({"schemas", "ingest", "stream", "storage", "alerting", "api", "perfpulse", "infra"})
 
-from perfpulse.settings import Settings
+
+def _server_missing(module: str | None) -> SystemExit:
+    return SystemExit(
+        f"cannot run perfpulse: module {module!r} is missing. This install has the emitter SDK only; "
+        "the command needs perfpulse's server parts: install perfpulse[server] (pip install 'perfpulse[server]')"
+    )
+
+
+try:
+    import typer
+    from rich.console import Console
+    from rich.table import Table
+
+    from perfpulse.settings import Settings
+except ModuleNotFoundError as missing:
+    raise _server_missing(missing.name) from None
 
 __all__ = ["app", "main"]
 
@@ -293,4 +308,11 @@ def rules_test(
 
 
 def main() -> None:
-    app()
+    """The console script. A command whose server parts this install lacks (a module the commands import
+    when they run) says what to install instead of a traceback."""
+    try:
+        app()
+    except ModuleNotFoundError as missing:
+        if missing.name is None or missing.name.partition(".")[0] in _OWN_PACKAGES:
+            raise  # a module of perfpulse's own: a broken install or a bug, not a missing extra
+        raise _server_missing(missing.name) from None

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 WIRE_VERSION = 1
+MAX_WEIGHT = 2**32 - 1  # observations one value may stand for (the points table keeps weights as UInt32)
 _DEFAULT_LIMITS = Limits()
 
 
@@ -68,6 +69,9 @@ class SeriesPoints:
     labels: dict[str, str]
     ts: npt.NDArray[np.int64]  # epoch milliseconds, one per value
     values: npt.NDArray[np.float64]  # finite
+    # Observations each value stands for (1 to MAX_WEIGHT), e.g. an OTLP histogram bucket's count;
+    # None: each value counts once.
+    weights: npt.NDArray[np.int64] | None = None
 
 
 @dataclass(slots=True)
@@ -79,6 +83,7 @@ class MetricBatch:
 
     @property
     def n_points(self) -> int:
+        """Values carried (a weighted value is one point, whatever its weight)."""
         return sum(len(s.values) for s in self.series)
 
 
@@ -108,8 +113,8 @@ class RollupRow:
     sum: float
     min: float
     max: float
-    means: npt.NDArray[np.float64]  # t-digest centroid means (empty for counters)
-    weights: npt.NDArray[np.float64]  # t-digest centroid weights (whole counts)
+    keys: npt.NDArray[np.int32]  # histogram keys of the values, increasing (schemas/sketch.py; empty for counters)
+    counts: npt.NDArray[np.int64]  # observations per key, positive
     late: bool = False  # True for a correction or an early partial row of the window
 
 
@@ -168,12 +173,17 @@ def encode_metric_batch(batch: MetricBatch) -> bytes:
             "type": "metrics",
             "v": WIRE_VERSION,
             "service": batch.service,
-            "series": [
-                {"name": s.name, "kind": s.kind.value, "labels": s.labels, "ts": s.ts, "values": s.values}
-                for s in batch.series
-            ],
+            "series": [_encode_series(s) for s in batch.series],
         }
     )
+
+
+def _encode_series(series: SeriesPoints) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": series.name, "kind": series.kind.value, "labels": series.labels}
+    out.update(ts=series.ts, values=series.values)
+    if series.weights is not None:
+        out["weights"] = series.weights
+    return out
 
 
 # Estimated encoded bytes of one point (13-digit ts, ~20-character value, separators) and of a
@@ -202,9 +212,9 @@ def pack_records(
                 continue
             take = max(1, min(total - start, room))
             end = start + take
-            parts.append(
-                SeriesPoints(whole.name, whole.kind, whole.labels, whole.ts[start:end], whole.values[start:end])
-            )
+            weights = None if whole.weights is None else whole.weights[start:end]
+            ts, values = whole.ts[start:end], whole.values[start:end]
+            parts.append(SeriesPoints(whole.name, whole.kind, whole.labels, ts, values, weights))
             points += take
             size += overhead + take * _POINT_BYTES
             start = end
@@ -272,15 +282,31 @@ def _decode_series(index: int, raw: object, limits: Limits) -> SeriesPoints:
         raise WireError(f"{where}: a number is out of range ({exc})") from None
     if not (np.abs(values) <= limits.max_abs_value).all():
         raise WireError(f"{where}: values must be finite and within ±{limits.max_abs_value:g}")
-    return SeriesPoints(name=str(name), kind=kind, labels=dict(labels), ts=ts, values=values)
+    weights = _decode_weights(where, raw.get("weights"), len(values))
+    return SeriesPoints(name=str(name), kind=kind, labels=dict(labels), ts=ts, values=values, weights=weights)
 
 
-def _b64(array: npt.NDArray[np.float64]) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype="<f8").tobytes()).decode("ascii")
+def _decode_weights(where: str, raw: object, n: int) -> npt.NDArray[np.int64] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) != n or not set(map(type, raw)) <= {int}:
+        raise WireError(f"{where}: weights must be a list of integers, one per value")
+    try:
+        weights = np.asarray(raw, dtype=np.int64)
+    except OverflowError as exc:
+        raise WireError(f"{where}: a weight is out of range ({exc})") from None
+    if not ((weights >= 1) & (weights <= MAX_WEIGHT)).all():
+        raise WireError(f"{where}: weights must be within 1..{MAX_WEIGHT}")
+    return weights
 
 
-def _unb64(text: str) -> npt.NDArray[np.float64]:
-    return np.frombuffer(base64.b64decode(text), dtype="<f8")
+def _b64(array: npt.NDArray[Any], dtype: str) -> str:
+    """``array`` as base64 of its little-endian ``dtype`` bytes."""
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
+
+
+def _unb64(text: str, dtype: str) -> npt.NDArray[Any]:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).astype(dtype.lstrip("<"))
 
 
 def encode_rollups(batch: RollupBatch) -> bytes:
@@ -304,8 +330,8 @@ def encode_rollups(batch: RollupBatch) -> bytes:
                     "sum": r.sum,
                     "min": r.min,
                     "max": r.max,
-                    "means": _b64(r.means),
-                    "weights": _b64(r.weights),
+                    "keys": _b64(r.keys, "<i4"),
+                    "counts": _b64(r.counts, "<i8"),
                     "late": r.late,
                 }
                 for r in batch.rows
@@ -332,12 +358,14 @@ def decode_rollups(data: bytes) -> RollupBatch:
                 sum=float(r["sum"]),
                 min=float(r["min"]),
                 max=float(r["max"]),
-                means=_unb64(r["means"]),
-                weights=_unb64(r["weights"]),
+                keys=_unb64(r["keys"], "<i4"),
+                counts=_unb64(r["counts"], "<i8"),
                 late=bool(r["late"]),
             )
             for r in obj["rows"]
         ]
+        if any(len(r.keys) != len(r.counts) for r in rows):
+            raise ValueError("keys and counts differ in length")
         return RollupBatch(int(obj["src_partition"]), int(obj["tick_offset"]), int(obj["chunk"]), rows)
     except (KeyError, TypeError, ValueError) as exc:
         raise WireError(f"cannot decode rollups: {exc!r}") from None
