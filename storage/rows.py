@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from schemas import DeadLetter, LogRecord, MetricBatch, Redactor, RollupBatch, Span
 from schemas.alerts import AlertRecord
+from schemas.sketch import PAGE_SLOTS
 
 __all__ = [
     "AlertHistoryColumns",
@@ -22,6 +24,7 @@ __all__ = [
     "RollupColumns",
     "SpanColumns",
     "TableColumns",
+    "histogram_pages",
 ]
 
 TableColumns = tuple[str, list[Any], list[str]]  # (table, columns, column names)
@@ -30,7 +33,9 @@ TableColumns = tuple[str, list[Any], list[str]]  # (table, columns, column names
 class PointColumns:
     """Raw points of ``metrics`` records -> table ``points``."""
 
-    names: ClassVar[list[str]] = ["service", "name", "kind", "labels", "ts", "value", "src_partition", "src_offset"]
+    names: ClassVar[list[str]] = [
+        "service", "name", "kind", "labels", "ts", "value", "weight", "src_partition", "src_offset",
+    ]  # fmt: skip
 
     def __init__(self) -> None:
         self._reset()
@@ -39,6 +44,7 @@ class PointColumns:
         self._text: list[list[Any]] = [[], [], [], []]  # service, name, kind, labels
         self._ts: list[np.ndarray] = []
         self._values: list[np.ndarray] = []
+        self._weights: list[np.ndarray] = []
         self._src: list[tuple[int, int, int]] = []  # (partition, offset, points)
         self.rows = 0
 
@@ -53,6 +59,7 @@ class PointColumns:
             labels.extend([series.labels] * n)
             self._ts.append(series.ts)
             self._values.append(series.values)
+            self._weights.append(np.ones(n, dtype=np.uint32) if series.weights is None else series.weights)
             n_batch += n
         self._src.append((partition, offset, n_batch))
         self.rows += n_batch
@@ -64,6 +71,7 @@ class PointColumns:
             *self._text,
             np.concatenate(self._ts).tolist(),  # DateTime64 takes epoch-ms ints
             np.concatenate(self._values),
+            np.concatenate(self._weights).astype(np.uint32),
             partitions,
             offsets,
         ]
@@ -97,16 +105,35 @@ class RollupColumns(_RowColumns):
     table = "rollups"
     names: ClassVar[list[str]] = [
         "name", "service", "kind", "labels", "window_start", "window_ms", "count", "sum", "min", "max",
-        "centroid_means", "centroid_weights", "late", "src_partition", "src_tick", "src_chunk", "kafka_offset",
+        "pages", "page_counts", "late", "src_partition", "src_tick", "src_chunk", "kafka_offset",
     ]  # fmt: skip
 
     def add(self, kafka_offset: int, batch: RollupBatch) -> None:
         for r in batch.rows:
+            pages, page_counts = histogram_pages(r.keys, r.counts)
             self._append((
                 r.name, r.service, r.kind.value, r.labels, r.window_start_ms, r.window_ms, r.count, r.sum,
-                r.min, r.max, r.means.tolist(), r.weights.astype(np.uint32).tolist(), r.late, batch.src_partition,
-                batch.tick_offset, batch.chunk, kafka_offset,
+                r.min, r.max, pages, page_counts, r.late, batch.src_partition, batch.tick_offset, batch.chunk,
+                kafka_offset,
             ))  # fmt: skip
+
+
+def histogram_pages(keys: npt.NDArray[np.int32], counts: npt.NDArray[np.int64]) -> tuple[list[int], list[list[int]]]:
+    """A histogram (increasing keys, counts) as storage pages: the numbers of the non-empty pages
+    and, per page, its dense slot counts up to the last non-zero slot (page ``p`` holds keys
+    ``[p * PAGE_SLOTS, (p + 1) * PAGE_SLOTS)``, slot ``key - p * PAGE_SLOTS``)."""
+    if not len(keys):
+        return [], []
+    page = keys.astype(np.int64) // PAGE_SLOTS
+    slot = keys - page * PAGE_SLOTS
+    starts = np.flatnonzero(np.r_[True, page[1:] != page[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    dense = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        slots = np.zeros(int(slot[end - 1]) + 1, dtype=np.uint32)
+        slots[slot[start:end]] = counts[start:end]
+        dense.append(slots.tolist())
+    return page[starts].tolist(), dense
 
 
 class DeadLetterColumns(_RowColumns):

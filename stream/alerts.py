@@ -20,80 +20,50 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
-
-import numpy as np
-from fastdigest import TDigest
+from typing import Any
 
 from alerting.rules import AlertKey, AlertState, RuleSet, SelectorPlan, WindowStats, collect_stats, evaluate, selectors
 from schemas import MetricKind, RollupRow
 from schemas.alerts import AlertRecord
+from schemas.sketch import EMPTY, Histogram, merge, quantiles
 
 __all__ = ["GroupAggregate", "PartitionAlerts", "merge_rows"]
 
 log = logging.getLogger("perfpulse.stream.alerts")
 
 MAX_CATCH_UP_WINDOWS = 60  # window ends evaluated at most per tick (an idle partition's gap is skipped)
-HISTORY_CENTROIDS = 200  # digest size kept per group per window for rules with a longer window
 
 
 @dataclass(slots=True)
 class GroupAggregate:
-    """A merged aggregate (alerting.collect.Aggregate) of rows of one group in one or more windows."""
+    """The merged rows of one group in one or more windows (an alerting.rules.Aggregate)."""
 
     count: float
     total: float
     minimum: float
     maximum: float
     counter: bool
-    digest: TDigest | None = None
+    hist: Histogram  # merged histogram of the rows (empty for counters)
 
     def quantile(self, q: float) -> float:
-        if self.digest is None or self.count == 0:
+        """The quantile at ``q`` by schemas/sketch.py: what the query API answers for the same rows."""
+        if self.counter or not len(self.hist.keys):
             return math.nan
-        return min(self.maximum, max(self.minimum, float(self.digest.quantile(q))))
+        return quantiles(self.hist, [q], self.minimum, self.maximum)[0]
 
 
-def merge_rows(parts: list[Any]) -> GroupAggregate:
-    """Merge window rows (RollupRow) or group aggregates into one :class:`GroupAggregate`."""
-    if all(isinstance(p, GroupAggregate) for p in parts):
-        return _merge_aggregates(parts)
-    rows: list[RollupRow] = parts
+def merge_rows(rows: list[RollupRow]) -> GroupAggregate:
+    """Merge window rows into one :class:`GroupAggregate`."""
     counter = any(r.kind is MetricKind.COUNTER for r in rows)
-    means = np.concatenate([r.means for r in rows]) if rows else np.empty(0)
-    weights = np.concatenate([r.weights for r in rows]) if rows else np.empty(0)
-    digest = None
-    if not counter and len(means):
-        # fastdigest reads any float64 buffer; its stubs only name Sequence[float].
-        digest = TDigest.from_values(
-            cast("Sequence[float]", means), w=cast("Sequence[float]", weights), max_centroids=1000
-        )
     return GroupAggregate(
         count=float(sum(r.count for r in rows)),
         total=float(sum(r.sum for r in rows)),
         minimum=min((r.min for r in rows), default=math.nan),
         maximum=max((r.max for r in rows), default=math.nan),
         counter=counter,
-        digest=digest,
-    )  # fmt: skip
-
-
-def _merge_aggregates(parts: list[GroupAggregate]) -> GroupAggregate:
-    digests = [p.digest for p in parts if p.digest is not None]
-    merged = None
-    if digests:
-        merged = TDigest(max_centroids=1000)
-        for digest in digests:
-            merged.merge_inplace(digest)
-    return GroupAggregate(
-        count=sum(p.count for p in parts),
-        total=sum(p.total for p in parts),
-        minimum=min((p.minimum for p in parts), default=math.nan),
-        maximum=max((p.maximum for p in parts), default=math.nan),
-        counter=any(p.counter for p in parts),
-        digest=merged,
+        hist=EMPTY if counter else merge([Histogram(r.keys, r.counts) for r in rows]),
     )
 
 
