@@ -1,21 +1,24 @@
 """Read helpers over the rollups: buckets of merged windows, RED summaries, what exists.
 
 A query groups window rows into buckets (``step`` milliseconds, aligned to the epoch) and series
-groups. Percentiles come from merging t-digests, never from averaging stored percentiles: window
-rows carry the stream stage's centroids and, computed from them at insert, a ClickHouse t-digest
-state; the per-minute and per-hour tiers hold such states already merged (storage/tiers.py). A
-query unions the states of the tables its range needs and merges them
-(``quantilesTDigestWeightedMerge``). Measured on 1,080 window rows (10 s windows of ~2,300 values):
-21 ms, where folding their ~1M centroids took 39 ms, and against exact percentiles of the raw points
-p99 erred at most 0.68 % (mean 0.18 %).
+groups. Count, sum and extremes are summed / taken over the rows. Percentiles come from merging the
+rows' histograms (schemas/sketch.py), never from averaging stored percentiles: window rows and the
+pages tiers hold them as pages of dense slot counts (storage/tiers.py); a query sums pages slot by
+slot per group, bucket and page (``sumForEach``), then finds in SQL, per level, the page and the
+slot holding the rank (a cumulative sum over the ~10 page totals of a group, then one inside that
+page), so only integer keys come back. Python turns them into values with
+:func:`schemas.sketch.answers`, the function the alert path uses: alerts and queries report the
+same float for the same rows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.sketch import PAGE_SLOTS, answers
 from storage.client import Store
 from storage.tiers import Segment, plan
 
@@ -27,6 +30,7 @@ __all__ = [
     "fetch_buckets",
     "list_metrics",
     "list_services",
+    "rank_keys_sql",
     "red_by_service",
 ]
 
@@ -42,7 +46,7 @@ class Bucket:
     sum: float
     min: float
     max: float
-    quantiles: list[float]  # at the requested levels, from the merged digest
+    quantiles: list[float]  # at the requested levels, from the merged histogram (NaN without one)
     errors: int = 0  # observations whose error label starts with 5 (when asked for)
 
 
@@ -59,10 +63,14 @@ class _Query:
     levels: Sequence[float]
     error_label: str | None
 
+    @property
+    def keys(self) -> str:
+        """The grouping columns of every part of the query: the groups, then the bucket ``t``."""
+        return ", ".join([*(f"g{i}" for i in range(len(self.group_by))), "t"])
 
-def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int, *, final: bool) -> str:
-    """The aggregates of one segment per group/bucket: sums, extremes and, ``final``, the quantiles;
-    else a digest state for :func:`_sql` to merge with the other segments'."""
+
+def _select_where(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> tuple[str, str]:
+    """The group and bucket columns of one segment, and its WHERE clause."""
     groups = []
     for i, dimension in enumerate(query.group_by):
         if dimension == "service":
@@ -84,31 +92,60 @@ def _segment_sql(segment: Segment, query: _Query, params: dict[str, Any], index:
         where.append("service IN {services:Array(String)}")
     for i in range(len(query.label_filters)):
         where.append(f"labels[{{fk{i}:String}}] = {{fv{i}:String}}")
-    if final:
-        digest = _quantiles(query, "digest", "min(min)", "max(max)")
-    elif query.levels:
-        digest = "quantilesTDigestWeightedMergeState(0.5)(digest)"  # every table holds digest states
-    else:
-        digest = "0"
+    return ", ".join([*groups, f"{bucket} AS t"]), " AND ".join(where)
+
+
+def _scalars_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
+    """Count, sum, extremes (and errors) of one segment per group and bucket."""
+    columns, where = _select_where(segment, query, params, index)
     errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
-    keys = ", ".join([*(f"g{i}" for i in range(len(groups))), "t"])
     return f"""
-        SELECT {", ".join([*groups, f"{bucket} AS t"])}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s,
-               min(min) AS lo, max(max) AS hi, {digest} AS d, {errors} AS err
+        SELECT {columns}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s, min(min) AS lo, max(max) AS hi,
+               {errors} AS err
         FROM {segment.table}
-        WHERE {" AND ".join(where)}
-        GROUP BY {keys}
-        {f"ORDER BY {keys}" if final else ""}
+        WHERE {where}
+        GROUP BY {query.keys}
     """
 
 
-def _quantiles(query: _Query, states: str, low: str, high: str) -> str:
-    """The requested quantiles merged from digest ``states``. ClickHouse's t-digest keeps Float32
-    means: they are clamped to the exact extremes of the bucket."""
-    if not query.levels:
-        return "[]"
-    levels = ", ".join(repr(float(q)) for q in query.levels)
-    return f"arrayMap(x -> least(greatest(x, {low}), {high}), quantilesTDigestWeightedMerge({levels})({states}))"
+def _pages_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
+    """The histogram pages of one segment summed per group, bucket and page (column ``pc``)."""
+    columns, where = _select_where(segment, query, params, index)
+    if segment.pages == "rollups":
+        source, counts = "rollups ARRAY JOIN pages AS page, page_counts AS counts", "sumForEach(counts)"
+    else:
+        source, counts = segment.pages, "sumForEachMerge(counts)"
+    return f"""
+        SELECT {columns}, page, {counts} AS pc
+        FROM {source}
+        WHERE {where}
+        GROUP BY {query.keys}, page
+    """
+
+
+def rank_keys_sql(pages: str, keys: str, levels: Sequence[float]) -> str:
+    """Per ``keys`` group of the rows of ``pages`` (columns ``keys``, ``page`` Int32, ``pc`` the
+    page's summed slot counts), the histogram key holding the rank of each level, as ``qk``.
+
+    The rank is ``floor(q * (n - 1))`` in Float64, as :func:`schemas.sketch.ranks` computes it; the
+    search is :func:`schemas.sketch.rank_keys`'s: the first key whose cumulative count exceeds it,
+    found first among the page totals, then inside the one page that holds it."""
+    found = []
+    for j, q in enumerate(levels):
+        rank = f"toUInt64(floor({float(q)!r} * (n - 1)))"
+        page = f"arrayFirstIndex(c -> c > r{j}, cum)"
+        slot = f"arrayFirstIndex(c -> c > r{j} - (cum[i{j}] - totals[i{j}]), arrayCumSum(ps[i{j}].2)) - 1"
+        found.append(f"{rank} AS r{j}, {page} AS i{j}, ps[i{j}].1 * {PAGE_SLOTS} + {slot} AS k{j}")
+    return f"""
+        SELECT {keys}, {", ".join(found)}, [{", ".join(f"k{j}" for j in range(len(levels)))}] AS qk
+        FROM (
+            SELECT {keys}, arraySort(x -> x.1, groupArray((page, pc))) AS ps,
+                   arrayMap(x -> arraySum(x.2), ps) AS totals, arrayCumSum(totals) AS cum,
+                   toFloat64(arraySum(totals)) AS n
+            FROM ({pages})
+            GROUP BY {keys}
+        )
+    """
 
 
 def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
@@ -121,19 +158,27 @@ def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
         params["status"] = query.error_label
     for i, (key, value) in enumerate(sorted(query.label_filters.items())):
         params[f"fk{i}"], params[f"fv{i}"] = key, value
+    keys = query.keys
     if len(segments) == 1:
-        # One table: finalize in the same pass. Merging states a second time cost 4 ms at the median
-        # and 20-50 ms in the tail for 1,020 buckets (15 min per 10 s by service and route).
-        return _segment_sql(segments[0], query, params, 0, final=True)
-    parts = "\n UNION ALL \n".join(
-        _segment_sql(segment, query, params, i, final=False) for i, segment in enumerate(segments)
-    )
-    keys = ", ".join([*(f"g{i}" for i in range(len(query.group_by))), "t"])
+        scalars = _scalars_sql(segments[0], query, params, 0)
+    else:
+        parts = " UNION ALL ".join(_scalars_sql(segment, query, params, i) for i, segment in enumerate(segments))
+        scalars = f"""
+            SELECT {keys}, any(kind) AS kind, sum(c) AS c, sum(s) AS s, min(lo) AS lo, max(hi) AS hi, sum(err) AS err
+            FROM ({parts})
+            GROUP BY {keys}
+        """
+    if not query.levels:
+        return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
+    if len(segments) == 1:
+        pages = _pages_sql(segments[0], query, params, 0)
+    else:
+        parts = " UNION ALL ".join(_pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
+        pages = f"SELECT {keys}, page, sumForEach(pc) AS pc FROM ({parts}) GROUP BY {keys}, page"
     return f"""
-        SELECT {keys}, any(kind), sum(c), sum(s), min(lo), max(hi), {_quantiles(query, "d", "min(lo)", "max(hi)")},
-               sum(err)
-        FROM ({parts})
-        GROUP BY {keys}
+        SELECT {keys}, kind, c, s, lo, hi, err, qk
+        FROM ({scalars}) AS a
+        LEFT JOIN ({rank_keys_sql(pages, keys, query.levels)}) AS b USING ({keys})
         ORDER BY {keys}
     """
 
@@ -163,6 +208,7 @@ def fetch_buckets(
     query = _Query(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
     params: dict[str, Any] = {}
     n = len(group_by)
+    nans = [math.nan] * len(quantiles)
     return [
         Bucket(
             group=dict(zip(group_by, row[:n], strict=True)),
@@ -172,8 +218,8 @@ def fetch_buckets(
             sum=float(row[n + 3]),
             min=float(row[n + 4]),
             max=float(row[n + 5]),
-            quantiles=[float(q) for q in row[n + 6]],
-            errors=int(row[n + 7]),
+            errors=int(row[n + 6]),
+            quantiles=answers(row[n + 7], float(row[n + 4]), float(row[n + 5])) if row[n + 7] else nans,
         )
         for row in store.rows(_sql(query, segments, params), params)
     ]

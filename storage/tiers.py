@@ -1,14 +1,15 @@
-"""Rollup tiers: per-minute and per-hour t-digest states beside the window rows.
+"""Rollup tiers: per-minute and per-hour aggregates beside the window rows.
 
-Why: a weighted quantile over stored centroids costs ClickHouse ~20 ns per centroid, and an hour of
-10 s windows of one busy series holds ~360,000 of them. The tiers keep one merged digest state per
-series per minute / hour, so a long range reads a few tier rows and only its ragged edges read
-window rows (:func:`plan`).
+Why: an hour of 10 s windows of one busy series is 360 window rows, each with ~10 pages of
+histogram counts. The tiers keep them merged per series per minute / hour: count, sum, min and max
+in ``rollups_1m`` / ``rollups_1h``, and the histogram pages, summed slot by slot, in
+``rollup_pages_1m`` / ``rollup_pages_1h``. A long range reads a few tier rows and only its ragged
+edges read window rows (:func:`plan`).
 
-Filling: after each insert into ``rollups`` the sink copies the new rows into each tier with one
-``INSERT ... SELECT`` per tier and partition (:func:`copy_sql`), selecting them by Kafka offset.
-A tier remembers the highest offset it holds per partition, so after a crash between the two
-inserts the sink catches it up (:func:`tier_offsets`).
+Filling: after each insert into ``rollups`` the sink copies the new rows into each tier table with
+one ``INSERT ... SELECT`` per table and partition (:func:`copy_sql`), selecting them by Kafka
+offset. A tier table remembers the highest offset it holds per partition, so after a crash between
+the inserts the sink catches it up (:func:`tier_offsets`).
 """
 
 from __future__ import annotations
@@ -23,20 +24,30 @@ __all__ = ["TIERS", "Segment", "Tier", "TierFiller", "copy_sql", "plan", "tier_o
 
 @dataclass(frozen=True)
 class Tier:
-    table: str
+    table: str  # count, sum, min, max per series and bucket
+    pages: str  # histogram pages per series, bucket and page
     width_ms: int  # bucket width of the tier
 
+    @property
+    def tables(self) -> tuple[str, str]:
+        return self.table, self.pages
 
-TIERS = (Tier("rollups_1h", 3_600_000), Tier("rollups_1m", 60_000))  # coarsest first
+
+TIERS = (
+    Tier("rollups_1h", "rollup_pages_1h", 3_600_000),
+    Tier("rollups_1m", "rollup_pages_1m", 60_000),
+)  # coarsest first
 
 
 @dataclass(frozen=True)
 class Segment:
-    """``[start_ms, end_ms)`` of a query answered from ``table`` (``rollups`` or a tier)."""
+    """``[start_ms, end_ms)`` of a query answered from ``table`` (``rollups`` or a tier's) and, for
+    percentiles, ``pages`` (``rollups`` too, whose rows carry their pages, or the tier's pages)."""
 
     table: str
     start_ms: int
     end_ms: int
+    pages: str = "rollups"
 
 
 def plan(start_ms: int, end_ms: int, step_ms: int | None, window_ms: int) -> list[Segment]:
@@ -59,14 +70,19 @@ def _split(start_ms: int, end_ms: int, tiers: list[Tier]) -> list[Segment]:
     last = end_ms // tier.width_ms * tier.width_ms
     if first >= last:
         return _split(start_ms, end_ms, finer)
-    return [*_split(start_ms, first, finer), Segment(tier.table, first, last), *_split(last, end_ms, finer)]
+    return [
+        *_split(start_ms, first, finer),
+        Segment(tier.table, first, last, tier.pages),
+        *_split(last, end_ms, finer),
+    ]
 
 
-def copy_sql(tier: Tier, *, key_range: bool) -> str:
+def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
     """``INSERT ... SELECT`` copying the window rows of one partition with Kafka offsets in
-    ``[{first_offset:UInt64}, {last_offset:UInt64}]`` into ``tier``. With ``key_range`` the read is
-    also bounded by ``{names}``, ``{services}`` and ``[{first:Int64}, {last:Int64}]`` (window
-    starts, ms): the primary-key range of the rows just inserted, so the copy reads only those."""
+    ``[{first_offset:UInt64}, {last_offset:UInt64}]`` into ``table``, one of ``tier``'s. With
+    ``key_range`` the read is also bounded by ``{names}``, ``{services}`` and ``[{first:Int64},
+    {last:Int64}]`` (window starts, ms): the primary-key range of the rows just inserted, so the
+    copy reads only those."""
     bounds = (
         "name IN {names:Array(String)} AND service IN {services:Array(String)}"
         " AND window_start >= fromUnixTimestamp64Milli({first:Int64})"
@@ -74,22 +90,31 @@ def copy_sql(tier: Tier, *, key_range: bool) -> str:
         if key_range
         else ""
     )
+    bucket = f"toStartOfInterval(window_start, toIntervalSecond({tier.width_ms // 1000})) AS bucket"
+    where = f"""{bounds}src_partition = {{partition:UInt16}}
+          AND kafka_offset >= {{first_offset:UInt64}} AND kafka_offset <= {{last_offset:UInt64}}"""
+    if table == tier.pages:
+        return f"""
+            INSERT INTO {table}
+            SELECT name, service, labels, {bucket}, src_partition, page, sumForEachState(counts),
+                   max(kafka_offset)
+            FROM rollups ARRAY JOIN pages AS page, page_counts AS counts
+            WHERE {where}
+            GROUP BY name, service, labels, bucket, src_partition, page
+        """
     return f"""
-        INSERT INTO {tier.table}
-        SELECT name, service, kind, labels,
-               toStartOfInterval(window_start, toIntervalSecond({tier.width_ms // 1000})) AS bucket,
-               src_partition, sum(count), sum(sum), min(min), max(max),
-               quantilesTDigestWeightedMergeState(0.5)(digest), max(kafka_offset)
+        INSERT INTO {table}
+        SELECT name, service, kind, labels, {bucket}, src_partition, sum(count), sum(sum), min(min), max(max),
+               max(kafka_offset)
         FROM rollups
-        WHERE {bounds}src_partition = {{partition:UInt16}}
-          AND kafka_offset >= {{first_offset:UInt64}} AND kafka_offset <= {{last_offset:UInt64}}
+        WHERE {where}
         GROUP BY name, service, kind, labels, bucket, src_partition
     """
 
 
-def tier_offsets(store: Store, tier: Tier) -> dict[int, int]:
-    """Highest rollups-topic offset each partition has copied into ``tier``."""
-    rows = store.rows(f"SELECT src_partition, max(kafka_offset) FROM {tier.table} GROUP BY src_partition")
+def tier_offsets(store: Store, table: str) -> dict[int, int]:
+    """Highest rollups-topic offset each partition has copied into the tier ``table``."""
+    rows = store.rows(f"SELECT src_partition, max(kafka_offset) FROM {table} GROUP BY src_partition")
     return {int(partition): int(offset) for partition, offset in rows}
 
 
@@ -104,12 +129,13 @@ class TierFiller:
         """On (re)assignment of a rollups partition: catch every tier up to ``stored_upto`` (the
         highest offset in ``rollups``), in case a crash fell between the two inserts."""
         for tier in TIERS:
-            done = tier_offsets(self.store, tier).get(partition, -1)
-            if stored_upto is not None and done < stored_upto:
-                params = {"partition": partition, "first_offset": done + 1, "last_offset": stored_upto}
-                self.store.command(copy_sql(tier, key_range=False), params)
-                done = stored_upto
-            self._copied[(tier.table, partition)] = done
+            for table in tier.tables:
+                done = tier_offsets(self.store, table).get(partition, -1)
+                if stored_upto is not None and done < stored_upto:
+                    params = {"partition": partition, "first_offset": done + 1, "last_offset": stored_upto}
+                    self.store.command(copy_sql(tier, table, key_range=False), params)
+                    done = stored_upto
+                self._copied[(table, partition)] = done
 
     def copy(self, rows: dict[str, list[Any]]) -> None:
         """Copy the rows of one ``rollups`` insert (column name -> values) into every tier."""
@@ -128,6 +154,7 @@ class TierFiller:
                 "last_offset": max(offsets),
             }
             for tier in TIERS:
-                first_offset = self._copied.get((tier.table, partition), -1) + 1
-                self.store.command(copy_sql(tier, key_range=True), {**params, "first_offset": first_offset})
-                self._copied[(tier.table, partition)] = params["last_offset"]
+                for table in tier.tables:
+                    first_offset = self._copied.get((table, partition), -1) + 1
+                    self.store.command(copy_sql(tier, table, key_range=True), {**params, "first_offset": first_offset})
+                    self._copied[(table, partition)] = params["last_offset"]

@@ -1,65 +1,75 @@
-"""The per-window aggregate of one series: count, sum, min, max and a t-digest of the values.
+"""The per-window aggregate of one series: count, sum, min, max and a histogram of the values.
 
-Percentiles must stay mergeable, so a window keeps a digest (``fastdigest``), never raw values and
-never a percentile. Counters need no digest: their stats are sums and rates.
+Percentiles must stay mergeable, so a window keeps a histogram (schemas/sketch.py), never raw
+values and never a percentile. Counters need none: their stats are sums and rates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
-
 import numpy as np
-from fastdigest import TDigest
+import numpy.typing as npt
 
 from schemas import MetricKind, RollupRow
+from schemas.sketch import EMPTY, from_keys, keys_of
 
-__all__ = ["DIGEST_CENTROIDS", "SeriesAggregate", "SeriesKey"]
+__all__ = ["PENDING_KEYS", "SeriesAggregate", "SeriesKey"]
 
-# Centroids kept per window digest. Windows of up to 1,000 values keep them exactly. Measured over
-# 12 seeds of Pareto(1.5) windows from 300 to 60,000 values (105k in all), folded in 2,000-value
-# records and merged as storage/queries.py merges: worst p99 error 0.76 % (p999 2.6 %); with 500
-# centroids p99 erred 1.2 %, with 200 up to 4 % (in a sparse tail a centroid of a few values spans
-# a wide gap); 2,000 centroids gave 0.43 % but double the bytes and query time. Lighter tails
-# (lognormal, bimodal) err far less. tests/storage/test_queries.py checks merged accuracy.
-# Cost: at most ~12 KB per window per series.
-DIGEST_CENTROIDS = 1000
+# Keys of recent batches are kept as they come and consolidated into the histogram once this many
+# wait: one np.unique per ~16k values instead of one sort per batch, and memory stays bounded (a
+# window's histogram holds one entry per distinct key, ~6,000 for values spanning four decades).
+PENDING_KEYS = 16_384
 
 # (service, name, kind, sorted label items): the identity of a series.
 SeriesKey = tuple[str, str, MetricKind, tuple[tuple[str, str], ...]]
-
-_EMPTY = np.empty(0, dtype=np.float64)
 
 
 class SeriesAggregate:
     """Running aggregate of the values one series sent into one window."""
 
-    __slots__ = ("count", "digest", "max", "min", "sum")
+    __slots__ = ("_hist", "_pending_counts", "_pending_keys", "_pending_size", "count", "counter", "max", "min", "sum")
 
     def __init__(self, kind: MetricKind) -> None:
-        self.count = 0
-        self.sum = 0.0
+        self.count = 0  # observations: the sum of the weights
+        self.sum = 0.0  # sum of value * weight
         self.min = float("inf")
         self.max = float("-inf")
-        self.digest = None if kind is MetricKind.COUNTER else TDigest(max_centroids=DIGEST_CENTROIDS)
+        self.counter = kind is MetricKind.COUNTER
+        self._hist = EMPTY
+        self._pending_keys: list[npt.NDArray[np.int32]] = []
+        self._pending_counts: list[npt.NDArray[np.int64]] = []
+        self._pending_size = 0
 
-    def add(self, values: np.ndarray) -> None:
-        """Fold a non-empty float64 array of values in."""
-        self.count += len(values)
-        self.sum += float(values.sum())
+    def add(self, values: npt.NDArray[np.float64], weights: npt.NDArray[np.int64] | None = None) -> None:
+        """Fold in a non-empty float64 array of values, each standing for ``weights`` observations
+        (positive integers) or one."""
+        if weights is None:
+            self.count += len(values)
+            self.sum += float(values.sum())
+        else:
+            self.count += int(weights.sum())
+            self.sum += float(values @ weights.astype(np.float64))
         self.min = min(self.min, float(values.min()))
         self.max = max(self.max, float(values.max()))
-        if self.digest is not None:
-            # fastdigest reads any float64 buffer; its stubs only name Sequence[float].
-            self.digest.batch_update(cast("Sequence[float]", values))
+        if self.counter:
+            return
+        self._pending_keys.append(keys_of(values))
+        self._pending_counts.append(np.ones(len(values), dtype=np.int64) if weights is None else weights)
+        self._pending_size += len(values)
+        if self._pending_size >= PENDING_KEYS:
+            self._consolidate()
+
+    def _consolidate(self) -> None:
+        if not self._pending_keys:
+            return
+        keys = np.concatenate([self._hist.keys, *self._pending_keys])
+        self._hist = from_keys(keys, np.concatenate([self._hist.counts, *self._pending_counts]))
+        self._pending_keys.clear()
+        self._pending_counts.clear()
+        self._pending_size = 0
 
     def to_row(self, key: SeriesKey, window_start_ms: int, window_ms: int, late: bool) -> RollupRow:
         service, name, kind, labels = key
-        if self.digest is not None:
-            centroids = np.asarray(self.digest.centroids, dtype=np.float64).reshape(-1, 2)
-            means, weights = centroids[:, 0].copy(), centroids[:, 1].copy()
-        else:
-            means, weights = _EMPTY, _EMPTY
+        self._consolidate()
         return RollupRow(
             service=service,
             name=name,
@@ -71,7 +81,7 @@ class SeriesAggregate:
             sum=self.sum,
             min=self.min,
             max=self.max,
-            means=means,
-            weights=weights,
+            keys=self._hist.keys,
+            counts=self._hist.counts,
             late=late,
         )

@@ -73,20 +73,24 @@ class PartitionWindows:
             starts = series.ts - series.ts % width
             first, last = int(starts.min()), int(starts.max())
             if first == last:
-                late_points += self._fold(offset, key, first, series.values)
+                late_points += self._fold(offset, key, first, series.values, series.weights)
                 continue
             for start in np.unique(starts).tolist():
-                late_points += self._fold(offset, key, start, series.values[starts == start])
+                mine = starts == start
+                weights = None if series.weights is None else series.weights[mine]
+                late_points += self._fold(offset, key, start, series.values[mine], weights)
         return late_points
 
-    def _fold(self, offset: int, key: SeriesKey, start: int, values: np.ndarray) -> int:
+    def _fold(
+        self, offset: int, key: SeriesKey, start: int, values: np.ndarray, weights: np.ndarray | None
+    ) -> int:
         if self._is_closed(start):
             aggregate = self._late.get((start, key))
             if aggregate is None:
                 aggregate = self._late[(start, key)] = SeriesAggregate(key[2])
                 if self._late_first_offset is None:
                     self._late_first_offset = offset
-            aggregate.add(values)
+            aggregate.add(values, weights)
             return len(values)
         window = self._open.get(start)
         if window is None:
@@ -94,7 +98,7 @@ class PartitionWindows:
         aggregate = window.series.get(key)
         if aggregate is None:
             aggregate = window.series[key] = SeriesAggregate(key[2])
-        aggregate.add(values)
+        aggregate.add(values, weights)
         return 0
 
     def _is_closed(self, start: int) -> bool:

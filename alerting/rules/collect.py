@@ -1,9 +1,9 @@
 """From series aggregates to :class:`~alerting.evaluate.WindowStats`: the stream stage's side of evaluation.
 
-The stream stage owns the digests; this module only says which series go together. It takes the
+The stream stage owns the histograms; this module only says which series go together. It takes the
 closing window's per-series aggregates (anything, ``T``), a ``merge`` that folds a list of them into
-one :class:`Aggregate` (the stream stage merges t-digests), and returns the stats each selector
-needs, per group::
+one :class:`Aggregate` (the stream stage merges histograms, schemas/sketch.py), and returns the stats
+each selector needs, per group::
 
     plan = SelectorPlan(selectors(rules), window_ms=window_ms)  # once per rules version
     rows = [(row.name, {**row.labels, "service": row.service}, row) for row in closing_rows]

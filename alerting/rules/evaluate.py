@@ -4,9 +4,9 @@ The contract with the stream stage, which owns the data:
 
 1. :func:`selectors` says what to compute: for each :class:`Selector` (metric, label matchers,
    group_by labels, window) the stats the rules compare.
-2. At each window close the stream stage merges, per selector, the digests of the matching series
+2. At each window close the stream stage merges, per selector, the histograms of the matching series
    (:meth:`Selector.group_of` gives each series' group, None when it does not match) and computes
-   the stats (:func:`alerting.stats.window_stats`), giving a :class:`WindowStats`.
+   the stats (:func:`schemas.stats.window_stats`), giving a :class:`WindowStats`.
 3. :func:`evaluate` returns the new :class:`~alerting.state.AlertState` of every alert and the
    :class:`~alerting.alert.AlertTransition` list to publish on the ``alerts`` topic. The states are
    the caller's to keep (and persist: ``AlertState.to_dict``) for the next close.

@@ -29,6 +29,7 @@ from schemas import (
     encode_metric_batch,
     encode_rollups,
     encode_tick,
+    pack_records,
 )
 
 NOW = 1_800_000_000_000
@@ -51,8 +52,8 @@ def rollup_row(**overrides: Any) -> RollupRow:
         "sum": 6.5,
         "min": 0.0,
         "max": 5.0,
-        "means": np.array([0.0, 1.5, 5.0]),
-        "weights": np.array([1.0, 1.0, 1.0]),
+        "keys": np.array([0, 13_460, 14_965], dtype=np.int32),
+        "counts": np.array([1, 1, 1], dtype=np.int64),
         **overrides,
     }
     return RollupRow(**fields)
@@ -135,10 +136,11 @@ def test_record_over_the_point_limit_is_a_wire_error() -> None:
         decode_metrics_record(encode_metric_batch(batch), Limits(max_points_per_batch=10))
 
 
-def test_rollups_round_trip_bit_for_bit_including_zero_and_negative_zero_means() -> None:
+def test_rollups_round_trip_keys_and_counts_exactly() -> None:
+    keys = np.array([-40_000, -1, 0, 1, 2**31 - 1], dtype=np.int32)
     rows = [
-        rollup_row(means=np.array([1e-310, 2.5, -0.0, 0.0]), weights=np.array([1.0, 3.0, 2.0, 1.0]), count=7),
-        rollup_row(kind=MetricKind.COUNTER, means=np.empty(0), weights=np.empty(0), late=True, labels={}),
+        rollup_row(keys=keys, counts=np.array([1, 3, 2, 2**40, 1], dtype=np.int64), count=7),
+        rollup_row(kind=MetricKind.COUNTER, keys=keys[:0], counts=np.empty(0, np.int64), late=True, labels={}),
     ]
     batch = RollupBatch(src_partition=3, tick_offset=1_234, chunk=2, rows=rows)
     decoded = decode_rollups(encode_rollups(batch))
@@ -160,8 +162,8 @@ def test_rollups_round_trip_bit_for_bit_including_zero_and_negative_zero_means()
             sent.min,
             sent.max,
         )
-        assert got.means.tobytes() == sent.means.astype("<f8").tobytes()
-        assert got.weights.tobytes() == sent.weights.astype("<f8").tobytes()
+        assert got.keys.dtype == np.int32 and got.counts.dtype == np.int64
+        assert got.keys.tolist() == sent.keys.tolist() and got.counts.tolist() == sent.counts.tolist()
 
 
 @pytest.mark.parametrize(
@@ -172,7 +174,10 @@ def test_rollups_round_trip_bit_for_bit_including_zero_and_negative_zero_means()
         orjson.dumps({"type": "rollups", "src_partition": 0, "tick_offset": 1, "chunk": 0, "rows": [[1]]}),
         orjson.dumps({"type": "rollups", "src_partition": 0, "tick_offset": 1, "chunk": 0, "rows": None}),
         encode_rollups(RollupBatch(0, 1, 0, [rollup_row()])).replace(b'"distribution"', b'"histogram"'),
-        encode_rollups(RollupBatch(0, 1, 0, [rollup_row(means=np.array([1.0]))])).replace(b"AAAAAAAA8D8=", b"AAAA"),
+        encode_rollups(RollupBatch(0, 1, 0, [rollup_row(keys=np.array([1], np.int32), counts=np.array([1]))])).replace(
+            b"AQAAAA==", b"AQAA"
+        ),
+        encode_rollups(RollupBatch(0, 1, 0, [rollup_row(counts=np.array([1, 1]))])),
     ],
 )
 def test_bad_rollups_record_is_a_wire_error(record: bytes) -> None:
@@ -222,7 +227,7 @@ record_fields = {
         max_size=3,
     )
     | json_values,
-    "rows": st.lists(st.dictionaries(st.sampled_from(["service", "kind", "means", "count"]), json_values)),
+    "rows": st.lists(st.dictionaries(st.sampled_from(["service", "kind", "keys", "count"]), json_values)),
     "src_partition": int64s | json_values,
     "tick_offset": int64s | json_values,
     "chunk": int64s | json_values,
@@ -245,3 +250,33 @@ def test_decoders_raise_only_wire_errors_on_arbitrary_bytes(data: bytes) -> None
     for decode in (decode_metrics_record, decode_rollups, decode_deadletter):
         with contextlib.suppress(WireError):
             decode(data)
+
+
+def test_weights_round_trip_and_absent_weights_stay_absent() -> None:
+    weighted = series("http.server.duration", MetricKind.DISTRIBUTION, {}, [0.5, 2.0, 8.0])
+    weighted.weights = np.array([1, 7, 2**32 - 1], dtype=np.int64)
+    plain = series("http.server.duration", MetricKind.DISTRIBUTION, {"r": "x"}, [1.0])
+    decoded = decode_metrics_record(encode_metric_batch(MetricBatch("gateway", [weighted, plain])))
+    assert isinstance(decoded, MetricBatch)
+    got, unweighted = decoded.series
+    assert got.weights is not None and got.weights.tolist() == [1, 7, 2**32 - 1]
+    assert unweighted.weights is None
+
+
+@pytest.mark.parametrize(
+    ("weights", "reason"),
+    [([1], "one per value"), ([1, 2.5], "integers"), ([1, 0], "within 1.."), ([1, 2**32], "within 1..")],
+)
+def test_bad_weights_are_a_wire_error(weights: list[Any], reason: str) -> None:
+    record = metrics_record(series_fields={"ts": [NOW, NOW], "values": [1.0, 2.0], "weights": weights})
+    with pytest.raises(WireError, match=reason):
+        decode_metrics_record(record)
+
+
+def test_pack_records_splits_weights_with_their_values() -> None:
+    whole = series("lat", MetricKind.DISTRIBUTION, {}, [float(i) for i in range(25)])
+    whole.weights = np.arange(1, 26, dtype=np.int64)
+    parts = [s for b in pack_records("gateway", [whole], Limits(max_points_per_record=10)) for s in b.series]
+    assert [len(p.values) for p in parts] == [10, 10, 5]
+    for part in parts:
+        assert part.weights is not None and (part.weights == part.values + 1).all()

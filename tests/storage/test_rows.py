@@ -15,6 +15,7 @@ from schemas import (
     SpanKind,
     SpanStatus,
 )
+from schemas.sketch import PAGE_SLOTS
 from storage import Store
 from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, SpanColumns
 from tests.storage.builders import BASE_MS, window_row
@@ -35,20 +36,21 @@ def test_points_read_back_equal_with_their_kafka_position(store: Store) -> None:
         ],
     )
     second = MetricBatch("frontend", [series("q", MetricKind.GAUGE, {"x": "y"}, [BASE_MS + 999], [-1e-300])])
+    first.series[0].weights = np.array([1, 2**32 - 1], dtype=np.int64)  # an OTLP bucket: one value, its count
     columns.add(1, 17, first)
     columns.add(3, 5, second)
     assert columns.rows == 4
     store.insert(*columns.take())
     assert columns.rows == 0
     rows = store.rows(
-        "SELECT service, name, kind, labels, toUnixTimestamp64Milli(ts), value, src_partition, src_offset "
+        "SELECT service, name, kind, labels, toUnixTimestamp64Milli(ts), value, weight, src_partition, src_offset "
         "FROM points ORDER BY ts"
     )
     assert rows == [
-        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS, 0.0, 1, 17),
-        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS + 1, 12.5, 1, 17),
-        ("gateway", "reqs", "counter", {}, BASE_MS + 2, 3.0, 1, 17),
-        ("frontend", "q", "gauge", {"x": "y"}, BASE_MS + 999, -1e-300, 3, 5),
+        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS, 0.0, 1, 1, 17),
+        ("gateway", "lat", "distribution", {"route": "/a"}, BASE_MS + 1, 12.5, 2**32 - 1, 1, 17),
+        ("gateway", "reqs", "counter", {}, BASE_MS + 2, 3.0, 1, 1, 17),
+        ("frontend", "q", "gauge", {"x": "y"}, BASE_MS + 999, -1e-300, 1, 3, 5),
     ]
 
 
@@ -61,20 +63,27 @@ def test_point_buffer_is_reusable_after_take(store: Store) -> None:
     assert store.rows("SELECT src_offset FROM points ORDER BY src_offset") == [(0,), (1,), (2,)]
 
 
-def test_rollups_read_back_equal_including_a_trailing_zero_centroid(store: Store) -> None:
+def pages_of(keys: list[int], counts: list[int]) -> tuple[list[int], list[list[int]]]:
+    """Pages as documented, built the slow way: page ``key // 512``, dense up to the last slot used."""
+    pages: dict[int, dict[int, int]] = {}
+    for key, count in zip(keys, counts, strict=True):
+        pages.setdefault(key // PAGE_SLOTS, {})[key % PAGE_SLOTS] = count
+    return sorted(pages), [[slots.get(i, 0) for i in range(max(slots) + 1)] for _, slots in sorted(pages.items())]
+
+
+def test_rollups_read_back_equal_with_their_histogram_as_pages(store: Store) -> None:
     rows = [
-        window_row([5.0, 1.5, 0.0, 1.5], labels={"route": "/a"}),
-        window_row([-2.0, 0.0], window_start_ms=BASE_MS + 1_000, late=True),  # means end in 0.0
-        window_row([0.0], name="zero"),  # a single 0.0 centroid
+        window_row([5.0, 1.5, 0.0, 1.5, 1e12], labels={"route": "/a"}),  # keys in three pages
+        window_row([-2.0, 0.0, -2.0], window_start_ms=BASE_MS + 1_000, late=True),  # a negative page
+        window_row([0.0], name="zero"),  # key 0 alone: page 0, slot 0
         window_row([4.0, 6.0], name="reqs", kind=MetricKind.COUNTER),
     ]
-    assert rows[1].means.tolist()[-1] == 0.0 and rows[2].means.tolist() == [0.0]
     columns = RollupColumns()
     columns.add(42, RollupBatch(2, 1_000, 3, rows))
     store.insert(*columns.take())
     stored = store.rows(
         "SELECT name, service, kind, labels, toUnixTimestamp64Milli(window_start), window_ms, count, sum, min, max, "
-        "centroid_means, centroid_weights, late, src_partition, src_tick, src_chunk, kafka_offset "
+        "pages, page_counts, late, src_partition, src_tick, src_chunk, kafka_offset "
         "FROM rollups ORDER BY name, window_start"
     )
     expected = [
@@ -89,8 +98,7 @@ def test_rollups_read_back_equal_including_a_trailing_zero_centroid(store: Store
             r.sum,
             r.min,
             r.max,
-            r.means.tolist(),
-            [int(w) for w in r.weights],
+            *pages_of(r.keys.tolist(), r.counts.tolist()),
             r.late,
             2,
             1_000,

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import MetricBatch, MetricKind, RollupRow, SeriesPoints, Tick
+from schemas.sketch import keys_of
 from stream.partition import PartitionWindows
 
 WINDOW, GRACE = 1_000, 500
@@ -33,7 +34,7 @@ def test_window_closes_only_after_end_plus_grace() -> None:
     assert due.closed_windows == 1
     [row] = due.rows
     assert (row.window_start_ms, row.count, row.sum, row.min, row.max, row.late) == (BASE, 2, 4.0, 1.0, 3.0, False)
-    assert sorted(row.means.tolist()) == [1.0, 3.0] and row.weights.tolist() == [1.0, 1.0]
+    assert row.keys.tolist() == keys_of([1.0, 3.0]).tolist() and row.counts.tolist() == [1, 1]
 
 
 def test_points_are_split_across_windows() -> None:
@@ -53,11 +54,22 @@ def test_late_point_becomes_a_correction_row_at_the_next_tick() -> None:
     assert (row.window_start_ms, row.count, row.sum, row.late) == (BASE, 2, 16.0, True)
 
 
-def test_counter_rows_carry_no_digest() -> None:
+def test_counter_rows_carry_no_histogram() -> None:
     windows = PartitionWindows(WINDOW, GRACE)
     windows.add(0, batch([(1, 1.0), (2, 5.0)], name="requests", kind=MetricKind.COUNTER))
     [row] = windows.tick(1, Tick(BASE + 5_000)).rows
-    assert row.kind is MetricKind.COUNTER and row.sum == 6.0 and len(row.means) == 0
+    assert row.kind is MetricKind.COUNTER and row.sum == 6.0 and len(row.keys) == len(row.counts) == 0
+
+
+def test_weighted_values_count_as_many_observations() -> None:
+    windows = PartitionWindows(WINDOW, GRACE)
+    weighted = batch([(1, 2.0), (2, 8.0), (WINDOW + 1, 4.0)])
+    weighted.series[0].weights = np.array([3, 1, 5], dtype=np.int64)
+    windows.add(0, weighted)
+    first, second = windows.tick(1, Tick(BASE + 2 * WINDOW + GRACE)).rows
+    assert (first.count, first.sum, first.min, first.max) == (4, 14.0, 2.0, 8.0)
+    assert first.counts.tolist() == [3, 1] and first.keys.tolist() == keys_of([2.0, 8.0]).tolist()
+    assert (second.count, second.sum, second.counts.tolist()) == (5, 20.0, [5])
 
 
 def test_future_window_is_emitted_early_after_the_hold() -> None:
@@ -127,7 +139,7 @@ def run(log: list[Record], start: int, stop: int, hold_ms: int) -> tuple[Emitted
 
 def row_key(row: RollupRow) -> tuple[object, ...]:
     return (row.labels["s"], row.window_start_ms, row.count, row.sum, row.min, row.max, row.late,
-            tuple(row.means.tolist()), tuple(row.weights.tolist()))  # fmt: skip
+            tuple(row.keys.tolist()), tuple(row.counts.tolist()))  # fmt: skip
 
 
 points = st.tuples(st.integers(0, 2), st.integers(-3_000, 8_000), st.floats(0.1, 1_000.0))
