@@ -2,21 +2,28 @@
 
 Edits go through the rules file (the one source of truth: stream workers and notifiers read it):
 the edited text is validated as a whole, written atomically and applied
-(:meth:`alerting.RulesWatcher.replace_text`); an invalid result changes nothing and is answered 400
-with each problem's ``file:line:column`` in ``details[].loc``. Other processes (stream workers)
+(:meth:`alerting.rules.RulesWatcher.replace_text`); an invalid result changes nothing and is answered
+400 with each problem's ``file:line:column`` in ``details[].loc``. Other processes (stream workers)
 pick the change up by polling the file. Positions of a rule sent as JSON refer to the rules file as
 it would be with the rule in place. Channels are listed without secrets (URLs redacted).
+
+Text from a request is checked by both readers of the rules file (:mod:`alerting.rules` for rules,
+:func:`alerting.notify.check_channels` for channels) and never ``${VAR}``-substituted: an answer
+cannot show the value of a variable of this process, nor whether one is set.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerting.notify.stage import AlertingService
-from alerting.rules import ParseResult, RuleError, RulesWatcher
+from alerting.notify import FileCheck, check_channels, load_channels
+from alerting.rules import ParseResult, RuleError, RuleSet, RulesWatcher
 from alerting.rules.editor import RulesFileError, rule_names, with_rule, without_rule
 from api.context import alerting_service
 from api.errors import ApiError
@@ -30,7 +37,7 @@ Duration = str | int  # '30s', '5m', or seconds
 
 
 class RuleBody(BaseModel):
-    """One rule, with the keys of the rules file (alerting/rules.py documents each)."""
+    """One rule, with the keys of the rules file (alerting/rules/ruleset.py documents each)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -62,6 +69,27 @@ def _error(e: RuleError) -> dict[str, Any]:
     return {"file": e.file, "line": e.line, "column": e.column, "reason": e.reason}
 
 
+def _details(errors: Iterable[RuleError]) -> list[dict[str, str]]:
+    """Rules-file errors as the API's error details: ``{"loc": "file:line:column", "msg": reason}``."""
+    return [{"loc": f"{e.file}:{e.line}:{e.column}", "msg": e.reason} for e in errors]
+
+
+def _check(watcher: RulesWatcher, text: str) -> FileCheck:
+    """``text`` as a replacement of the rules file, checked by both its readers (``${VAR}`` unresolved)."""
+    return FileCheck.of(watcher.validate_text(text), check_channels(text, file=str(watcher.path)))
+
+
+def _replace(watcher: RulesWatcher, text: str, failure: str) -> RuleSet:
+    """Write ``text`` over the rules file and apply it when both readers accept it; else 400 ``failure``."""
+    check = _check(watcher, text)
+    if not check.valid:
+        raise ApiError(400, failure, _details(check.errors))
+    result = watcher.replace_text(text)
+    if result.rules is None:
+        raise ApiError(400, failure, _details(result.errors))
+    return result.rules
+
+
 def _current_text(watcher: RulesWatcher) -> str:
     try:
         return watcher.path.read_text(encoding="utf-8")
@@ -72,21 +100,13 @@ def _current_text(watcher: RulesWatcher) -> str:
 
 
 def _not_editable(watcher: RulesWatcher, exc: RulesFileError) -> ApiError:
-    errors = watcher.validate_text(_current_text(watcher)).errors
-    return ApiError(409, str(exc), [e.as_detail() for e in errors])
+    return ApiError(409, str(exc), _details(_check(watcher, _current_text(watcher)).errors))
 
 
-def _applied(result: ParseResult, name: str, watcher: RulesWatcher) -> dict[str, Any]:
-    if result.rules is None:
-        raise ApiError(
-            400, f"invalid rule {name!r}: the rules file would not load", [e.as_detail() for e in result.errors]
-        )
-    rule = result.rules.get(name)
-    return {
-        "rule": rule.to_dict() if rule is not None else None,
-        "file": str(watcher.path),
-        "warnings": [str(w) for w in result.warnings],
-    }
+def _applied(watcher: RulesWatcher, text: str, name: str) -> dict[str, Any]:
+    """Write ``text`` (the file with rule ``name`` created or changed) and answer with the rule."""
+    rule = _replace(watcher, text, f"invalid rule {name!r}: the rules file would not load").get(name)
+    return {"rule": rule.to_dict() if rule is not None else None, "file": str(watcher.path)}
 
 
 @router.get("", summary="The rules and channels in force")
@@ -95,13 +115,15 @@ async def list_rules(service: Service) -> dict[str, Any]:
     then are the last valid ones); channels come without secrets."""
     watcher = service.rules
     current = watcher.current
+    # Channels as this process's environment resolves them: the notifier's, when it runs here.
+    channels = load_channels(watcher.path, env=os.environ)
     return {
         "file": str(watcher.path),
         "loaded": current is not None,
         "rules": [r.to_dict() for r in current.rules] if current else [],
-        "channels": [c.to_dict() for c in current.channels.values()] if current else [],
-        "errors": [_error(e) for e in watcher.errors],
-        "warnings": [str(w) for w in current.warnings] if current else [],
+        "channels": [c.to_dict() for c in (channels.channels or {}).values()],
+        "errors": [_error(e) for e in FileCheck.of(ParseResult(current, watcher.errors), channels).errors],
+        "warnings": [str(w) for w in channels.warnings],
     }
 
 
@@ -125,7 +147,7 @@ async def create_rule(body: RuleBody, service: Service) -> dict[str, Any]:
             edited = with_rule(text, body.as_file_entry())
         except RulesFileError as exc:
             raise _not_editable(watcher, exc) from None
-        return _applied(watcher.replace_text(edited), body.name, watcher)
+        return _applied(watcher, edited, body.name)
 
 
 @router.put("/{name}", summary="Replace a rule (written to the rules file)")
@@ -140,7 +162,7 @@ async def update_rule(name: str, body: RuleBody, service: Service) -> dict[str, 
             edited = with_rule(text, body.as_file_entry(), replace=name)
         except RulesFileError as exc:
             raise _not_editable(watcher, exc) from None
-        return _applied(watcher.replace_text(edited), body.name, watcher)
+        return _applied(watcher, edited, body.name)
 
 
 @router.delete("/{name}", summary="Delete a rule (removed from the rules file)")
@@ -154,9 +176,7 @@ async def delete_rule(name: str, service: Service) -> dict[str, Any]:
             edited = without_rule(text, name)
         except RulesFileError as exc:
             raise _not_editable(watcher, exc) from None
-        result = watcher.replace_text(edited)
-        if result.rules is None:
-            raise ApiError(400, f"cannot delete rule {name!r}", [e.as_detail() for e in result.errors])
+        _replace(watcher, edited, f"cannot delete rule {name!r}")
         return {"deleted": name, "file": str(watcher.path)}
 
 
@@ -177,9 +197,9 @@ async def validate(body: ValidateBody, service: Service) -> dict[str, Any]:
             candidate = with_rule(text, body.rule.as_file_entry(), replace=body.rule.name if exists else None)
         except RulesFileError:
             candidate = text  # the file itself is broken: its own errors are the answer
-    result = watcher.validate_text(candidate)
+    check = _check(watcher, candidate)
     return {
-        "valid": result.rules is not None,
-        "errors": [_error(e) for e in result.errors],
-        "warnings": [str(w) for w in result.warnings],
+        "valid": check.valid,
+        "errors": [_error(e) for e in check.errors],
+        "warnings": [str(w) for w in check.warnings],
     }

@@ -254,8 +254,11 @@ RulesFile = Annotated[Path, typer.Argument(help="the rules file, e.g. infra/aler
 @rules_app.command("validate")
 def rules_validate(file: RulesFile, window: Window = None) -> None:
     """Check a rules file: every error as file:line:column: reason (exit 1), warnings too (exit 0)."""
+    import os
+
     from rich.text import Text
 
+    from alerting.notify import FileCheck, parse_channels
     from alerting.rules import parse_rules
 
     settings = load_settings(window=window)
@@ -265,18 +268,21 @@ def rules_validate(file: RulesFile, window: Window = None) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(f"cannot read the rules file {file}: {exc}") from None
     # ${VAR} in channels resolve from this environment, as the processes that send will see it.
-    result = parse_rules(text, file=str(file), window_ms=settings.window_ms)
-    for error in result.errors:
+    check = FileCheck.of(
+        parse_rules(text, file=str(file), window_ms=settings.window_ms),
+        parse_channels(text, file=str(file), env=os.environ),
+    )
+    for error in check.errors:
         out.print(Text(str(error), style="red"))
-    for warning in result.warnings:
+    for warning in check.warnings:
         out.print(Text(str(warning), style="yellow"))
-    if result.rules is None:
-        console.print(f"[red]✗[/red] {file}: {len(result.errors)} error(s)", highlight=False)
+    if check.rules is None or check.channels is None:
+        console.print(f"[red]✗[/red] {file}: {len(check.errors)} error(s)", highlight=False)
         raise typer.Exit(1)
-    rules = result.rules
-    enabled = sum(1 for c in rules.channels.values() if c.enabled)
+    channels = check.channels.values()
+    enabled = sum(1 for c in channels if c.enabled)
     console.print(
-        f"[green]✓[/green] {file}: {len(rules.rules)} rule(s), {len(rules.channels)} channel(s) ({enabled} enabled)",
+        f"[green]✓[/green] {file}: {len(check.rules.rules)} rule(s), {len(channels)} channel(s) ({enabled} enabled)",
         highlight=False,
     )
 

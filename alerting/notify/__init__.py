@@ -1,7 +1,21 @@
-"""Notifications: payloads per channel, delivery with retries, grouping, silences, inhibition, and the
-:class:`Notifier` that drives them. One module per concern or channel, as Prometheus's ``notifier/``."""
+"""Notifications: the channels of the rules file, payloads per channel, delivery with retries,
+grouping, silences, inhibition, and the :class:`Notifier` that drives them. One module per concern
+or channel, as Prometheus's ``notifier/``.
+
+- Channels: :func:`load_channels` / :func:`parse_channels` (``${VAR}`` resolved from the env passed
+  in), :func:`check_channels` (never resolved), :class:`ChannelsWatcher` (reload on change), and
+  :class:`FileCheck` (a rules file checked by both its readers).
+"""
 
 from alerting.notify.channels import Channel, ChannelType, RetryPolicy, Timing
+from alerting.notify.channelsfile import (
+    ChannelsResult,
+    ChannelsWatcher,
+    FileCheck,
+    check_channels,
+    load_channels,
+    parse_channels,
+)
 from alerting.notify.delivery import AttemptResult, backoff_ms, deliver, http_attempt
 from alerting.notify.grouping import Grouper, needs_update
 from alerting.notify.inhibit import DEFAULT_INHIBIT_RULES, InhibitRule, inhibited_by
@@ -22,8 +36,11 @@ __all__ = [
     "Channel",
     "ChannelSender",
     "ChannelType",
+    "ChannelsResult",
+    "ChannelsWatcher",
     "DeadLetter",
     "Delivery",
+    "FileCheck",
     "Grouper",
     "HttpRequest",
     "InhibitRule",
@@ -40,10 +57,13 @@ __all__ = [
     "Timing",
     "backoff_ms",
     "build_requests",
+    "check_channels",
     "deliver",
     "http_attempt",
     "inhibited_by",
+    "load_channels",
     "needs_update",
+    "parse_channels",
     "sign",
     "verify_signature",
     "webhook_payload",

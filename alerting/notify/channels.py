@@ -1,11 +1,11 @@
 """Notification channels as the rules file defines them: where to send, how to group, how to retry.
 
 A channel is ``name: {type: webhook|slack|pagerduty|email|alertmanager, ...}`` under ``channels:``;
-every value may use ``${VAR}`` (see :mod:`alerting.envsubst`). Decision: a channel whose variables
-are unset is *disabled* with a warning (nothing is sent to it), not an error, so one rules file
-serves machines that lack some credentials; a rule naming a channel that is not defined at all is
-an error. Secrets (URLs, keys, passwords) are held as :class:`~alerting.secret.Secret` and never
-appear in messages.
+every value may use ``${VAR}`` (see :mod:`alerting.notify.envsubst`). Decision: a channel whose
+variables are unset is *disabled* with a warning (nothing is sent to it), not an error, so one rules
+file serves machines that lack some credentials; a rule naming a channel that is not defined at all
+is an error (the rules' reader reports it). Secrets (URLs, keys, passwords) are held as
+:class:`~alerting.notify.secret.Secret` and never appear in messages.
 
 Common keys (also accepted under the file's top-level ``defaults:``): ``group_by``, ``group_wait``,
 ``group_interval``, ``repeat_interval`` (Alertmanager's meanings), ``send_resolved``,
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import Node, ScalarNode
 
-from alerting.notify.envsubst import substitute
+from alerting.notify.envsubst import references, substitute
 from alerting.notify.secret import Secret, redact_url
 from alerting.rules.yamlnodes import Reader
 
@@ -173,6 +173,13 @@ _TLS_MODES = ("auto", "starttls", "ssl", "none")
 _ALERTMANAGER_TIMING = Timing(group_wait_ms=0, group_interval_ms=10_000, repeat_interval_ms=60_000)
 
 
+class _Unresolved:
+    """A setting holding a ``${VAR}`` reference while references are checked, not resolved."""
+
+
+_UNRESOLVED = _Unresolved()
+
+
 @dataclass(slots=True)
 class _Common:
     timing: Timing
@@ -231,8 +238,15 @@ def _check_url(reader: Reader, node: Node, what: str, value: str) -> None:
         reader.error(node, f"{what} must be an http(s) URL with a host")
 
 
-def read_channel(reader: Reader, name: str, node: Node, env: Mapping[str, str], defaults: _Common) -> Channel | None:
-    """One channel definition; problems go to ``reader``. None when it is unusable."""
+def read_channel(
+    reader: Reader, name: str, node: Node, env: Mapping[str, str] | None, defaults: _Common
+) -> Channel | None:
+    """One channel definition; problems go to ``reader``. None when it is unusable.
+
+    ``env`` resolves ``${VAR}``. None only checks: references are checked for syntax and the
+    settings holding one are not checked further, no variable is looked up, and no channel is
+    returned (for text from outside, which must never see the environment).
+    """
     what = f"channel {name!r}"
     fields = reader.mapping(node, what)
     if fields is None:
@@ -277,10 +291,12 @@ def read_channel(reader: Reader, name: str, node: Node, env: Mapping[str, str], 
             return None
     if disabled is None:
         url = values.get("url")
-        if url is not None:
+        if url is not None and url[0] is not _UNRESOLVED:
             _check_url(reader, url[1], f"{what}.url", url[0])
         if kind is ChannelType.EMAIL:
             _check_email(reader, values, what)
+    if env is None:
+        return None
     settings = _settings(kind, {k: v[0] for k, v in values.items() if v is not None})
     secrets = tuple(Secret(v[0]) for k, v in values.items() if k in _SECRET_KEYS and v is not None and v[0])
     return Channel(
@@ -288,7 +304,9 @@ def read_channel(reader: Reader, name: str, node: Node, env: Mapping[str, str], 
     )
 
 
-def _read_value(reader: Reader, key: str, node: Node, env: Mapping[str, str], missing: list[str], what: str) -> Any:
+def _read_value(
+    reader: Reader, key: str, node: Node, env: Mapping[str, str] | None, missing: list[str], what: str
+) -> Any:
     """One setting after ``${VAR}`` substitution; None when unusable (the error is recorded)."""
     if key == "to":
         items = reader.strings(node, f"{what}.to")
@@ -301,7 +319,7 @@ def _read_value(reader: Reader, key: str, node: Node, env: Mapping[str, str], mi
         return None
     text = reader.text_value(node, f"{what}.{key}")
     value = None if text is None else _subst(reader, node, text, env, missing, what)
-    if key != "port" or not value:
+    if key != "port" or not isinstance(value, str) or not value:
         return value
     if value.strip().isdigit() and 0 < int(value) < 65536:
         return int(value)
@@ -309,9 +327,16 @@ def _read_value(reader: Reader, key: str, node: Node, env: Mapping[str, str], mi
     return None
 
 
-def _subst(reader: Reader, node: Node, text: str, env: Mapping[str, str], missing: list[str], what: str) -> str | None:
-    """``text`` with ``${VAR}`` resolved (unset names appended to ``missing``); None after an error."""
+def _subst(
+    reader: Reader, node: Node, text: str, env: Mapping[str, str] | None, missing: list[str], what: str
+) -> str | _Unresolved | None:
+    """``text`` with ``${VAR}`` resolved (unset names appended to ``missing``); None after an error.
+
+    Without ``env``, a text with references is :data:`_UNRESOLVED`.
+    """
     try:
+        if env is None:
+            return _UNRESOLVED if references(text) else substitute(text, {})[0]
         value, unset = substitute(text, env)
     except ValueError as exc:
         reader.error(node, f"{what}: {exc}")
@@ -327,10 +352,12 @@ def _check_email(reader: Reader, values: Mapping[str, tuple[Any, Node] | None], 
             continue
         addresses = entry[0] if isinstance(entry[0], tuple) else (entry[0],)
         for address in addresses:
+            if address is _UNRESOLVED:
+                continue
             if "@" not in address or address.startswith("@") or address.endswith("@"):
                 reader.error(entry[1], f"{what}.{key}: {address!r} is not an email address")
     tls = values.get("tls")
-    if tls is not None and tls[0] not in _TLS_MODES:
+    if tls is not None and tls[0] is not _UNRESOLVED and tls[0] not in _TLS_MODES:
         reader.error(tls[1], f"{what}.tls must be one of {', '.join(_TLS_MODES)}, found {tls[0]!r}")
 
 
@@ -349,7 +376,7 @@ def _settings(kind: ChannelType, v: Mapping[str, Any]) -> ChannelSettings:
             host=v.get("host", ""),
             sender=v.get("from", ""),
             to=tuple(v.get("to", ())),
-            port=int(v.get("port", 25)),
+            port=int(v.get("port") or 25),  # unset (a disabled channel): the default
             username=v.get("username") or None,
             password=secret("password"),
             tls=v.get("tls") or "auto",

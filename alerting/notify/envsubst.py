@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["substitute"]
+__all__ = ["references", "substitute"]
 
 _REFERENCE = re.compile(r"\$\$|\$\{([^}]*)(\})?")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,3 +43,12 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
         return ""
 
     return _REFERENCE.sub(replace, text), missing
+
+
+def references(text: str) -> list[str]:
+    """Names of the variables ``text`` refers to, in order; raises ``ValueError`` as :func:`substitute`.
+
+    For checking text without resolving it (text from outside must never see the environment).
+    """
+    substitute(text, {})  # the syntax check
+    return [m.group(1).partition(":-")[0] for m in _REFERENCE.finditer(text) if m.group(0) != "$$"]

@@ -1,9 +1,10 @@
 """Alert rules: the rules file, the state machine and pure evaluation at window closes.
 
 What the stream stage needs to evaluate rules, and nothing of notification: shaped like Prometheus's
-``rules/``, the engine (:func:`evaluate`) never does I/O. The rule unit-test runner
-(:mod:`alerting.rules.testing`) and the rules-file editor (:mod:`alerting.rules.editor`) are imported
-explicitly by the CLI and the API.
+``rules/``, the engine (:func:`evaluate`) never does I/O. Of the rules file's ``channels:`` only the
+names are read here; channel settings, secrets and ``${VAR}`` belong to :mod:`alerting.notify`. The
+rule unit-test runner (:mod:`alerting.rules.testing`) and the rules-file editor
+(:mod:`alerting.rules.editor`) are imported explicitly by the CLI and the API.
 
 - Rules: :func:`load_rules`, :func:`parse_rules`, :func:`validate_rules`, :class:`RulesWatcher`.
 - Evaluation (per window close): :func:`selectors`, :class:`SelectorPlan` and :func:`collect_stats`
@@ -38,14 +39,15 @@ from alerting.rules.ruleset import (
     RuleError,
     RuleSet,
     RulesInvalid,
-    RuleWarning,
     Severity,
     load_rules,
     parse_rules,
+    read_rules_file,
     validate_rules,
 )
 from alerting.rules.state import AlertState, State, Transition, step
-from alerting.rules.watch import RulesWatcher
+from alerting.rules.watch import FileStamp, RulesWatcher
+from alerting.rules.yamlnodes import RuleWarning
 from schemas.stats import Stat, exact_stats, window_stats
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Condition",
     "ConditionError",
     "Evaluation",
+    "FileStamp",
     "GroupKey",
     "LabelMatcher",
     "MatchOp",
@@ -90,6 +93,7 @@ __all__ = [
     "parse_condition",
     "parse_matchers",
     "parse_rules",
+    "read_rules_file",
     "retire",
     "selectors",
     "step",

@@ -1,11 +1,11 @@
 """Editing the rules file one rule at a time, keeping the rest of it as written.
 
-The rules API changes a single entry of ``alerts:`` and leaves every other byte alone: comments,
-channels, defaults and the order of rules are the operator's. PyYAML's composed nodes give each
-rule's position, so the edit is a text splice: the entry's lines are replaced, removed, or a new
-entry is appended after the last one, in the block style and indentation of the list. A flow-style
-list (``alerts: []``) is rewritten as a block list. The result is validated by the caller
-(:meth:`alerting.RulesWatcher.replace_text`), never written unvalidated.
+An edit changes a single entry of ``alerts:`` and leaves every other byte alone: comments, channels,
+defaults and the order of rules are the operator's. PyYAML's composed nodes give each rule's
+position, so the edit is a text splice: the entry's lines are replaced, removed, or a new entry is
+appended after the last one, in the block style and indentation of the list. A flow-style list
+(``alerts: []``) is rewritten as a block list. These functions return text and never write: the
+caller validates the result and writes it (:meth:`alerting.rules.RulesWatcher.replace_text`).
 """
 
 from __future__ import annotations

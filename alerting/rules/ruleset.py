@@ -1,4 +1,4 @@
-"""The rules file: loading, validating, and the :class:`Rule` and :class:`RuleSet` it yields.
+"""The rules of a rules file: loading, validating, and the :class:`Rule` and :class:`RuleSet` it yields.
 
 The format is the spec's (section 8: ``name``, ``condition``, ``severity``, ``notification``)
 extended in Prometheus's terms::
@@ -9,7 +9,7 @@ extended in Prometheus's terms::
       ops-webhook: {type: webhook, url: "http://127.0.0.1:9000/hook", secret: "${HOOK_SECRET}"}
     alerts:
       - name: high_response_time
-        condition: response_time.p95 > 200      # see alerting.condition for the grammar
+        condition: response_time.p95 > 200      # see alerting.rules.condition for the grammar
         for: 30s                                # breached this long before firing (default 0)
         keep_firing_for: 1m                     # keep firing this long after it stops (default 0)
         severity: warning                       # critical | warning | info
@@ -19,14 +19,18 @@ extended in Prometheus's terms::
         labels: {team: web}
         annotations: {summary: "p95 {{ $value }} ms on {{ $labels.service }}"}
 
-Every problem is reported, not just the first, as :class:`~alerting.yamlnodes.RuleError` with the
-file, line and column. Loading never half-applies: a file with errors yields no :class:`RuleSet`.
+One file, two readers: this module reads ``alerts:`` and ``aliases:``, and of ``channels:`` only the
+names (a rule's ``notification:`` must name a defined channel). Channel settings, ``defaults:`` and
+``${VAR}`` substitution belong to the notifier (:mod:`alerting.notify.channelsfile`), so evaluating
+rules never touches a secret nor the environment, and rule text is never substituted.
+
+Every problem is reported, not just the first, as :class:`~alerting.rules.yamlnodes.RuleError` with
+the file, line and column. Loading never half-applies: a file with errors yields no :class:`RuleSet`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,24 +38,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from yaml.nodes import Node
 
-from alerting.notify.channels import Channel, read_channel, read_defaults
 from alerting.rules.condition import DEFAULT_ALIASES, Alias, Condition, ConditionError, parse_alias, parse_condition
 from alerting.rules.templates import Template, TemplateError, compile_template
-from alerting.rules.yamlnodes import Reader, RuleError, RuleWarning, compose
+from alerting.rules.yamlnodes import Reader, RuleError
 
 __all__ = [
     "ParseResult",
     "Rule",
     "RuleError",
     "RuleSet",
-    "RuleWarning",
     "RulesInvalid",
     "Severity",
     "load_rules",
     "parse_rules",
+    "read_rules_file",
     "validate_rules",
 ]
 
@@ -133,14 +135,12 @@ class Rule:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RuleSet:
-    """A validated rules file: rules in file order, channels and aliases by name."""
+    """The rules of a validated rules file: rules in file order, aliases by name."""
 
     rules: tuple[Rule, ...] = ()
-    channels: Mapping[str, Channel] = field(default_factory=dict)
     aliases: Mapping[str, Alias] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     file: str = "<none>"
     digest: str = ""  # sha256 of the file's text: equal digests, equal rules
-    warnings: tuple[RuleWarning, ...] = ()
 
     def get(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -150,7 +150,6 @@ class RuleSet:
 class ParseResult:
     rules: RuleSet | None  # None when there are errors
     errors: tuple[RuleError, ...]
-    warnings: tuple[RuleWarning, ...]
 
 
 class RulesInvalid(ValueError):
@@ -186,7 +185,7 @@ def _rule(
     node: Node,
     index: int,
     aliases: Mapping[str, Alias],
-    channels: Mapping[str, Channel | None],
+    channels: frozenset[str],
     window_ms: int | None,
 ) -> Rule | None:
     fields = reader.mapping(node, f"alert #{index + 1}")
@@ -295,40 +294,25 @@ def _annotations(reader: Reader, node: Node, what: str) -> dict[str, Template]:
     return out
 
 
-def parse_rules(
-    text: str, *, file: str = "<rules>", env: Mapping[str, str] | None = None, window_ms: int | None = None
-) -> ParseResult:
-    """Parse and validate a rules file's ``text``.
+def _channel_names(reader: Reader, node: Node) -> frozenset[str]:
+    """The names defined under ``channels:``; their settings are the notifier's to read."""
+    return frozenset(reader.mapping(node, "channels") or {})
 
-    ``env`` resolves ``${VAR}`` in channel settings (None: the process environment — pass settings'
-    view from the edge where there is one). ``window_ms``, when given, is the stream window: rule
-    windows must be multiples of it.
+
+def parse_rules(text: str, *, file: str = "<rules>", window_ms: int | None = None) -> ParseResult:
+    """Parse and validate the rules of a rules file's ``text``.
+
+    ``window_ms``, when given, is the stream window: rule windows must be multiples of it.
     """
-    env = os.environ if env is None else env
     reader = Reader(file, text)
-    try:
-        root = compose(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = f"invalid YAML: {exc.problem or exc.context}"
-        if exc.context and exc.problem:
-            reason += f" ({exc.context})"
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return ParseResult(None, (RuleError(file, line, column, reason),), ())
-    except yaml.YAMLError as exc:
-        return ParseResult(None, (RuleError(file, 1, 1, f"invalid YAML: {exc}"),), ())
-    if root is None:
-        return ParseResult(None, (RuleError(file, 1, 1, "the rules file is empty: expected 'alerts:'"),), ())
-    top = reader.mapping(root, "the rules file")
-    if top is None:
-        return ParseResult(None, tuple(reader.errors), ())
+    root, top = reader.document()
+    if root is None and top is not None:
+        return ParseResult(None, (RuleError(file, 1, 1, "the rules file is empty: expected 'alerts:'"),))
+    if root is None or top is None:
+        return ParseResult(None, tuple(reader.errors))
     reader.only_keys(top, _TOP_KEYS, "the rules file")
-    defaults = read_defaults(reader, top["defaults"][1] if "defaults" in top else None)
     aliases = _aliases(reader, top["aliases"][1]) if "aliases" in top else dict(DEFAULT_ALIASES)
-    channels: dict[str, Channel | None] = {}
-    if "channels" in top:
-        for name, (_, node) in (reader.mapping(top["channels"][1], "channels") or {}).items():
-            channels[name] = read_channel(reader, name, node, env, defaults)
+    channels = _channel_names(reader, top["channels"][1]) if "channels" in top else frozenset()
     rules: list[Rule] = []
     if "alerts" not in top:
         reader.error(root, "the rules file needs 'alerts:' (a list of rules; may be empty)")
@@ -344,41 +328,33 @@ def parse_rules(
             seen[rule.name] = rule.line
             rules.append(rule)
     if reader.errors:
-        return ParseResult(None, tuple(reader.errors), tuple(reader.warnings))
-    ruleset = RuleSet(
-        rules=tuple(rules),
-        channels={name: ch for name, ch in channels.items() if ch is not None},
-        aliases=aliases,
-        file=file,
-        digest=hashlib.sha256(text.encode()).hexdigest(),
-        warnings=tuple(reader.warnings),
-    )
-    return ParseResult(ruleset, (), tuple(reader.warnings))
+        return ParseResult(None, tuple(reader.errors))
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return ParseResult(RuleSet(rules=tuple(rules), aliases=aliases, file=file, digest=digest), ())
 
 
-def _read(path: str | Path) -> tuple[str | None, RuleError | None]:
+def read_rules_file(path: str | Path) -> tuple[str | None, RuleError | None]:
+    """The text of the rules file at ``path``, or the error that says why it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8"), None
     except (OSError, UnicodeDecodeError) as exc:
         return None, RuleError(str(path), 1, 1, f"cannot read the rules file: {exc.__class__.__name__}: {exc}")
 
 
-def load_rules(path: str | Path, *, env: Mapping[str, str] | None = None, window_ms: int | None = None) -> RuleSet:
-    """Load ``path``; raises :class:`RulesInvalid` listing every error."""
-    text, error = _read(path)
+def load_rules(path: str | Path, *, window_ms: int | None = None) -> RuleSet:
+    """Load the rules of ``path``; raises :class:`RulesInvalid` listing every error."""
+    text, error = read_rules_file(path)
     if text is None:
         raise RulesInvalid(str(path), [error] if error else [])
-    result = parse_rules(text, file=str(path), env=env, window_ms=window_ms)
+    result = parse_rules(text, file=str(path), window_ms=window_ms)
     if result.rules is None:
         raise RulesInvalid(str(path), result.errors)
     return result.rules
 
 
-def validate_rules(
-    path: str | Path, *, env: Mapping[str, str] | None = None, window_ms: int | None = None
-) -> list[RuleError]:
-    """Every error of the rules file at ``path`` (empty when it is valid)."""
-    text, error = _read(path)
+def validate_rules(path: str | Path, *, window_ms: int | None = None) -> list[RuleError]:
+    """Every error of the rules of the file at ``path`` (empty when they are valid)."""
+    text, error = read_rules_file(path)
     if text is None:
         return [error] if error else []
-    return list(parse_rules(text, file=str(path), env=env, window_ms=window_ms).errors)
+    return list(parse_rules(text, file=str(path), window_ms=window_ms).errors)

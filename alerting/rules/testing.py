@@ -348,14 +348,9 @@ def _run_case(
     return failures
 
 
-def run_rule_tests(
-    rules_file: str | Path, cases_file: str | Path, *, env: Mapping[str, str] | None = None
-) -> RuleTestReport:
-    """Load ``rules_file`` and run ``cases_file`` against it (``perfpulse rules test FILE CASES``).
-
-    Channels are not contacted; ``env`` (default: none, so secret-bearing channels are merely
-    disabled) only resolves ``${VAR}`` references.
-    """
+def run_rule_tests(rules_file: str | Path, cases_file: str | Path) -> RuleTestReport:
+    """Load the rules of ``rules_file`` and run ``cases_file`` against it (``perfpulse rules test FILE
+    CASES``). Channels are neither read nor contacted: cases check alerts, not deliveries."""
     report = RuleTestReport()
     try:
         cases_text = Path(cases_file).read_text(encoding="utf-8")
@@ -363,7 +358,7 @@ def run_rule_tests(
         report.errors.append(RuleError(str(cases_file), 1, 1, f"cannot read the cases file: {exc}"))
         return report
     try:
-        ruleset = load_rules(rules_file, env=env if env is not None else {})
+        ruleset = load_rules(rules_file)
     except RulesInvalid as exc:
         report.errors.extend(exc.errors)
         return report

@@ -34,10 +34,6 @@ class RuleError:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}: {self.reason}"
 
-    def as_detail(self) -> dict[str, str]:
-        """The API's error detail shape: ``{"loc": "file:line:column", "msg": reason}``."""
-        return {"loc": f"{self.file}:{self.line}:{self.column}", "msg": self.reason}
-
 
 @dataclass(frozen=True, slots=True)
 class RuleWarning:
@@ -98,6 +94,29 @@ class Reader:
         self.warnings.append(RuleWarning(self.file, line, column, reason))
 
     # -- shapes ---------------------------------------------------------------------------------
+
+    def document(self) -> tuple[Node | None, dict[str, tuple[Node, Node]] | None]:
+        """The root node of :attr:`text` and its top-level keys.
+
+        ``(None, {})`` for an empty document; ``(root or None, None)`` when the text is not YAML or
+        not a mapping (the error is recorded).
+        """
+        try:
+            root = compose(self.text)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            reason = f"invalid YAML: {exc.problem or exc.context}"
+            if exc.context and exc.problem:
+                reason += f" ({exc.context})"
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            self.errors.append(RuleError(self.file, line, column, reason))
+            return None, None
+        except yaml.YAMLError as exc:
+            self.errors.append(RuleError(self.file, 1, 1, f"invalid YAML: {exc}"))
+            return None, None
+        if root is None:
+            return None, {}
+        return root, self.mapping(root, "the rules file")
 
     def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]] | None:
         """``{key: (key node, value node)}``; duplicate and non-string keys are errors."""

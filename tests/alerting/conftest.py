@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alerting.notify import Channel, parse_channels
 from alerting.rules import RuleSet, parse_rules
 from tests.alerting.receivers import HttpReceiver, MailBox, start_http, start_smtp
 
@@ -48,12 +49,24 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def rules_text() -> Callable[..., RuleSet]:
-    """Parse dedented YAML into a RuleSet, failing the test on errors."""
+    """Parse the rules of dedented YAML into a RuleSet, failing the test on errors."""
 
-    def make(text: str, env: dict[str, str] | None = None, window_ms: int | None = None) -> RuleSet:
-        result = parse_rules(textwrap.dedent(text), file="rules.yaml", env=env or {}, window_ms=window_ms)
+    def make(text: str, window_ms: int | None = None) -> RuleSet:
+        result = parse_rules(textwrap.dedent(text), file="rules.yaml", window_ms=window_ms)
         assert result.rules is not None, [str(e) for e in result.errors]
         return result.rules
+
+    return make
+
+
+@pytest.fixture
+def channels_text() -> Callable[..., dict[str, Channel]]:
+    """Parse the channels of dedented YAML (``${VAR}`` from ``env``, default none), failing the test on errors."""
+
+    def make(text: str, env: dict[str, str] | None = None) -> dict[str, Channel]:
+        result = parse_channels(textwrap.dedent(text), file="rules.yaml", env=env or {})
+        assert result.channels is not None, [str(e) for e in result.errors]
+        return dict(result.channels)
 
     return make
 

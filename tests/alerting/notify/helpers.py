@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from alerting.notify.channels import Channel
+from alerting.notify.channelsfile import parse_channels
 from alerting.notify.model import Notification
 from alerting.rules.alert import Alert, AlertTransition
-from alerting.rules.ruleset import parse_rules
 from alerting.rules.state import State
 
 T0 = 1_700_000_000_000
@@ -67,6 +67,6 @@ def make_notification(*alerts: Alert, channel: str = "hook", at_ms: int = T0 + 1
 
 def channels(text: str, env: dict[str, str] | None = None) -> dict[str, Channel]:
     """Channels of a rules file made of ``text`` (the ``channels:`` mapping body) and no rules."""
-    result = parse_rules(f"channels:\n{textwrap.indent(textwrap.dedent(text), '  ')}alerts: []\n", env=env or {})
-    assert result.rules is not None, [str(e) for e in result.errors]
-    return dict(result.rules.channels)
+    result = parse_channels(f"channels:\n{textwrap.indent(textwrap.dedent(text), '  ')}alerts: []\n", env=env or {})
+    assert result.channels is not None, [str(e) for e in result.errors]
+    return dict(result.channels)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.notify.envsubst import substitute
+from alerting.notify.envsubst import references, substitute
 
 
 def test_substitution() -> None:
@@ -12,6 +12,13 @@ def test_substitution() -> None:
     assert substitute("$$A ${A}$$", env) == ("$A 1$", [])
     assert substitute("${MISSING}-${A}-${OTHER}", env) == ("-1-", ["MISSING", "OTHER"])
     assert substitute("plain $A", env) == ("plain $A", []), "only ${...} is a reference"
+
+
+def test_references_name_variables_without_reading_them() -> None:
+    assert references("x${A}y ${B:-dflt} $$ ${C}") == ["A", "B", "C"]
+    assert references("plain $A and $${NOT}") == []
+    with pytest.raises(ValueError, match="unclosed"):
+        references("${A")
 
 
 @pytest.mark.parametrize(

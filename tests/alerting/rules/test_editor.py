@@ -14,7 +14,7 @@ NEW = {"name": "new_rule", "condition": "response_time.p99 > 500", "for": "10s",
 
 
 def valid(text: str) -> list[str]:
-    result = parse_rules(text, env={})
+    result = parse_rules(text)
     assert result.rules is not None, [str(e) for e in result.errors]
     return [r.name for r in result.rules.rules]
 
@@ -33,7 +33,7 @@ def test_replace_keeps_neighbours_and_comments() -> None:
     text = DEFAULT_RULES.read_text()
     edited = with_rule(text, {**NEW, "name": "high_error_rate"}, replace="high_error_rate")
     assert valid(edited) == ["high_response_time", "high_error_rate", "memory_threshold", "task_queue_backup"]
-    assert parse_rules(edited, env={}).rules.get("high_error_rate").condition.text == "response_time.p99 > 500"  # type: ignore[union-attr]
+    assert parse_rules(edited).rules.get("high_error_rate").condition.text == "response_time.p99 > 500"  # type: ignore[union-attr]
     kept = [line for line in text.splitlines() if line.startswith("#")]
     assert [line for line in edited.splitlines() if line.startswith("#")] == kept
     renamed = with_rule(text, NEW, replace="memory_threshold")

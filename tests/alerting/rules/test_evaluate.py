@@ -130,7 +130,7 @@ def test_errors_without_calls_are_no_value() -> None:
     from alerting.rules.evaluate import _operand_values
     from alerting.rules.ruleset import parse_rules
 
-    rules = parse_rules("alerts: [{name: e, condition: error_rate > 0.05}]", env={}).rules
+    rules = parse_rules("alerts: [{name: e, condition: error_rate > 0.05}]").rules
     assert rules is not None
     values = _operand_values(
         rules.rules[0], window(rules, W, {"span.calls": {"a": {Stat.SUM: 0.0}}, "span.errors": {"b": {Stat.SUM: 3.0}}})

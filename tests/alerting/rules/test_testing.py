@@ -11,8 +11,8 @@ import pytest
 from alerting.rules import RuleSet
 from alerting.rules.testing import parse_values, run_rule_tests, run_rule_tests_text
 
-REPO = Path(__file__).resolve().parents[2]
-CASES = Path(__file__).parent / "cases" / "spec_rules_test.yaml"
+REPO = Path(__file__).resolve().parents[3]
+CASES = REPO / "tests" / "alerting" / "cases" / "spec_rules_test.yaml"
 
 
 def test_the_spec_rules_pass_their_cases() -> None:

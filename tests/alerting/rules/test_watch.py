@@ -19,7 +19,7 @@ def test_poll_reloads_on_change_and_keeps_good_rules_on_errors(tmp_path: Path) -
     path = tmp_path / "alerts.yaml"
     path.write_text(V1)
     changes: list[tuple[RuleSet | None, RuleSet]] = []
-    watcher = RulesWatcher(path, env={}, on_change=lambda old, new: changes.append((old, new)))
+    watcher = RulesWatcher(path, on_change=lambda old, new: changes.append((old, new)))
     assert watcher.poll() is True and watcher.current is not None
     assert watcher.poll() is False, "unchanged file: one stat, no reload"
     touch_later(path, V2)
@@ -36,7 +36,7 @@ def test_poll_reloads_on_change_and_keeps_good_rules_on_errors(tmp_path: Path) -
 def test_replace_text_validates_then_writes_atomically(tmp_path: Path) -> None:
     path = tmp_path / "alerts.yaml"
     path.write_text(V1)
-    watcher = RulesWatcher(path, env={})
+    watcher = RulesWatcher(path)
     watcher.reload()
     bad = watcher.replace_text("alerts: [{name: a}]\n")
     assert bad.rules is None and path.read_text() == V1
