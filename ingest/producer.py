@@ -24,7 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
-from schemas import MetricBatch, Topics, encode_metric_batch
+from schemas import MetricBatch, RecordType, Topics, encode_metric_batch, type_headers
 from schemas.logs import LogRecord, encode_logs
 from schemas.spans import Span, encode_spans
 
@@ -145,7 +145,7 @@ class RecordProducer:
         records = [
             (batch.service.encode(), encode_metric_batch(batch), f"{batch.n_points} points") for batch in batches
         ]
-        await self.send(self.topics.metrics, records, timeout_s=timeout_s)
+        await self.send(self.topics.metrics, RecordType.METRICS, records, timeout_s=timeout_s)
 
     async def send_spans(self, batches: Sequence[Sequence[Span]], *, timeout_s: float | None = None) -> None:
         """Send the spans as ``spans`` records keyed by service (a batch holding several services is
@@ -160,7 +160,7 @@ class RecordProducer:
             for i in range(0, len(part), _SPANS_PER_RECORD):
                 chunk = part[i : i + _SPANS_PER_RECORD]
                 records.append((service.encode(), encode_spans(chunk), f"{len(chunk)} spans"))
-        await self.send(self.topics.spans, records, timeout_s=timeout_s)
+        await self.send(self.topics.spans, RecordType.SPANS, records, timeout_s=timeout_s)
 
     async def send_logs(self, batches: Sequence[Sequence[LogRecord]], *, timeout_s: float | None = None) -> None:
         """Send each batch as one ``logs`` record (key: its first record's service); see :meth:`send`."""
@@ -169,12 +169,18 @@ class RecordProducer:
             for batch in batches
             if batch
         ]
-        await self.send(self.topics.logs, records, timeout_s=timeout_s)
+        await self.send(self.topics.logs, RecordType.LOGS, records, timeout_s=timeout_s)
 
     async def send(
-        self, topic: str, records: Sequence[tuple[bytes, bytes, str]], *, timeout_s: float | None = None
+        self,
+        topic: str,
+        kind: RecordType,
+        records: Sequence[tuple[bytes, bytes, str]],
+        *,
+        timeout_s: float | None = None,
     ) -> None:
-        """Send ``(key, value, what)`` records to ``topic``; return once Kafka acknowledged all.
+        """Send ``(key, value, what)`` records of type ``kind`` (their type header) to ``topic``;
+        return once Kafka acknowledged all.
 
         Raises :class:`KafkaUnavailable` when Kafka is unreachable or does not acknowledge within
         ``timeout_s`` (default ``request_timeout_s``; then none of the records still unacknowledged
@@ -195,7 +201,8 @@ class RecordProducer:
         producer = self._producer
         try:
             async with asyncio.timeout(self.request_timeout_s if timeout_s is None else timeout_s):
-                futures = [await producer.send(topic, value, key=key) for key, value, _ in records]
+                headers = type_headers(kind)
+                futures = [await producer.send(topic, value, key=key, headers=headers) for key, value, _ in records]
                 results = await asyncio.gather(*futures, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):

@@ -24,24 +24,24 @@ _RETENTION_MS = {"metrics": 2 * 86_400_000, "spans": 2 * 86_400_000, "logs": 2 *
 async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> dict[str, int]:
     """Create every perfpulse topic that does not exist yet; idempotent.
 
-    ``rollups`` and ``alerts`` have one partition per partition of ``metrics`` and of ``spans``:
-    partition N carries what the stream stage computed from metrics partition N, partition P + N
-    what it computed from spans partition N (P = metrics partitions). Their consumers'
-    de-duplication relies on that one-to-one mapping (each has exactly one source partition). Returns the partition
-    count of each of those three topics as they are.
+    ``rollups``, ``alerts`` and ``alert-states`` have one partition per partition of ``metrics`` and
+    of ``spans``: partition N carries what the stream stage computed from metrics partition N,
+    partition P + N what it computed from spans partition N (P = metrics partitions). Their
+    consumers' de-duplication and the stream's restore rely on that one-to-one mapping (each has
+    exactly one source partition). ``alert-states`` is compacted: only the newest snapshot of each
+    source partition matters. Returns the partition count of each of those topics as they are.
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         existing = set(await admin.list_topics())
+        derived = (topics.rollups, topics.alerts, topics.alert_states)
         wanted = [
             NewTopic(
                 name,
-                num_partitions=2 * partitions if name in (topics.rollups, topics.alerts) else partitions,
+                num_partitions=2 * partitions if name in derived else partitions,
                 replication_factor=1,
-                topic_configs={
-                    "retention.ms": str(_RETENTION_MS.get(name.removeprefix(topics.prefix), 7 * 86_400_000))
-                },
+                topic_configs=_configs(topics, name),
             )
             for name in topics.all()
             if name not in existing
@@ -49,13 +49,13 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-        described = await admin.describe_topics([topics.metrics, topics.spans, topics.rollups, topics.alerts])
+        described = await admin.describe_topics([topics.metrics, topics.spans, *derived])
         counts = {d["topic"]: len(d["partitions"]) for d in described}
         sources = counts.get(topics.metrics, 0) + counts.get(topics.spans, 0)
-        for derived in (topics.rollups, topics.alerts):
-            if counts.get(derived) != sources:
+        for name in derived:
+            if counts.get(name) != sources:
                 raise TopicSetupError(
-                    f"cannot use topic {derived} with {counts.get(derived)} partitions: it needs one per "
+                    f"cannot use topic {name} with {counts.get(name)} partitions: it needs one per "
                     f"partition of {topics.metrics} and {topics.spans} ({sources})"
                 )
         return counts
@@ -63,3 +63,11 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
     finally:
         await admin.close()
+
+
+def _configs(topics: Topics, name: str) -> dict[str, str]:
+    if name == topics.alert_states:
+        # Only the newest snapshot per source partition (its key) is ever read; compaction keeps it
+        # however old it is, where retention would drop the state of a partition that went quiet.
+        return {"cleanup.policy": "compact"}
+    return {"retention.ms": str(_RETENTION_MS.get(name.removeprefix(topics.prefix), 7 * 86_400_000))}

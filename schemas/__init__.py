@@ -4,7 +4,9 @@ from schemas.envelope import EnvelopeError, FieldError, MetricsEnvelope, parse_m
 from schemas.errors import error_body
 from schemas.limits import Limits
 from schemas.logs import LogLevel, LogRecord, decode_logs, encode_logs
+from schemas.records import TYPE_HEADER, RecordType, record_type, type_headers
 from schemas.redact import Redactor
+from schemas.replay import ReplayFilter, past_end
 from schemas.spans import Span, SpanEvent, SpanKind, SpanStatus, decode_spans, encode_spans
 from schemas.timeparse import parse_duration_ms, parse_timestamp_ms
 from schemas.topics import DEFAULT_PREFIX, Topics
@@ -20,6 +22,7 @@ from schemas.wire import (
     decode_deadletter,
     decode_metrics_record,
     decode_rollups,
+    decode_tick,
     encode_deadletter,
     encode_metric_batch,
     encode_rollups,
@@ -29,6 +32,7 @@ from schemas.wire import (
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "TYPE_HEADER",
     "DeadLetter",
     "EnvelopeError",
     "FieldError",
@@ -38,7 +42,9 @@ __all__ = [
     "MetricBatch",
     "MetricKind",
     "MetricsEnvelope",
+    "RecordType",
     "Redactor",
+    "ReplayFilter",
     "RollupBatch",
     "RollupRow",
     "SeriesPoints",
@@ -54,6 +60,7 @@ __all__ = [
     "decode_metrics_record",
     "decode_rollups",
     "decode_spans",
+    "decode_tick",
     "encode_deadletter",
     "encode_logs",
     "encode_metric_batch",
@@ -65,4 +72,7 @@ __all__ = [
     "parse_duration_ms",
     "parse_metrics_envelope",
     "parse_timestamp_ms",
+    "past_end",
+    "record_type",
+    "type_headers",
 ]

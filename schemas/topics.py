@@ -39,7 +39,14 @@ class Topics:
 
     @property
     def alerts(self) -> str:
+        """Alert transitions; partition N carries those evaluated from source partition N (as rollups)."""
         return f"{self.prefix}alerts"
+
+    @property
+    def alert_states(self) -> str:
+        """Alert state snapshots, compacted (key: source partition), laid out as ``alerts``: what a
+        stream worker restores when it takes a partition over."""
+        return f"{self.prefix}alert-states"
 
     @property
     def deadletter(self) -> str:
@@ -47,4 +54,4 @@ class Topics:
         return f"{self.prefix}deadletter"
 
     def all(self) -> tuple[str, ...]:
-        return (self.metrics, self.spans, self.logs, self.rollups, self.alerts, self.deadletter)
+        return (self.metrics, self.spans, self.logs, self.rollups, self.alerts, self.alert_states, self.deadletter)

@@ -36,6 +36,7 @@ __all__ = [
     "decode_items",
     "decode_metrics_record",
     "decode_rollups",
+    "decode_tick",
     "encode_deadletter",
     "encode_metric_batch",
     "encode_rollups",
@@ -223,7 +224,23 @@ def pack_records(
 
 
 def encode_tick(close_ms: int) -> bytes:
+    """The value of a window tick record (the stream stage's, in metrics and spans partitions)."""
     return _dumps({"type": "tick", "v": WIRE_VERSION, "close_ms": close_ms})
+
+
+def decode_tick(data: bytes) -> Tick:
+    """Decode one window tick record. Raises :class:`WireError` with the reason."""
+    obj = _loads(data)
+    if obj.get("type") != "tick":
+        raise WireError(f"cannot decode tick: record type is {obj.get('type')!r}")
+    return _tick(obj)
+
+
+def _tick(obj: dict[str, Any]) -> Tick:
+    close_ms = obj.get("close_ms")
+    if isinstance(close_ms, bool) or not isinstance(close_ms, int) or close_ms < 0:
+        raise WireError(f"cannot decode tick: close_ms must be epoch milliseconds, found {close_ms!r}")
+    return Tick(close_ms)
 
 
 def decode_metrics_record(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> MetricBatch | Tick:
@@ -231,10 +248,7 @@ def decode_metrics_record(data: bytes, limits: Limits = _DEFAULT_LIMITS) -> Metr
     obj = _loads(data)
     kind = obj.get("type")
     if kind == "tick":
-        close_ms = obj.get("close_ms")
-        if not isinstance(close_ms, int):
-            raise WireError(f"tick close_ms must be an integer, got {close_ms!r}")
-        return Tick(close_ms)
+        return _tick(obj)
     if kind != "metrics":
         raise WireError(f"cannot decode record of type {kind!r}: expected 'metrics' or 'tick'")
     service = obj.get("service")

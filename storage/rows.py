@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from schemas import DeadLetter, LogRecord, MetricBatch, Redactor, RollupBatch, Span
-from schemas.alerts import AlertRecord
+from schemas.alerts import TransitionRecord
 from schemas.sketch import PAGE_SLOTS
 
 __all__ = [
@@ -152,16 +152,9 @@ class DeadLetterColumns(_RowColumns):
         ))  # fmt: skip
 
 
-ALERT_STATES = frozenset({"inactive", "pending", "firing", "resolved"})
-
-
 class AlertHistoryColumns(_RowColumns):
-    """Transitions of ``alerts`` records -> table ``alert_history``, one row each.
-
-    The body is read as schemas/alerts.py documents it (``previous``, ``at_ms`` and the ``alert``
-    fields), checked field by field: storage does not import alerting, and a record that would fail
-    the insert must be refused here, alone, not fail the whole batch.
-    """
+    """Transitions of ``alerts`` records -> table ``alert_history``, one row each (the record was
+    validated field by field when decoded, so no row can fail the insert)."""
 
     table = "alert_history"
     names: ClassVar[list[str]] = [
@@ -169,54 +162,12 @@ class AlertHistoryColumns(_RowColumns):
         "active_at", "fired_at", "resolved_at", "channels", "src_partition", "tick_offset", "seq", "kafka_offset",
     ]  # fmt: skip
 
-    def add(self, kafka_offset: int, record: AlertRecord) -> None:
-        """Add the transition ``record`` carries; ``ValueError`` (nothing added) when its body is not one."""
-        body = record.body
-        alert = body.get("alert")
-        if not isinstance(alert, dict):
-            raise ValueError("the transition has no 'alert' object")
-        value = alert.get("value")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError(f"value must be a number or null, found {value!r}")
-        channels = alert.get("channels", [])
-        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-            raise ValueError("channels must be a list of strings")
+    def add(self, kafka_offset: int, t: TransitionRecord) -> None:
         self._append((
-            _time(body.get("at_ms"), "at_ms", optional=False), _text(alert, "rule"), _text(alert, "fingerprint"),
-            _labels(alert, "labels"), _labels(alert, "group"), _text(alert, "severity"), _state(alert.get("state")),
-            _state(body.get("previous")), None if value is None else float(value), _labels(alert, "annotations"),
-            _time(alert.get("active_at_ms"), "active_at_ms"), _time(alert.get("fired_at_ms"), "fired_at_ms"),
-            _time(alert.get("resolved_at_ms"), "resolved_at_ms"), channels, record.src_partition,
-            record.tick_offset, record.seq, kafka_offset,
+            t.at_ms, t.rule, t.fingerprint, t.labels, t.group, t.severity, t.state.value, t.previous.value, t.value,
+            t.annotations, t.active_at_ms, t.fired_at_ms, t.resolved_at_ms, list(t.channels), t.src_partition,
+            t.tick_offset, t.seq, kafka_offset,
         ))  # fmt: skip
-
-
-def _text(alert: dict[str, Any], name: str) -> str:
-    value = alert.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, found {value!r}")
-    return value
-
-
-def _labels(alert: dict[str, Any], name: str) -> dict[str, str]:
-    value = alert.get(name, {})
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ValueError(f"{name} must be an object of strings")
-    return value
-
-
-def _state(value: Any) -> str:
-    if value not in ALERT_STATES:
-        raise ValueError(f"unknown alert state {value!r}")
-    return str(value)
-
-
-def _time(value: Any, name: str, *, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
-        raise ValueError(f"{name} must be epoch milliseconds, found {value!r}")
-    return value
 
 
 class SpanColumns:

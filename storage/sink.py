@@ -8,14 +8,15 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
 - the stream stage may re-emit rollups after its own restart; those carry the identity
   ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
   holds emissions of metrics partition N in tick order, so anything at or below the highest
-  stored identity is a repeat and is skipped. The ``alerts`` topic is laid out the same way
-  (identity ``(partition, tick offset, seq)``, schemas/alerts.py): its transitions become rows of
-  ``alert_history`` with the same skipping; its ``states`` snapshots are the stream stage's own
-  restart state and are passed over.
+  stored identity is a repeat and is skipped (:class:`~schemas.ReplayFilter`). The ``alerts``
+  topic is laid out the same way (identity ``(partition, tick offset, seq)``, schemas/alerts.py):
+  its transitions become rows of ``alert_history`` with the same skipping.
 
-Spans and log records are redacted (:class:`~schemas.Redactor`) before they are stored: the sink is
-the one writer of ClickHouse, so a producer writing to Kafka directly cannot store a secret either.
-The spans topic also carries the stream stage's window ticks; the sink passes over them.
+Each record is decoded once, by the type it names (schemas/records.py); a type its topic does not
+carry is counted as unreadable. The metrics and spans topics also carry the stream stage's window
+ticks; the sink passes over them. Spans and log records are redacted (:class:`~schemas.Redactor`)
+before they are stored: the sink is the one writer of ClickHouse, so a producer writing to Kafka
+directly cannot store a secret either.
 
 Kafka commits happen after each flush, for lag monitoring; correctness never depends on them.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -33,8 +35,9 @@ from aiokafka.errors import KafkaError
 
 from schemas import (
     MetricBatch,
+    RecordType,
     Redactor,
-    Tick,
+    ReplayFilter,
     Topics,
     WireError,
     decode_deadletter,
@@ -42,8 +45,11 @@ from schemas import (
     decode_metrics_record,
     decode_rollups,
     decode_spans,
+    past_end,
+    record_type,
 )
-from schemas.alerts import decode_alert_record
+from schemas.alerts import decode_transition
+from schemas.stage import Health
 from storage import metrics
 from storage.client import Store
 from storage.rows import (
@@ -99,14 +105,15 @@ class ForeignStoreError(RuntimeError):
 async def _foreign_partitions(
     consumer: AIOKafkaConsumer, assigned: list[TopicPartition], stored: dict[tuple[str, int], int]
 ) -> list[str]:
-    """Each assigned partition whose highest stored offset is at or past the end of its log (a
-    log's end never moves back, so such a store was filled from another incarnation of the topic)."""
-    ends = await consumer.end_offsets(assigned)
-    return [
-        f"{tp.topic}[{tp.partition}] stored up to offset {offset}, its log ends at {ends[tp]}"
-        for tp in assigned
-        if (offset := stored.get((tp.topic, tp.partition))) is not None and offset >= ends[tp]
-    ]
+    """Each assigned partition whose stored records lie past the end of its log (:func:`~schemas.past_end`)."""
+    positions = {tp: offset + 1 for tp in assigned if (offset := stored.get((tp.topic, tp.partition))) is not None}
+    found = past_end(positions, await consumer.end_offsets(list(positions))) if positions else {}
+    return [f"{tp.topic}[{tp.partition}] stored up to offset {positions[tp] - 1}, its log ends at {end}"
+            for tp, end in found.items()]  # fmt: skip
+
+
+def _pass_over(tp: TopicPartition, record: Any) -> None:
+    """A window tick of the stream stage: it closes windows there, it is no data here."""
 
 
 class _Resume(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -122,6 +129,8 @@ class _Resume(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class Sink:
     """Consumes the topics and writes ClickHouse; :meth:`run` until the stop event is set."""
+
+    name = "sink"
 
     def __init__(self, config: SinkConfig, store: Store) -> None:
         self.config = config
@@ -141,14 +150,22 @@ class Sink:
             topics.alerts: _Pending(self._alerts, config.alerts_flush_s),
             topics.deadletter: _Pending(self._letters, config.rollups_flush_s),
         }
-        self._frontier: dict[int, tuple[int, int]] = {}  # rollups partition -> highest (tick, chunk) kept
-        self._alert_frontier: dict[int, tuple[int, int]] = {}  # alerts partition -> highest (tick, seq) taken
+        self._rollup_replays = ReplayFilter()  # per rollups partition: highest (tick, chunk) kept
+        self._alert_replays = ReplayFilter()  # per alerts partition: highest (tick, seq) taken
+        self._readers = self._readers_by_topic()
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
         self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
         self._flush_lock = asyncio.Lock()
         self.flushes = 0
+
+    def health(self) -> Health:
+        if self._foreign is not None:
+            return Health(self.name, False, str(self._foreign))
+        if self._consumer is None:
+            return Health(self.name, False, "not consuming (starting, or Kafka unreachable)")
+        return Health(self.name, True, f"{self.flushes} flush(es)")
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -181,21 +198,30 @@ class Sink:
             self._consumer = None
             await consumer.stop()
 
-    def _take(self, tp: TopicPartition, records: list[Any]) -> None:
+    def _readers_by_topic(self) -> dict[str, dict[RecordType, Callable[[TopicPartition, Any], None]]]:
+        """Per topic, the record types it carries and what takes each (decoding it once)."""
         topics = self.config.topics
+        return {
+            topics.metrics: {RecordType.METRICS: self._take_metrics, RecordType.TICK: _pass_over},
+            topics.spans: {RecordType.SPANS: self._take_spans, RecordType.TICK: _pass_over},
+            topics.logs: {RecordType.LOGS: self._take_logs},
+            topics.rollups: {RecordType.ROLLUPS: self._take_rollups},
+            topics.alerts: {RecordType.ALERT_TRANSITION: self._take_alert},
+            topics.deadletter: {RecordType.DEADLETTER: self._take_letter},
+        }
+
+    def _take(self, tp: TopicPartition, records: list[Any]) -> None:
+        readers = self._readers[tp.topic]
         for record in records:
-            if tp.topic == topics.metrics:
-                self._take_metrics(tp, record)
-            elif tp.topic == topics.spans:
-                self._take_spans(tp, record)
-            elif tp.topic == topics.logs:
-                self._take_logs(tp, record)
-            elif tp.topic == topics.rollups:
-                self._take_rollups(tp, record)
-            elif tp.topic == topics.alerts:
-                self._take_alert(tp, record)
-            else:
-                self._take_letter(tp, record)
+            kind = record_type(record.headers, record.value)
+            read = readers.get(kind) if kind is not None else None
+            try:
+                if read is None:
+                    raise WireError("a record of a type this topic does not carry")
+                read(tp, record)
+            except WireError as exc:
+                log.debug("%s[%d]@%d unreadable: %s", tp.topic, tp.partition, record.offset, exc)
+                metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
         if records:
             self._consumed[tp] = records[-1].offset + 1
             pending = self._pending[tp.topic]
@@ -203,88 +229,36 @@ class Sink:
                 pending.since = time.monotonic()
 
     def _take_metrics(self, tp: TopicPartition, record: Any) -> None:
-        try:
-            decoded = decode_metrics_record(record.value)
-        except WireError:
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
-            return
-        if isinstance(decoded, MetricBatch):
-            self._points.add(tp.partition, record.offset, decoded)
+        batch = decode_metrics_record(record.value)
+        if isinstance(batch, MetricBatch):
+            self._points.add(tp.partition, record.offset, batch)
 
     def _take_spans(self, tp: TopicPartition, record: Any) -> None:
-        try:
-            spans = decode_spans(record.value)
-        except WireError:
-            self._unreadable(tp, record.value)
-            return
-        self._spans.add(tp.partition, record.offset, spans)
+        self._spans.add(tp.partition, record.offset, decode_spans(record.value))
 
     def _take_logs(self, tp: TopicPartition, record: Any) -> None:
-        try:
-            records = decode_logs(record.value)
-        except WireError:
-            self._unreadable(tp, record.value)
-            return
-        self._logs.add(tp.partition, record.offset, records)
-
-    @staticmethod
-    def _unreadable(tp: TopicPartition, value: bytes) -> None:
-        """Count a record that is neither data nor a window tick (the stream stage ticks into the
-        spans partitions it owns; the stream stage dead-letters what nobody can read)."""
-        try:
-            if isinstance(decode_metrics_record(value), Tick):
-                return
-        except WireError:
-            pass
-        metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+        self._logs.add(tp.partition, record.offset, decode_logs(record.value))
 
     def _take_rollups(self, tp: TopicPartition, record: Any) -> None:
-        try:
-            batch = decode_rollups(record.value)
-        except WireError:
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
-            return
-        identity = (batch.tick_offset, batch.chunk)
-        seen = self._frontier.get(tp.partition)
-        if seen is not None and identity <= seen:
+        batch = decode_rollups(record.value)
+        if not self._rollup_replays.admit(tp.partition, (batch.tick_offset, batch.chunk)):
             metrics.REPLAYS_SKIPPED.inc()
             return
-        self._frontier[tp.partition] = identity
         self._rollups.add(record.offset, batch)
 
     def _take_alert(self, tp: TopicPartition, record: Any) -> None:
         """A transition becomes a history row unless it re-emits one taken already; a record whose
         source partition is not its own would break that skipping, so it is refused (counted)."""
-        try:
-            alert = decode_alert_record(record.value)
-        except WireError:
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
-            return
-        if alert.src_partition != tp.partition:
-            log.warning("alerts record at %d of partition %d names source partition %d; skipped",
-                        record.offset, tp.partition, alert.src_partition)  # fmt: skip
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
-            return
-        seen = self._alert_frontier.get(tp.partition)
-        if seen is not None and alert.identity <= seen:
+        transition = decode_transition(record.value)
+        if transition.src_partition != tp.partition:
+            raise WireError(f"it names source partition {transition.src_partition}, not its own {tp.partition}")
+        if not self._alert_replays.admit(tp.partition, transition.identity):
             metrics.ALERT_REPLAYS_SKIPPED.inc()
             return
-        self._alert_frontier[tp.partition] = alert.identity
-        if alert.kind != "transition":
-            return  # a ``states`` snapshot: the stream stage's restart state, not history
-        try:
-            self._alerts.add(record.offset, alert)
-        except ValueError as exc:
-            log.warning("alerts record at %d of partition %d is not a transition: %s", record.offset, tp.partition, exc)
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
+        self._alerts.add(record.offset, transition)
 
     def _take_letter(self, tp: TopicPartition, record: Any) -> None:
-        try:
-            letter = decode_deadletter(record.value)
-        except WireError:
-            metrics.UNREADABLE_RECORDS.labels(tp.topic).inc()
-            return
-        self._letters.add(tp.partition, record.offset, letter)
+        self._letters.add(tp.partition, record.offset, decode_deadletter(record.value))
 
     def _due(self) -> list[str]:
         """Topics whose waiting rows are old enough, or numerous enough, to insert now."""
@@ -343,8 +317,11 @@ class Sink:
         consumer.pause(*assigned)
         stored, frontiers = await asyncio.to_thread(self._stored_positions)
         if foreign := await _foreign_partitions(consumer, assigned, stored):
-            # Left paused: resuming after offsets of another topic would pass over records never
-            # stored. run() raises this; the records wait in Kafka until the setup is fixed.
+            # The sink refuses where the notifier starts the partition over: its positions are the
+            # rows it stored, which it cannot forget without deleting data, and reading the new log
+            # from its start would mix two topics' rows in one store. Left paused: resuming after
+            # offsets of another topic would pass over records never stored. run() raises this; the
+            # records wait in Kafka until the setup is fixed.
             self._foreign = ForeignStoreError(
                 f"the store holds records of other topics: {'; '.join(foreign)}. The topics were recreated, "
                 "the topic prefix changed or the store belongs to another Kafka cluster: use a store (data dir "
@@ -358,14 +335,10 @@ class Sink:
                 consumer.seek(tp, offset + 1)
             self._consumed.pop(tp, None)
             if tp.topic == topics.rollups:
-                self._frontier.pop(tp.partition, None)
-                if (frontier := frontiers.get((tp.topic, tp.partition))) is not None:
-                    self._frontier[tp.partition] = frontier
+                self._rollup_replays.reset(tp.partition, frontiers.get((tp.topic, tp.partition)))
                 await asyncio.to_thread(self._tiers.resume, tp.partition, offset)
             elif tp.topic == topics.alerts:
-                self._alert_frontier.pop(tp.partition, None)
-                if (frontier := frontiers.get((tp.topic, tp.partition))) is not None:
-                    self._alert_frontier[tp.partition] = frontier
+                self._alert_replays.reset(tp.partition, frontiers.get((tp.topic, tp.partition)))
         consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 

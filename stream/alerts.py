@@ -24,9 +24,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerting.rules import AlertKey, AlertState, RuleSet, SelectorPlan, WindowStats, collect_stats, evaluate, selectors
+from alerting.rules import (
+    AlertKey,
+    AlertState,
+    RuleSet,
+    SelectorPlan,
+    WindowStats,
+    collect_stats,
+    evaluate,
+    selectors,
+    state_entry,
+    state_from_entry,
+    transition_record,
+)
 from schemas import MetricKind, RollupRow
-from schemas.alerts import AlertRecord
+from schemas.alerts import StatesRecord, TransitionRecord
 from schemas.sketch import EMPTY, Histogram, merge, quantiles
 
 __all__ = ["GroupAggregate", "PartitionAlerts", "merge_rows"]
@@ -79,18 +91,14 @@ class PartitionAlerts:
     _history: deque[tuple[int, list[RollupRow]]] = field(default_factory=deque)  # (window end, main rows)
     _plans: tuple[RuleSet, list[SelectorPlan]] | None = None  # per window length, for the rules in force
 
-    def restore(self, snapshot: AlertRecord) -> None:
-        """Take over the state a ``states`` snapshot holds (see the module docstring)."""
-        # A group's labels keep their group_by order (JSON objects keep key order both ways).
-        self.states = {
-            (str(item["rule"]), tuple((str(k), str(v)) for k, v in item["group"].items())): AlertState.from_dict(
-                item["state"]
-            )
-            for item in snapshot.body.get("states", [])
-        }
-        self.evaluated_to_ms = snapshot.body.get("evaluated_to_ms")
+    def restore(self, snapshot: StatesRecord) -> None:
+        """Take over the state a snapshot holds (see the module docstring)."""
+        self.states = dict(state_from_entry(entry) for entry in snapshot.states)
+        self.evaluated_to_ms = snapshot.evaluated_to_ms
 
-    def on_tick(self, tick_offset: int, watermark_ms: int, rows: list[RollupRow]) -> list[AlertRecord]:
+    def on_tick(
+        self, tick_offset: int, watermark_ms: int, rows: list[RollupRow]
+    ) -> list[TransitionRecord | StatesRecord]:
         """Evaluate every window end the tick makes final; return the records to emit, in order:
         transitions, then one ``states`` snapshot (none when nothing was evaluated)."""
         ruleset = self.rules()
@@ -119,10 +127,10 @@ class PartitionAlerts:
             transitions.extend(outcome.transitions)
         self.evaluated_to_ms = ends[-1]
         self._trim(ruleset)
-        records = [
-            AlertRecord("transition", 0, tick_offset, seq, _transition_body(t)) for seq, t in enumerate(transitions)
+        records: list[TransitionRecord | StatesRecord] = [
+            transition_record(t, tick_offset, seq) for seq, t in enumerate(transitions)
         ]
-        records.append(AlertRecord("states", 0, tick_offset, len(records), self.snapshot()))
+        records.append(self.snapshot(tick_offset))
         return records
 
     def _plans_for(self, ruleset: RuleSet) -> list[SelectorPlan]:
@@ -161,19 +169,7 @@ class PartitionAlerts:
         while self._history and self._history[0][0] <= (self.evaluated_to_ms or 0) - longest:
             self._history.popleft()
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "evaluated_to_ms": self.evaluated_to_ms,
-            "states": [
-                {"rule": rule, "group": dict(group), "state": state.to_dict()}
-                for (rule, group), state in self.states.items()
-            ],
-        }
-
-
-def _transition_body(transition: Any) -> dict[str, Any]:
-    return {
-        "previous": transition.previous.value,
-        "at_ms": transition.at_ms,
-        "alert": transition.alert.to_dict(),
-    }
+    def snapshot(self, tick_offset: int) -> StatesRecord:
+        """The whole state after the tick at ``tick_offset`` (source partition set by the caller)."""
+        entries = tuple(state_entry(key, state) for key, state in self.states.items())
+        return StatesRecord(0, tick_offset, self.evaluated_to_ms, entries)

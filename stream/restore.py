@@ -1,21 +1,27 @@
-"""Finding the newest alert-state snapshot of a source partition in the ``alerts`` topic."""
+"""Reading the alert state a source partition was left in: the last record of its ``alert-states`` partition."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import WireError
-from schemas.alerts import AlertRecord, decode_alert_record
+from schemas.alerts import StatesRecord, decode_states
 
-__all__ = ["latest_snapshot"]
+__all__ = ["last_states"]
 
-_STEP = 256  # records read back per attempt (snapshots are most of the topic: one per evaluating tick)
+log = logging.getLogger("perfpulse.stream.restore")
 
 
-async def latest_snapshot(bootstrap: str, topic: str, partition: int, timeout_s: float = 30.0) -> AlertRecord | None:
-    """The last ``states`` record of ``topic``'s ``partition``, or None when it holds none."""
+async def last_states(bootstrap: str, topic: str, partition: int, timeout_s: float = 30.0) -> StatesRecord | None:
+    """The last record of ``topic``'s ``partition``, or None when it holds none (or an unreadable one).
+
+    Partition N of ``alert-states`` only holds snapshots of source partition N, in tick order, so the
+    record just before the log's end is the newest (compaction keeps it: it is its key's last).
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=int(timeout_s * 1000)
     )
@@ -23,29 +29,19 @@ async def latest_snapshot(bootstrap: str, topic: str, partition: int, timeout_s:
     await consumer.start()
     try:
         consumer.assign([tp])
-        begin = (await consumer.beginning_offsets([tp]))[tp]
         end = (await consumer.end_offsets([tp]))[tp]
-        upto, step = end, _STEP
-        while upto > begin:
-            start = max(begin, upto - step)
-            consumer.seek(tp, start)
-            found: AlertRecord | None = None
-            while (position := await consumer.position(tp)) < upto:
-                batch = await asyncio.wait_for(consumer.getmany(tp, timeout_ms=1000), timeout_s)
-                for record in batch.get(tp, []):
-                    if record.offset >= upto:
-                        break
-                    try:
-                        decoded = decode_alert_record(record.value)
-                    except WireError:
-                        continue
-                    if decoded.kind == "states":
-                        found = decoded
-                if not batch and position >= end:
-                    break
-            if found is not None:
-                return found
-            upto, step = start, step * 4
-        return None
+        if end <= (await consumer.beginning_offsets([tp]))[tp]:
+            return None
+        consumer.seek(tp, end - 1)
+        records: list[Any] = []
+        async with asyncio.timeout(timeout_s):
+            while not records:
+                records = (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+        try:
+            return decode_states(records[-1].value)
+        except WireError as exc:
+            log.error("cannot restore the alert state of %s[%d] from offset %d: %s; starting without",
+                      topic, partition, records[-1].offset, exc)  # fmt: skip
+            return None
     finally:
         await consumer.stop()

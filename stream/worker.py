@@ -4,8 +4,11 @@ One agent consumes the ``metrics`` and ``spans`` topics; a timer writes a tick i
 partition this worker owns; the agent folds metric batches (and the RED metrics derived from span
 batches, stream/spanmetrics.py) into :class:`~stream.partition.PartitionWindows` and, on each tick,
 sends the rows it emits to the partition of ``rollups`` that belongs to the source partition
-(metrics partition N -> N, spans partition N -> metrics partitions + N). Several
-``perfpulse worker`` processes share the partitions through the Faust consumer group.
+(metrics partition N -> N, spans partition N -> metrics partitions + N); alert transitions and
+alert-state snapshots go to the same partition of ``alerts`` and ``alert-states``. Every record it
+writes names its type in a header (schemas/records.py), and every record it reads is decoded once,
+by the type it names. Several ``perfpulse worker`` processes share the partitions through the
+Faust consumer group.
 
 Faust is used for the group, the agent, the timer and the producer, but not for tables: window
 state is rebuilt by replay (see stream/partition.py for why, with the upstream issues), so offsets
@@ -30,21 +33,25 @@ from alerting.rules import RulesWatcher
 from schemas import (
     DeadLetter,
     MetricBatch,
+    RecordType,
     RollupBatch,
     Tick,
     Topics,
     WireError,
     decode_metrics_record,
     decode_spans,
+    decode_tick,
     encode_deadletter,
     encode_rollups,
     encode_tick,
+    record_type,
+    type_headers,
 )
-from schemas.alerts import AlertRecord, encode_alert_record
+from schemas.alerts import StatesRecord, TransitionRecord, encode_states, encode_transition
 from stream import metrics
 from stream.alerts import PartitionAlerts
 from stream.partition import PartitionWindows
-from stream.restore import latest_snapshot
+from stream.restore import last_states
 from stream.spanmetrics import span_metrics
 
 __all__ = ["StreamConfig", "StreamWorker"]
@@ -127,6 +134,7 @@ class StreamWorker:
         self._tick_targets = {name: raw(name) for name in (cfg.topics.metrics, cfg.topics.spans)}
         self._rollups = raw(cfg.topics.rollups)
         self._alerts = raw(cfg.topics.alerts)
+        self._alert_states = raw(cfg.topics.alert_states)
         self._deadletter = raw(cfg.topics.deadletter)
 
         @app.agent(source, name="perfpulse.stream.windows")
@@ -155,7 +163,7 @@ class StreamWorker:
         for tp in self.app.consumer.assignment():
             target = self._tick_targets.get(tp.topic)
             if target is not None:
-                await target.send(value=value, partition=tp.partition)
+                await target.send(value=value, partition=tp.partition, headers=type_headers(RecordType.TICK))
                 self._report_lag(tp)
 
     def _rollups_partition(self, tp: TP) -> int:
@@ -182,24 +190,25 @@ class StreamWorker:
             cfg = self.config
             alerts = PartitionAlerts(cfg.window_ms, cfg.grace_ms, lambda: self._rules.current if self._rules else None)
             if self._rules is not None:
-                snapshot = await latest_snapshot(cfg.bootstrap, cfg.topics.alerts, self._rollups_partition(tp))
+                snapshot = await last_states(cfg.bootstrap, cfg.topics.alert_states, self._rollups_partition(tp))
                 if snapshot is not None:
                     alerts.restore(snapshot)
             state = self._partitions[tp] = _Partition(PartitionWindows(cfg.window_ms, cfg.grace_ms), alerts)
         return state
 
-    def _decode(self, tp: TP, value: bytes) -> list[MetricBatch] | Tick:
-        """A record as metric batches to fold in, or a tick; :class:`WireError` when unreadable."""
-        if tp.topic == self.config.topics.metrics:
+    def _decode(self, tp: TP, headers: Any, value: bytes) -> list[MetricBatch] | Tick:
+        """A record as metric batches to fold in, or a tick, decoded once by the type it names;
+        :class:`WireError` when unreadable or not of a type its topic carries."""
+        kind = record_type(headers, value)
+        topics = self.config.topics
+        if kind is RecordType.TICK:
+            return decode_tick(value)
+        if kind is RecordType.METRICS and tp.topic == topics.metrics:
             record = decode_metrics_record(value)
             return [record] if isinstance(record, MetricBatch) else record
-        try:
-            tick = decode_metrics_record(value)  # ticks in spans partitions have the metrics shape
-        except WireError:
+        if kind is RecordType.SPANS and tp.topic == topics.spans:
             return span_metrics(decode_spans(value))
-        if isinstance(tick, Tick):
-            return tick
-        raise WireError("a metric batch on the spans topic")
+        raise WireError(f"cannot read a record of type {kind and kind.value!r} on topic {tp.topic}")
 
     async def _handle(self, event: Any) -> None:
         message = event.message
@@ -207,7 +216,7 @@ class StreamWorker:
         state = await self._state_for(tp, offset)
         state.held.append(event)
         try:
-            record = self._decode(tp, message.value)
+            record = self._decode(tp, message.headers, message.value)
         except WireError as exc:
             state.windows.last_offset = offset
             await self._dead_letter(tp, offset, message.value, str(exc))
@@ -228,14 +237,12 @@ class StreamWorker:
         futures = []
         for chunk, start in enumerate(range(0, len(result.rows), ROWS_PER_RECORD)):
             batch = RollupBatch(partition, offset, chunk, result.rows[start : start + ROWS_PER_RECORD])
-            futures.append(await self._rollups.send(value=encode_rollups(batch), partition=partition))
+            value = encode_rollups(batch)
+            headers = type_headers(RecordType.ROLLUPS)
+            futures.append(await self._rollups.send(value=value, partition=partition, headers=headers))
         watermark = state.windows.watermark_ms if state.windows.watermark_ms is not None else tick.close_ms
         for record in state.alerts.on_tick(offset, watermark, result.rows):
-            placed = replace(record, src_partition=partition)
-            futures.append(
-                await self._alerts.send(key=_alert_key(placed), value=encode_alert_record(placed), partition=partition)
-            )
-            metrics.ALERT_TRANSITIONS.inc(record.kind == "transition")
+            futures.append(await self._send_alert(replace(record, src_partition=partition)))
         for future in futures:
             await future  # acknowledged by Kafka before the offsets behind it are committed
         if result.rows:
@@ -246,6 +253,16 @@ class StreamWorker:
             held = state.held
             while held and held[0].message.offset < result.restart_offset:
                 held.popleft().ack()
+
+    async def _send_alert(self, record: TransitionRecord | StatesRecord) -> Any:
+        """Send a transition to ``alerts``, a snapshot to ``alert-states``, into the partition of the
+        record's source partition; returns the future of Kafka's acknowledgement."""
+        if isinstance(record, TransitionRecord):
+            metrics.ALERT_TRANSITIONS.inc()
+            topic, value, kind = self._alerts, encode_transition(record), RecordType.ALERT_TRANSITION
+        else:
+            topic, value, kind = self._alert_states, encode_states(record), RecordType.ALERT_STATES
+        return await topic.send(key=record.key, value=value, partition=record.src_partition, headers=type_headers(kind))
 
     async def _dead_letter(self, tp: TP, offset: int, payload: bytes, reason: str) -> None:
         letter = DeadLetter(
@@ -258,16 +275,9 @@ class StreamWorker:
             at_ms=time.time_ns() // 1_000_000,
         )
         key = f"{letter.source_topic}:{tp.partition}:{offset}".encode()
-        future = await self._deadletter.send(key=key, value=encode_deadletter(letter))
+        future = await self._deadletter.send(
+            key=key, value=encode_deadletter(letter), headers=type_headers(RecordType.DEADLETTER)
+        )
         await future
         metrics.DEADLETTERS.labels("stream").inc()
         log.warning("dead-lettered %s[%d]@%d: %s", tp.topic, tp.partition, offset, reason)
-
-
-def _alert_key(record: AlertRecord) -> bytes:
-    """Kafka key: the alert (rule and group) for a transition, the partition for a snapshot."""
-    if record.kind == "transition":
-        alert = record.body["alert"]
-        group = ",".join(f"{k}={v}" for k, v in sorted(alert["group"].items()))
-        return f"{alert['rule']}{{{group}}}".encode()
-    return f"states/{record.src_partition}".encode()

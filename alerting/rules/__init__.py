@@ -14,10 +14,11 @@ rule unit-test runner (:mod:`alerting.rules.testing`) and the rules-file editor
 from alerting.rules.alert import (
     Alert,
     AlertTransition,
-    AlertWireError,
-    decode_transition,
-    encode_transition,
     fingerprint,
+    state_entry,
+    state_from_entry,
+    transition_from_record,
+    transition_record,
 )
 from alerting.rules.collect import Aggregate, SelectorPlan, collect_stats
 from alerting.rules.condition import DEFAULT_ALIASES, Alias, Condition, ConditionError, Op, parse_alias, parse_condition
@@ -57,7 +58,6 @@ __all__ = [
     "AlertKey",
     "AlertState",
     "AlertTransition",
-    "AlertWireError",
     "Alias",
     "Condition",
     "ConditionError",
@@ -82,8 +82,6 @@ __all__ = [
     "Transition",
     "WindowStats",
     "collect_stats",
-    "decode_transition",
-    "encode_transition",
     "evaluate",
     "exact_stats",
     "fingerprint",
@@ -96,7 +94,11 @@ __all__ = [
     "read_rules_file",
     "retire",
     "selectors",
+    "state_entry",
+    "state_from_entry",
     "step",
+    "transition_from_record",
+    "transition_record",
     "validate_rules",
     "window_stats",
 ]

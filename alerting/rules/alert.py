@@ -1,9 +1,10 @@
-"""An alert as the rest of the system sees it, and its wire encoding on the ``alerts`` topic.
+"""An alert as the rest of the system sees it, and its conversion to and from the alert topics' records.
 
 The evaluator emits an :class:`AlertTransition` for every state change; the stream stage publishes
-it (key: :attr:`Alert.key`, rule + group), the notifier and the ClickHouse sink consume it.
-Encoding follows :mod:`schemas.wire`: one orjson object with a ``"type"`` and a version, decoded
-with validation into :class:`AlertWireError` carrying the reason.
+it as a :class:`~schemas.alerts.TransitionRecord` (:func:`transition_record`), the notifier reads it
+back (:func:`transition_from_record`). The stream stage's alert state travels to the worker that
+takes a partition over as :class:`~schemas.alerts.StateEntry` items (:func:`state_entry`,
+:func:`state_from_entry`). These four functions are the one place alerting's types meet the wire's.
 """
 
 from __future__ import annotations
@@ -12,27 +13,23 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
+from alerting.rules.state import AlertState, State
+from schemas.alerts import StateEntry, TransitionRecord, alert_key
 
-from alerting.rules.state import State
+if TYPE_CHECKING:
+    from alerting.rules.evaluate import AlertKey
 
 __all__ = [
     "Alert",
     "AlertTransition",
-    "AlertWireError",
-    "decode_transition",
-    "encode_transition",
     "fingerprint",
+    "state_entry",
+    "state_from_entry",
+    "transition_from_record",
+    "transition_record",
 ]
-
-WIRE_TYPE = "alert_transition"
-WIRE_VERSION = 1
-
-
-class AlertWireError(ValueError):
-    """A record of the alerts topic that cannot be decoded; the message says why."""
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
@@ -68,9 +65,8 @@ class Alert:
 
     @property
     def key(self) -> str:
-        """Kafka key of the alerts topic: the rule and the group, so one alert's records stay ordered."""
-        group = ",".join(f"{k}={v}" for k, v in sorted(self.group.items()))
-        return f"{self.rule}{{{group}}}"
+        """The rule and the group (:func:`schemas.alerts.alert_key`), also the Kafka key of its transitions."""
+        return alert_key(self.rule, self.group)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,7 +86,7 @@ class Alert:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Alert:
-        """Inverse of :meth:`to_dict`; raises :class:`AlertWireError` naming the bad field."""
+        """Inverse of :meth:`to_dict` (the notifier's saved state); raises ``ValueError`` naming the bad field."""
         try:
             value = data.get("value")
             return cls(
@@ -108,9 +104,9 @@ class Alert:
                 fingerprint=_str(data.get("fingerprint", ""), "fingerprint"),
             )
         except KeyError as exc:
-            raise AlertWireError(f"cannot decode alert: missing field {exc.args[0]!r}") from None
+            raise ValueError(f"cannot read alert: missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:
-            raise AlertWireError(f"cannot decode alert: {exc}") from None
+            raise ValueError(f"cannot read alert: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -124,13 +120,13 @@ class AlertTransition:
 
 def _str(value: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise AlertWireError(f"cannot decode alert: {name} must be a string, got {type(value).__name__}")
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     return value
 
 
 def _labels(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise AlertWireError(f"cannot decode alert: {name} must be an object of strings")
+        raise TypeError(f"{name} must be an object of strings")
     return value
 
 
@@ -138,40 +134,80 @@ def _opt_int(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise AlertWireError(f"cannot decode alert: expected an integer time, got {value!r}")
+        raise TypeError(f"expected an integer time, got {value!r}")
     return value
 
 
-def encode_transition(transition: AlertTransition) -> bytes:
-    """The ``alerts`` topic record of ``transition``."""
-    return orjson.dumps(
-        {
-            "type": WIRE_TYPE,
-            "v": WIRE_VERSION,
-            "previous": transition.previous.value,
-            "at_ms": transition.at_ms,
-            "alert": transition.alert.to_dict(),
-        }
+def transition_record(
+    transition: AlertTransition, tick_offset: int, seq: int, src_partition: int = 0
+) -> TransitionRecord:
+    """The ``alerts`` record of ``transition``, emitted as the ``seq``-th of the tick at ``tick_offset``."""
+    alert = transition.alert
+    return TransitionRecord(
+        rule=alert.rule,
+        labels=dict(alert.labels),
+        group=dict(alert.group),
+        annotations=dict(alert.annotations),
+        severity=alert.severity,
+        state=alert.state,
+        previous=transition.previous,
+        value=alert.value if math.isfinite(alert.value) else None,
+        at_ms=transition.at_ms,
+        active_at_ms=alert.active_at_ms,
+        fired_at_ms=alert.fired_at_ms,
+        resolved_at_ms=alert.resolved_at_ms,
+        channels=alert.channels,
+        fingerprint=alert.fingerprint,
+        src_partition=src_partition,
+        tick_offset=tick_offset,
+        seq=seq,
     )
 
 
-def decode_transition(data: bytes) -> AlertTransition:
-    """Decode an ``alerts`` topic record; raises :class:`AlertWireError` with the reason."""
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise AlertWireError(f"cannot decode alert transition: invalid JSON ({exc})") from None
-    if not isinstance(obj, dict) or obj.get("type") != WIRE_TYPE:
-        raise AlertWireError(f"cannot decode alert transition: expected type {WIRE_TYPE!r}")
-    if obj.get("v") != WIRE_VERSION:
-        raise AlertWireError(f"cannot decode alert transition: unsupported version {obj.get('v')!r}")
-    alert = obj.get("alert")
-    if not isinstance(alert, dict):
-        raise AlertWireError("cannot decode alert transition: 'alert' must be an object")
-    try:
-        previous = State(str(obj.get("previous")))
-    except ValueError:
-        raise AlertWireError(
-            f"cannot decode alert transition: unknown previous state {obj.get('previous')!r}"
-        ) from None
-    return AlertTransition(Alert.from_dict(alert), previous, _opt_int(obj.get("at_ms")) or 0)
+def transition_from_record(record: TransitionRecord) -> AlertTransition:
+    """The transition an ``alerts`` record carries (inverse of :func:`transition_record`)."""
+    alert = Alert(
+        rule=record.rule,
+        labels=record.labels,
+        group=record.group,
+        annotations=record.annotations,
+        severity=record.severity,
+        state=record.state,
+        value=math.nan if record.value is None else record.value,
+        active_at_ms=record.active_at_ms,
+        fired_at_ms=record.fired_at_ms,
+        resolved_at_ms=record.resolved_at_ms,
+        channels=record.channels,
+        fingerprint=record.fingerprint,
+    )
+    return AlertTransition(alert, record.previous, record.at_ms)
+
+
+def state_entry(key: AlertKey, state: AlertState) -> StateEntry:
+    """The ``alert-states`` entry of the alert ``key`` (rule, group) in ``state``."""
+    rule, group = key
+    return StateEntry(
+        rule=rule,
+        group=dict(group),
+        state=state.state,
+        value=state.value if math.isfinite(state.value) else None,
+        last_eval_ms=state.last_eval_ms,
+        active_at_ms=state.active_at_ms,
+        fired_at_ms=state.fired_at_ms,
+        resolved_at_ms=state.resolved_at_ms,
+        keep_firing_since_ms=state.keep_firing_since_ms,
+    )
+
+
+def state_from_entry(entry: StateEntry) -> tuple[AlertKey, AlertState]:
+    """The alert key and state an ``alert-states`` entry holds (inverse of :func:`state_entry`)."""
+    state = AlertState(
+        state=entry.state,
+        value=math.nan if entry.value is None else entry.value,
+        last_eval_ms=entry.last_eval_ms,
+        active_at_ms=entry.active_at_ms,
+        fired_at_ms=entry.fired_at_ms,
+        resolved_at_ms=entry.resolved_at_ms,
+        keep_firing_since_ms=entry.keep_firing_since_ms,
+    )
+    return (entry.rule, tuple(entry.group.items())), state

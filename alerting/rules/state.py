@@ -20,19 +20,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any, Protocol
 
+from schemas.alerts import State  # the state names are part of the alerts topic's contract
+
 __all__ = ["AlertState", "Hold", "State", "Transition", "step"]
-
-
-class State(StrEnum):
-    """Where one alert (one rule, one group) stands after an evaluation."""
-
-    INACTIVE = "inactive"  # the condition does not hold (or never held); nothing to tell anyone
-    PENDING = "pending"  # the condition holds, but for less than the rule's `for` so far
-    FIRING = "firing"  # the condition has held for `for`, or stopped less than `keep_firing_for` ago
-    RESOLVED = "resolved"  # it was firing, and the condition no longer holds (keep_firing_for ran out)
 
 
 class Hold(Protocol):

@@ -8,8 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from alerting.rules import Alert, State
-from schemas.alerts import AlertRecord
+from alerting.rules import Alert, AlertTransition, State, transition_record
 from storage.alerts import AttemptRow, insert_attempts
 from storage.rows import AlertHistoryColumns
 from tests.api.apps import app_store, assert_error_shape
@@ -46,11 +45,10 @@ def stored(client: TestClient) -> list[Alert]:
         alert("high_error_rate", "frontend", State.FIRING, NOW + 2_000),
         alert("high_response_time", "gateway", State.RESOLVED, NOW + 3_000),
     ]
-    previous = {State.PENDING: "inactive", State.FIRING: "pending", State.RESOLVED: "firing"}
+    previous = {State.PENDING: State.INACTIVE, State.FIRING: State.PENDING, State.RESOLVED: State.FIRING}
     for tick, a in enumerate(alerts, start=1):
         at = NOW + (tick - 1) * 1_000
-        body = {"previous": previous[a.state], "at_ms": at, "alert": a.to_dict()}
-        columns.add(100 + tick, AlertRecord("transition", 6, tick, 0, body))
+        columns.add(100 + tick, transition_record(AlertTransition(a, previous[a.state], at), tick, 0, 6))
     table, data, names = columns.take()
     app_store(client).insert(table, data, names)
     return alerts

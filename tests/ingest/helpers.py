@@ -22,15 +22,20 @@ __all__ = ["read_batches", "read_logs", "read_records", "read_spans", "serving",
 
 async def read_records(bootstrap: str, topic: str) -> list[tuple[int, bytes | None, bytes]]:
     """Every record of ``topic`` from the beginning: (partition, key, value)."""
+    return [(m.partition, m.key, m.value) for m in await read_messages(bootstrap, topic)]
+
+
+async def read_messages(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` from the beginning, as aiokafka hands it over (headers included)."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
-    records: list[tuple[int, bytes | None, bytes]] = []
+    records: list[Any] = []
 
     async def poll() -> None:
-        for tp, messages in (await consumer.getmany(timeout_ms=200)).items():
-            records.extend((tp.partition, m.key, m.value) for m in messages)
+        for messages in (await consumer.getmany(timeout_ms=200)).values():
+            records.extend(messages)
 
     try:
         while not consumer.assignment():  # without a group, every partition is assigned

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
-from schemas import MetricBatch, MetricKind, SeriesPoints, Topics, decode_metrics_record
-from tests.ingest.helpers import read_records, tcp_proxy
+from schemas import MetricBatch, MetricKind, RecordType, SeriesPoints, Topics, decode_metrics_record, record_type
+from tests.ingest.helpers import read_messages, read_records, tcp_proxy
+from tests.storage.telemetry import log, span
 
 
 def make_batch(service: str, n: int, offset: float = 0.0) -> MetricBatch:
@@ -105,3 +106,16 @@ async def test_recovers_when_kafka_comes_back(kafka_bootstrap: str, topics: Topi
     assert len(records) == 1  # the failed attempts left nothing behind
     batch = decode_metrics_record(records[0][2])
     assert isinstance(batch, MetricBatch) and batch.series[0].values[0] == 100.0
+
+
+@pytest.mark.integration
+async def test_every_record_names_its_type_in_its_header(kafka_bootstrap: str, topics: Topics) -> None:
+    producer = RecordProducer(kafka_bootstrap, topics)
+    await producer.send_metrics([make_batch("gateway", 10)])
+    await producer.send_spans([[span(1, 1, None, 0, 5)]])
+    await producer.send_logs([[log(0, "started")]])
+    await producer.stop()
+    for topic, kind in ((topics.metrics, RecordType.METRICS), (topics.spans, RecordType.SPANS),
+                        (topics.logs, RecordType.LOGS)):  # fmt: skip
+        [message] = await read_messages(kafka_bootstrap, topic)
+        assert record_type(message.headers, b"") is kind  # the header alone names it

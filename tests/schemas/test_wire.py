@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from schemas import (
     decode_deadletter,
     decode_metrics_record,
     decode_rollups,
+    decode_tick,
     encode_deadletter,
     encode_metric_batch,
     encode_rollups,
@@ -84,7 +86,22 @@ def test_metric_batch_round_trips_every_series_exactly() -> None:
 
 
 def test_tick_round_trips() -> None:
-    assert decode_metrics_record(encode_tick(NOW)) == Tick(NOW)
+    assert decode_tick(encode_tick(NOW)) == Tick(NOW) == decode_metrics_record(encode_tick(NOW))
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (b"{not json", "invalid JSON"),
+        (orjson.dumps({"type": "metrics", "close_ms": NOW}), "cannot decode tick: record type is 'metrics'"),
+        (orjson.dumps({"type": "tick", "close_ms": "soon"}), "close_ms must be epoch milliseconds, found 'soon'"),
+        (orjson.dumps({"type": "tick", "close_ms": -1}), "close_ms must be epoch milliseconds, found -1"),
+        (orjson.dumps({"type": "tick", "close_ms": True}), "close_ms must be epoch milliseconds, found True"),
+    ],
+)
+def test_bad_ticks_are_refused_with_the_reason(record: bytes, reason: str) -> None:
+    with pytest.raises(WireError, match=re.escape(reason)):
+        decode_tick(record)
 
 
 def test_series_without_kind_is_a_distribution() -> None:
@@ -100,7 +117,7 @@ def test_series_without_kind_is_a_distribution() -> None:
         (b"{not json", "invalid JSON"),
         (b"[1, 2]", "expected a JSON object"),
         (orjson.dumps({"type": "spans"}), "expected 'metrics' or 'tick'"),
-        (orjson.dumps({"type": "tick", "close_ms": "soon"}), "close_ms must be an integer"),
+        (orjson.dumps({"type": "tick", "close_ms": "soon"}), "close_ms must be epoch milliseconds"),
         (metrics_record(service=""), "service must be a non-empty string"),
         (metrics_record(service="a b"), "characters outside"),
         (orjson.dumps({"type": "metrics", "service": "s", "series": []}), "series must be a non-empty list"),

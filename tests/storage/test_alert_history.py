@@ -1,5 +1,5 @@
 """The sink stores alert transitions of the ``alerts`` topic in ``alert_history``: once each across a
-restart, re-emitted identities skipped, ``states`` snapshots and unreadable records passed over;
+restart, re-emitted identities skipped, records of other types and unreadable ones passed over;
 and the history and attempts queries of storage/alerts.py."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import math
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from alerting.rules import Alert, State
+from alerting.rules import Alert, AlertTransition, State, transition_record
 from schemas import Topics
-from schemas.alerts import AlertRecord, encode_alert_record
+from schemas.alerts import StatesRecord, encode_states, encode_transition
 from storage import Store
 from storage.alerts import (
     AttemptRow,
@@ -49,13 +49,12 @@ def alert(
 
 def transition(partition: int, tick: int, seq: int, current: Alert, previous: State, at_ms: int = BASE_MS) -> bytes:
     """An alerts record as the stream stage writes it (schemas/alerts.py)."""
-    body = {"previous": previous.value, "at_ms": at_ms, "alert": current.to_dict()}
-    return encode_alert_record(AlertRecord("transition", partition, tick, seq, body))
+    return encode_transition(transition_record(AlertTransition(current, previous, at_ms), tick, seq, partition))
 
 
-def states(partition: int, tick: int, seq: int) -> bytes:
-    body = {"evaluated_to_ms": BASE_MS, "states": [{"rule": "r", "group": {}, "state": {"state": "inactive"}}]}
-    return encode_alert_record(AlertRecord("states", partition, tick, seq, body))
+def states(partition: int, tick: int) -> bytes:
+    """A snapshot, which belongs on ``alert-states``: on ``alerts`` it is no transition."""
+    return encode_states(StatesRecord(partition, tick, BASE_MS, ()))
 
 
 def history_count(store: Store) -> int:
@@ -80,7 +79,7 @@ async def rewind(bootstrap: str, topic: str, group: str) -> None:
         await consumer.stop()
 
 
-async def test_transitions_are_stored_once_across_a_restart_and_replays_and_snapshots_are_skipped(
+async def test_transitions_are_stored_once_across_a_restart_and_replays_and_other_records_are_skipped(
     kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
 ) -> None:
     firing = alert(State.FIRING)
@@ -91,12 +90,12 @@ async def test_transitions_are_stored_once_across_a_restart_and_replays_and_snap
         kafka_bootstrap,
         [
             (a, 0, transition(0, 10, 0, firing, State.PENDING)),
-            (a, 0, states(0, 10, 1)),  # the stream stage's restart state: not history
+            (a, 0, states(0, 10)),  # not a type the alerts topic carries: passed over
             (a, 0, b"{not an alert record"),  # unreadable: passed over
             (a, 0, transition(0, 10, 0, firing, State.PENDING)),  # re-emitted within the run
             (a, 0, transition(1, 11, 0, firing, State.PENDING)),  # names another source partition: refused
             (a, 0, transition(0, 12, 0, resolved, State.FIRING, resolved_at)),
-            (a, 0, states(0, 12, 1)),
+            (a, 0, states(0, 12)),
             (a, 5, transition(5, 3, 0, alert(State.PENDING, "frontend"), State.INACTIVE)),
         ],
     )
@@ -134,7 +133,7 @@ async def test_transitions_are_stored_once_across_a_restart_and_replays_and_snap
         kafka_bootstrap,
         [
             (a, 0, transition(0, 10, 0, firing, State.PENDING)),
-            (a, 0, states(0, 10, 1)),
+            (a, 0, states(0, 10)),
             (a, 0, transition(0, 12, 0, resolved, State.FIRING, resolved_at)),
             (a, 0, transition(0, 14, 0, alert(State.FIRING, at_ms=BASE_MS + 50_000), State.PENDING, BASE_MS + 50_000)),
             (a, 5, transition(5, 3, 0, alert(State.PENDING, "frontend"), State.INACTIVE)),
@@ -156,8 +155,7 @@ def insert_history(store: Store, rows: list[tuple[int, str, str, str, int]]) -> 
     columns = AlertHistoryColumns()
     for at_ms, rule, service, state, tick in rows:
         current = alert(State(state), service, at_ms=at_ms, rule=rule)
-        body = {"previous": "pending", "at_ms": at_ms, "alert": current.to_dict()}
-        columns.add(tick, AlertRecord("transition", 0, tick, 0, body))
+        columns.add(tick, transition_record(AlertTransition(current, State.PENDING, at_ms), tick, 0))
     table, data, names = columns.take()
     store.insert(table, data, names)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from schemas import (
     DeadLetter,
     MetricBatch,
     MetricKind,
+    RecordType,
     Redactor,
     RollupBatch,
     SeriesPoints,
@@ -30,9 +31,11 @@ from schemas import (
     encode_rollups,
     encode_spans,
     encode_tick,
+    type_headers,
 )
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
-from storage import ForeignStoreError, Sink, SinkConfig, Store
+from storage import Store
+from storage.sink import ForeignStoreError, Sink, SinkConfig
 from tests.storage.builders import BASE_MS, window_row
 from tests.storage.telemetry import log, span
 
@@ -53,13 +56,17 @@ def letter(offset: int) -> bytes:
     return encode_deadletter(DeadLetter("x.metrics", 1, offset, "stream", f"bad record {offset}", b"\x00raw", BASE_MS))
 
 
-async def produce(bootstrap: str, records: list[tuple[str, int, bytes]]) -> None:
-    """Send (topic, partition, value) records in order and wait for Kafka's acknowledgement."""
+async def produce(
+    bootstrap: str, records: Sequence[tuple[str, int, bytes] | tuple[str, int, bytes, RecordType]]
+) -> None:
+    """Send (topic, partition, value[, type header]) records in order and wait for Kafka's
+    acknowledgement; without a type, as records written before the type header existed."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        for topic, partition, value in records:
-            await producer.send_and_wait(topic, value, partition=partition)
+        for topic, partition, value, *kind in records:
+            headers = type_headers(kind[0]) if kind else None
+            await producer.send_and_wait(topic, value, partition=partition, headers=headers)
     finally:
         await producer.stop()
 
@@ -384,3 +391,23 @@ async def test_a_store_filled_from_other_topics_is_refused_and_nothing_is_passed
     with pytest.raises(ForeignStoreError, match=r"metrics\[3\] stored up to offset 2, its log ends at 1"):
         await asyncio.wait_for(sink.run(asyncio.Event()), 40)
     assert counts(store)[0] == 3, "nothing of the new topic is stored past the old offsets"
+
+
+async def test_records_are_taken_by_the_type_their_header_names(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    unreadable_before = unreadable(topics.spans)
+    await produce(
+        kafka_bootstrap,
+        [
+            (topics.spans, 0, spans_record(1, 3), RecordType.SPANS),
+            (topics.spans, 0, encode_tick(BASE_MS), RecordType.TICK),
+            (topics.spans, 0, spans_record(2, 2), RecordType.TICK),  # the header decides: passed over
+            (topics.spans, 0, logs_record(1), RecordType.LOGS),  # not a type the spans topic carries
+            (topics.spans, 0, spans_record(3, 1), RecordType.METRICS),  # declared metrics: unreadable as such
+            (topics.spans, 1, spans_record(4, 1), RecordType.SPANS),
+        ],
+    )
+    await run_sink_until(config(kafka_bootstrap, topics), store, lambda: telemetry_counts(store)[0] >= 4)
+    assert telemetry_counts(store) == (4, 0)
+    assert unreadable(topics.spans) - unreadable_before == 2

@@ -1,19 +1,22 @@
+"""Alerts and their conversion to and from the alert topics' records (schemas/alerts.py)."""
+
 from __future__ import annotations
 
 import math
 
-import orjson
 import pytest
 
 from alerting.rules.alert import (
     Alert,
     AlertTransition,
-    AlertWireError,
-    decode_transition,
-    encode_transition,
     fingerprint,
+    state_entry,
+    state_from_entry,
+    transition_from_record,
+    transition_record,
 )
-from alerting.rules.state import State
+from alerting.rules.state import AlertState, State
+from schemas.alerts import StatesRecord, decode_states, decode_transition, encode_states, encode_transition
 
 
 def alert(**overrides: object) -> Alert:
@@ -40,32 +43,29 @@ def test_fingerprint_is_stable_and_order_free() -> None:
     assert alert().fingerprint == fingerprint(alert().labels) and len(alert().fingerprint) == 16
 
 
-def test_round_trip_with_nan_value() -> None:
-    decoded = decode_transition(encode_transition(AlertTransition(alert(), State.PENDING, 2)))
+def test_a_transition_travels_through_its_record_with_a_nan_value() -> None:
+    record = transition_record(AlertTransition(alert(), State.PENDING, 2), tick_offset=40, seq=1, src_partition=3)
+    assert record.value is None and (record.src_partition, record.identity) == (3, (40, 1))
+    assert record.key == alert().key.encode() == b"high_error_rate{service=gateway}"
+    decoded = transition_from_record(decode_transition(encode_transition(record)))
     assert math.isnan(decoded.alert.value) and decoded.alert.channels == ("slack",)
-    assert decoded.previous is State.PENDING and decoded.alert.key == "high_error_rate{service=gateway}"
+    assert decoded.previous is State.PENDING and decoded.at_ms == 2
+    assert decoded.alert.to_dict() == alert().to_dict()
 
 
-@pytest.mark.parametrize(
-    ("record", "reason"),
-    [
-        (b"not json", "invalid JSON"),
-        (b"[]", "expected type 'alert_transition'"),
-        (b'{"type": "alert_transition", "v": 9}', "unsupported version 9"),
-        (b'{"type": "alert_transition", "v": 1, "alert": 3}', "'alert' must be an object"),
-        (b'{"type": "alert_transition", "v": 1, "alert": {}, "previous": "gone"}', "unknown previous state"),
-    ],
-)
-def test_bad_records_are_refused_with_the_reason(record: bytes, reason: str) -> None:
-    with pytest.raises(AlertWireError, match=reason):
-        decode_transition(record)
+def test_an_alert_state_travels_through_its_snapshot_entry() -> None:
+    key = ("high_error_rate", (("service", "gateway"), ("route", "/a")))
+    state = AlertState(State.FIRING, 0.07, 30, active_at_ms=10, fired_at_ms=20, keep_firing_since_ms=30)
+    no_data = AlertState(State.INACTIVE, math.nan, 30)
+    snapshot = StatesRecord(0, 5, 30, (state_entry(key, state), state_entry(("other", ()), no_data)))
+    restored = dict(state_from_entry(e) for e in decode_states(encode_states(snapshot)).states)
+    assert restored[key] == state and list(restored) == [key, ("other", ())]  # group_by order kept
+    assert math.isnan(restored[("other", ())].value)
 
 
-def test_bad_alert_fields() -> None:
-    good = orjson.loads(encode_transition(AlertTransition(alert(), State.PENDING, 2)))
-    good["alert"]["labels"] = {"a": 1}
-    with pytest.raises(AlertWireError, match="labels must be an object of strings"):
-        decode_transition(orjson.dumps(good))
-    del good["alert"]["labels"]
-    with pytest.raises(AlertWireError, match="missing field 'labels'"):
-        decode_transition(orjson.dumps(good))
+def test_a_saved_alert_reads_back_and_a_bad_one_names_its_field() -> None:
+    assert Alert.from_dict(alert().to_dict()).to_dict() == alert().to_dict()
+    with pytest.raises(ValueError, match="cannot read alert: labels must be an object of strings"):
+        Alert.from_dict({**alert().to_dict(), "labels": {"a": 1}})
+    with pytest.raises(ValueError, match="cannot read alert: missing field 'rule'"):
+        Alert.from_dict({k: v for k, v in alert().to_dict().items() if k != "rule"})

@@ -16,13 +16,14 @@ from alerting.rules import (
     Selector,
     State,
     WindowStats,
-    decode_transition,
-    encode_transition,
     evaluate,
     retire,
     selectors,
+    transition_from_record,
+    transition_record,
 )
 from alerting.rules.matchers import LabelMatcher
+from schemas.alerts import decode_transition, encode_transition
 from schemas.stats import Stat
 
 W = 10_000
@@ -216,7 +217,7 @@ def test_transitions_encode_for_the_alerts_topic(ruleset: RuleSet) -> None:
         {},
     )
     (transition,) = result.transitions
-    decoded = decode_transition(encode_transition(transition))
+    decoded = transition_from_record(decode_transition(encode_transition(transition_record(transition, 7, 0))))
     assert decoded.alert.to_dict() == transition.alert.to_dict()
     assert (decoded.previous, decoded.at_ms, decoded.alert.key) == (State.INACTIVE, W, "high_error_rate{service=gw}")
 
