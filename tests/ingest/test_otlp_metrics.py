@@ -1,5 +1,5 @@
-"""OTLP metrics conversion, data point by data point: kinds, histogram approximation (midpoints,
-clamping, the per-bucket budget), label names, and what is rejected alone."""
+"""OTLP metrics conversion, data point by data point: kinds, histograms (one weighted value per
+bucket at its midpoint, clamped), label names, and what is rejected alone."""
 
 from __future__ import annotations
 
@@ -13,12 +13,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
 from ingest.receivers.cumulative import CumulativeDeltas
-from ingest.receivers.otlp.metrics import (
-    MAX_VALUES_PER_BUCKET,
-    convert_metrics,
-    explicit_midpoints,
-    exponential_midpoints,
-)
+from ingest.receivers.otlp.metrics import convert_metrics, explicit_midpoints, exponential_midpoints
 from schemas import Limits
 
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
@@ -36,11 +31,13 @@ def request_with(*metrics: Metric, service: str = "svc") -> ExportMetricsService
 
 
 def convert(*metrics: Metric, deltas: CumulativeDeltas | None = None) -> tuple[dict[Any, list[float]], Any]:
+    """The observations per series (a weighted value repeated by its weight), and the conversion."""
     converted = convert_metrics(request_with(*metrics), NOW_MS, Limits(), deltas or CumulativeDeltas())
     out: dict[Any, list[float]] = {}
     for batch in converted.batches:
         for s in batch.series:
-            out.setdefault((s.name, s.kind.value, tuple(sorted(s.labels.items()))), []).extend(s.values.tolist())
+            observed = s.values if s.weights is None else np.repeat(s.values, s.weights)
+            out.setdefault((s.name, s.kind.value, tuple(sorted(s.labels.items()))), []).extend(observed.tolist())
     return out, converted
 
 
@@ -68,24 +65,33 @@ def test_exponential_midpoints_are_the_log_scale_middle() -> None:
     assert exponential_midpoints(3, np.asarray([10])).tolist() == pytest.approx([base**10.5])
 
 
-def test_a_histogram_becomes_one_value_per_observation_at_its_bucket() -> None:
+def test_a_histogram_becomes_one_weighted_value_per_non_empty_bucket() -> None:
     found, converted = convert(histogram("latency", [1, 0, 2, 1], [10, 20, 40], min=4.0, max=90.0))
     assert found == {("latency", "distribution", ()): [7.0, 30.0, 30.0, 65.0]}
-    assert converted.points == 4 and converted.rejected.count == 0
+    [series] = converted.batches[0].series
+    assert series.values.tolist() == [7.0, 30.0, 65.0] and series.weights.tolist() == [1, 2, 1]
+    assert converted.points == 3 and converted.rejected.count == 0
 
 
-def test_a_bucket_over_the_budget_scales_every_bucket_alike() -> None:
-    found, _ = convert(histogram("latency", [0, 10 * MAX_VALUES_PER_BUCKET, 3_000, 1], [10, 20, 40]))
-    values = found[("latency", "distribution", ())]
-    assert values.count(15.0) == MAX_VALUES_PER_BUCKET and values.count(30.0) == 300
-    assert values.count(40.0) == 1  # a non-empty bucket keeps one value
+def test_huge_bucket_counts_stay_exact_in_one_value_each() -> None:
+    _, converted = convert(histogram("latency", [0, 10_000_000, 3_000, 1], [10, 20, 40]))
+    [series] = converted.batches[0].series
+    assert series.values.tolist() == [15.0, 30.0, 40.0]
+    assert series.weights.tolist() == [10_000_000, 3_000, 1]  # counts and rates are exact
+
+
+def test_a_bucket_count_beyond_a_weight_is_rejected() -> None:
+    found, converted = convert(histogram("latency", [0, 2**32, 1], [10, 20]))
+    assert found == {} and "exceeds 4294967295" in converted.rejected.message()
 
 
 def test_a_histogram_without_buckets_puts_its_count_at_the_mean() -> None:
     metric = Metric(name="latency")
     metric.histogram.aggregation_temporality = DELTA
     metric.histogram.data_points.add(time_unix_nano=NOW_NS, count=3, sum=36.0)
-    assert convert(metric)[0] == {("latency", "distribution", ()): [12.0, 12.0, 12.0]}
+    found, converted = convert(metric)
+    assert found == {("latency", "distribution", ()): [12.0, 12.0, 12.0]}
+    assert converted.batches[0].series[0].weights.tolist() == [3]
 
 
 def test_exponential_histogram_with_zero_and_negative_buckets() -> None:

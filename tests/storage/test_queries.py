@@ -5,7 +5,9 @@ summaries and the catalog of what exists."""
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,6 +259,27 @@ def test_merged_percentiles_are_within_a_tenth_of_a_percent_of_exact(store: Stor
         errors[name] = [abs(got - w) / w for got, w in zip(bucket.quantiles, want, strict=True)]
     report = "; ".join(f"{n}: " + ", ".join(f"{e:.4%}" for e in errs) for n, errs in errors.items())
     assert all(e <= 0.001 for errs in errors.values() for e in errs), f"relative errors p50/p95/p99/p99.9: {report}"
+
+
+def test_the_readme_sql_gives_the_percentile_the_api_gives(store: Store) -> None:
+    """The plain SQL the README offers ClickHouse users (p95 over the last hour, from window rows)
+    answers what fetch_buckets answers, to the last bits of ClickHouse's ``pow``."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Percentiles") :]
+    sql = section[section.index("```sql") + len("```sql") : section.index("```", section.index("```sql") + 6)]
+    now = time.time_ns() // 1_000_000
+    start = (now - 1_800_000) // 10_000 * 10_000
+    rng = np.random.default_rng(SEED)
+    rows = [
+        window_row(pareto(rng, 2_000), window_start_ms=start + i * 10_000, window_ms=10_000, service=f"s{i % 3}")
+        for i in range(100)
+    ]
+    insert_rows(store, rows)
+    [(from_sql,)] = store.rows(sql)
+    [bucket] = fetch_buckets(
+        store, "http.server.duration", now - 3_600_000, now + 60_000, None, [], {}, (), [0.95], window_ms=10_000
+    )
+    assert from_sql == pytest.approx(bucket.quantiles[0], rel=1e-12, abs=0)
 
 
 # --- RED and catalog ------------------------------------------------------------------------------

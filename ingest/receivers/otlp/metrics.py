@@ -10,17 +10,15 @@ labels):
   the previous export of the series (:mod:`ingest.receivers.cumulative`: memory per receiver process, a restart
   loses one delta per series). Non-monotonic (an up-down counter): cumulative -> gauge (it is a
   level), delta -> counter (increments, possibly negative).
-- histogram and exponential histogram -> distribution. **Approximation**: OTLP sends bucket counts,
-  not observations, so each bucket stands for ``count`` observations at its midpoint: the middle of
-  ``(lower, upper]`` for explicit bounds (the outer buckets reach to the point's min/max when sent,
-  else sit on their finite bound), the log-scale middle ``base**(index + 0.5)`` for exponential
-  buckets (their natural centre: the relative error is the same for every bucket), 0 for the zero
-  bucket; every value is clamped to the point's min/max when sent. At most
-  :data:`MAX_VALUES_PER_BUCKET` values stand for one bucket: when a bucket holds more, every bucket
-  of the point is scaled down by the same factor (percentiles keep their place, counts and rates
-  are understated for that point). Cumulative histograms are turned into per-bucket increments the
-  same way as sums. Percentiles are therefore exact to within a bucket's width, as with any
-  histogram.
+- histogram and exponential histogram -> distribution. OTLP sends bucket counts, not observations,
+  so each non-empty bucket becomes ONE value weighted by its count (schemas.SeriesPoints.weights):
+  counts and rates are exact. The value is the bucket's midpoint: the middle of ``(lower, upper]``
+  for explicit bounds (the outer buckets reach to the point's min/max when sent, else sit on their
+  finite bound), the log-scale middle ``base**(index + 0.5)`` for exponential buckets (their
+  natural centre: the relative error is the same for every bucket), 0 for the zero bucket; every
+  value is clamped to the point's min/max when sent. Cumulative histograms are turned into
+  per-bucket increments the same way as sums. **Approximation**: percentiles are exact to within a
+  bucket's width, as with any histogram.
 - summary -> one gauge per quantile (label ``quantile``); its count and sum are not stored.
 
 Data points with the "no recorded value" flag are skipped. A data point that fails the checks of the
@@ -46,29 +44,30 @@ from ingest.receivers.otlp.common import Rejections, attributes_of, service_of
 from schemas import Limits, MetricBatch, MetricKind, SeriesPoints, pack_records
 from schemas.checks import check_labels, check_metric_name, check_timestamp
 from schemas.limits import RESERVED_LABELS
+from schemas.wire import MAX_WEIGHT
 
 __all__ = [
-    "MAX_VALUES_PER_BUCKET",
     "ConvertedMetrics",
     "convert_metrics",
     "explicit_midpoints",
     "exponential_midpoints",
 ]
 
-MAX_VALUES_PER_BUCKET: Final = 1_000  # observations standing for one histogram bucket of one data point
 _NO_RECORDED_VALUE: Final = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE_MASK
 _DELTA: Final = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 _CUMULATIVE: Final = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 _BAD_LABEL_CHARS: Final = re.compile(r"[^A-Za-z0-9_.\-]")
 
 Labels = tuple[tuple[str, str], ...]
-_Values = tuple[MetricKind, npt.NDArray[np.float64]]
+_Part = tuple[int, npt.NDArray[np.float64], npt.NDArray[np.int64] | None]  # (ts ms, values, weights) of a series
+# A data point's kind, values and the observations each value stands for (None: one each).
+_Values = tuple[MetricKind, npt.NDArray[np.float64], npt.NDArray[np.int64] | None]
 
 
 @dataclass
 class ConvertedMetrics:
     batches: list[MetricBatch] = field(default_factory=list)
-    points: int = 0  # values written (a histogram data point may stand for many)
+    points: int = 0  # values written (a histogram data point writes one weighted value per non-empty bucket)
     rejected: Rejections = field(default_factory=Rejections)  # in data points
 
 
@@ -106,13 +105,12 @@ def _clamp(values: npt.NDArray[np.float64], low: float | None, high: float | Non
     return values
 
 
-def _budget(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Counts scaled so that no bucket exceeds :data:`MAX_VALUES_PER_BUCKET` (non-empty buckets keep at least one)."""
-    top = int(counts.max(initial=0))
-    if top <= MAX_VALUES_PER_BUCKET:
-        return counts
-    scaled = np.rint(counts * (MAX_VALUES_PER_BUCKET / top)).astype(np.int64)
-    return np.where(counts > 0, np.maximum(scaled, 1), 0)
+def _weighted(mids: npt.NDArray[np.float64], counts: npt.NDArray[np.int64]) -> _Values:
+    """The non-empty buckets as values weighted by their counts."""
+    if int(counts.max(initial=0)) > MAX_WEIGHT:
+        raise _Rejected(f"a bucket count of {int(counts.max())} exceeds {MAX_WEIGHT}")
+    filled = counts > 0
+    return MetricKind.DISTRIBUTION, mids[filled], counts[filled]
 
 
 class _Converter:
@@ -122,7 +120,7 @@ class _Converter:
         self.now_ms = now_ms
         self.limits = limits
         self.deltas = deltas
-        self.series: dict[tuple[str, str, MetricKind, Labels], list[tuple[int, npt.NDArray[np.float64]]]] = {}
+        self.series: dict[tuple[str, str, MetricKind, Labels], list[_Part]] = {}
         self.out = ConvertedMetrics()
 
     def request(self, request: ExportMetricsServiceRequest) -> ConvertedMetrics:
@@ -161,7 +159,7 @@ class _Converter:
                         q_labels = tuple(sorted((*labels, ("quantile", f"{quantile.quantile:g}"))))
                         if len(q_labels) > self.limits.max_labels:
                             raise _Rejected(f"{len(q_labels)} labels, the limit is {self.limits.max_labels}")
-                        self.add(service, metric.name, q_labels, ts_ms, (MetricKind.GAUGE, _array([quantile.value])))
+                        self.add(service, metric.name, q_labels, ts_ms, _plain(MetricKind.GAUGE, quantile.value))
                     continue
                 converted = self.values(kind, metric, point, key)
                 if converted is not None:
@@ -172,7 +170,7 @@ class _Converter:
     def values(self, kind: str, metric: Metric, point: Any, key: Hashable) -> _Values | None:
         """The kind and values a data point stands for; None when it only sets a cumulative baseline."""
         if kind == "gauge":
-            return MetricKind.GAUGE, _array([_number(point)])
+            return _plain(MetricKind.GAUGE, _number(point))
         if kind == "sum":
             return self._sum(metric, point, key)
         if kind == "histogram":
@@ -186,13 +184,13 @@ class _Converter:
         if temporality not in (_DELTA, _CUMULATIVE):
             raise _Rejected("aggregation temporality must be delta or cumulative")
         if not metric.sum.is_monotonic:
-            return (MetricKind.GAUGE if temporality == _CUMULATIVE else MetricKind.COUNTER), _array([value])
+            return _plain(MetricKind.GAUGE if temporality == _CUMULATIVE else MetricKind.COUNTER, value)
         if temporality == _DELTA:
             if value < 0:
                 raise _Rejected(f"a monotonic sum's increment must not be negative, got {value!r}")
-            return MetricKind.COUNTER, _array([value])
+            return _plain(MetricKind.COUNTER, value)
         increase = self.deltas.sum_delta(key, point.start_time_unix_nano, value)
-        return None if increase is None else (MetricKind.COUNTER, _array([increase]))
+        return None if increase is None else _plain(MetricKind.COUNTER, increase)
 
     def _histogram(self, metric: Metric, point: Any, key: Hashable) -> _Values | None:
         temporality = metric.histogram.aggregation_temporality
@@ -219,7 +217,7 @@ class _Converter:
             if increase is None:
                 return None
             counts = increase
-        return MetricKind.DISTRIBUTION, np.repeat(mids, _budget(np.asarray(counts, dtype=np.int64)))
+        return _weighted(mids, np.asarray(counts, dtype=np.int64))
 
     def _exponential(self, metric: Metric, point: Any, key: Hashable) -> _Values | None:
         temporality = metric.exponential_histogram.aggregation_temporality
@@ -247,7 +245,7 @@ class _Converter:
         )
         low = point.min if point.HasField("min") else None
         high = point.max if point.HasField("max") else None
-        return MetricKind.DISTRIBUTION, np.repeat(_clamp(mids, low, high), _budget(counts))
+        return _weighted(_clamp(mids, low, high), counts)
 
     def labels(self, attributes: Iterable[Any]) -> Labels:
         limit = self.limits.max_label_value_length
@@ -264,20 +262,23 @@ class _Converter:
         return tuple(sorted(out.items()))
 
     def add(self, service: str, name: str, labels: Labels, ts_ms: int, converted: _Values) -> None:
-        kind, values = converted
+        kind, values, weights = converted
         if not len(values):
             return
         if not np.all(np.abs(values) <= self.limits.max_abs_value):  # also false for NaN
             raise _Rejected(f"values must be finite and within ±{self.limits.max_abs_value:g}")
-        self.series.setdefault((service, name, kind, labels), []).append((ts_ms, values))
+        self.series.setdefault((service, name, kind, labels), []).append((ts_ms, values, weights))
         self.out.points += len(values)
 
     def _batches(self) -> list[MetricBatch]:
         by_service: dict[str, list[SeriesPoints]] = {}
         for (service, name, kind, labels), parts in self.series.items():
-            values = np.concatenate([v for _, v in parts])
-            ts = np.concatenate([np.full(len(v), t, dtype=np.int64) for t, v in parts])
-            by_service.setdefault(service, []).append(SeriesPoints(name, kind, dict(labels), ts, values))
+            values = np.concatenate([v for _, v, _ in parts])
+            ts = np.concatenate([np.full(len(v), t, dtype=np.int64) for t, v, _ in parts])
+            weights = None
+            if any(w is not None for _, _, w in parts):
+                weights = np.concatenate([np.ones(len(v), dtype=np.int64) if w is None else w for _, v, w in parts])
+            by_service.setdefault(service, []).append(SeriesPoints(name, kind, dict(labels), ts, values, weights))
         return [batch for service, series in by_service.items() for batch in pack_records(service, series, self.limits)]
 
 
@@ -287,6 +288,11 @@ def _number(point: Any) -> float:
 
 def _array(values: list[float]) -> npt.NDArray[np.float64]:
     return np.asarray(values, dtype=np.float64)
+
+
+def _plain(kind: MetricKind, value: float) -> _Values:
+    """One unweighted value."""
+    return kind, _array([value]), None
 
 
 def convert_metrics(
