@@ -154,3 +154,28 @@ def test_validate_a_whole_file_or_one_rule(client: TestClient, rules_path: Path)
     assert wrong["valid"] is False and "expected a number" in wrong["errors"][0]["reason"]
     assert client.post("/api/v1/rules/validate", json={}).status_code == 400
     assert on_disk(rules_path) == ["high_response_time", "high_error_rate", "memory_threshold", "task_queue_backup"]
+
+
+def test_validation_checks_channels_without_reading_this_process_environment(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Posted text is checked as written: ``${VAR}`` in channel settings is never resolved, so no
+    answer shows a variable's value or whether it is set; both readers' errors come in file order."""
+    monkeypatch.setenv("PERFPULSE_TEST_SECRET", "not-an-address-but-a-secret")
+    text = textwrap.dedent(
+        """\
+        channels:
+          mail: {type: email, host: h, from: "${PERFPULSE_TEST_SECRET}", to: [x@y.z]}
+          dark: {type: slack, url: "${PERFPULSE_TEST_UNSET}"}
+          hook: {type: webhook, url: "http://h/${OOPS"}
+        alerts: [{name: a, condition: response_time.p95 > 1, notification: [mail, dark, nowhere]}]
+        """
+    )
+    response = client.post("/api/v1/rules/validate", json={"text": text})
+    assert response.status_code == 200 and "not-an-address-but-a-secret" not in response.text
+    body = response.json()
+    assert body["valid"] is False and body["warnings"] == []
+    assert [(e["line"], e["reason"]) for e in body["errors"]] == [
+        (4, "channel 'hook': unclosed '${' at character 10: expected '}'"),
+        (5, "alert 'a': channel 'nowhere' is not defined under channels: (defined: dark, hook, mail)"),
+    ]
