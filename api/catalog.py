@@ -8,7 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from api.context import ApiContext, api_context
+from api.errors import error_responses
+from api.models import MetricsCatalog, ServicesCatalog
 from api.params import time_range
+from api.responses import FastJSONResponse
 from storage.queries import ServiceInfo, ServiceRed, list_metrics, list_services, red_by_service
 from storage.traces import SpanRed, span_red
 
@@ -22,6 +25,7 @@ REQUEST_METRIC = "http.server.duration"
 STATUS_LABEL = "status_code"
 DEFAULT_RANGE_MS = 15 * 60_000
 RED_LEVELS = (0.5, 0.95, 0.99)
+_RANGE_ERRORS = error_responses({400: "start or end is invalid"})
 
 
 def _span_red(found: SpanRed, duration_ms: int) -> dict[str, Any] | None:
@@ -50,12 +54,18 @@ def _red(found: list[ServiceRed], duration_ms: int) -> dict[str, dict[str, Any]]
     }
 
 
-@router.get("/services", summary="Services seen in a range, with RED figures")
+@router.get(
+    "/services",
+    summary="Services seen in a range, with RED figures",
+    response_class=FastJSONResponse,
+    response_model=ServicesCatalog,
+    responses=_RANGE_ERRORS,
+)
 async def services(
     context: Annotated[ApiContext, Depends(api_context)],
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """RED (rate, errors, duration) per service, milliseconds: ``red`` from ``http.server.duration``,
     ``span_red`` from its spans (SERVER spans, or root spans for a service serving none: ``basis``).
 
@@ -77,7 +87,7 @@ async def services(
         [*found, *(ServiceInfo(r.service, 0, 0, r.last_seen_ms) for r in span_rows if r.service not in known)],
         key=lambda s: s.service,
     )
-    return {
+    body = {
         "start": start_ms,
         "end": end_ms,
         "services": [
@@ -92,17 +102,24 @@ async def services(
             for s in found
         ],
     }
+    return FastJSONResponse(body)
 
 
-@router.get("/metrics", summary="Metrics seen in a range")
+@router.get(
+    "/metrics",
+    summary="Metrics seen in a range",
+    response_class=FastJSONResponse,
+    response_model=MetricsCatalog,
+    responses=_RANGE_ERRORS,
+)
 async def metrics(
     context: Annotated[ApiContext, Depends(api_context)],
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
     found = await asyncio.to_thread(list_metrics, context.store, start_ms, end_ms)
-    return {
+    body = {
         "start": start_ms,
         "end": end_ms,
         "metrics": [
@@ -117,3 +134,4 @@ async def metrics(
             for m in found
         ],
     }
+    return FastJSONResponse(body)

@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas import error_body
+from schemas.errors import ErrorBody
 
-__all__ = ["ApiError", "install_error_handlers"]
+__all__ = ["ApiError", "ErrorBody", "error_responses", "install_error_handlers"]
 
 
 class ApiError(Exception):
@@ -28,8 +29,15 @@ class ApiError(Exception):
         return cls(400, f"invalid query parameter {name!r}", [{"loc": f"query.{name}", "msg": msg}])
 
 
+def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route: each status, with why it is answered, as :class:`ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": why} for status, why in descriptions.items()}
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error, including FastAPI's own validation errors (400, not 422), in the one JSON shape."""
+    """Every error, including FastAPI's own validation errors (400, not 422), in the one JSON shape;
+    the OpenAPI document then lists no 422 answer, which the app never gives."""
+    _document_without_422(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -43,3 +51,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+def _document_without_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 answer (its own validation error shape) on every route with
+    parameters; the handler above answers those errors 400 :class:`ErrorBody`, declared per route."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        if fresh:  # built once and cached by FastAPI: strip it once
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            components = document.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

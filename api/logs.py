@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models import LogsPage
 from api.params import csv_param, parse_trace_id, time_range
 from api.responses import FastJSONResponse
 from schemas import LogLevel
@@ -64,7 +65,13 @@ def _entry(entry: LogEntry) -> dict[str, Any]:
     }
 
 
-@router.get("/logs", summary="Search log records, newest first", response_class=FastJSONResponse)
+@router.get(
+    "/logs",
+    summary="Search log records, newest first",
+    response_class=FastJSONResponse,
+    response_model=LogsPage,
+    responses=error_responses({400: "a parameter is invalid (named in details)"}),
+)
 async def find_logs(
     context: Annotated[ApiContext, Depends(api_context)],
     service: Annotated[str | None, Query(description="only these services (comma-separated)")] = None,

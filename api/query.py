@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.context import ApiContext, api_context
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models import QueryResult
 from api.params import csv_param, duration_param, time_range
 from api.responses import FastJSONResponse
 from api.stats import bucket_stats
@@ -56,7 +57,11 @@ def _group_by(value: str | None) -> list[str]:
 
 
 @router.get(
-    "/query", summary="Query a metric: percentiles and aggregates per group and step", response_class=FastJSONResponse
+    "/query",
+    summary="Query a metric: percentiles and aggregates per group and step",
+    response_class=FastJSONResponse,
+    response_model=QueryResult,
+    responses=error_responses({400: "a parameter is invalid (named in details), or percentiles of a counter"}),
 )
 async def query(
     request: Request,

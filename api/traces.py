@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models import Dependencies, TraceDetail, TracesPage
 from api.params import parse_trace_id, time_range
 from api.responses import FastJSONResponse
 from storage.traces import TraceQuery, TraceSummary, dependencies, fetch_trace, search_traces
@@ -92,7 +93,8 @@ def render_trace(tree: TraceTree, truncated: bool) -> dict[str, Any]:
     "/traces/{trace_id}",
     summary="One trace: its spans as a tree, self times and critical path",
     response_class=FastJSONResponse,
-    responses={400: {"description": "malformed trace id"}, 404: {"description": "no such trace"}},
+    response_model=TraceDetail,
+    responses=error_responses({400: "malformed trace id", 404: "no span of the trace is stored"}),
 )
 async def get_trace(
     context: Annotated[ApiContext, Depends(api_context)],
@@ -143,7 +145,13 @@ def _summary(trace: TraceSummary) -> dict[str, Any]:
     }
 
 
-@router.get("/traces", summary="Search traces, newest first", response_class=FastJSONResponse)
+@router.get(
+    "/traces",
+    summary="Search traces, newest first",
+    response_class=FastJSONResponse,
+    response_model=TracesPage,
+    responses=error_responses({400: "a parameter is invalid (named in details)"}),
+)
 async def find_traces(
     request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
@@ -177,7 +185,13 @@ async def find_traces(
     return FastJSONResponse(body)
 
 
-@router.get("/dependencies", summary="The service graph over a range", response_class=FastJSONResponse)
+@router.get(
+    "/dependencies",
+    summary="The service graph over a range",
+    response_class=FastJSONResponse,
+    response_model=Dependencies,
+    responses=error_responses({400: "start or end is invalid"}),
+)
 async def service_graph(
     context: Annotated[ApiContext, Depends(api_context)],
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 1h")] = None,

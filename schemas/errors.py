@@ -5,7 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["error_body"]
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ErrorBody", "ErrorDetail", "error_body"]
+
+
+class ErrorDetail(BaseModel):
+    """One reason: the offending field (``loc``, e.g. ``query.step``, ``points[3].value``, ``body``)
+    and what is wrong with it (``msg``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loc: str
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The OpenAPI model of what :func:`error_body` builds (responses are built as dicts, not
+    through this model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str
+    details: list[ErrorDetail]
 
 
 def error_body(error: str, details: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:

@@ -22,9 +22,11 @@ from fastapi.responses import JSONResponse, Response
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from ingest.receivers import metrics
 from ingest.receivers.cumulative import CumulativeDeltas
-from schemas import EnvelopeError, Limits, Redactor, error_body, parse_metrics_envelope
-from schemas.log_envelope import parse_logs_envelope
-from schemas.span_envelope import parse_spans_envelope
+from ingest.receivers.openapi import RETRY_AFTER_HEADER, Accepted, json_body
+from schemas import EnvelopeError, Limits, MetricsEnvelope, Redactor, error_body, parse_metrics_envelope
+from schemas.errors import ErrorBody
+from schemas.log_envelope import LogsEnvelope, parse_logs_envelope
+from schemas.span_envelope import SpansEnvelope, parse_spans_envelope
 
 __all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "read_body", "router"]
 
@@ -158,7 +160,7 @@ async def _receive(request: Request, signal: _Signal) -> Response:
         metrics.REQUESTS_REJECTED.labels("http", str(exc.status)).inc()
         return exc.response
     try:
-        body = orjson.loads(raw)
+        body = orjson.loads(raw)  # codec: the HTTP request body
     except orjson.JSONDecodeError as exc:
         return _reject(signal, 400, error_body("invalid JSON", [{"loc": "body", "msg": str(exc)}]), 0)
     items = body.get(signal.key) if isinstance(body, dict) else None
@@ -183,20 +185,38 @@ async def _receive(request: Request, signal: _Signal) -> Response:
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "invalid batch: every offending field named in details"},
-    413: {"description": "body too large"},
-    415: {"description": "unsupported content encoding"},
-    503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+    400: {"model": ErrorBody, "description": "invalid JSON, gzip or batch: every offending field named in details"},
+    413: {"model": ErrorBody, "description": "body too large (as sent or inflated), or a batch Kafka refuses"},
+    415: {"model": ErrorBody, "description": "content encoding other than gzip or none"},
+    503: {
+        "model": ErrorBody,
+        "description": "Kafka unavailable; nothing was written: retry after Retry-After seconds",
+        "headers": RETRY_AFTER_HEADER,
+    },
 }
 
 
-@router.post("/metrics", status_code=202, summary="Ingest a batch of metric points", responses=_RESPONSES)
+@router.post(
+    "/metrics",
+    status_code=202,
+    summary="Ingest a batch of metric points",
+    response_model=Accepted,
+    responses=_RESPONSES,
+    openapi_extra=json_body(MetricsEnvelope, "Metric points of one service."),
+)
 async def ingest_metrics(request: Request) -> Response:
     """Body: ``{"service", "labels"?, "points": [{"name", "value", "ts", "kind"?, "labels"?}]}``."""
     return await _receive(request, _METRICS)
 
 
-@router.post("/spans", status_code=202, summary="Ingest a batch of spans", responses=_RESPONSES)
+@router.post(
+    "/spans",
+    status_code=202,
+    summary="Ingest a batch of spans",
+    response_model=Accepted,
+    responses=_RESPONSES,
+    openapi_extra=json_body(SpansEnvelope, "Spans (the TraceSpan fields, plus status and kind)."),
+)
 async def ingest_spans(request: Request) -> Response:
     """Body: ``{"service", "spans": [{"traceId", "spanId", "parentSpanId"?, "serviceName"?, "operationName",
     "startTime", "endTime", "tags"?, "logs"?: [{"timestamp", "message", "level"}], "status"?, "kind"?}]}``;
@@ -204,7 +224,14 @@ async def ingest_spans(request: Request) -> Response:
     return await _receive(request, _SPANS)
 
 
-@router.post("/logs", status_code=202, summary="Ingest a batch of log records", responses=_RESPONSES)
+@router.post(
+    "/logs",
+    status_code=202,
+    summary="Ingest a batch of log records",
+    response_model=Accepted,
+    responses=_RESPONSES,
+    openapi_extra=json_body(LogsEnvelope, "Log records of one service."),
+)
 async def ingest_logs(request: Request) -> Response:
     """Body: ``{"service", "logs": [{"ts"?, "level", "message", "attributes"?, "trace_id"?, "span_id"?}]}``."""
     return await _receive(request, _LOGS)

@@ -46,6 +46,14 @@ from ingest.receivers.otlp.common import (
 )
 from ingest.receivers.otlp.logs import convert_logs
 from ingest.receivers.otlp.metrics import convert_metrics
+from ingest.receivers.otlp.openapi import (
+    ERROR_RESPONSES,
+    ExportLogsResponse,
+    ExportMetricsResponse,
+    ExportTraceResponse,
+    otlp_body,
+    otlp_success,
+)
 from ingest.receivers.otlp.traces import convert_traces
 from schemas.log_envelope import pack_logs
 from schemas.span_envelope import pack_spans
@@ -54,12 +62,9 @@ __all__ = ["create_otlp_app", "router"]
 
 router = APIRouter(prefix="/v1", tags=["otlp"])
 
-_RESPONSES: dict[int | str, dict[str, str]] = {
-    200: {"description": "accepted (partial_success counts rejected items); body in the request's encoding"},
-    400: {"description": "malformed request (google.rpc.Status); do not retry"},
-    413: {"description": "body too large"},
-    415: {"description": "content type other than application/x-protobuf or application/json"},
-    503: {"description": "Kafka unavailable; retry after Retry-After seconds"},
+_RESPONSES = {
+    200: otlp_success("accepted (partialSuccess counts rejected items); in the request's encoding"),
+    **ERROR_RESPONSES,
 }
 
 
@@ -107,7 +112,13 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@router.post("/traces", summary="OTLP/HTTP trace export", responses=_RESPONSES)
+@router.post(
+    "/traces",
+    summary="OTLP/HTTP trace export",
+    response_model=ExportTraceResponse,
+    responses=_RESPONSES,
+    openapi_extra=otlp_body(ExportTraceServiceRequest.DESCRIPTOR),
+)
 async def export_traces(request: Request) -> Response:
     """An ``ExportTraceServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
     try:
@@ -123,7 +134,13 @@ async def export_traces(request: Request) -> Response:
     return _accepted(response, "rejected_spans", "spans", len(converted.spans), converted.rejected, encoding)
 
 
-@router.post("/logs", summary="OTLP/HTTP log export", responses=_RESPONSES)
+@router.post(
+    "/logs",
+    summary="OTLP/HTTP log export",
+    response_model=ExportLogsResponse,
+    responses=_RESPONSES,
+    openapi_extra=otlp_body(ExportLogsServiceRequest.DESCRIPTOR),
+)
 async def export_logs(request: Request) -> Response:
     """An ``ExportLogsServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
     try:
@@ -163,7 +180,13 @@ def _accepted(
     return encode_response(response, encoding)
 
 
-@router.post("/metrics", summary="OTLP/HTTP metrics export", responses=_RESPONSES)
+@router.post(
+    "/metrics",
+    summary="OTLP/HTTP metrics export",
+    response_model=ExportMetricsResponse,
+    responses=_RESPONSES,
+    openapi_extra=otlp_body(ExportMetricsServiceRequest.DESCRIPTOR),
+)
 async def export_metrics(request: Request) -> Response:
     """An ``ExportMetricsServiceRequest`` (protobuf or OTLP JSON, gzip allowed). Requests are
     converted and sent one at a time: cumulative totals are committed only once Kafka acknowledged."""
