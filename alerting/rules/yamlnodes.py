@@ -37,7 +37,7 @@ class RuleError:
 
 @dataclass(frozen=True, slots=True)
 class RuleWarning:
-    """A problem that does not stop the rules from loading (e.g. a channel disabled by a missing env var)."""
+    """A problem that does not stop the file from loading (e.g. a channel disabled by an unset variable)."""
 
     file: str
     line: int
