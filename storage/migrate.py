@@ -26,7 +26,6 @@ __all__ = ["Migration", "MigrationParams", "apply_migrations", "load_migrations"
 _DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.sql$")
 _HEADER = re.compile(r"^--\s*(mutation|idempotent):\s*(yes|no)\s*$", re.MULTILINE)
-_CLUSTER = re.compile(r"^[A-Za-z0-9_.{}-]+$")  # a name from the servers' remote_servers, or a {macro}
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,13 @@ class MigrationParams:
     replicated: str = ""  # "" or "Replicated": the prefix of every MergeTree-family engine
 
     def for_cluster(self, cluster: str | None) -> MigrationParams:
-        """These params rendering for ``cluster`` (a cluster of the servers' ``remote_servers``), or
-        for one server when it is None or empty. Raises ``ValueError`` on a name that is not one."""
+        """These params rendering for ``cluster`` (a cluster of the servers' ``remote_servers``, or a
+        ``{macro}`` naming one), or for one server when it is None or empty. Any name is safe: it is
+        written as a quoted identifier."""
         if not cluster:
             return replace(self, on_cluster="", replicated="")
-        if _CLUSTER.match(cluster) is None:
-            raise ValueError(f"cannot use ClickHouse cluster {cluster!r}: expected letters, digits, '_', '.', '-'")
-        return replace(self, on_cluster=f"ON CLUSTER `{cluster}`", replicated="Replicated")
+        quoted = cluster.replace("\\", "\\\\").replace("`", "\\`")
+        return replace(self, on_cluster=f"ON CLUSTER `{quoted}`", replicated="Replicated")
 
 
 @dataclass(frozen=True)
