@@ -38,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
+from bench.accuracy import run as accuracy
 from infra import LocalKafka
 from perfpulse.logs import configure_logging
 from perfpulse.processes import ProcessGroup, wait_http_ok
@@ -399,6 +400,7 @@ def main() -> None:
         "query": query_latency,
         "spans": spans_scenario,
         "alerts": alert_latency,
+        "accuracy": accuracy,
     }
     chosen = sys.argv[1:] or list(scenarios)
     try:
