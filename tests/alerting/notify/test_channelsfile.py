@@ -26,10 +26,7 @@ GOOD = """\
 channels:
   ops-webhook: {type: webhook, url: "http://127.0.0.1:9000/hook", secret: "${HOOK_SECRET}"}
   slack: {type: slack, url: "${SLACK_WEBHOOK_URL}"}
-alerts:
-  - name: high_response_time
-    condition: response_time.p95 > 200
-    notification: [ops-webhook, slack]
+alerts: [{name: slow, condition: response_time.p95 > 200, notification: [ops-webhook, slack]}]
 """
 ENV = {"HOOK_SECRET": "s3cr3t", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/XTOKEN"}
 
