@@ -37,17 +37,7 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (name, service, window_start, toString(labels), src_partition, page)
 TTL toDateTime(window_start) + INTERVAL {tier_1m_ttl_days} DAY;
 
-CREATE TABLE IF NOT EXISTS rollup_pages_1h {on_cluster}
-(
-    name LowCardinality(String),
-    service LowCardinality(String),
-    labels Map(LowCardinality(String), String),
-    window_start DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-    src_partition UInt16,
-    page Int32,
-    counts AggregateFunction(sumForEach, Array(UInt32)),
-    kafka_offset SimpleAggregateFunction(max, UInt64)
-)
+CREATE TABLE IF NOT EXISTS rollup_pages_1h {on_cluster} AS rollup_pages_1m
 ENGINE = {replicated}AggregatingMergeTree
 PARTITION BY toYear(window_start)
 ORDER BY (name, service, window_start, toString(labels), src_partition, page)
