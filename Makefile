@@ -7,7 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench lint deps clean
+.PHONY: run test bench lint deps dashboard clean
+
+# The dashboard (dashboard/, TypeScript + React) is built by Vite into api/static, which the API serves
+# at / and the Python package ships. npm ci runs when the lock file changed, the build when a source did.
+DASHBOARD_SOURCES := $(shell find dashboard/src -type f 2>/dev/null) $(wildcard dashboard/*.json dashboard/*.ts dashboard/index.html)
+DASHBOARD_MODULES := dashboard/node_modules/.installed
+DASHBOARD_BUILD := api/static/index.html
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +26,20 @@ deps: $(STAMP)
 	@infra/install-deps.sh
 	@infra/install-alertmanager.sh
 
-run: deps
+$(DASHBOARD_MODULES): dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	@touch $@
+
+$(DASHBOARD_BUILD): $(DASHBOARD_MODULES) $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+	@touch $@
+
+dashboard: $(DASHBOARD_BUILD)
+
+run: deps dashboard
 	$(BIN)/perfpulse up
 
-test: deps
+test: deps dashboard
 	$(BIN)/pytest
 
 bench: deps
@@ -36,4 +52,4 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) .perfpulse-test .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .perfpulse-test .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules api/static

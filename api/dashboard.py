@@ -1,0 +1,75 @@
+"""The dashboard's files, served at ``/``: the single-page app built from ``dashboard/`` by Vite into
+``api/static`` (shipped inside the package, so running perfpulse needs no Node).
+
+- ``GET /assets/<name>`` — a built file; every name carries a content hash, so it is cached for a year
+  (``immutable``); a name that is not there is 404.
+- ``GET /`` and any other path that is not the API's (``/traces/<id>``, ``/logs?...``) — ``index.html``,
+  never cached, so the app reads its route from the URL (links are shareable) and a new build shows at
+  the next load.
+- Without a build: 503 with a page naming ``make dashboard``.
+
+Include this router after every other one: its fallback route answers any path they leave.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+__all__ = ["STATIC_DIR", "dashboard_router", "router"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+ASSET_CACHE = "public, max-age=31536000, immutable"  # hashed names: a changed file has a new name
+INDEX_CACHE = "no-cache"  # revalidate: index.html names the current build's assets
+# Paths that belong to the API, never to the app: an unknown one stays a 404, not the app's page.
+API_PREFIXES = ("api/", "v1/")
+
+_NOT_BUILT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>perfpulse: dashboard not built</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;line-height:1.5}}
+code{{background:#eee;padding:2px 6px;border-radius:4px}}</style></head>
+<body><h1>The dashboard is not built</h1>
+<p>perfpulse serves its dashboard from <code>{path}</code>, which holds no <code>index.html</code>.</p>
+<p>Build it from the repository with <code>make dashboard</code> (needs Node.js and npm), then reload.
+<code>make run</code> builds it too.</p>
+<p>The API answers meanwhile: <a href="/docs">/docs</a>.</p></body></html>
+"""
+
+
+def dashboard_router(static_dir: Path) -> APIRouter:
+    """A router serving the build in ``static_dir`` (``index.html`` and ``assets/``); read at each
+    request, so a build made while the API runs is served without a restart."""
+    router = APIRouter(tags=["dashboard"], include_in_schema=False)
+    assets = (static_dir / "assets").resolve()
+
+    def index() -> Response:
+        page = static_dir / "index.html"
+        if not page.is_file():
+            return HTMLResponse(_NOT_BUILT.format(path=static_dir), status_code=503, headers={"Retry-After": "30"})
+        return FileResponse(page, media_type="text/html", headers={"Cache-Control": INDEX_CACHE})
+
+    @router.api_route("/assets/{name:path}", methods=["GET", "HEAD"])
+    async def asset(name: str) -> Response:
+        path = (assets / name).resolve()
+        # resolve() folds "..": a name that leaves assets/ is refused like a missing one
+        if not path.is_relative_to(assets) or not path.is_file():
+            raise HTTPException(404, f"no dashboard asset {name!r}")
+        return FileResponse(path, headers={"Cache-Control": ASSET_CACHE})
+
+    @router.api_route("/", methods=["GET", "HEAD"])
+    async def root() -> Response:
+        return index()
+
+    @router.api_route("/{route:path}", methods=["GET", "HEAD"])
+    async def client_route(route: str) -> Response:
+        # A path with a file extension is a missing file, not a page of the app.
+        if route.startswith(API_PREFIXES) or "." in route.rsplit("/", 1)[-1]:
+            raise HTTPException(404, "Not Found")
+        return index()
+
+    return router
+
+
+router = dashboard_router(STATIC_DIR)

@@ -1,0 +1,98 @@
+// The shell: navigation, range picker, refresh, theme and key; each view is its own chunk, loaded
+// when its route is first opened (the overview's charts never slow down the logs page, and back).
+import { lazy, type ReactNode, Suspense } from "react";
+import { ApiKeyField } from "./components/ApiKeyField";
+import { RangePicker } from "./components/RangePicker";
+import { DEFAULT_REFRESH, REFRESH_CHOICES, refreshNow, useRefreshTimer } from "./lib/refresh";
+import { hrefKeeping, navigate, setParams, useLocation } from "./lib/router";
+import { setTheme, useTheme } from "./lib/theme";
+import { useRange } from "./lib/useRange";
+
+const Overview = lazy(() => import("./views/Overview"));
+const Traces = lazy(() => import("./views/Traces"));
+const TraceView = lazy(() => import("./views/TraceView"));
+const Logs = lazy(() => import("./views/Logs"));
+const Alerts = lazy(() => import("./views/Alerts"));
+const ServiceMap = lazy(() => import("./views/ServiceMap"));
+
+const NAV: { path: string; label: string }[] = [
+  { path: "/", label: "Overview" },
+  { path: "/traces", label: "Traces" },
+  { path: "/logs", label: "Logs" },
+  { path: "/alerts", label: "Alerts" },
+  { path: "/map", label: "Service map" },
+];
+
+function route(path: string): ReactNode {
+  if (path === "/") return <Overview />;
+  if (path === "/traces") return <Traces />;
+  if (path.startsWith("/traces/")) return <TraceView traceId={decodeURIComponent(path.slice("/traces/".length))} />;
+  if (path === "/logs") return <Logs />;
+  if (path === "/alerts") return <Alerts />;
+  if (path === "/map") return <ServiceMap />;
+  return <div className="status">No page at {path}.</div>;
+}
+
+export function Link({ href, children, className }: { href: string; children: ReactNode; className?: string }) {
+  return (
+    <a
+      href={href}
+      className={className}
+      onClick={(e) => {
+        if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return; // new tab etc.
+        e.preventDefault();
+        navigate(href);
+      }}
+    >
+      {children}
+    </a>
+  );
+}
+
+export function App() {
+  const { path, params } = useLocation();
+  const { range, start, end } = useRange();
+  const theme = useTheme();
+  const refresh = params.get("refresh") ?? DEFAULT_REFRESH;
+  useRefreshTimer(REFRESH_CHOICES.find((c) => c.token === refresh)?.ms ?? 0);
+  const section = path === "/" ? "/" : `/${path.split("/")[1]}`;
+  return (
+    <div className="app">
+      <header className="topbar">
+        <Link href={hrefKeeping("/", params)} className="brand">
+          perfpulse
+        </Link>
+        <nav>
+          {NAV.map((n) => (
+            <Link key={n.path} href={hrefKeeping(n.path, params)} className={section === n.path ? "active" : ""}>
+              {n.label}
+            </Link>
+          ))}
+        </nav>
+        <div className="spacer" />
+        <RangePicker range={range} start={start} end={end} />
+        <select
+          aria-label="Auto-refresh"
+          value={refresh}
+          onChange={(e) => setParams({ refresh: e.target.value === DEFAULT_REFRESH ? null : e.target.value }, true)}
+        >
+          {REFRESH_CHOICES.map((c) => (
+            <option key={c.token} value={c.token}>
+              ⟳ {c.label}
+            </option>
+          ))}
+        </select>
+        <button type="button" onClick={refreshNow} title="Refresh now">
+          ⟳
+        </button>
+        <button type="button" onClick={() => setTheme(theme === "dark" ? "light" : "dark")} title="Light or dark theme">
+          {theme === "dark" ? "☀" : "☾"}
+        </button>
+        <ApiKeyField />
+      </header>
+      <main>
+        <Suspense fallback={<div className="status muted">Loading…</div>}>{route(path)}</Suspense>
+      </main>
+    </div>
+  );
+}

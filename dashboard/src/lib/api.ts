@@ -1,0 +1,182 @@
+// The HTTP client of the dashboard: one function per endpoint of the API v1, the key sent on every
+// request, errors turned into ApiRequestError with the API's own message.
+import { authHeaders, learnAccess } from "./auth";
+import { stepParam } from "./timeRange";
+import type {
+  AlertHistoryPage,
+  AlertsList,
+  ApiErrorBody,
+  Dependencies,
+  LogsPage,
+  MetricsCatalog,
+  QueryResult,
+  RulesList,
+  ServicesCatalog,
+  Silence,
+  SilencesList,
+  Stat,
+  TraceDetail,
+  TracesPage,
+} from "./types";
+
+export class ApiRequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: { loc: string; msg: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+type Params = Record<string, string | number | boolean | null | undefined>;
+
+function url(path: string, params: Params = {}): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value != null && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+async function request<T>(method: string, path: string, params: Params, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url(path, params), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) {
+    learnAccess(response.status, method !== "GET");
+    let parsed: ApiErrorBody | null = null;
+    try {
+      parsed = (await response.json()) as ApiErrorBody;
+    } catch {
+      parsed = null; // not JSON (a proxy's page): the status says enough
+    }
+    const detail = parsed?.details?.map((d) => `${d.loc}: ${d.msg}`).join("; ");
+    const message = `cannot ${method} ${path}: ${response.status} ${parsed?.error ?? response.statusText}${detail ? ` (${detail})` : ""}`;
+    throw new ApiRequestError(response.status, message, parsed?.details ?? []);
+  }
+  return (await response.json()) as T;
+}
+
+export const get = <T>(path: string, params: Params = {}, signal?: AbortSignal) =>
+  request<T>("GET", path, params, undefined, signal);
+
+export interface MetricQuery {
+  metric: string;
+  start: number;
+  end: number;
+  stats: Stat[];
+  stepMs?: number | null; // null or absent: one bucket over the range
+  groupBy?: string; // default "service"; "" for one series
+  service?: string;
+  labels?: Record<string, string>;
+}
+
+/** The query's parameters exactly as sent, so a test can ask the API the same question. */
+export function queryParams(q: MetricQuery): Params {
+  const params: Params = {
+    metric: q.metric,
+    start: q.start,
+    end: q.end,
+    stats: q.stats.join(","),
+    group_by: q.groupBy ?? "service",
+    service: q.service,
+    step: q.stepMs ? stepParam(q.stepMs) : undefined,
+  };
+  for (const [k, v] of Object.entries(q.labels ?? {})) params[`label.${k}`] = v;
+  return params;
+}
+
+/** ``GET /api/v1/query``. A step the API refuses as finer than its window is retried once in whole
+ * minutes (every window divides a minute or is whole minutes). */
+export async function queryMetric(q: MetricQuery, signal?: AbortSignal): Promise<QueryResult> {
+  try {
+    return await get<QueryResult>("/api/v1/query", queryParams(q), signal);
+  } catch (exc) {
+    const stepRefused = exc instanceof ApiRequestError && exc.status === 400 && exc.details.some((d) => d.loc.endsWith("step"));
+    if (!stepRefused || !q.stepMs || q.stepMs % 60_000 === 0) throw exc;
+    return get<QueryResult>("/api/v1/query", queryParams({ ...q, stepMs: Math.ceil(q.stepMs / 60_000) * 60_000 }), signal);
+  }
+}
+
+export const services = (start: number, end: number, signal?: AbortSignal) =>
+  get<ServicesCatalog>("/api/v1/services", { start, end }, signal);
+
+export const metrics = (start: number, end: number, signal?: AbortSignal) =>
+  get<MetricsCatalog>("/api/v1/metrics", { start, end }, signal);
+
+export interface TraceSearch {
+  service?: string;
+  operation?: string;
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  error?: boolean;
+  limit?: number;
+  cursor?: string;
+}
+
+export const searchTraces = (start: number, end: number, s: TraceSearch, signal?: AbortSignal) =>
+  get<TracesPage>(
+    "/api/v1/traces",
+    {
+      start,
+      end,
+      service: s.service,
+      operation: s.operation,
+      min_duration_ms: s.minDurationMs,
+      max_duration_ms: s.maxDurationMs,
+      error: s.error ? true : undefined,
+      limit: s.limit ?? 50,
+      cursor: s.cursor,
+    },
+    signal,
+  );
+
+export const trace = (traceId: string, signal?: AbortSignal) =>
+  get<TraceDetail>(`/api/v1/traces/${encodeURIComponent(traceId)}`, {}, signal);
+
+export const dependencies = (start: number, end: number, signal?: AbortSignal) =>
+  get<Dependencies>("/api/v1/dependencies", { start, end }, signal);
+
+export interface LogSearch {
+  service?: string;
+  level?: string;
+  q?: string;
+  traceId?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export const logs = (start: number, end: number, s: LogSearch, signal?: AbortSignal) =>
+  get<LogsPage>(
+    "/api/v1/logs",
+    { start, end, service: s.service, level: s.level, q: s.q, trace_id: s.traceId, limit: s.limit ?? 1000, cursor: s.cursor },
+    signal,
+  );
+
+export const alerts = (signal?: AbortSignal) => get<AlertsList>("/api/v1/alerts", {}, signal);
+
+export const alertHistory = (since: number, until: number, signal?: AbortSignal) =>
+  get<AlertHistoryPage>("/api/v1/alerts/history", { since, until, limit: 500 }, signal);
+
+export const silences = (signal?: AbortSignal) => get<SilencesList>("/api/v1/silences", {}, signal);
+
+export const rules = (signal?: AbortSignal) => get<RulesList>("/api/v1/rules", {}, signal);
+
+export interface NewSilence {
+  matchers: { name: string; op: string; value: string }[];
+  duration: string; // "1h"
+  comment: string;
+  created_by: string;
+}
+
+export const createSilence = (body: NewSilence) => request<Silence>("POST", "/api/v1/silences", {}, body);
+
+export const expireSilence = (id: string) =>
+  request<unknown>("DELETE", `/api/v1/silences/${encodeURIComponent(id)}`, {});

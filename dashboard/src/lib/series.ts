@@ -1,0 +1,35 @@
+// Turning the API's query answers into chart columns: one x axis (bucket starts) shared by every
+// series, each value exactly as the API gave it (null where a bucket has none).
+import type { QueryResult, QuerySeries, Stat } from "./types";
+
+/** Bucket starts from ``start`` to ``end`` every ``stepMs``, aligned to the epoch as the API aligns them. */
+export function bucketStarts(start: number, end: number, stepMs: number): number[] {
+  const out: number[] = [];
+  for (let t = Math.floor(start / stepMs) * stepMs; t < end; t += stepMs) out.push(t);
+  return out;
+}
+
+/** The values of ``stat`` of one series at each of ``x`` (null for a bucket the API did not return). */
+export function column(series: QuerySeries | undefined, stat: Stat, x: readonly number[]): (number | null)[] {
+  const byT = new Map<number, number | null>();
+  for (const p of series?.points ?? []) byT.set(p.t, p[stat] ?? null);
+  return x.map((t) => byT.get(t) ?? null);
+}
+
+/** The series of ``result`` whose group has ``key`` = ``value``. */
+export function seriesOf(result: QueryResult | null, key: string, value: string): QuerySeries | undefined {
+  return result?.series.find((s) => s.group[key] === value);
+}
+
+/** Every value of ``key`` across the groups of ``result``, sorted. */
+export function groupValues(result: QueryResult | null, key: string): string[] {
+  return [...new Set((result?.series ?? []).map((s) => s.group[key]).filter((v): v is string => v != null))].sort();
+}
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"];
+
+/** A stable colour for a name (a service keeps its colour across charts and refreshes). */
+export function colorFor(name: string, names: readonly string[]): string {
+  const i = names.indexOf(name);
+  return PALETTE[(i < 0 ? 0 : i) % PALETTE.length] as string;
+}
