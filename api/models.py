@@ -35,6 +35,7 @@ __all__ = [
     "SpanEventOut",
     "SpanOut",
     "SpanRedOut",
+    "StageHealth",
     "TraceDetail",
     "TraceSummaryOut",
     "TracesPage",
@@ -242,6 +243,12 @@ class ReadinessChecks(_Out):
     storage: Literal["ok", "unreachable"]
 
 
+class StageHealth(_Out):
+    ok: bool = Field(description="the stage does its job now")
+    detail: str = Field(description="why not, or what it is doing")
+
+
 class Readiness(_Out):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "not ready"] = Field(description="ready: Kafka and storage are reachable")
     checks: ReadinessChecks
+    stages: dict[str, StageHealth] = Field(description="the stages this process runs (sink, notifier), by name")
