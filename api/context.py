@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -25,6 +25,7 @@ class ApiContext:
     notifier: NotifierAccess  # the notifier stage's saved state and command queue
     stages: Callable[[], list[Health]] = list  # health of the stages running in this process
     rules_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one edit of the rules file at a time
+    channel_env: Mapping[str, str] = field(default_factory=dict)  # resolves ${VAR} in channels listed by the rules API
 
 
 def api_context(request: Request) -> ApiContext:

@@ -14,25 +14,23 @@ cannot show the value of a variable of this process, nor whether one is set.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerting.notify.stage import AlertingService
 from alerting.notify import FileCheck, check_channels, load_channels
 from alerting.rules import ParseResult, RuleError, RuleSet, RulesWatcher
 from alerting.rules.editor import RulesFileError, rule_names, with_rule, without_rule
-from api.context import alerting_service
+from api.context import ApiContext, api_context
 from api.errors import ApiError
 
 __all__ = ["RuleBody", "ValidateBody", "router"]
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
-Service = Annotated[AlertingService, Depends(alerting_service)]
+Context = Annotated[ApiContext, Depends(api_context)]
 Duration = str | int  # '30s', '5m', or seconds
 
 
@@ -110,13 +108,14 @@ def _applied(watcher: RulesWatcher, text: str, name: str) -> dict[str, Any]:
 
 
 @router.get("", summary="The rules and channels in force")
-async def list_rules(service: Service) -> dict[str, Any]:
+async def list_rules(context: Context) -> dict[str, Any]:
     """``errors`` lists the problems of the file on disk when it does not load (the rules in force
     then are the last valid ones); channels come without secrets."""
-    watcher = service.rules
+    watcher = context.rules
     current = watcher.current
-    # Channels as this process's environment resolves them: the notifier's, when it runs here.
-    channels = load_channels(watcher.path, env=os.environ)
+    # Channels as the environment the composition root handed over resolves them (the notifier's,
+    # when it runs in this process; listed without secrets either way).
+    channels = load_channels(watcher.path, env=context.channel_env)
     return {
         "file": str(watcher.path),
         "loaded": current is not None,
@@ -128,8 +127,8 @@ async def list_rules(service: Service) -> dict[str, Any]:
 
 
 @router.get("/{name}", summary="One rule in force")
-async def get_rule(name: str, service: Service) -> dict[str, Any]:
-    current = service.rules.current
+async def get_rule(name: str, context: Context) -> dict[str, Any]:
+    current = context.rules.current
     rule = current.get(name) if current else None
     if rule is None:
         raise ApiError(404, f"no rule {name!r}", [{"loc": "path.name", "msg": "no rule of that name is in force"}])
@@ -137,9 +136,9 @@ async def get_rule(name: str, service: Service) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="Create a rule (written to the rules file)")
-async def create_rule(body: RuleBody, service: Service) -> dict[str, Any]:
-    watcher = service.rules
-    async with service.rules_lock:
+async def create_rule(body: RuleBody, context: Context) -> dict[str, Any]:
+    watcher = context.rules
+    async with context.rules_lock:
         text = _current_text(watcher)
         try:
             if body.name in rule_names(text):
@@ -151,10 +150,10 @@ async def create_rule(body: RuleBody, service: Service) -> dict[str, Any]:
 
 
 @router.put("/{name}", summary="Replace a rule (written to the rules file)")
-async def update_rule(name: str, body: RuleBody, service: Service) -> dict[str, Any]:
+async def update_rule(name: str, body: RuleBody, context: Context) -> dict[str, Any]:
     """The body may rename the rule (its ``name`` differs from the path's)."""
-    watcher = service.rules
-    async with service.rules_lock:
+    watcher = context.rules
+    async with context.rules_lock:
         text = _current_text(watcher)
         try:
             if name not in rule_names(text):
@@ -166,9 +165,9 @@ async def update_rule(name: str, body: RuleBody, service: Service) -> dict[str, 
 
 
 @router.delete("/{name}", summary="Delete a rule (removed from the rules file)")
-async def delete_rule(name: str, service: Service) -> dict[str, Any]:
-    watcher = service.rules
-    async with service.rules_lock:
+async def delete_rule(name: str, context: Context) -> dict[str, Any]:
+    watcher = context.rules
+    async with context.rules_lock:
         text = _current_text(watcher)
         try:
             if name not in rule_names(text):
@@ -181,12 +180,12 @@ async def delete_rule(name: str, service: Service) -> dict[str, Any]:
 
 
 @router.post("/validate", summary="Validate a rules file's text, or one rule in place")
-async def validate(body: ValidateBody, service: Service) -> dict[str, Any]:
+async def validate(body: ValidateBody, context: Context) -> dict[str, Any]:
     """Always 200: ``{"valid", "errors": [{"file", "line", "column", "reason"}], "warnings"}``.
     Nothing is written."""
     if (body.text is None) == (body.rule is None):
         raise ApiError(400, "give exactly one of 'text' and 'rule'", [{"loc": "body", "msg": "text xor rule"}])
-    watcher = service.rules
+    watcher = context.rules
     if body.text is not None:
         candidate = body.text
     else:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,13 +65,15 @@ from alerting.notify import (
     Notifier,
     Sender,
 )
+from alerting.notify.channelsfile import ChannelsWatcher
 from alerting.notify.delivery import wall_clock_ms
 from alerting.notify.silences import Silence
 from alerting.notify.store import NotifierStore
-from alerting.rules import Alert, AlertTransition, RuleSet, RulesWatcher, State
+from alerting.rules import AlertTransition, transition_from_record
 from schemas import WireError
-from schemas.alerts import decode_alert_record
+from schemas.alerts import decode_transition
 from schemas.notifier import AttemptRow, CommandKind, NotifierCommand
+from schemas.replay import ReplayFilter, past_end
 from schemas.stage import Health
 
 __all__ = ["AttemptRecorder", "NotifierConfig", "NotifierStage"]
@@ -82,8 +85,6 @@ REPLAYS_SKIPPED = Counter(
     "perfpulse_notifier_replays_skipped_total", "Alerts-topic records skipped as re-emissions of ones taken"
 )
 UNREADABLE = Counter("perfpulse_notifier_unreadable_records_total", "Alerts-topic records the notifier cannot read")
-
-Identity = tuple[int, int]  # (tick offset, seq) of an alerts record, ordered within its partition
 
 
 @dataclass(frozen=True)
@@ -194,13 +195,12 @@ class NotifierStage:
         self.notifier = Notifier(
             {}, sender=self.attempts.sender(sender), clock=clock, on_dead_letter=lambda _: self._dirty.set()
         )
-        self.rules = RulesWatcher(
-            config.rules_path, env=config.env, window_ms=config.window_ms, on_change=self._rules_changed
-        )
-        self.rules.reload()  # channels reach the notifier through _rules_changed
-        if self.rules.current is None:
-            log.error("cannot load alert rules: %s", "; ".join(str(e) for e in self.rules.errors))
-        self._frontier: dict[int, Identity] = {}  # alerts partition -> highest identity taken
+        env = os.environ if config.env is None else config.env
+        self.channels = ChannelsWatcher(config.rules_path, env=env, on_change=self._channels_changed)
+        self.channels.reload()  # channels reach the notifier through _channels_changed
+        if self.channels.current is None:
+            log.error("cannot load notification channels: %s", "; ".join(str(e) for e in self.channels.errors))
+        self._replays = ReplayFilter()  # alerts partition -> highest (tick offset, seq) taken
         self._positions: dict[int, int] = {}  # alerts partition -> next offset to read
         self._applied: dict[int, int] = {}  # seq -> at_ms of the commands applied within the horizon
         self._results: dict[int, Any] = {}  # seq -> outcome of an applied command (newest RESULTS_KEPT)
@@ -210,8 +210,9 @@ class NotifierStage:
         self._consuming = False  # the alerts consumer is reading (health)
 
     def health(self) -> Health:
-        if self.rules.current is None:
-            return Health(self.name, False, "the rules file does not load: " + "; ".join(map(str, self.rules.errors)))
+        if self.channels.current is None:
+            reasons = "; ".join(map(str, self.channels.errors))
+            return Health(self.name, False, "the channels of the rules file do not load: " + reasons)
         if not self._consuming:
             return Health(self.name, False, f"not reading {self.config.topic} (Kafka unreachable or starting)")
         return Health(self.name, True, f"{len(self.notifier.alerts())} alert(s), state version {self._version}")
@@ -239,10 +240,9 @@ class NotifierStage:
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 30.0)
 
-    def _rules_changed(self, _previous: RuleSet | None, current: RuleSet) -> None:
-        self.notifier.set_channels(current.channels)
-        log.info("alert rules reloaded from %s: %d rule(s), %d channel(s)", current.file, len(current.rules),
-                 len(current.channels))  # fmt: skip
+    def _channels_changed(self, channels: Mapping[str, Channel]) -> None:
+        self.notifier.set_channels(channels)
+        log.info("notification channels reloaded from %s: %d channel(s)", self.channels.path, len(channels))
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -265,7 +265,8 @@ class NotifierStage:
                       self._version, exc)  # fmt: skip
             self.notifier.restore({})
             return
-        self._frontier, self._positions, self._applied, self._results = frontier, positions, applied, results
+        self._replays = ReplayFilter(frontier)
+        self._positions, self._applied, self._results = positions, applied, results
         log.info("notifier state restored (version %d): %d alert(s), positions %s",
                  self._version, len(self.notifier.alerts()), positions)  # fmt: skip
 
@@ -277,7 +278,7 @@ class NotifierStage:
             state = orjson.dumps(  # codec: the saved state (ClickHouse)
                 {
                     "notifier": self.notifier.snapshot(),
-                    "frontier": {str(p): list(i) for p, i in self._frontier.items()},
+                    "frontier": {str(p): list(i) for p, i in self._replays.export().items()},
                     "positions": {str(p): o for p, o in self._positions.items()},
                     "commands": {
                         "applied_seq": max(self._applied, default=0),
@@ -331,7 +332,7 @@ class NotifierStage:
                     await self.save()
                 if time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + self.config.rules_poll_s
-                    self.rules.poll()
+                    self.channels.poll()
                     self.notifier.silences.gc(self._clock())
             except Exception:  # never end while the notifier's run loop goes on beside it
                 log.exception("notifier housekeeping failed; retrying")
@@ -424,14 +425,14 @@ class NotifierStage:
         """Read from its start a partition whose saved position is past the end of its log: the topic
         was recreated (a log's end never moves back), so its records are new, and the saved position
         and replay frontier, which belong to the old log, would pass over them."""
-        ends = await consumer.end_offsets(partitions)
-        for tp in partitions:
-            saved = self._positions.get(tp.partition)
-            if saved is not None and saved > ends[tp]:
-                log.warning("alerts partition %d: saved position %d is past the end of its log (%d): the topic was "
-                            "recreated; reading it from its start", tp.partition, saved, ends[tp])  # fmt: skip
-                del self._positions[tp.partition]
-                self._frontier.pop(tp.partition, None)
+        # Policy (the sink's differs: it refuses): the notifier's state is its own, so it can start a
+        # recreated log over; the sink's rows are keyed by offsets of the old log and cannot.
+        ends = {tp.partition: end for tp, end in (await consumer.end_offsets(partitions)).items()}
+        for partition, end in past_end(self._positions, ends).items():
+            log.warning("alerts partition %d: saved position %d is past the end of its log (%d): the topic was "
+                        "recreated; reading it from its start", partition, self._positions[partition], end)  # fmt: skip
+            del self._positions[partition]
+            self._replays.reset(partition, None)
 
     async def _partitions(self, stop: asyncio.Event) -> list[TopicPartition]:
         """Every partition of the alerts topic, once it exists (empty when stopped first)."""
@@ -451,37 +452,24 @@ class NotifierStage:
         return []
 
     def _take(self, tp: TopicPartition, record: Any) -> AlertTransition | None:
-        """The transition ``record`` carries, unless it is a replay, a snapshot or unreadable."""
+        """The transition ``record`` carries, unless it is a replay or unreadable."""
         self._positions[tp.partition] = record.offset + 1
         try:
-            decoded = decode_alert_record(record.value)
+            decoded = decode_transition(record.value)
         except WireError as exc:
             UNREADABLE.inc()
             log.warning("alerts record at %d of partition %d: %s", record.offset, tp.partition, exc)
             return None
-        if decoded.src_partition != tp.partition:  # the frontier is per source partition
+        if decoded.src_partition != tp.partition:  # trust only the assignment: the frontier is per partition
             UNREADABLE.inc()
             log.warning("alerts record at %d of partition %d names source partition %d; skipped",
                         record.offset, tp.partition, decoded.src_partition)  # fmt: skip
             return None
-        seen = self._frontier.get(tp.partition)
-        if seen is not None and decoded.identity <= seen:
+        if not self._replays.admit(tp.partition, decoded.identity):
             REPLAYS_SKIPPED.inc()
             return None
-        self._frontier[tp.partition] = decoded.identity
-        if decoded.kind != "transition":
-            return None  # a states snapshot: the stream stage's restart state
-        body = decoded.body
-        try:
-            if not isinstance(body.get("alert"), dict):
-                raise ValueError("the transition has no 'alert' object")
-            transition = AlertTransition(Alert.from_dict(body["alert"]), State(body["previous"]), int(body["at_ms"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            UNREADABLE.inc()
-            log.warning("alerts record at %d of partition %d is not a transition: %s", record.offset, tp.partition, exc)
-            return None
         TRANSITIONS.inc()
-        return transition
+        return transition_from_record(decoded)
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit the saved positions (for lag monitoring; restarts use the saved state)."""

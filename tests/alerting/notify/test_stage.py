@@ -13,6 +13,7 @@ real app (sink and notifier) on a real chDB store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +22,16 @@ from pathlib import Path
 import pytest
 
 from alerting.notify import verify_signature
-from alerting.rules import Alert, State
+from alerting.notify.silences import new_silence
+from alerting.notify.view import NotifierView, state_document
+from alerting.rules import Alert, AlertTransition, State, transition_record
 from perfpulse.settings import Settings
-from perfpulse.stages import migration_params, notifier_stage
+from perfpulse.stages import migration_params, notifier_name, notifier_stage
 from perfpulse.topics import ensure_topics
-from schemas.alerts import AlertRecord, encode_alert_record
+from schemas.alerts import encode_transition
+from schemas.notifier import CommandKind
 from storage import apply_migrations, open_store
+from storage.alerts import NotifierTables, commands_since, queue_command
 from tests.alerting.receivers import HttpReceiver, start_http
 from tests.api.apps import running_app
 from tests.storage.test_sink import produce
@@ -88,12 +93,8 @@ def alert(state: State, at_ms: int, fired_at_ms: int) -> Alert:
 
 def record(tick: int, seq: int, state: State, at_ms: int, fired_at_ms: int, partition: int = 2) -> bytes:
     previous = State.PENDING if state is State.FIRING else State.FIRING
-    body = {"previous": previous.value, "at_ms": at_ms, "alert": alert(state, at_ms, fired_at_ms).to_dict()}
-    return encode_alert_record(AlertRecord("transition", partition, tick, seq, body))
-
-
-def snapshot(tick: int, seq: int, partition: int = 2) -> bytes:
-    return encode_alert_record(AlertRecord("states", partition, tick, seq, {"evaluated_to_ms": 0, "states": []}))
+    transition = AlertTransition(alert(state, at_ms, fired_at_ms), previous, at_ms)
+    return encode_transition(transition_record(transition, tick, seq, partition))
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
@@ -115,7 +116,7 @@ def test_one_delivery_per_firing_no_repeat_across_a_restart_and_the_resolution_a
     alerts_topic = configured.topics.alerts
     now = time.time_ns() // 1_000_000
     fired = now - 5_000
-    firing = [(alerts_topic, 2, record(10, 0, State.FIRING, fired, fired)), (alerts_topic, 2, snapshot(10, 1))]
+    firing = [(alerts_topic, 2, record(10, 0, State.FIRING, fired, fired))]
     with running_app(configured) as client:
         asyncio.run(produce(configured.kafka_bootstrap, [*firing, *firing]))  # the second: a stream replay
         wait_for(lambda: len(hook.requests) >= 1, "the firing notification")
@@ -148,9 +149,7 @@ def test_one_delivery_per_firing_no_repeat_across_a_restart_and_the_resolution_a
         assert statuses(hook) == ["firing"], "no second firing notification"
         resolved_at = now - 1_000
         resolution = record(12, 0, State.RESOLVED, resolved_at, fired)
-        asyncio.run(
-            produce(configured.kafka_bootstrap, [(alerts_topic, 2, resolution), (alerts_topic, 2, snapshot(12, 1))])
-        )
+        asyncio.run(produce(configured.kafka_bootstrap, [(alerts_topic, 2, resolution)]))
         wait_for(lambda: len(hook.requests) >= 2, "the resolution")
         time.sleep(SETTLE_S)
         assert statuses(hook) == ["firing", "resolved"]
@@ -247,7 +246,8 @@ async def test_a_recreated_alerts_topic_is_read_from_its_start_and_its_resolutio
     now = time.time_ns() // 1_000_000
     old = configured.topics.alerts
     await produce(
-        configured.kafka_bootstrap, [(old, 2, record(10, 0, State.FIRING, now, now)), (old, 2, snapshot(10, 1))]
+        configured.kafka_bootstrap,
+        [(old, 2, record(10, 0, State.FIRING, now, now)), (old, 2, record(10, 1, State.FIRING, now, now))],
     )
     await run_service(configured, lambda: len(hook.requests) >= 1, graceful=True)  # saves position 2 of partition 2
 
@@ -257,3 +257,33 @@ async def test_a_recreated_alerts_topic_is_read_from_its_start_and_its_resolutio
     await produce(recreated.kafka_bootstrap, [(recreated.topics.alerts, 2, record(5, 0, State.RESOLVED, now + 1, now))])
     await run_service(recreated, lambda: len(hook.requests) >= 2, graceful=True)
     assert statuses(hook) == ["firing", "resolved"]
+
+
+async def test_a_notifier_of_its_own_applies_the_commands_queued_in_storage_once(
+    settings: Settings, tmp_path: Path, receiver: Callable[..., HttpReceiver]
+) -> None:
+    """As with a ClickHouse server, where the API and the notifier are two processes: the API only
+    writes commands to storage; the notifier applies each once and saves the outcome."""
+    hook = receiver()
+    configured = settings.model_copy(update={"rules": rules_file(tmp_path, hook.url)})
+    now = time.time_ns() // 1_000_000
+    silence = new_silence("s-1", 'service="gateway"', now, now + 3_600_000, "deploy", "ops", now)
+    store = open_store(configured.store_url, pool_size=1)
+    apply_migrations(store, migration_params(configured))
+    command = queue_command(store, CommandKind.ADD_SILENCE, silence.to_dict())
+    pending = NotifierView(None, commands_since(store, 0))
+    assert [s.id for s in pending.silences(now)] == ["s-1"] and pending.result(command.seq) is None
+    store.close()
+
+    def applied() -> bool:
+        with contextlib.closing(open_store(configured.store_url, pool_size=1)) as reader:
+            loaded = NotifierTables(reader).load_state(notifier_name(configured))
+        return loaded is not None and str(command.seq) in state_document(loaded[1]).get("results", {})
+
+    await run_service(configured, applied, graceful=True)
+    await run_service(configured, lambda: True, graceful=True)  # a restart applies nothing twice
+    with contextlib.closing(open_store(configured.store_url, pool_size=1)) as reader:
+        _version, text = NotifierTables(reader).load_state(notifier_name(configured)) or (0, "")
+        view = NotifierView(state_document(text), commands_since(reader, 0))
+    assert view.result(command.seq) == {"silence": "s-1"}
+    assert [s.id for s in view.silences(now)] == ["s-1"] and view.applied_seq == command.seq
