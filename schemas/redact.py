@@ -16,12 +16,13 @@ separator among space, dash and dot, Luhn-valid, issuer digit 2-6).
 Every pattern runs in time linear in the text, whatever the text (bodies reach 16 MiB), with no
 engine beyond :mod:`re`, because each is written so that no character is scanned more than a bounded
 number of times:
-1. a pattern starts only where a token starts (a lookbehind refuses starts inside a run of the
-   characters it loops on), so two attempts never scan the same run;
-2. runs are matched possessively (``*+``, ``++``) or inside an atomic group, so a failing attempt
-   never backtracks into them; the remaining backtracking is over bounded quantifiers (``{0,40}``);
+1. an attempt starts on a literal ("://", "-----BEGIN", a sensitive word) or where a lookbehind
+   shows that a token starts, never inside a run of the characters the pattern loops on, so two
+   attempts never scan the same unbounded run;
+2. runs are matched possessively (``*+``, ``++``), so a failing attempt never backtracks into them;
+   what backtracking remains is over bounded quantifiers (``{0,64}``);
 3. an unbounded run either ends the pattern (the match cannot fail after it) or is followed by a
-   delimiter the run excludes.
+   delimiter the run excludes; a card chain is taken whole and split by the callback.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _trie(words: Iterable[str]) -> str:
 @functools.lru_cache(maxsize=64)  # one Redactor per configuration, built once
 def _patterns(keys: frozenset[str]) -> _Patterns:
     # A key containing "secret" contains it whatever else it holds: "client_secret" adds nothing.
-    names = {*keys, *TEXT_KEYS}
+    names = {*(k.lower() for k in keys if k), *TEXT_KEYS}
     words = sorted(w for w in names if not any(v != w and v in w for v in names))
     alternation = _trie(words)
     exact = "|".join(_TEXT_EXACT_KEYS)
