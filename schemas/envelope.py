@@ -56,7 +56,7 @@ def _timestamp_input(value: object) -> int | str:
     return value
 
 
-TimestampIn = Annotated[int | str, PlainValidator(_timestamp_input)]
+TimestampIn = Annotated[int | str, PlainValidator(_timestamp_input, json_schema_input_type=int | str)]
 
 
 class MetricPointIn(BaseModel):

@@ -84,8 +84,9 @@ def _scalar(value: object) -> object:
     raise ValueError("must be a string, number, boolean or null")
 
 
-TimeIn = Annotated[int | float | str, PlainValidator(_time_input)]
-Scalar = Annotated[object, PlainValidator(_scalar)]  # any JSON scalar, stored as text
+TimeIn = Annotated[int | float | str, PlainValidator(_time_input, json_schema_input_type=int | float | str)]
+# Any JSON scalar, stored as text.
+Scalar = Annotated[object, PlainValidator(_scalar, json_schema_input_type=str | bool | int | float | None)]
 
 
 class LogIn(BaseModel):

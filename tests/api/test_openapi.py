@@ -153,6 +153,23 @@ def test_ingest_routes_declare_their_envelope(
     schema = body["content"][JSON]["schema"]
     assert set(schema["required"]) == {"service", items}
     assert item_fields <= set(schema["properties"][items]["items"]["properties"])
+    assert not list(untyped(schema)), "every field says what it takes (times: a number or a string)"
+
+
+def untyped(node: Any, where: str = "") -> Iterator[str]:
+    """Where a schema accepts anything (``{}`` as a property or an alternative)."""
+    if isinstance(node, dict):
+        for key, value in node.get("properties", {}).items():
+            if isinstance(value, dict) and not set(value) - {"title", "description", "default"}:
+                yield f"{where}.{key}"
+            yield from untyped(value, f"{where}.{key}")
+        for option in node.get("anyOf", []):
+            if option == {}:
+                yield where
+            yield from untyped(option, where)
+        yield from untyped(node.get("items"), f"{where}[]")
+        if isinstance(node.get("additionalProperties"), dict):
+            yield from untyped(node["additionalProperties"], f"{where}{{}}")
 
 
 def conforms(value: Any, schema: dict[str, Any], where: str = "") -> None:
