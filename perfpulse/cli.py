@@ -99,33 +99,44 @@ def up(
 @app.command()
 def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = None) -> None:
     """Run one stream worker (several share the partitions through the consumer group)."""
-    import faust
-
-    from perfpulse.stages import stream_worker
-    from perfpulse.topics import TopicSetupError, ensure_topics
+    from perfpulse.stages import run_worker
 
     settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
     _logging(settings)
     try:
-        counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
-    except TopicSetupError as exc:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
         raise _fail(str(exc)) from None
-    app_ = stream_worker(settings, counts[settings.topics.metrics]).app
-    # quiet: no banner or spinner on stdout; our structured logs say what happens.
-    faust.Worker(
-        app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False, quiet=True
-    ).execute_from_commandline()
 
 
 @app.command()
 def sink(bootstrap: Bootstrap = None, data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
     """Run the sink alone (Kafka -> ClickHouse). With the embedded store, `perfpulse api` runs it instead."""
-    from perfpulse.stages import run_sink
+    from perfpulse.stages import run_stages, sink_config
+    from storage.sink import Sink
 
     settings = load_settings(bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url)
     _logging(settings)
     try:
-        asyncio.run(run_sink(settings))
+        asyncio.run(run_stages(settings, lambda store: [Sink(sink_config(settings), store)]))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def notifier(bootstrap: Bootstrap = None, data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
+    """Run the notifier alone (alerts topic -> notifications). With the embedded store, `perfpulse api`
+    runs it instead; with a ClickHouse server, run exactly one per deployment."""
+    from perfpulse.stages import notifier_stage, run_stages
+
+    settings = load_settings(bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url)
+    _logging(settings)
+    try:
+        asyncio.run(run_stages(settings, lambda store: [notifier_stage(settings, store)]))
     except KeyboardInterrupt:
         pass
     except RuntimeError as exc:
@@ -143,8 +154,13 @@ def api(
         bool | None,
         typer.Option("--with-sink/--no-sink", help="run the sink in-process (default: when embedded)"),
     ] = None,
+    with_notifier: Annotated[
+        bool | None,
+        typer.Option("--with-notifier/--no-notifier", help="run the notifier in-process (default: when embedded)"),
+    ] = None,
 ) -> None:
-    """Run the HTTP API (query, ingest, alerts, rules, silences, health) and the notifier."""
+    """Run the HTTP API (query, ingest, alerts, rules, silences, health), with the sink and the
+    notifier in-process when the store is embedded."""
     import uvicorn
 
     from perfpulse.app import create_app
@@ -160,11 +176,12 @@ def api(
         raise _fail(str(exc)) from None
     console.print(f"perfpulse API on [bold]{settings.api_url}[/bold] (OpenAPI at {settings.api_url}/docs)")
     uvicorn.run(
-        create_app(settings, with_sink=with_sink, store=store),
+        create_app(settings, with_sink=with_sink, with_notifier=with_notifier, store=store),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
         access_log=False,
+        **settings.tls_options,
     )
 
 

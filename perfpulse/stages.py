@@ -11,6 +11,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from perfpulse.healthport import health_port
 from perfpulse.settings import Settings
 from perfpulse.topics import ensure_topics
 from storage import MigrationParams
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from alerting.notify.stage import NotifierConfig, NotifierStage
     from schemas.stage import Stage
     from storage import Store
-    from stream import StreamWorker
+    from stream.stage import StreamStage
 
 __all__ = [
     "migration_params",
@@ -29,8 +30,9 @@ __all__ = [
     "notifier_stage",
     "run_demo_for",
     "run_stages",
+    "run_worker",
     "sink_config",
-    "stream_worker",
+    "stream_stage",
     "supervise",
 ]
 
@@ -94,21 +96,32 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
             delay = min(delay * 2, 30.0)
 
 
-def stream_worker(settings: Settings, metrics_partitions: int) -> StreamWorker:
-    """The Faust app; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
-    from stream import StreamConfig, StreamWorker
+def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
+    """The stream stage; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
+    from stream import StreamConfig
+    from stream.stage import StreamStage
 
-    return StreamWorker(
-        StreamConfig(
-            bootstrap=settings.kafka_bootstrap,
-            topics=settings.topics,
-            group=f"{settings.consumer_group}-stream",
-            window_ms=settings.window_ms,
-            grace_ms=settings.grace_ms,
-            metrics_partitions=metrics_partitions,
-            rules_path=settings.rules,
-        )
+    config = StreamConfig(
+        bootstrap=settings.kafka_bootstrap,
+        topics=settings.topics,
+        group=f"{settings.consumer_group}-stream",
+        window_ms=settings.window_ms,
+        grace_ms=settings.grace_ms,
+        metrics_partitions=metrics_partitions,
+        rules_path=settings.rules,
     )
+    return StreamStage(config, log_level=settings.log_level)
+
+
+async def run_worker(settings: Settings) -> None:
+    """A stream worker process until SIGINT/SIGTERM. Not restarted in-process: a crashed Faust app
+    raises RuntimeError and the process ends, for its supervisor to start a fresh one."""
+    counts = await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    stage = stream_stage(settings, counts[settings.topics.metrics])
+    async with health_port([stage], settings.api_host, settings.health_port):
+        await stage.run(stop)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -137,7 +150,8 @@ async def run_stages(settings: Settings, build: Callable[[Store], list[Stage]]) 
     _stop_on_signals(stop)
     try:
         stages = build(store)
-        await asyncio.gather(*(supervise(stage.name, functools.partial(stage.run, stop), stop) for stage in stages))
+        async with health_port(stages, settings.api_host, settings.health_port):
+            await asyncio.gather(*(supervise(s.name, functools.partial(s.run, stop), stop) for s in stages))
     finally:
         store.close()
 
