@@ -4,14 +4,15 @@ and log attributes, and the secret shapes people leak inside free text.
 Applied where records enter (the HTTP and OTLP receivers, the SDK) and again by the sink, the one
 writer of ClickHouse, so a producer writing to Kafka directly cannot store a secret either.
 
-Free text is masked for: values after a sensitive key (``key=value``, ``key: value``, ``"key": value``
-with strings or numbers, Python reprs ``'key': 'v'`` and ``key='v'``, environment style
+Free text is masked for: values after a sensitive key (``key=value``, ``key: value``, ``"key":
+value`` with strings or numbers, Python reprs ``'key': 'v'`` and ``key='v'``, environment style
 ``PGPASSWORD=v``, query strings ``?token=v&...``; a key counts when it contains one of the
-Redactor's keys or of :data:`TEXT_KEYS`), ``Authorization`` schemes (``Bearer`` and ``Basic`` of any
-length, ``token``), passwords in URLs (``scheme://user:pass@`` and ``scheme://:pass@``), PEM private
-keys, JWTs, AWS access key ids, GitHub, GitLab, npm, Slack, Stripe-style and ``sk-`` API keys, Google
-API keys, Slack webhook URLs, ``Cookie:`` header lines and card numbers (13-19 digits, one kind of
-separator among space, dash and dot, Luhn-valid, issuer digit 2-6).
+Redactor's keys or of :data:`TEXT_KEYS`; command-line flags ``--password v`` too), ``Authorization``
+schemes (``Bearer`` and ``Basic`` of any length, ``token``), passwords in URLs
+(``scheme://user:pass@`` and ``scheme://:pass@``), PEM private keys, JWTs, AWS access key ids,
+GitHub, GitLab, npm, Slack, Stripe-style and ``sk-`` API keys, Google API keys, Slack webhook URLs,
+``Cookie:`` header lines and card numbers (13-19 digits, one kind of separator among space, dash and
+dot, Luhn-valid, issuer digit 2-6).
 
 Every pattern runs in time linear in the text, whatever the text (bodies reach 16 MiB), with no
 engine beyond :mod:`re`, because each is written so that no character is scanned more than a bounded
@@ -114,6 +115,7 @@ class _Patterns:
     maybe: re.Pattern[str]  # on lowercased text: a superset of where any pattern can match
     words: tuple[str, ...]  # a sensitive key contains one of them (lowercase)
     key_value: re.Pattern[str]  # a sensitive key, its separator and its value
+    flag: re.Pattern[str]  # a sensitive command-line flag and its value: "--password x"
     cookie: bool  # whether Cookie header lines are masked (the keys make "cookie" sensitive)
 
 
@@ -154,12 +156,16 @@ def _patterns(keys: frozenset[str]) -> _Patterns:
     # What follows the part is bounded ({0,64}), so a key made of many parts costs 64 a part.
     key = rf"(?=[{firsts}])(?:(?<![\w.-])(?:{exact})(?![\w.-])|(?:{alternation})[\w.-]{{0,64}}+)"
     key_value = rf"{key}[\"']?[ \t]{{0,8}}+(?:=>|[:=])[ \t]{{0,8}}+(?P<value>{_VALUE})"
+    # A flag starts at its dashes, so its name is bounded on both sides of the sensitive part; a
+    # value starting with a dash is the next flag ("--no-password -h db").
+    flag = rf"(?=-)(?<![\w-])--?[\w-]{{0,32}}?(?:{alternation})[\w-]{{0,32}}+[ \t]{{1,8}}+(?!-)(?P<value>{_VALUE})"
     hints = [alternation, exact, "bearer|basic|token", "://", r"hooks\.slack\.com", "-----begin"]
     hints += ["|".join(m.lower() for m in _SHAPE_MARKS), _CARD_HINT.pattern]
     return _Patterns(
         maybe=re.compile(rf"(?=[{firsts}bt:h\-egnx_wsa0-9])(?:{'|'.join(hints)})"),
         words=(*words, *_TEXT_EXACT_KEYS),
         key_value=re.compile(key_value, _ASCII_I),
+        flag=re.compile(flag, _ASCII_I),
         cookie=_sensitive(keys, "cookie"),
     )
 
@@ -299,6 +305,8 @@ class Redactor:
             if patterns.cookie and "cookie" in lowered:
                 text = _COOKIE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
             text = patterns.key_value.sub(_mask_value, text)
+            if "-" in lowered:
+                text = patterns.flag.sub(_mask_value, text)
         if "bearer" in lowered or "basic" in lowered or "token" in lowered:
             text = _AUTH.sub(_mask_auth, text)
         if any(mark in text for mark in _SHAPE_MARKS):

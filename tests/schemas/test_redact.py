@@ -101,6 +101,7 @@ SHAPES = [
     ("MYSQL_PWD", "MYSQL_PWD=myS3cret mysql", "myS3cret", "MYSQL_HOST=db mysql"),
     ("*_SECRET", "STRIPE_WEBHOOK_SECRET=whs3cretval", "whs3cretval", "STRIPE_REGION=eu"),
     ("*_TOKEN", "SLACK_BOT_TOKEN=abcd1234efgh", "abcd1234efgh", "SLACK_CHANNEL=#ops"),
+    ("command-line flag", "exec pg_dump --db-password hunter2pw -h db", "hunter2pw", "pg_dump --no-password -h db"),
     ("cookie header", "Cookie: theme=dark; session_id=abc123def", "abc123def", "cookie banner shown"),
     ("card, spaces", "paid with 4111 1111 1111 1111 today", "4111 1111 1111 1111", "order 4111 1111 1111 1112"),
     ("card, dashes", "card 5555-5555-5555-4444", "5555-5555-5555-4444", "date 2026-12-03 and 2026-12-04"),
@@ -207,7 +208,7 @@ ADVERSARIAL = {
     "open quoted value": '"password": "',
     "card-like chain": "4111 ",
     "near misses": "passwd tokens: basic setup 4111 1111 1111 1112 eyJx.y AKIA123 ghp_abc xox- sk_live_ :// a:b@ "
-    "-----BEGIN PRIVATE KEY----- ",
+    "-----BEGIN PRIVATE KEY----- --db-password --token\t-x ",
     "ordinary logs": "2026-12-03T07:40:12.123Z INFO GET /api/v1/orders/12345?page=2 200 in 23 ms "
     "trace=4bf92f3577b34da6a3ce929d0e0e4736 ip=10.0.3.17 ts=1764747612123 version=1.24.3\n",
 }
