@@ -26,8 +26,11 @@ from api import (
     silences_router,
     traces_router,
 )
+from api.auth import Auth, HostCheck, install_auth
 from api.dashboard import router as dashboard_router
+from api.keys import router as keys_router
 from api.notifier import NotifierAccess
+from api.ratelimit import Budget, RateLimiter
 from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
 from ingest.receivers.http import IngestContext
@@ -65,6 +68,7 @@ def create_app(
         owned = store is None
         active = store or open_store(settings.store_url)
         apply_migrations(active, migration_params(settings))
+        await auth.start(active, settings.data_dir.resolve())
         stages: list[Stage] = []
         if in_process["sink"]:
             stages.append(Sink(sink_config(settings), active))
@@ -89,15 +93,20 @@ def create_app(
         stop = asyncio.Event()
         tasks = [asyncio.create_task(supervise(s.name, functools.partial(s.run, stop), stop)) for s in stages]
         try:
-            async with otlp_port(app.state.ingest, settings.api_host, settings.otlp_port):
+            guarded = otlp_port(
+                app.state.ingest, settings.api_host, settings.otlp_port, guard=auth.wrap, tls=settings.tls_options
+            )
+            async with guarded:
                 yield
         finally:
             stop.set()
             await asyncio.gather(*tasks)
             await producer.stop()
+            await auth.stop()
             if owned:
                 active.close()
 
+    auth = _auth(settings)
     app = FastAPI(
         title="perfpulse",
         version="0.1.0",
@@ -105,6 +114,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_auth(app, auth)
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)
@@ -115,5 +125,18 @@ def create_app(
     app.include_router(rules_router)
     app.include_router(silences_router)
     app.include_router(health_router)
+    app.include_router(keys_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave
     return app
+
+
+def _auth(settings: Settings) -> Auth:
+    """The access policy of the API and OTLP ports: keys and scopes, the Host check while listening on
+    loopback, per-key rate limits shared through Redis."""
+    budgets = {
+        "ingest": Budget(settings.rate_ingest_per_s, settings.rate_ingest_burst),
+        "query": Budget(settings.rate_query_per_s, settings.rate_query_burst),
+        "write": Budget(settings.rate_write_per_s, settings.rate_write_burst),
+    }
+    limiter = RateLimiter(settings.redis_url, budgets, namespace=settings.topic_prefix)
+    return Auth(HostCheck(settings.api_host, settings.allowed_host_list), limiter, metrics_open=settings.metrics_open)

@@ -7,14 +7,16 @@ CLI exposes the ones that make sense per command as flags.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Limits, Redactor, Topics, parse_duration_ms
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 
-__all__ = ["DEFAULT_RULES", "Settings"]
+__all__ = ["DEFAULT_RULES", "Settings", "mask_url"]
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "infra" / "alerts.yaml"  # the spec's rules, shipped
 
@@ -37,6 +39,18 @@ class Settings(BaseSettings):
     grace: str = Field("2s", description="how long after its end a window still accepts points")
     api_host: str = Field("127.0.0.1", description="address the API listens on")
     api_port: int = Field(8080, description="port the API listens on")
+    allowed_hosts: str = Field(
+        "", description="comma-separated Host names accepted besides localhost while the API listens on loopback"
+    )
+    metrics_open: bool = Field(False, description="serve /metrics without a key (a scraper on a trusted network)")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): the API and OTLP port serve HTTPS")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    rate_ingest_per_s: float = Field(200.0, ge=0, description="ingest requests per second per key (0: unlimited)")
+    rate_ingest_burst: int = Field(400, ge=1, description="ingest requests one key may send at once")
+    rate_query_per_s: float = Field(20.0, ge=0, description="read requests per second per key (0: unlimited)")
+    rate_query_burst: int = Field(100, ge=1, description="read requests one key may send at once")
+    rate_write_per_s: float = Field(1.0, ge=0, description="writes (rules, silences, keys) per second per key")
+    rate_write_burst: int = Field(20, ge=1, description="writes one key may send at once")
     otlp_port: int = Field(4318, ge=0, description="port of the OTLP/HTTP receiver beside the API (0: off)")
     rules: Path = Field(DEFAULT_RULES, description="alert rules file (default: infra/alerts.yaml of perfpulse)")
     topic_prefix: str = Field("perfpulse.", description="prefix of every Kafka topic perfpulse uses")
@@ -71,6 +85,17 @@ class Settings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         """Absolute, so every process started from here (other working directories) reads one file."""
         return value.expanduser().resolve()
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _absolute_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither (HTTP)")
+        return self
 
     @field_validator("window")
     @classmethod
@@ -115,4 +140,27 @@ class Settings(BaseSettings):
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.api_host}:{self.api_port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.api_host}:{self.api_port}"
+
+    @property
+    def tls_options(self) -> dict[str, Any]:
+        """uvicorn's options for HTTPS (none for HTTP)."""
+        if self.tls_cert is None or self.tls_key is None:
+            return {}
+        return {"ssl_certfile": str(self.tls_cert), "ssl_keyfile": str(self.tls_key)}
+
+    @property
+    def allowed_host_list(self) -> list[str]:
+        return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+
+def mask_url(url: str) -> str:
+    """``url`` fit to print: its password (or a user given without one, which may be a token) as ***."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, sep, _ = userinfo.partition(":")
+    masked = f"{user}:***" if sep else "***"
+    return urlunsplit(parts._replace(netloc=f"{masked}@{hostport}"))

@@ -154,6 +154,13 @@ def _reject(signal: _Signal, status: int, body: dict[str, Any], n: int) -> JSONR
 async def _receive(request: Request, signal: _Signal) -> Response:
     """Read, validate, send and answer: the flow every envelope shares."""
     context: IngestContext = request.app.state.ingest
+    content_type = request.headers.get("content-type")  # none: read as JSON
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if not (media == "application/json" or (media.startswith("application/") and media.endswith("+json"))):
+        # text/plain, forms and the like are what a web page may send across sites without asking
+        metrics.REQUESTS_REJECTED.labels("http", "415").inc()
+        detail = [{"loc": "header.content-type", "msg": f"{content_type!r}: send application/json"}]
+        return JSONResponse(error_body("unsupported content type", detail), status_code=415)
     try:
         raw = await read_body(request, context.limits.max_body_bytes)
     except BodyError as exc:
@@ -187,7 +194,7 @@ async def _receive(request: Request, signal: _Signal) -> Response:
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "invalid JSON, gzip or batch: every offending field named in details"},
     413: {"model": ErrorBody, "description": "body too large (as sent or inflated), or a batch Kafka refuses"},
-    415: {"model": ErrorBody, "description": "content encoding other than gzip or none"},
+    415: {"model": ErrorBody, "description": "content type other than JSON, content encoding other than gzip or none"},
     503: {
         "model": ErrorBody,
         "description": "Kafka unavailable; nothing was written: retry after Retry-After seconds",

@@ -51,7 +51,9 @@ def app_settings(kafka_bootstrap: str, redis_url: str, data_dir: Path, topics: T
 @contextmanager
 def running_app(settings: Settings, **options: Any) -> Iterator[TestClient]:
     """The app of ``settings`` with its lifespan running; server errors come back as 500 responses."""
-    with TestClient(create_app(settings, **options), raise_server_exceptions=False) as client:
+    app = create_app(settings, **options)
+    # Host localhost: the app refuses other names while it listens on loopback (DNS rebinding)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
         yield client
 
 
