@@ -217,7 +217,7 @@ class Sink:
             read = readers.get(kind) if kind is not None else None
             try:
                 if read is None:
-                    raise WireError("a record of a type this topic does not carry")
+                    raise WireError(f"cannot take a record of type {kind and kind.value!r}: {tp.topic} carries none")
                 read(tp, record)
             except WireError as exc:
                 log.debug("%s[%d]@%d unreadable: %s", tp.topic, tp.partition, record.offset, exc)
@@ -251,7 +251,10 @@ class Sink:
         source partition is not its own would break that skipping, so it is refused (counted)."""
         transition = decode_transition(record.value)
         if transition.src_partition != tp.partition:
-            raise WireError(f"it names source partition {transition.src_partition}, not its own {tp.partition}")
+            raise WireError(
+                f"cannot take the transition: it names source partition {transition.src_partition}, "
+                f"read from partition {tp.partition}"
+            )
         if not self._alert_replays.admit(tp.partition, transition.identity):
             metrics.ALERT_REPLAYS_SKIPPED.inc()
             return
