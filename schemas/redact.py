@@ -98,8 +98,8 @@ _CARD_SEPARATOR = re.compile(r"[ .-]")
 # "," or ";", and takes an Authorization scheme along with its credential.
 _VALUE = (
     re.escape(REDACTED) + r"(?![^\s\"&,;}\]])|"  # already redacted (the sink redacts again): kept
-    r"\"[^\"\\\r\n]*+(?:\\.[^\"\\\r\n]*+)*+\"?"
-    r"|'[^'\\\r\n]*+(?:\\.[^'\\\r\n]*+)*+'?"
+    r"\"[^\"\\\r\n]*+(?:\\.?[^\"\\\r\n]*+)*+\"?"
+    r"|'[^'\\\r\n]*+(?:\\.?[^'\\\r\n]*+)*+'?"
     r"|\\\"[^\"\\\r\n]*+(?:\\[^\"\r\n][^\"\\\r\n]*+)*+(?:\\\")?"
     r"|-?[0-9][0-9.eE+-]*+(?=[}\]])"  # a JSON number closing its object or array, the bracket kept
     r"|(?:(?:bearer|basic|digest|token|negotiate)[ \t]++)?[^\s\"&,;]++"
