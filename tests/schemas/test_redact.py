@@ -174,6 +174,25 @@ def test_a_planted_secret_never_comes_out(before: str, planted: tuple[str, str],
     assert REDACTOR.text(redacted) == redacted  # the sink redacts again what ingest redacted
 
 
+# Fragments of every shape run together, to find where one pass leaves what another takes again.
+SOUP = st.lists(
+    st.sampled_from(
+        [
+            *("password", "token", "Bearer", "Basic", "://", "u:p@", "4111", "2222", "-----BEGIN PRIVATE KEY-----"),
+            *(" ", "-", ".", "=", ":", '"', "'", "\\", "\n", "eyJa", "AKIA", "ghp_", "--", "sig", REDACTED, "}", "é"),
+        ]
+    ),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(text=SOUP)
+def test_redacting_twice_changes_nothing(text: str) -> None:
+    once = REDACTOR.text(text)
+    assert REDACTOR.text(once) == once
+
+
 @st.composite
 def log_lines(draw: st.DrawFn) -> str:
     """Ordinary log lines: ids, timestamps, addresses, URLs without credentials, versions, prose."""
