@@ -27,7 +27,11 @@ def test_healthz_answers_ok(client: TestClient) -> None:
 def test_readyz_is_200_with_kafka_and_storage_up(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"kafka": "ok", "storage": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ready", {"kafka": "ok", "storage": "ok"})
+    # The stages this process runs beside the API (embedded store: the sink and the notifier) report too.
+    assert set(body["stages"]) == {"sink", "notifier"}
+    assert all(isinstance(s["ok"], bool) and isinstance(s["detail"], str) for s in body["stages"].values())
 
 
 def test_readyz_is_503_when_kafka_is_unreachable_and_answers_quickly(unreachable: TestClient) -> None:
@@ -35,7 +39,9 @@ def test_readyz_is_503_when_kafka_is_unreachable_and_answers_quickly(unreachable
     response = unreachable.get("/readyz")
     assert time.monotonic() - started < 5
     assert response.status_code == 503
-    assert response.json() == {"status": "not ready", "checks": {"kafka": "unreachable", "storage": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("not ready", {"kafka": "unreachable", "storage": "ok"})
+    assert body["stages"] == {}  # this app runs neither sink nor notifier
 
 
 def test_healthz_stays_ok_when_kafka_is_unreachable(unreachable: TestClient) -> None:
