@@ -3,10 +3,10 @@
 A query groups window rows into buckets (``step`` milliseconds, aligned to the epoch) and series
 groups. Count, sum and extremes are summed / taken over the rows. Percentiles come from merging the
 rows' histograms (schemas/sketch.py), never from averaging stored percentiles: window rows and the
-pages tiers hold them as pages of dense slot counts (storage/tiers.py); a query sums pages slot by
-slot per group, bucket and page (``sumForEach``), then finds in SQL, per level, the page and the
-slot holding the rank (a cumulative sum over the ~10 page totals of a group, then one inside that
-page), so only integer keys come back. Python turns them into values with
+pages tiers hold them as pages of dense slot counts (storage/tiers.py); a query collects a group's
+pages per bucket and finds in SQL, per level, the page and the slot holding the rank (a cumulative
+sum over the page totals, then one inside the page that holds the rank, its rows summed slot by
+slot), so only integer keys come back. Python turns them into values with
 :func:`schemas.sketch.answers`, the function the alert path uses: alerts and queries report the
 same float for the same rows.
 """
@@ -109,38 +109,47 @@ def _scalars_sql(segment: Segment, query: _Query, params: dict[str, Any], index:
 
 
 def _pages_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
-    """The histogram pages of one segment summed per group, bucket and page (column ``pc``)."""
+    """The histogram pages of one segment per group and bucket (columns ``page``, ``pc``): a tier's
+    summed per page (``sumForEachMerge``), window rows' as they are, a page in as many rows as
+    windows hold it (:func:`rank_keys_sql` adds up only the page that holds a rank: summing every
+    page of window rows first cost ~7 us per page row, most of a short-step query)."""
     columns, where = _select_where(segment, query, params, index)
     if segment.pages == "rollups":
-        source, counts = "rollups ARRAY JOIN pages AS page, page_counts AS counts", "sumForEach(counts)"
-    else:
-        source, counts = segment.pages, "sumForEachMerge(counts)"
+        return f"""
+            SELECT {columns}, page, counts AS pc
+            FROM rollups ARRAY JOIN pages AS page, page_counts AS counts
+            WHERE {where}
+        """
     return f"""
-        SELECT {columns}, page, {counts} AS pc
-        FROM {source}
+        SELECT {columns}, page, sumForEachMerge(counts) AS pc
+        FROM {segment.pages}
         WHERE {where}
         GROUP BY {query.keys}, page
     """
 
 
 def rank_keys_sql(pages: str, keys: str, levels: Sequence[float]) -> str:
-    """Per ``keys`` group of the rows of ``pages`` (columns ``keys``, ``page`` Int32, ``pc`` the
-    page's summed slot counts), the histogram key holding the rank of each level, as ``qk``.
+    """Per ``keys`` group of the rows of ``pages`` (columns ``keys``, ``page`` Int32 and ``pc`` that
+    page's slot counts; a page may come in several rows), the histogram key holding the rank of each
+    level, as ``qk``.
 
     The rank is ``floor(q * (n - 1))`` in Float64, as :func:`schemas.sketch.ranks` computes it; the
     search is :func:`schemas.sketch.rank_keys`'s: the first key whose cumulative count exceeds it,
-    found first among the page totals, then inside the one page that holds it."""
+    found first among the page rows' totals (sorted by page), then inside the one page that holds it,
+    its rows summed slot by slot."""
     found = []
     for j, q in enumerate(levels):
         rank = f"toUInt64(floor({float(q)!r} * (n - 1)))"
-        page = f"arrayFirstIndex(c -> c > r{j}, cum)"
-        slot = f"arrayFirstIndex(c -> c > r{j} - (cum[i{j}] - totals[i{j}]), arrayCumSum(ps[i{j}].2)) - 1"
-        found.append(f"{rank} AS r{j}, {page} AS i{j}, ps[i{j}].1 * {PAGE_SLOTS} + {slot} AS k{j}")
+        page = f"pg[arrayFirstIndex(c -> c > r{j}, cum)]"
+        before = f"arraySum(arrayFilter((c, p) -> p < p{j}, totals, pg))"
+        merged = f"arrayReduce('sumForEach', arrayMap(e -> e.2, arrayFilter(e -> e.1 = p{j}, es)))"
+        slot = f"arrayFirstIndex(c -> c > r{j} - {before}, arrayCumSum({merged})) - 1"
+        found.append(f"{rank} AS r{j}, {page} AS p{j}, p{j} * {PAGE_SLOTS} + {slot} AS k{j}")
     return f"""
         SELECT {keys}, {", ".join(found)}, [{", ".join(f"k{j}" for j in range(len(levels)))}] AS qk
         FROM (
-            SELECT {keys}, arraySort(x -> x.1, groupArray((page, pc))) AS ps,
-                   arrayMap(x -> arraySum(x.2), ps) AS totals, arrayCumSum(totals) AS cum,
+            SELECT {keys}, arraySort(e -> e.1, groupArray((page, pc))) AS es, arrayMap(e -> e.1, es) AS pg,
+                   arrayMap(e -> arraySum(e.2), es) AS totals, arrayCumSum(totals) AS cum,
                    toFloat64(arraySum(totals)) AS n
             FROM ({pages})
             GROUP BY {keys}
@@ -170,11 +179,7 @@ def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
         """
     if not query.levels:
         return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
-    if len(segments) == 1:
-        pages = _pages_sql(segments[0], query, params, 0)
-    else:
-        parts = " UNION ALL ".join(_pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
-        pages = f"SELECT {keys}, page, sumForEach(pc) AS pc FROM ({parts}) GROUP BY {keys}, page"
+    pages = " UNION ALL ".join(_pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
     return f"""
         SELECT {keys}, kind, c, s, lo, hi, err, qk
         FROM ({scalars}) AS a
