@@ -81,9 +81,7 @@ class PartitionWindows:
                 late_points += self._fold(offset, key, start, series.values[mine], weights)
         return late_points
 
-    def _fold(
-        self, offset: int, key: SeriesKey, start: int, values: np.ndarray, weights: np.ndarray | None
-    ) -> int:
+    def _fold(self, offset: int, key: SeriesKey, start: int, values: np.ndarray, weights: np.ndarray | None) -> int:
         if self._is_closed(start):
             aggregate = self._late.get((start, key))
             if aggregate is None:
