@@ -18,7 +18,7 @@ from tests.ingest.helpers import read_batches
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ("schemas", "ingest", "stream", "storage", "alerting", "api", "perfpulse", "infra")
 DEVELOPMENT_ONLY = ("tests", "bench", "tools")  # packages of the repository that no install needs
-SERVER_MODULES = ("chdb", "faust", "fastapi", "clickhouse_connect", "uvicorn", "typer", "redis", "fastdigest")
+SERVER_MODULES = ("chdb", "faust", "fastapi", "clickhouse_connect", "uvicorn", "typer", "redis")
 
 # Runs in the fresh venv: argv = bootstrap, topic prefix, server modules (comma-separated).
 SDK_CHECK = """
