@@ -10,9 +10,9 @@ value`` with strings or numbers, Python reprs ``'key': 'v'`` and ``key='v'``, en
 Redactor's keys or of :data:`TEXT_KEYS`; command-line flags ``--password v`` too), ``Authorization``
 schemes (``Bearer`` and ``Basic`` of any length, ``token``), passwords in URLs
 (``scheme://user:pass@`` and ``scheme://:pass@``), PEM private keys, JWTs, AWS access key ids,
-GitHub, GitLab, npm, Slack, Stripe-style and ``sk-`` API keys, Google API keys, Slack webhook URLs,
-``Cookie:`` header lines and card numbers (13-19 digits, one kind of separator among space, dash and
-dot, Luhn-valid, issuer digit 2-6).
+GitHub, GitLab, npm, Slack, Stripe-style and ``sk-`` API keys, Google and perfpulse API keys, Slack
+webhook URLs, ``Cookie:`` header lines and card numbers (13-19 digits, one kind of separator among
+space, dash and dot, Luhn-valid, issuer digit 2-6).
 
 Every pattern runs in time linear in the text, whatever the text (bodies reach 16 MiB), with no
 engine beyond :mod:`re`, because each is written so that no character is scanned more than a bounded
@@ -81,11 +81,12 @@ _SHAPES = re.compile(
     r"|sk-[A-Za-z0-9_-]{20,}+"  # OpenAI, Anthropic and alike
     r"|A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA)[A-Z0-9]{16}(?![A-Za-z0-9])"  # AWS access key ids
     r"|AIza[A-Za-z0-9_-]{35}"  # Google API keys
+    r"|pp_[a-z2-7]{52}(?![A-Za-z0-9])"  # perfpulse's own API keys (storage.keys)
     r")"
 )
 _SHAPE_MARKS = (
     "eyJ", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "npm_", "xox", "_live_", "_test_", "whsec_",
-    "sk-", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "AIza",
+    "sk-", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "AIza", "pp_",
 )  # fmt: skip  # every match of _SHAPES holds one
 # Card numbers: a chain of digit groups joined by single separators, taken whole (a chain is never
 # scanned twice); the callback finds the cards in it. Not inside a word or a decimal fraction.

@@ -76,6 +76,7 @@ SHAPES = [
     ("stripe secret", "charge via sk_live_4eC39HqLyjWDarjtT1zdp7dc", "4eC39HqLyjWDarjtT1zdp7dc", "task_live_view"),
     ("stripe restricted", "rk_live_51H8zQ2eZvKYlo2C0aB1cD2e", "51H8zQ2eZvKYlo2C0aB1cD2e", "rk_live"),
     ("stripe publishable", "pk_live_51H8zQ2eZvKYlo2C9xY8wV7u", "51H8zQ2eZvKYlo2C9xY8wV7u", "pk_live_"),
+    ("perfpulse api key", "curl -H 'X: pp_" + "a2" * 26 + "'", "a2" * 26, "pp_ready"),
     (
         "url password",
         "connect postgres://app:hunter2pw@db.internal:5432/orders",
