@@ -21,6 +21,7 @@ const MAX_BACKOFF_MS = 5000;
 export class Sender {
   private readonly timer: NodeJS.Timeout;
   private woken = false;
+  private stopped = false;
   private inFlight = 0;
   private next = 0; // the lane looked at first, so busy points never starve spans
   private backoffMs = MIN_BACKOFF_MS;
@@ -87,8 +88,9 @@ export class Sender {
     });
   }
 
-  /** Stop the timers; batches in flight still settle. */
+  /** Stop the timers; batches in flight still settle (a failed one is then dropped, not retried). */
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
   }
@@ -117,7 +119,7 @@ export class Sender {
       (error: unknown) => {
         const failure = error instanceof Error ? error : new Error(String(error));
         this.lastError = failure.message;
-        if (failure instanceof TransportError && failure.retryable) {
+        if (failure instanceof TransportError && failure.retryable && !this.stopped) {
           lane.outbox.requeue(batch);
           this.backOff();
         } else {

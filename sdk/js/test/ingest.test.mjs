@@ -16,7 +16,7 @@ async function sendAndFind(t, transport) {
       ? { http: { url: deployment.url } }
       : { kafka: { bootstrap: KAFKA, topicPrefix: deployment.topicPrefix } };
   const startMs = Date.now() - 1000;
-  const pp = new Perfpulse({ service, ...options, labels: { region: "eu" }, exitHooks: false });
+  const pp = new Perfpulse({ service, ...options, labels: { region: "eu" }, exitHooks: false, closeTimeoutMs: 30_000 });
 
   const latency = pp.distribution("http.server.duration").bind({ route: "/cart" });
   for (let i = 1; i <= 100; i++) latency.observe(i);

@@ -4,6 +4,7 @@
 // PERFPULSE_TEST_TOPIC_PREFIX; a test file run alone starts its own.
 
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,7 +34,7 @@ async function waitReady(url, processes, timeoutMs) {
       if (p.exitCode !== null) throw new Error(`perfpulse ${p.spawnargs[1]} exited with ${p.exitCode}:\n${tail(p.logPath)}`);
     }
     try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
+      if ((await fetch(`${url}/healthz`)).ok) return;
     } catch {
       // not listening yet
     }
@@ -65,6 +66,7 @@ export async function startPerfpulse() {
     PERFPULSE_WINDOW: "1s",
     PERFPULSE_GRACE: "1s",
     PERFPULSE_LOG_FORMAT: "json",
+    PERFPULSE_OTLP_PORT: "0", // no OTLP listener of its own: 4318 may be taken
   };
   delete env.PERFPULSE_HEALTH_PORT;
   if (process.env.PERFPULSE_TEST_REDIS) env.PERFPULSE_REDIS_URL = process.env.PERFPULSE_TEST_REDIS;
@@ -77,10 +79,15 @@ export async function startPerfpulse() {
     return child;
   };
   const url = `http://127.0.0.1:${port}`;
+  // Topics (with the partition layout the stream stage needs) and tables first: a consumer that
+  // came first would have the broker create its topic with the default layout.
+  const migrate = start("migrate");
+  const [code] = await once(migrate, "exit");
+  if (code !== 0) throw new Error(`perfpulse migrate exited with ${code}:\n${tail(migrate.logPath)}`);
   const api = start("api");
   const processes = [api];
   try {
-    await waitReady(url, processes, 90_000);
+    await waitReady(url, processes, 180_000);
     processes.push(start("worker"));
     // The worker joins its consumer group within a few seconds; readiness of the API is Kafka's and storage's.
     await new Promise((r) => setTimeout(r, 1000));
@@ -123,7 +130,7 @@ export async function httpClient(t, what) {
   const deployment = await perfpulse(t);
   const service = uniqueService(what);
   const startMs = Date.now() - 1000;
-  const pp = new Perfpulse({ service, http: { url: deployment.url }, exitHooks: false });
+  const pp = new Perfpulse({ service, http: { url: deployment.url }, exitHooks: false, closeTimeoutMs: 30_000 });
   return { deployment, service, startMs, pp };
 }
 

@@ -38,6 +38,9 @@ export class KafkaTransport implements Transport {
       timeoutMs: 10_000,
       ...options,
     };
+    // Loading the client takes a while (seconds on a busy machine): begin now, not at the first
+    // send, so a short-lived process still delivers before its close timeout.
+    this.connect().catch(() => undefined);
   }
 
   async sendMetrics(service: string, batch: SeriesPoints[]): Promise<void> {
