@@ -13,9 +13,10 @@ In order, for every HTTP request and WebSocket:
 3. The key: ``Authorization: Bearer <key>``, looked up by its SHA-256 in a table of the active keys
    kept in memory and refreshed every :data:`KEYS_REFRESH_S` seconds in the background (a revoked
    key stops working within that; the hot ingest path never waits for ClickHouse). 401 without a
-   key or with an unknown one, 403 with a key whose scope does not allow the request. While no key
-   exists at all, everything is open (a fresh local install), and writes coming from another web
-   origin are refused instead: without keys, the browser's origin is the only barrier.
+   key or with an unknown one, 403 with a key whose scope does not allow the request. Until the first
+   key is made, everything is open (a fresh local install), but writes coming from another web
+   origin are refused: without keys, the browser's origin is the only barrier. Once a key was made
+   the API stays closed, even when every key is revoked (revoking a leaked last key must not open it).
 4. The rate limit of the key for the request's budget (ingest, query, write): 429 with Retry-After.
 
 The keys endpoints also take the local control token (:func:`write_control_token`): the first key
@@ -38,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -49,7 +51,7 @@ from starlette.websockets import WebSocketClose
 from api.ratelimit import RateLimiter
 from schemas import error_body
 from storage import Store, StoreError
-from storage.keys import ApiKey, active_keys, hash_key
+from storage.keys import KeyTable, hash_key, key_table
 from storage.keys import Scope as KeyScope
 
 __all__ = [
@@ -155,14 +157,14 @@ class HostCheck:
 
 
 class KeyCache:
-    """The active keys by SHA-256, read with ``load`` (a ClickHouse query, run in a thread) and kept
-    for ``max_age_s``. A request never waits for a refresh once a table was read: a stale table
-    answers while the next one is read in the background."""
+    """The keys table, read with ``load`` (a ClickHouse query, run in a thread) and kept for
+    ``max_age_s``. A request never waits for a refresh once a table was read: a stale table answers
+    while the next one is read in the background."""
 
-    def __init__(self, load: Callable[[], dict[str, ApiKey]], max_age_s: float = KEYS_REFRESH_S) -> None:
+    def __init__(self, load: Callable[[], KeyTable], max_age_s: float = KEYS_REFRESH_S) -> None:
         self._load = load
         self.max_age_s = max_age_s
-        self._table: dict[str, ApiKey] | None = None
+        self._table: KeyTable | None = None
         self._read_at = 0.0  # monotonic seconds
         self._refreshing: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -181,8 +183,8 @@ class KeyCache:
             self._read_at = time.monotonic()
             log.warning("cannot refresh the API keys, the previous ones stay in force: %s", exc)
 
-    async def current(self) -> dict[str, ApiKey]:
-        """The active keys (raises :class:`StoreError` when they were never read and cannot be)."""
+    async def current(self) -> KeyTable:
+        """The keys (raises :class:`StoreError` when they were never read and cannot be)."""
         if self._table is None:
             await self.refresh()
         elif time.monotonic() - self._read_at > self.max_age_s and (
@@ -259,9 +261,9 @@ class Auth:
     async def start(self, store: Store, data_dir: Path) -> None:
         """Read the keys, write the control token; :class:`AuthSetupError` when the API would listen
         beyond loopback with no key to protect it."""
-        self.keys = KeyCache(lambda: active_keys(store))
+        self.keys = KeyCache(lambda: key_table(store))
         await self.keys.refresh()
-        if not self.hosts.active and not await self.keys.current():
+        if not self.hosts.active and not (await self.keys.current()).made:
             raise AuthSetupError(
                 "cannot serve the API beyond loopback without an API key: anyone who reaches the port could "
                 "read and change everything. Create one first (perfpulse keys create --scope admin), or "
@@ -289,7 +291,7 @@ class Auth:
         token = _bearer(headers.get("authorization"))
         if access is Access.KEYS and token is not None and self._is_control(token):
             identity = "control"
-        elif not table:
+        elif not table.made:
             if headers.get("origin") is not None and _cross_origin(headers) and access is not Access.READ:
                 why = "send it from the API's origin, or with a key"
                 raise _Refusal(403, "cross-origin request refused", why, loc="header.origin")
@@ -297,7 +299,7 @@ class Auth:
         elif token is None:
             raise _Refusal(401, "an API key is required", "send the header Authorization: Bearer <key>", _CHALLENGE)
         else:
-            key = table.get(hash_key(token))
+            key = table.active.get(hash_key(token))
             if key is None:
                 raise _Refusal(401, "unknown or revoked API key", "create a key with perfpulse keys create", _INVALID)
             if access not in _GRANTS[key.scope]:
@@ -358,6 +360,41 @@ class AuthMiddleware:
 
 
 def install_auth(app: FastAPI, auth: Auth) -> None:
-    """Put ``auth`` in front of every route of ``app`` (``app.state.auth`` for the keys endpoints)."""
+    """Put ``auth`` in front of every route of ``app`` (``app.state.auth`` for the keys endpoints),
+    and say so in its OpenAPI document."""
     app.state.auth = auth
     app.add_middleware(AuthMiddleware, auth=auth)
+    _document_auth(app, auth.metrics_open)
+
+
+_AUTH_RESPONSES = {
+    "401": "no API key, or an unknown or revoked one (once any key exists)",
+    "403": "the key's scope does not allow this request",
+    "429": "the key's rate limit for this kind of request: retry after Retry-After seconds",
+}
+
+
+def _document_auth(app: FastAPI, metrics_open: bool) -> None:
+    """The bearer scheme on every operation that needs a key, with the answers the middleware gives."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        document = build()
+        if fresh:  # FastAPI caches the document: add to it once
+            schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["apiKey"] = {"type": "http", "scheme": "bearer", "description": "a perfpulse API key (pp_...)"}
+            for path, operations in document.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if access_of(method.upper(), path, metrics_open=metrics_open) is Access.OPEN:
+                        continue
+                    operation["security"] = [{"apiKey": []}]
+                    answers = operation.setdefault("responses", {})
+                    for status, why in _AUTH_RESPONSES.items():
+                        answers.setdefault(status, {"description": why, "content": _ERROR_CONTENT})
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}

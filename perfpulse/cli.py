@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 # `pip install perfpulse` installs the emitter SDK's dependencies only; the CLI, the stages and the API
 # need the `server` extra. A module missing from outside these packages (perfpulse's own) is one of those.
@@ -32,6 +33,9 @@ try:
 except ModuleNotFoundError as missing:
     raise _server_missing(missing.name) from None
 
+if TYPE_CHECKING:
+    from perfpulse.keyaccess import KeyAccess
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
@@ -44,6 +48,8 @@ infra_app = typer.Typer(help="Local Kafka and Redis (real services, no Docker)."
 app.add_typer(infra_app, name="infra")
 rules_app = typer.Typer(help="Alert rules: check a rules file, run rule unit tests.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+keys_app = typer.Typer(help="API keys: create, list, revoke (whether perfpulse runs or not).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True, soft_wrap=True)
 
 Bootstrap = Annotated[str | None, typer.Option("--kafka-bootstrap", help="Kafka host:port [PERFPULSE_KAFKA_BOOTSTRAP]")]
@@ -328,6 +334,73 @@ def rules_test(
         console.print(f"[red]✗[/red] {failed} of {report.tests} test(s) failed", highlight=False)
         raise typer.Exit(1)
     console.print(f"[green]✓[/green] {report.tests} test(s) passed", highlight=False)
+
+
+@contextlib.contextmanager
+def _keys(data_dir: Path | None, clickhouse_url: str | None) -> Iterator[KeyAccess]:
+    """The keys of the data dir's store (or the running API's), failing the command on errors."""
+    from perfpulse.keyaccess import KeyAccessError, key_access
+    from storage import StoreError
+
+    settings = load_settings(data_dir=data_dir, clickhouse_url=clickhouse_url)
+    try:
+        with key_access(settings) as keys:
+            yield keys
+    except (KeyAccessError, StoreError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[str, typer.Option("--scope", help="ingest (send data), read (read all) or admin (everything)")],
+    name: Annotated[str, typer.Option("--name", help="what the key is for")] = "",
+    data_dir: DataDir = None,
+    clickhouse_url: StoreUrl = None,
+) -> None:
+    """Create an API key and print it once, as the last line: perfpulse keeps only its hash."""
+    from storage.keys import check_name, parse_scope
+
+    try:
+        chosen = parse_scope(scope)
+        check_name(name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    with _keys(data_dir, clickhouse_url) as keys:
+        record, key = keys.create(chosen, name)
+    named = f", name {name!r}" if name else ""
+    typer.echo(f"created API key {record['id']} (scope {chosen.value}{named}); it is shown only now:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
+    """List the API keys (never the keys themselves: perfpulse does not have them)."""
+    from datetime import UTC, datetime
+
+    with _keys(data_dir, clickhouse_url) as keys:
+        found = keys.list()
+
+    def when(ms: int | None) -> str:
+        return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+    table = Table("id", "name", "scope", "created", "revoked")
+    for key in found:
+        table.add_row(key["id"], key["name"], key["scope"], when(key["created"]), when(key["revoked"]))
+    Console(soft_wrap=True).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (perfpulse keys list)")],
+    data_dir: DataDir = None,
+    clickhouse_url: StoreUrl = None,
+) -> None:
+    """Revoke an API key: within a few seconds every perfpulse process refuses it."""
+    with _keys(data_dir, clickhouse_url) as keys:
+        revoked = keys.revoke(key_id)
+    if revoked is None:
+        raise _fail(f"cannot revoke API key {key_id!r}: no key has this id")
+    typer.echo(f"revoked API key {key_id}")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from infra import LocalKafka, LocalRedis
 from infra.kafka import metadata_ok
-from perfpulse.settings import Settings
+from perfpulse.settings import Settings, mask_url
 
 __all__ = ["ServiceStatus", "local_kafka", "local_redis", "start_local", "status_local", "stop_local"]
 
@@ -46,7 +46,7 @@ def start_local(settings: Settings, console: Console) -> Iterator[tuple[str, str
         yield "kafka", state, kafka.bootstrap
     redis = local_redis(settings)
     if redis is None:
-        yield "redis", "remote", settings.redis_url
+        yield "redis", "remote", mask_url(settings.redis_url)
     else:
         yield "redis", redis.start(), redis.url
 

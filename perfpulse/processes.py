@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -76,13 +77,15 @@ class ProcessGroup:
         self.processes.clear()
 
 
-def wait_http_ok(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+def wait_http_ok(
+    url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True, verify: ssl.SSLContext | bool = True
+) -> bool:
     """Poll ``url`` until it answers 200 (True), or ``timeout_s`` passes or ``alive()`` turns
-    False (False)."""
+    False (False). ``verify``: how an HTTPS server is trusted (httpx's meaning)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and alive():
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0, verify=verify).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass

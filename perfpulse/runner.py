@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 
 from perfpulse.processes import ProcessGroup, wait_http_ok
-from perfpulse.settings import Settings
+from perfpulse.settings import Settings, mask_url
 
 __all__ = ["run_all", "settings_env"]
 
@@ -37,7 +37,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _prepare(settings: Settings, console: Console) -> None:
+def _prepare(settings: Settings, console: Console) -> str | None:
+    """Start what is local, create topics, migrate; return a new admin key when no key was ever made
+    (a fresh data dir): the demo's API is then closed from the start."""
     import asyncio
 
     from infra import InfraError
@@ -45,6 +47,7 @@ def _prepare(settings: Settings, console: Console) -> None:
     from perfpulse.stages import migration_params
     from perfpulse.topics import TopicSetupError, ensure_topics
     from storage import StoreError, apply_migrations, open_store
+    from storage.keys import Scope, create_key, key_table
 
     try:
         for name, state, where in start_local(settings, console):
@@ -53,16 +56,20 @@ def _prepare(settings: Settings, console: Console) -> None:
         console.print(f"[green]✓[/green] kafka topics: {settings.topic_prefix}* ({settings.partitions} partitions)")
         store = open_store(settings.store_url, pool_size=1)
         applied = apply_migrations(store, migration_params(settings))
+        admin_key = None if key_table(store).made else create_key(store, Scope.ADMIN, "created by perfpulse up").key
         store.close()
-        console.print(f"[green]✓[/green] storage: {settings.store_url} ({len(applied)} migrations applied)")
+        console.print(f"[green]✓[/green] storage: {mask_url(settings.store_url)} ({len(applied)} migrations applied)")
     except (InfraError, TopicSetupError, StoreError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise SystemExit(1) from None
+    return admin_key
 
 
 def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -> int:
     """Run until Ctrl-C or SIGTERM; return the exit code."""
-    _prepare(settings, console)
+    from perfpulse.keyaccess import local_api_url, local_verify
+
+    admin_key = _prepare(settings, console)
     metrics_dir = settings.data_dir.resolve() / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
@@ -82,11 +89,18 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
+    health = f"{local_api_url(settings)}/healthz"
+    if wait_http_ok(health, 60, alive=lambda: "api" not in group.exited(), verify=local_verify(settings)):
         example = f"{settings.api_url}/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s"
+        if admin_key:
+            key_lines = f"  admin key (shown this once; perfpulse keeps only its hash): {admin_key}\n"
+        else:
+            key_lines = "  API keys: use one of yours, or make one with `perfpulse keys create --scope read`\n"
+        bearer = admin_key or "<key>"
         console.print(
             f"\n[bold green]perfpulse is up[/bold green]: API {settings.api_url}  docs {settings.api_url}/docs\n"
-            f"  try: curl '{example}'\n"
+            f"{key_lines}"
+            f"  try: curl -H 'Authorization: Bearer {bearer}' '{example}'\n"
             f"  window {settings.window}, grace {settings.grace}\n"
             "  Ctrl-C stops perfpulse's processes; a local Kafka and Redis keep running\n"
             "  (`perfpulse infra down` stops them)\n"

@@ -2,7 +2,8 @@
 
 A key is ``pp_`` followed by 32 random bytes in lowercase base32 (52 characters). It is returned once,
 by :func:`create_key`, and never stored: the table keeps its SHA-256 (hex) beside its id, name,
-scope and times. A revoked key keeps its row (``revoked_ms`` set), so listing shows what existed.
+scope and times. A revoked key keeps its row (``revoked_ms`` set), so listing shows what existed, and an API whose
+keys were all revoked stays closed (:attr:`KeyTable.made`).
 Times are epoch milliseconds.
 """
 
@@ -22,12 +23,14 @@ __all__ = [
     "KEY_PREFIX",
     "MAX_NAME_CHARS",
     "ApiKey",
+    "KeyTable",
     "NewKey",
     "Scope",
     "active_keys",
     "check_name",
     "create_key",
     "hash_key",
+    "key_table",
     "list_keys",
     "parse_scope",
     "revoke_key",
@@ -122,6 +125,7 @@ _COLUMNS = "id, name, scope, sha256, toUnixTimestamp64Milli(created_at), toUnixT
 
 
 def _rows(store: Store, where: str = "", parameters: dict[str, Any] | None = None) -> list[tuple[ApiKey, str]]:
+    """Each key's newest row; ``where`` may test ``id`` only (the sorting key, safe beside FINAL)."""
     rows = store.rows(f"SELECT {_COLUMNS} FROM api_keys FINAL {where} ORDER BY created_at, id", parameters)
     return [(ApiKey(r[0], r[1], Scope(r[2]), int(r[4]), None if r[5] is None else int(r[5])), str(r[3])) for r in rows]
 
@@ -131,9 +135,21 @@ def list_keys(store: Store) -> list[ApiKey]:
     return [key for key, _ in _rows(store)]
 
 
+@dataclass(frozen=True, slots=True)
+class KeyTable:
+    active: dict[str, ApiKey]  # the keys that work, by their SHA-256 (:func:`hash_key`)
+    made: bool  # whether any key was ever created, revoked ones included
+
+
+def key_table(store: Store) -> KeyTable:
+    """The active keys, and whether any key exists at all (one query)."""
+    rows = _rows(store)
+    return KeyTable({sha256: key for key, sha256 in rows if key.revoked_ms is None}, bool(rows))
+
+
 def active_keys(store: Store) -> dict[str, ApiKey]:
     """The keys that work, by their SHA-256 (:func:`hash_key`)."""
-    return {sha256: key for key, sha256 in _rows(store, "WHERE revoked_at IS NULL")}
+    return key_table(store).active
 
 
 def revoke_key(store: Store, key_id: str) -> ApiKey | None:

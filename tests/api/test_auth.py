@@ -281,3 +281,15 @@ def test_keys_are_listed_without_secrets(client: TestClient, keys: dict[str, str
     assert {"admin", "read", "ingest"} <= {k["scope"] for k in listed}
     text = str(listed)
     assert all(key not in text for key in keys.values())
+
+
+def test_the_openapi_document_names_the_key_on_every_protected_operation(client: TestClient) -> None:
+    document = client.app.openapi()  # type: ignore[attr-defined]
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for template, operations in document["paths"].items():
+        for operation in operations.values():
+            if template in OPEN:
+                assert "security" not in operation
+                continue
+            assert operation["security"] == [{"apiKey": []}], template
+            assert {"401", "403", "429"} <= set(operation["responses"]), template

@@ -15,6 +15,7 @@ from storage.keys import (
     check_name,
     create_key,
     hash_key,
+    key_table,
     list_keys,
     parse_scope,
     revoke_key,
@@ -70,3 +71,11 @@ def test_an_unknown_scope_is_refused_naming_the_allowed_ones(value: str) -> None
 def test_a_long_or_unprintable_name_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="cannot use"):
         check_name(name)
+
+
+def test_a_store_whose_keys_are_all_revoked_still_has_made_keys(store: Store) -> None:
+    assert key_table(store).made is False
+    created = create_key(store, Scope.ADMIN, "the only one")
+    revoke_key(store, created.record.id)
+    table = key_table(store)
+    assert table.active == {} and table.made is True  # the API stays closed
