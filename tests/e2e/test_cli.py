@@ -32,12 +32,19 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
     up = subprocess.Popen([sys.executable, "-m", "perfpulse", "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = configured.api_url
     try:
+        # A fresh data dir: up makes an admin key and prints it once in its banner.
+        wait_for(lambda: "admin key" in (tmp_path / "up.log").read_text(), 120, "the banner with the admin key")
+        banner = (tmp_path / "up.log").read_text()
+        key = banner.split("admin key", 1)[1].split("\n", 1)[0].split()[-1]
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(f"{url}/api/v1/services", timeout=5).status_code == 401
 
         def three_services_with_percentiles() -> bool:
             try:
                 body = httpx.get(
                     f"{url}/api/v1/query",
                     params={"metric": "http.server.duration", "stats": "p50,p95,p99,count", "step": "1s"},
+                    headers=auth,
                     timeout=5,
                 ).json()
             except httpx.HTTPError:
@@ -46,14 +53,16 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
             return services == {"gateway", "orchestrator", "frontend"}
 
         wait_for(three_services_with_percentiles, 120, "demo percentiles of the three services")
-        body = httpx.get(f"{url}/api/v1/query", params={"metric": "http.server.duration", "step": "1s"}).json()
+        body = httpx.get(
+            f"{url}/api/v1/query", params={"metric": "http.server.duration", "step": "1s"}, headers=auth
+        ).json()
         for series in body["series"]:
             for point in series["points"]:
                 assert 0 < point["p50"] <= point["p95"] <= point["p99"], point
         # RED reads the per-minute tier for whole minutes; rows reach it just after the window rows.
         wait_for(
             lambda: (
-                {s["service"] for s in httpx.get(f"{url}/api/v1/services").json()["services"] if s["red"]}
+                {s["service"] for s in httpx.get(f"{url}/api/v1/services", headers=auth).json()["services"] if s["red"]}
                 == {"gateway", "orchestrator", "frontend"}
             ),
             30,
@@ -61,13 +70,16 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
         )
         wait_for(
             lambda: (
-                {(e["caller"], e["callee"]) for e in httpx.get(f"{url}/api/v1/dependencies").json()["edges"]}
+                {
+                    (e["caller"], e["callee"])
+                    for e in httpx.get(f"{url}/api/v1/dependencies", headers=auth).json()["edges"]
+                }
                 == {("frontend", "gateway"), ("gateway", "orchestrator")}
             ),
             60,
             "the demo's service graph",
         )
-        exposition = httpx.get(f"{url}/metrics").text
+        exposition = httpx.get(f"{url}/metrics", headers=auth).text
         processed = [line for line in exposition.splitlines() if line.startswith("perfpulse_stream_points_total")]
         assert processed and float(processed[0].split()[-1]) > 0, "the worker's counters reach /metrics"
         assert "perfpulse_sink_insert_seconds_bucket" in exposition
@@ -79,6 +91,7 @@ def test_up_runs_every_stage_with_demo_traffic(settings: Settings, tmp_path: Pat
         log.close()
     assert code == 0, output[-3000:]
     assert "perfpulse is up" in output and f"API {url}" in output
+    assert output.count(key) == 2  # the banner's key line and its curl example, nowhere else
     assert "perfpulse stopped" in output
 
 
