@@ -8,9 +8,12 @@ them, storage keeps them as pages of dense counts (storage/queries.py), and both
 same way: the key holding the rank, turned into a value by :func:`values_of`, clamped to the exact
 extremes. Alert values and API answers are therefore the same float.
 
-Bound: at level ``q`` of ``n`` observations the rank is ``r = q * (n - 1)``; the answer lies within
-:data:`ALPHA` (relative) of the order statistic at ``floor(r)`` (absolute :data:`MIN_MAGNITUDE`
-near zero). Why: that order statistic falls in the key the search finds, and a key's value (the
+Rank: at level ``q`` of ``n`` observations the answer is the nearest-rank order statistic, the
+smallest value with at least ``q * n`` observations at or below it (0-based rank
+``ceil(q * n) - 1``): the usual definition for latency objectives, which never reports the middle of
+three requests as their p95. Bound: the answer lies within :data:`ALPHA` (relative) of that order
+statistic (absolute :data:`MIN_MAGNITUDE` near zero). Why: that order statistic falls in the key the
+search finds, and a key's value (the
 bucket centre ``2 * GAMMA**i / (GAMMA + 1)``) is within ``ALPHA`` of every value in its bucket;
 clamping to ``[min, max]`` only moves it closer. Why not a t-digest: a t-digest bounds the *rank*
 error, so in a sparse tail (p99 of a heavy-tailed latency) a small rank error is a large value
@@ -126,9 +129,9 @@ def from_keys(keys: Keys, counts: Counts | None = None) -> Histogram:
 
 
 def ranks(total: int, levels: Sequence[float]) -> npt.NDArray[np.int64]:
-    """The 0-based rank read at each level: ``floor(q * (total - 1))``. Storage computes the same
-    expression in SQL (Float64 arithmetic both sides), so both search the same rank."""
-    return np.array([math.floor(q * (float(total) - 1.0)) for q in levels], dtype=np.int64)
+    """The 0-based rank read at each level: the nearest rank ``max(ceil(q * total), 1) - 1``. Storage
+    computes the same expression in SQL (Float64 arithmetic both sides), so both search the same rank."""
+    return np.array([max(math.ceil(q * float(total)), 1) - 1 for q in levels], dtype=np.int64)
 
 
 def rank_keys(hist: Histogram, levels: Sequence[float]) -> Keys:

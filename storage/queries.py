@@ -133,13 +133,13 @@ def rank_keys_sql(pages: str, keys: str, levels: Sequence[float]) -> str:
     page's slot counts; a page may come in several rows), the histogram key holding the rank of each
     level, as ``qk``.
 
-    The rank is ``floor(q * (n - 1))`` in Float64, as :func:`schemas.sketch.ranks` computes it; the
+    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it; the
     search is :func:`schemas.sketch.rank_keys`'s: the first key whose cumulative count exceeds it,
     found first among the page rows' totals (sorted by page), then inside the one page that holds it,
     its rows summed slot by slot."""
     found = []
     for j, q in enumerate(levels):
-        rank = f"toUInt64(floor({float(q)!r} * (n - 1)))"
+        rank = f"toUInt64(greatest(ceil({float(q)!r} * n), 1) - 1)"
         page = f"pg[arrayFirstIndex(c -> c > r{j}, cum)]"
         before = f"arraySum(arrayFilter((c, p) -> p < p{j}, totals, pg))"
         merged = f"arrayReduce('sumForEach', arrayMap(e -> e.2, arrayFilter(e -> e.1 = p{j}, es)))"

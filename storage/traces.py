@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas import Span, SpanEvent, SpanKind, SpanStatus
+from schemas.sketch import LN_GAMMA, MIN_MAGNITUDE, OFFSET, answers
 from storage.client import Store
 from storage.tracetree import TraceTree, build_tree
 
@@ -37,6 +38,19 @@ SUMMARY_SLACK_MS = 3_600_000
 PARENT_SLACK_MS = 600_000
 
 _RANGE = "start >= fromUnixTimestamp64Milli({start_ms:Int64}) AND start < fromUnixTimestamp64Milli({end_ms:Int64})"
+# A span's duration in ms as a key of perfpulse's one percentile engine (schemas/sketch.py): span
+# percentiles answer by the engine's rule, as every other percentile perfpulse reports does.
+_DURATION_KEY = (
+    f"if(duration_ns / 1e6 > {MIN_MAGNITUDE!r}, toInt32({OFFSET} + ceil(log(duration_ns / 1e6) / {LN_GAMMA!r})), 0)"
+)
+
+
+def _rank_keys(levels: Sequence[float], condition: str = "1") -> str:
+    """The engine's key at each level's nearest rank (``max(ceil(q * n), 1)``-th of the sorted keys) among the
+    spans matching ``condition``; [] when none does. Durations come back through
+    :func:`schemas.sketch.answers` with the group's exact extremes."""
+    ranks = ", ".join(f"toUInt64(greatest(ceil({float(q)!r} * countIf({condition})), 1))" for q in levels)
+    return f"if(countIf({condition}) = 0, [], arrayMap(i -> ks[i], [{ranks}]))"
 
 
 # Served from the spans' by_trace projection (migration 20261130090000), ordered by trace_id.
@@ -208,10 +222,11 @@ def dependencies(store: Store, start_ms: int, end_ms: int) -> list[Dependency]:
     rows = store.rows(
         f"""
         SELECT parent.service AS caller, child.service AS callee, count(), countIf(child.status = 'error'),
-               quantileTDigest(0.95)(child.duration_ns / 1e6)
+               arraySort(groupArray(child.key)) AS ks, {_rank_keys([0.95])},
+               min(child.duration_ns) / 1e6, max(child.duration_ns) / 1e6
         FROM
         (
-            SELECT trace_id, parent_span_id, service, status, duration_ns
+            SELECT trace_id, parent_span_id, service, status, duration_ns, {_DURATION_KEY} AS key
             FROM spans
             WHERE parent_span_id != '' AND {_RANGE}
         ) AS child
@@ -229,7 +244,7 @@ def dependencies(store: Store, start_ms: int, end_ms: int) -> list[Dependency]:
         """,
         {"start_ms": start_ms, "end_ms": end_ms, "parent_ms": start_ms - PARENT_SLACK_MS},
     )
-    return [Dependency(r[0], r[1], int(r[2]), int(r[3]), float(r[4])) for r in rows]
+    return [Dependency(r[0], r[1], int(r[2]), int(r[3]), answers(r[5], r[6], r[7])[0]) for r in rows]
 
 
 @dataclass(slots=True)
@@ -249,17 +264,18 @@ def span_red(store: Store, start_ms: int, end_ms: int, levels: Sequence[float]) 
     """RED per service over spans starting in ``[start_ms, end_ms)``: from its SERVER spans (the
     requests it serves) or, for a service without any, its root spans (the work it starts itself:
     jobs, consumers, the demo's frontend). One scan computes both and keeps the one that applies."""
-    q = ", ".join(repr(float(level)) for level in levels)
     rows = store.rows(
         f"""
         SELECT service,
                countIf(kind = 'server'), countIf(kind = 'server' AND status = 'error'),
-               quantilesTDigestIf({q})(duration_ns / 1e6, kind = 'server'),
+               arraySort(groupArrayIf(key, kind = 'server')) AS ks, {_rank_keys(levels, "kind = 'server'")},
+               minIf(ms, kind = 'server'), maxIf(ms, kind = 'server'),
                countIf(parent_span_id = ''), countIf(parent_span_id = '' AND status = 'error'),
-               quantilesTDigestIf({q})(duration_ns / 1e6, parent_span_id = ''),
+               arraySort(groupArrayIf(key, parent_span_id = '')) AS rks,
+               {_rank_keys(levels, "parent_span_id = ''").replace("ks[i]", "rks[i]")},
+               minIf(ms, parent_span_id = ''), maxIf(ms, parent_span_id = ''),
                count(), toUnixTimestamp64Milli(max(start))
-        FROM spans
-        WHERE {_RANGE}
+        FROM (SELECT *, {_DURATION_KEY} AS key, duration_ns / 1e6 AS ms FROM spans WHERE {_RANGE})
         GROUP BY service
         ORDER BY service
         """,
@@ -268,12 +284,10 @@ def span_red(store: Store, start_ms: int, end_ms: int, levels: Sequence[float]) 
     found = []
     for r in rows:
         if r[1]:
-            basis, requests, errors, quantiles = "server", r[1], r[2], r[3]
-        elif r[4]:
-            basis, requests, errors, quantiles = "root", r[4], r[5], r[6]
+            basis, requests, errors, quantiles = "server", r[1], r[2], answers(r[4], r[5], r[6])
+        elif r[7]:
+            basis, requests, errors, quantiles = "root", r[7], r[8], answers(r[10], r[11], r[12])
         else:
             basis, requests, errors, quantiles = None, 0, 0, []
-        found.append(
-            SpanRed(r[0], basis, int(requests), int(errors), [float(x) for x in quantiles], int(r[7]), int(r[8]))
-        )
+        found.append(SpanRed(r[0], basis, int(requests), int(errors), quantiles, int(r[13]), int(r[14])))
     return found
