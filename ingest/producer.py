@@ -46,7 +46,8 @@ class RecordRejected(ValueError):
 
 
 class RecordProducer:
-    """Sends encoded metric batches to the ``metrics`` topic and waits for Kafka's acknowledgement.
+    """Sends encoded records (metric batches, spans, log records) to their topics and waits for
+    Kafka's acknowledgement.
 
     Start is lazy and repeatable: :meth:`send_metrics` (re)starts the producer when it is not
     running, so a process that booted while Kafka was down recovers when Kafka comes back. Safe for

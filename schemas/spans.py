@@ -1,7 +1,8 @@
 """Spans: the spec's TraceSpan (plus status and kind), and their Kafka wire encoding.
 
-A ``spans`` record carries a batch of spans (hundreds), keyed by the trace id of its first span;
-a batch is not split by trace, so consumers never rely on a trace's spans sharing a partition.
+A ``spans`` record carries a batch of spans (hundreds) of one service, keyed by that service (so a
+service's span-derived metrics are whole in one partition, where its alert rules are evaluated); a
+trace's spans are spread over the services' partitions, and no consumer relies on them sharing one.
 Times are epoch nanoseconds (OTLP's unit; the HTTP envelope takes milliseconds and RFC 3339).
 """
 

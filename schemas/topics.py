@@ -34,7 +34,8 @@ class Topics:
 
     @property
     def rollups(self) -> str:
-        """Closed-window aggregates; partition N carries the rollups of metrics partition N."""
+        """Closed-window aggregates: partition N carries the rollups of metrics partition N, partition
+        P + N those of spans partition N (P: partitions of metrics and spans)."""
         return f"{self.prefix}rollups"
 
     @property

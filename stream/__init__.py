@@ -1,4 +1,6 @@
-"""Stream stage: metric batches from Kafka folded into windows of mergeable t-digests -> ``rollups``."""
+"""Stream stage: metric batches and spans from Kafka folded into windows of mergeable histograms
+(count, sum, extremes and the percentile engine's histogram, schemas/sketch.py) -> ``rollups``, and
+alert rules evaluated at window closes -> ``alerts``."""
 
 from stream.partition import PartitionWindows, TickResult
 from stream.worker import StreamConfig, StreamWorker
