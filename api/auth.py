@@ -31,12 +31,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from api.hosts import HostCheck
 from api.ratelimit import RateLimiter
 from schemas import error_body
 from storage import Store, StoreError
@@ -61,11 +61,9 @@ __all__ = [
     "Auth",
     "AuthMiddleware",
     "AuthSetupError",
-    "HostCheck",
     "KeyCache",
     "access_of",
     "install_auth",
-    "is_loopback",
     "write_control_token",
 ]
 
@@ -92,7 +90,7 @@ _GRANTS: dict[KeyScope, frozenset[Access]] = {
 }
 _NEEDS = {Access.INGEST: "an ingest or admin key", Access.READ: "a read or admin key",
           Access.WRITE: "an admin key", Access.KEYS: "an admin key"}  # fmt: skip
-BUDGET_OF = {Access.INGEST: "ingest", Access.READ: "query", Access.WRITE: "write", Access.KEYS: "write"}
+_BUDGET_OF = {Access.INGEST: "ingest", Access.READ: "query", Access.WRITE: "write", Access.KEYS: "write"}
 
 _OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 # The API's own paths: data, its description and perfpulse's metrics. A GET of any other path is the
@@ -118,42 +116,6 @@ def access_of(method: str, path: str, *, metrics_open: bool = False) -> Access:
     if method in _SAFE_METHODS or path in _READ_ONLY_POSTS:
         return Access.READ
     return Access.WRITE
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine only."""
-    name = host.strip().lower().removeprefix("[").removesuffix("]")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def _host_name(header: str) -> str:
-    """The name of a ``Host`` header without its port: ``[::1]:8080`` -> ``[::1]``."""
-    header = header.strip().lower()
-    if header.startswith("["):
-        return header[: header.find("]") + 1]
-    name, _, port = header.rpartition(":")
-    return name if name and port.isdigit() else header
-
-
-class HostCheck:
-    """The DNS-rebinding check: active when the API listens on loopback (``bind_host``)."""
-
-    def __init__(self, bind_host: str, allowed: Iterable[str] = ()) -> None:
-        self.active = is_loopback(bind_host)
-        self.allowed = frozenset(_host_name(h) for h in allowed if h.strip())
-
-    def allows(self, header: str | None) -> bool:
-        if not self.active:
-            return True
-        if header is None:
-            return False
-        name = _host_name(header)
-        return name in self.allowed or is_loopback(name)
 
 
 class KeyCache:
@@ -305,11 +267,11 @@ class Auth:
             if access not in _GRANTS[key.scope]:
                 raise _Refusal(403, f"API key {key.id} has scope {key.scope.value!r}", f"this needs {_NEEDS[access]}")
             identity = key.id
-        retry_s = await self.limiter.take(BUDGET_OF[access], identity)
+        retry_s = await self.limiter.take(_BUDGET_OF[access], identity)
         if retry_s is not None:
             raise _Refusal(
                 429,
-                f"rate limit of the {BUDGET_OF[access]} budget reached",
+                f"rate limit of the {_BUDGET_OF[access]} budget reached",
                 f"retry after {retry_s:.0f} s",
                 {"Retry-After": f"{retry_s:.0f}"},
             )

@@ -26,8 +26,9 @@ from api import (
     silences_router,
     traces_router,
 )
-from api.auth import Auth, HostCheck, install_auth
+from api.auth import Auth, install_auth
 from api.dashboard import router as dashboard_router
+from api.hosts import HostCheck
 from api.keys import router as keys_router
 from api.notifier import NotifierAccess
 from api.ratelimit import Budget, RateLimiter
