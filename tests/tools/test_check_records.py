@@ -25,7 +25,8 @@ def test_protobuf_parsing_beside_faust_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_pragma_or_a_module_without_kafka_is_not_reported(tmp_path: Path) -> None:
-    write(tmp_path, "api/body.py", "import orjson\nfrom ingest.producer import X\n\ny = orjson.loads(b)  # codec: HTTP body\n")
+    body = "import orjson\nfrom ingest.producer import X\n\ny = orjson.loads(b)  # codec: HTTP body\n"
+    write(tmp_path, "api/body.py", body)
     write(tmp_path, "api/cursor.py", "import base64\n\nz = base64.b64encode(b'')\n")
     assert problems(tmp_path) == []
 
