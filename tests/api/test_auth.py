@@ -293,3 +293,26 @@ def test_the_openapi_document_names_the_key_on_every_protected_operation(client:
                 continue
             assert operation["security"] == [{"apiKey": []}], template
             assert {"401", "403", "429"} <= set(operation["responses"]), template
+
+
+def test_keys_are_looked_up_in_memory_not_in_clickhouse_per_request(client: TestClient, keys: dict[str, str]) -> None:
+    cache = client.app.state.auth.keys  # type: ignore[attr-defined]
+    reads = 0
+    load = cache._load
+
+    def counted() -> object:
+        nonlocal reads
+        reads += 1
+        return load()
+
+    cache._load = counted
+    try:
+        points = {"service": "s", "points": [{"name": "m", "value": 1.0}]}
+        started = time.monotonic()
+        for _ in range(50):
+            assert client.post("/api/v1/ingest/metrics", json=points, headers=bearer(keys["ingest"])).status_code == 202
+        elapsed = time.monotonic() - started
+    finally:
+        cache._load = load
+    # At most one background read per KEYS_REFRESH_S, whatever the number of requests.
+    assert reads <= elapsed / KEYS_REFRESH_S + 1, (reads, elapsed)
