@@ -3,7 +3,7 @@
 import { LIMITS } from "./limits.js";
 import type { Labels } from "./limits.js";
 import { Outbox } from "./outbox.js";
-import type { LogRecord, MetricKind, SeriesPoints, SpanRecord } from "./records.js";
+import type { MetricKind, SeriesPoints } from "./records.js";
 
 /** The open points of one series. A bound instrument keeps its slot, so recording is two pushes. */
 export class Slot {
@@ -91,9 +91,6 @@ export class ItemOutbox<T> extends Outbox<T[]> {
     }
   }
 }
-
-export type SpanOutbox = ItemOutbox<SpanRecord>;
-export type LogOutbox = ItemOutbox<LogRecord>;
 
 /** The identity of a series: name, kind and labels in key order. */
 export function seriesKey(name: string, kind: MetricKind, labels: Labels): string {

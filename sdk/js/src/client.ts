@@ -16,7 +16,7 @@ import { DEFAULT_BATCH_SIZE, ItemOutbox, MAX_BATCH_SIZE, PointOutbox } from "./b
 import type { Slot } from "./buffers.js";
 import { currentCarrier, currentContext, newSpanId, newTraceId, runWithContext } from "./context.js";
 import type { ContextCarrier } from "./context.js";
-import { BoundDistribution, Counter, Distribution, Gauge } from "./instruments.js";
+import { Counter, Distribution, Gauge } from "./instruments.js";
 import type { Recorder, StopTimer } from "./instruments.js";
 import { LIMITS, checkLabels, checkMetricName, checkService } from "./limits.js";
 import type { Labels } from "./limits.js";
@@ -286,8 +286,9 @@ export class Perfpulse implements Recorder {
 
   // ------------------------------------------------------------------ lifecycle
 
-  /** Send everything recorded so far; resolves true once perfpulse acknowledged it all, false
-   * when `timeoutMs` passed first (what is left stays buffered and is still sent). */
+  /** Send everything recorded so far; resolves true once perfpulse acknowledged it all, false when
+   * something was dropped meanwhile or `timeoutMs` passed first (what is left stays buffered and is
+   * still sent). */
   flush(timeoutMs = this.closeTimeoutMs): Promise<boolean> {
     return this.sender.flush(timeoutMs);
   }
@@ -383,5 +384,3 @@ export function inject<H extends { set(name: string, value: string): unknown } |
   const chosen = context === undefined ? currentContext() : contextOf(context);
   return chosen === undefined ? headers : injectContext(headers, chosen);
 }
-
-export { BoundDistribution };

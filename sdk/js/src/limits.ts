@@ -13,10 +13,8 @@ export const LIMITS = {
   maxLabels: 32, // labels on one point, default labels included
   maxLabelKeyLength: 100,
   maxLabelValueLength: 1024,
-  maxPointsPerRecord: 2000, // points per Kafka record
-  maxPointsPerRequest: 50_000, // points per HTTP request
-  maxRecordsPerRequest: 10_000, // spans or log records per HTTP request
-  maxItemsPerRecord: 500, // spans or log records per Kafka record
+  maxPointsPerRecord: 2000, // points per Kafka record (and per HTTP request)
+  maxItemsPerRecord: 500, // spans or log records per Kafka record (and per HTTP request)
   maxRecordBytes: 512 * 1024, // encoded size a Kafka record stays under
   maxAbsValue: 1e18,
   maxAttributes: 128, // tags on a span, attributes on a log record

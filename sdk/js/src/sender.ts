@@ -62,9 +62,20 @@ export class Sender {
     this.notify();
   }
 
-  /** Resolves true once every batch built before the call (after building what is open) has
-   * been acknowledged or dropped; false when `timeoutMs` passes first. */
-  flush(timeoutMs: number): Promise<boolean> {
+  /** Waits until every batch built before the call (after building what is open) has been
+   * acknowledged or dropped, or `timeoutMs` passed; resolves true when all were acknowledged and
+   * nothing was dropped meanwhile, else false. */
+  async flush(timeoutMs: number): Promise<boolean> {
+    const droppedBefore = this.dropped();
+    const settled = await this.settle(timeoutMs);
+    return settled && this.dropped() === droppedBefore;
+  }
+
+  private dropped(): number {
+    return this.lanes.reduce((n, lane) => n + lane.outbox.dropped, 0);
+  }
+
+  private settle(timeoutMs: number): Promise<boolean> {
     this.pump(true);
     const marks = this.lanes.map((lane) => lane.outbox.mark);
     const done = () => this.lanes.every((lane, i) => lane.outbox.settledBefore(marks[i] as number));

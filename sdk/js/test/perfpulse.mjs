@@ -51,7 +51,7 @@ function tail(path) {
   }
 }
 
-/** Start api + worker; returns { url, topicPrefix, stop() }. */
+/** Start api + worker; returns { url, topicPrefix, env (of its processes), logs(), stop() }. */
 export async function startPerfpulse() {
   const dir = mkdtempSync(join(tmpdir(), "perfpulse-js-"));
   const port = await freePort();
@@ -112,13 +112,18 @@ export async function startPerfpulse() {
     );
     if (!process.env.PERFPULSE_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
   };
-  return { url, topicPrefix, logs: () => processes.map((p) => tail(p.logPath)).join("\n"), stop };
+  return { url, topicPrefix, env, logs: () => processes.map((p) => tail(p.logPath)).join("\n"), stop };
 }
 
 /** The perfpulse of this run: the one test/run.mjs started, or one started for this file. */
 export async function perfpulse(t) {
   if (process.env.PERFPULSE_TEST_URL) {
-    return { url: process.env.PERFPULSE_TEST_URL, topicPrefix: process.env.PERFPULSE_TEST_TOPIC_PREFIX, logs: () => "" };
+    return {
+      url: process.env.PERFPULSE_TEST_URL,
+      topicPrefix: process.env.PERFPULSE_TEST_TOPIC_PREFIX,
+      env: JSON.parse(process.env.PERFPULSE_TEST_ENV),
+      logs: () => "",
+    };
   }
   const deployment = await startPerfpulse();
   t.after(() => deployment.stop());
@@ -139,9 +144,11 @@ export function uniqueService(what) {
   return `js-${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-export async function getJson(url, path, params = {}) {
+/** GET `path` with `params`; `key`: an API key to send. */
+export async function getJson(url, path, params = {}, key = undefined) {
   const query = new URLSearchParams(params).toString();
-  const response = await fetch(`${url}${path}${query ? `?${query}` : ""}`);
+  const headers = key ? { authorization: `Bearer ${key}` } : {};
+  const response = await fetch(`${url}${path}${query ? `?${query}` : ""}`, { headers });
   const body = await response.json();
   return { status: response.status, body };
 }
@@ -163,7 +170,7 @@ export async function eventually(what, check, timeoutMs = 60_000) {
 }
 
 /** Total count of `metric` for `service` since `startMs`, grouped by `groupBy` labels. */
-export async function counts(url, metric, service, startMs, groupBy = "") {
+export async function counts(url, metric, service, startMs, groupBy = "", key = undefined) {
   const { status, body } = await getJson(url, "/api/v1/query", {
     metric,
     service,
@@ -171,7 +178,7 @@ export async function counts(url, metric, service, startMs, groupBy = "") {
     end: String(Date.now() + 60_000),
     stats: "count,sum",
     group_by: groupBy,
-  });
+  }, key);
   if (status !== 200) throw new Error(`query ${metric}: HTTP ${status} ${JSON.stringify(body)}`);
   return body.series.map((s) => ({
     group: s.group,
