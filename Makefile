@@ -40,6 +40,7 @@ run: deps dashboard
 	$(BIN)/perfpulse up
 
 test: deps dashboard
+	cd dashboard && npm test
 	$(BIN)/pytest
 
 bench: deps

@@ -2,6 +2,7 @@
 // when its route is first opened (the overview's charts never slow down the logs page, and back).
 import { lazy, type ReactNode, Suspense } from "react";
 import { ApiKeyField } from "./components/ApiKeyField";
+import { useAccess } from "./lib/auth";
 import { RangePicker } from "./components/RangePicker";
 import { DEFAULT_REFRESH, REFRESH_CHOICES, refreshNow, useRefreshTimer } from "./lib/refresh";
 import { hrefKeeping, navigate, setParams, useLocation } from "./lib/router";
@@ -53,6 +54,7 @@ export function App() {
   const { path, params } = useLocation();
   const { range, start, end } = useRange();
   const theme = useTheme();
+  const access = useAccess();
   const refresh = params.get("refresh") ?? DEFAULT_REFRESH;
   useRefreshTimer(REFRESH_CHOICES.find((c) => c.token === refresh)?.ms ?? 0);
   const section = path === "/" ? "/" : `/${path.split("/")[1]}`;
@@ -78,20 +80,24 @@ export function App() {
         >
           {REFRESH_CHOICES.map((c) => (
             <option key={c.token} value={c.token}>
-              ⟳ {c.label}
+              Auto-refresh: {c.label}
             </option>
           ))}
         </select>
         <button type="button" onClick={refreshNow} title="Refresh now">
-          ⟳
+          Refresh
         </button>
         <button type="button" onClick={() => setTheme(theme === "dark" ? "light" : "dark")} title="Light or dark theme">
-          {theme === "dark" ? "☀" : "☾"}
+          {theme === "dark" ? "Light" : "Dark"}
         </button>
         <ApiKeyField />
       </header>
       <main>
-        <Suspense fallback={<div className="status muted">Loading…</div>}>{route(path)}</Suspense>
+        {access.needsKey ? (
+          <div className="status">This perfpulse asks for an API key: sign in at the top right to see its data.</div>
+        ) : (
+          <Suspense fallback={<div className="status muted">Loading…</div>}>{route(path)}</Suspense>
+        )}
       </main>
     </div>
   );

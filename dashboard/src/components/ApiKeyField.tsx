@@ -11,7 +11,7 @@ export function ApiKeyField() {
   return (
     <div className="key-field">
       <button type="button" onClick={() => setOpen(!open)} className={access.needsKey ? "attention" : ""}>
-        {signedIn ? `🔑 Key …${access.key?.slice(-4)}${access.canWrite ? "" : " (read-only)"}` : "🔑 Sign in"}
+        {signedIn ? `Key …${access.key?.slice(-4)}${access.canWrite ? "" : " (read-only)"}` : "Sign in"}
       </button>
       {(open || access.needsKey) && (
         <form

@@ -34,7 +34,7 @@ function RangePickerImpl({ range, start, end }: { range: TimeRange; start: numbe
           setOpen(!open);
         }}
       >
-        🕒 {describeRange(range)}
+        {describeRange(range)} ▾
       </button>
       {open && (
         <div className="range-menu" role="menu">

@@ -104,6 +104,8 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
             ctx.strokeStyle = cssVar("--warn");
             ctx.fillStyle = cssVar("--warn");
             ctx.setLineDash([6, 4]);
+            ctx.textAlign = "left"; // uPlot leaves the alignment of its last axis label
+            ctx.textBaseline = "bottom";
             ctx.lineWidth = 1;
             ctx.font = `${11 * devicePixelRatio}px sans-serif`;
             for (const line of lines) {

@@ -240,7 +240,7 @@ const TasksAndResources = memo(function TasksAndResources({ r, stepMs }: { r: Re
         <h2>
           Tasks <span className="muted">ai.task.duration by task type</span>
         </h2>
-        <Status error={tasks.error} empty={tasks.data?.series.length === 0 && "No task metrics in this range."} />
+        <Status loading={tasks.loading && !tasks.data} error={tasks.error} empty={tasks.data?.series.length === 0 && "No task metrics in this range."} />
         <TaskBars result={tasks.data} />
       </section>
       <section>

@@ -10,7 +10,7 @@ import { useRange } from "../lib/useRange";
 
 const NODE_W = 150;
 const NODE_H = 40;
-const COL_GAP = 260;
+const COL_GAP = 420; // room for an edge's two label lines between columns
 const ROW_GAP = 90;
 
 /** Column of each service: 0 for those nobody calls, else one more than its deepest caller (cycles cut). */
@@ -78,8 +78,13 @@ const MapGraph = memo(function MapGraph({ deps }: { deps: Dependencies }) {
         return (
           <g key={`${e.caller}->${e.callee}`} className={e.errors ? "map-edge error" : "map-edge"}>
             <path d={`M${x1} ${y1} C${x1 + 60} ${y1} ${x2 - 60} ${y2} ${x2} ${y2}`} markerEnd="url(#arrow)" />
-            <text x={(x1 + x2) / 2} y={(y1 + y2) / 2 - 6} textAnchor="middle">
-              {formatCount(e.calls)} calls · {formatPercent(e.error_rate)} err · p95 {formatMs(e.p95_ms)}
+            <text x={(x1 + x2) / 2} y={(y1 + y2) / 2 - 20} textAnchor="middle">
+              <tspan x={(x1 + x2) / 2}>
+                {formatCount(e.calls)} calls · {formatCount(e.errors)} errors ({formatPercent(e.error_rate)})
+              </tspan>
+              <tspan x={(x1 + x2) / 2} dy="14">
+                p95 {formatMs(e.p95_ms)}
+              </tspan>
             </text>
           </g>
         );

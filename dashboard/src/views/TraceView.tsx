@@ -62,6 +62,7 @@ const Waterfall = memo(function Waterfall({ trace, selected }: { trace: TraceDet
             </span>
           ))}
         </div>
+        <div className="wf-duration">duration</div>
       </div>
       {rows.map((row) => (
         <WaterfallLine key={row.span.span_id} row={row} services={trace.services} selected={row.span.span_id === selected} />
@@ -90,10 +91,8 @@ const WaterfallLine = memo(function WaterfallLine({ row, services, selected }: {
         {row.criticalSections.map((c, i) => (
           <div key={i} className="wf-critical" style={{ left: `${c.offset * 100}%`, width: `max(2px, ${c.width * 100}%)` }} />
         ))}
-        <span className="wf-duration" style={{ left: `min(calc(${(bar.offset + bar.width) * 100}% + 4px), calc(100% - 70px))` }}>
-          {formatMs(span.duration_ms)}
-        </span>
       </div>
+      <div className="wf-duration">{formatMs(span.duration_ms)}</div>
     </div>
   );
 });

@@ -1,0 +1,259 @@
+// End-to-end checks of the dashboard in headless Debian chromium (driven by playwright-core; no
+// browser is downloaded), against a running perfpulse with demo traffic. Each check saves a
+// screenshot of its view into SCREENSHOT_DIR; the results go to stdout as one JSON object, which
+// tests/e2e/test_dashboard.py asserts on (it also asks the API the same questions).
+//
+//   DASHBOARD_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp/shots node e2e/dashboard.e2e.mjs
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.DASHBOARD_URL ?? "http://127.0.0.1:8080";
+const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
+const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TIMEOUT = 30_000;
+mkdirSync(shots, { recursive: true });
+
+// Each check runs in a browser of its own with a new empty profile, as a person opening a shared link
+// would. The machine has no outside network: without these flags chromium keeps trying its services.
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const profiles = [];
+
+const results = { consoleErrors: [], checks: {} };
+
+async function newPage(colorScheme = "light") {
+  const profile = mkdtempSync(join(tmpdir(), "perfpulse-chromium-"));
+  profiles.push(profile);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
+    colorScheme,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("console", (msg) => {
+    if (msg.type() === "error") results.consoleErrors.push(`${page.url()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => results.consoleErrors.push(`${page.url()}: ${err.message}`));
+  return page;
+}
+
+async function shot(page, name) {
+  const path = join(shots, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+/** Every chart of the overview: its title and how many points it draws. */
+async function charts(page) {
+  return page.$$eval("figure.chart", (els) => els.map((el) => ({ title: el.dataset.chart, points: Number(el.dataset.points) })));
+}
+
+async function waitForChartsWithData(page) {
+  await page.waitForFunction(
+    () => {
+      const figs = [...document.querySelectorAll("figure.chart")];
+      return figs.length >= 5 && figs.every((f) => Number(f.dataset.points) > 0);
+    },
+    null,
+    { timeout: 60_000, polling: 100 },
+  );
+}
+
+async function gauge(page, service, stat) {
+  return page.$eval(`.latency-row[data-service="${service}"] .gauge[data-stat="${stat}"]`, (el) => ({
+    value: el.dataset.value === "" ? null : Number(el.dataset.value),
+    query: el.dataset.query,
+    text: el.querySelector(".gauge-value")?.textContent,
+  }));
+}
+
+/** Run one check in a fresh browser; a failure is recorded with its screenshot, and the browser closed. */
+async function run(name, check, colorScheme = "light") {
+  const page = await newPage(colorScheme);
+  try {
+    results.checks[name] = { ok: true, ...(await check(page)) };
+  } catch (exc) {
+    results.checks[name] = { ok: false, error: String(exc?.stack ?? exc), screenshot: await shot(page, `${name}-failed`).catch(() => null) };
+  } finally {
+    }
+}
+
+// 1. The overview loads, every chart of the grid has data; time to the first chart with data.
+await run("overview", async (page) => {
+  const started = Date.now();
+  await page.goto(`${base}/?range=15m&refresh=off`);
+  await page.waitForFunction(() => [...document.querySelectorAll("figure.chart")].some((f) => Number(f.dataset.points) > 0), null, {
+    timeout: 60_000,
+    polling: 50,
+  });
+  const firstDataMs = Date.now() - started;
+  const timing = await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const scripts = performance
+      .getEntriesByType("resource")
+      .filter((r) => r.name.endsWith(".js"))
+      .map((r) => ({ name: r.name.split("/").pop(), bytes: r.encodedBodySize }));
+    return { domContentLoadedMs: nav?.domContentLoadedEventEnd ?? null, scripts };
+  });
+  await waitForChartsWithData(page);
+  await page.waitForSelector(".bars tbody tr");
+  const health = await page.$$eval(".health-card", (els) => els.map((el) => ({ service: el.dataset.service, health: el.dataset.health })));
+  const p95 = await gauge(page, "gateway", "p95");
+  const screenshot = await shot(page, "overview");
+  return { firstDataMs, timing, health, p95, screenshot };
+});
+
+// 2. Charts: every chart of the grid has data (collected apart, so a failure names the chart).
+await run("charts", async (page) => {
+  await page.goto(`${base}/?range=15m&refresh=off`);
+  try {
+    await waitForChartsWithData(page);
+  } catch {
+    // report which charts are empty below
+  }
+  const list = await charts(page);
+  const screenshot = await shot(page, "charts");
+  return { charts: list, screenshot };
+});
+
+// 3. The range picker changes what is shown: 5 minutes instead of 15, in the URL and the queries.
+await run("rangePicker", async (page) => {
+  await page.goto(`${base}/?range=15m&refresh=off`);
+  await waitForChartsWithData(page);
+  const before = await gauge(page, "gateway", "p95");
+  await page.click(".range-button");
+  await page.click('[data-range="5m"]');
+  await page.waitForFunction((q) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query !== q, before.query);
+  await waitForChartsWithData(page);
+  const after = await gauge(page, "gateway", "p95");
+  const url = page.url();
+  const label = await page.textContent(".range-button");
+  const screenshot = await shot(page, "range-5m");
+  return { before, after, url, label, screenshot };
+});
+
+// 4. Drag across a chart zooms the page's range to the dragged span.
+await run("dragZoom", async (page) => {
+  await page.goto(`${base}/?range=5m&refresh=off`);
+  await waitForChartsWithData(page);
+  const over = page.locator('figure.chart[data-chart="Request rate"] .u-over');
+  await over.scrollIntoViewIfNeeded(); // the mouse only reaches what is on screen
+  const box = await over.boundingBox();
+  // The newest part of the chart: a fresh deployment has data only there.
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /range=\d+-\d+/.test(window.location.search));
+  const url = page.url();
+  // The queries behind the grid follow the dragged range.
+  const range = new URL(url).searchParams.get("range");
+  const [start, end] = range.split("-");
+  await page.waitForFunction(
+    (want) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query?.includes(want),
+    `start=${start}&end=${end}`,
+  );
+  const query = await page.$eval('.gauge[data-stat="p95"]', (el) => el.dataset.query);
+  await page.waitForLoadState("networkidle");
+  const charts = await page.$$eval("figure.chart", (els) => els.map((el) => ({ title: el.dataset.chart, points: Number(el.dataset.points) })));
+  const screenshot = await shot(page, "drag-zoom");
+  return { url, query, charts, screenshot };
+});
+
+// 5. A shared URL shows the same thing in a fresh browser: an absolute range older than now.
+await run(
+  "sharedUrl",
+  async (page) => {
+  // SHARED_START/SHARED_END: a past range the caller knows holds data (default: 8 to 2 minutes ago).
+  const end = Number(process.env.SHARED_END ?? Date.now() - 2 * 60_000);
+  const start = Number(process.env.SHARED_START ?? end - 6 * 60_000);
+  const url = `${base}/?range=${start}-${end}&refresh=off`;
+  await page.goto(url);
+  await waitForChartsWithData(page);
+  const p95 = await gauge(page, "gateway", "p95");
+  const label = await page.textContent(".range-button");
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  const screenshot = await shot(page, "shared-url-dark");
+  return { url, start, end, p95, label, theme, screenshot };
+  },
+  "dark",
+);
+
+// 6. Traces: search, open the slowest, see the waterfall with the critical path marked, span details.
+await run("trace", async (page) => {
+  await page.goto(`${base}/traces?range=15m&refresh=off&service=gateway`);
+  await page.waitForSelector("a.trace-line");
+  const listShot = await shot(page, "traces");
+  const traceId = await page.getAttribute("a.trace-line", "data-trace");
+  await page.click("a.trace-line");
+  await page.waitForSelector(".waterfall .wf-row[data-span]");
+  const rows = await page.$$eval(".wf-row[data-span]", (els) => els.map((el) => ({ span: el.dataset.span, critical: el.dataset.critical === "true" })));
+  const criticalBars = await page.$$eval(".wf-critical", (els) => els.length);
+  await page.click('.wf-row[data-critical="true"]');
+  await page.waitForSelector(".span-details");
+  const details = await page.textContent(".span-details");
+  const screenshot = await shot(page, "trace-waterfall");
+  return { traceId, url: page.url(), rows, criticalBars, details, screenshot, listScreenshot: listShot };
+});
+
+// 7. Logs: LOG_SERVICE's lines (the test ingested LOG_COUNT of them), newest first, in a virtual
+// list: only the rows in view are in the page, and scrolling through all of them keeps its frames short.
+await run("logs", async (page) => {
+  const service = process.env.LOG_SERVICE ?? "";
+  await page.goto(`${base}/logs?range=1h&refresh=off${service ? `&service=${service}` : ""}`);
+  await page.waitForSelector(".log-line");
+  const rows = await page.$eval("[data-rows]", (el) => Number(el.dataset.rows));
+  const rendered = await page.$$eval(".log-line", (els) => els.length);
+  const firstLines = await page.$$eval(".log-line .log-msg", (els) => els.slice(0, 3).map((el) => el.textContent));
+  const screenshot = await shot(page, "logs");
+  // Scroll to the bottom in steps, one per frame, and time the frames.
+  const frames = await page.evaluate(async () => {
+    const box = document.querySelector(".vlist");
+    const times = [];
+    let last = performance.now();
+    const steps = 120;
+    for (let i = 1; i <= steps; i += 1) {
+      box.scrollTop = (box.scrollHeight * i) / steps;
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+      const now = performance.now();
+      times.push(now - last);
+      last = now;
+    }
+    times.sort((a, b) => a - b);
+    return { frames: times.length, medianMs: times[Math.floor(times.length / 2)], worstMs: times[times.length - 1] };
+  });
+  const lastLine = await page.$$eval(".log-line .log-msg", (els) => els[els.length - 1]?.textContent);
+  const bottomShot = await shot(page, "logs-scrolled");
+  return { rows, rendered, firstLines, lastLine, frames, screenshot, bottomScreenshot: bottomShot };
+});
+
+// 8. Alerts and the service map render with data or their honest empty state.
+for (const [name, path, selector] of [
+  ["alerts", "/alerts?range=1h&refresh=off", ".alerts section"],
+  ["serviceMap", "/map?range=15m&refresh=off", ".map-node"],
+]) {
+  await run(name, async (page) => {
+    await page.goto(`${base}${path}`);
+    await page.waitForSelector(selector);
+    await page.waitForLoadState("networkidle");
+    const count = await page.$$eval(selector, (els) => els.length);
+    const screenshot = await shot(page, name);
+    return { count, screenshot };
+  });
+}
+
+for (const profile of profiles) rmSync(profile, { recursive: true, force: true });
+// Exit once the results are out: a browser child that lingers must not hold the test.
+process.stdout.write(`${JSON.stringify(results, null, 2)}\n`, () => process.exit(0));
