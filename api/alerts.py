@@ -24,7 +24,8 @@ from alerting.notify.notifier import AlertStatus
 from alerting.rules import State
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models_alerts import ActiveAlerts, AlertAttempts, AlertHistory, DeadLetters, Queued, Redelivery
 from api.params import csv_param, now_ms, timestamp_param
 from schemas.notifier import CommandKind
 from storage.alerts import HistoryKey, HistoryQuery, alert_history, attempts_for
@@ -64,7 +65,12 @@ def _fingerprint(value: str, loc: str) -> str:
     return value
 
 
-@router.get("", summary="Active alerts: pending, firing and recently resolved")
+@router.get(
+    "",
+    summary="Active alerts: pending, firing and recently resolved",
+    response_model=ActiveAlerts,
+    responses=error_responses({400: "unknown state"}),
+)
 async def active_alerts(
     context: Context,
     state: Annotated[
@@ -92,7 +98,12 @@ def _after(cursor: str | None) -> HistoryKey | None:
     return at, partition, tick, seq
 
 
-@router.get("/history", summary="Alert transitions, newest first")
+@router.get(
+    "/history",
+    summary="Alert transitions, newest first",
+    response_model=AlertHistory,
+    responses=error_responses({400: "a parameter is invalid (named in details)"}),
+)
 async def history(
     context: Context,
     rule: Annotated[str | None, Query(description="only this rule's transitions")] = None,
@@ -120,7 +131,7 @@ async def history(
     }
 
 
-@router.get("/deadletters", summary="Notifications that could not be delivered")
+@router.get("/deadletters", summary="Notifications that could not be delivered", response_model=DeadLetters)
 async def dead_letters(context: Context) -> dict[str, Any]:
     return {"dead_letters": [d.to_dict() for d in (await context.notifier.view()).dead_letters()]}
 
@@ -128,7 +139,11 @@ async def dead_letters(context: Context) -> dict[str, Any]:
 @router.post(
     "/deadletters/{dead_letter_id}/redeliver",
     summary="Send a dead-lettered notification again",
-    responses={202: {"description": "queued; the notifier has not applied it yet"}},
+    response_model=Redelivery,
+    responses={
+        202: {"model": Queued, "description": "queued; the notifier has not applied it yet"},
+        **error_responses({404: "no such dead letter, or its channel is no longer defined"}),
+    },
 )
 async def redeliver(dead_letter_id: str, context: Context) -> Any:
     """The notifier applies the request (it may run in another process); the answer waits up to
@@ -146,7 +161,12 @@ async def redeliver(dead_letter_id: str, context: Context) -> Any:
     return outcome
 
 
-@router.get("/{fingerprint}/attempts", summary="Delivery attempts of an alert's notifications")
+@router.get(
+    "/{fingerprint}/attempts",
+    summary="Delivery attempts of an alert's notifications",
+    response_model=AlertAttempts,
+    responses=error_responses({400: "not an alert fingerprint"}),
+)
 async def attempts(
     fingerprint: str,
     context: Context,

@@ -25,15 +25,13 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 Context = Annotated[ApiContext, Depends(api_context)]
 
-_REFUSALS = {
-    400: "invalid body",
-    401: "no API key, or an unknown one",
-    403: "a key other than admin",
-    503: "storage unavailable",
-}
+# 401 (no key), 403 (a key other than admin) and 429 are declared on every operation by api.auth.
+_UNAVAILABLE = {503: "storage unavailable"}
 
 
 class KeyInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str = Field(description="the key's public identifier")
     name: str
     scope: Scope
@@ -42,6 +40,8 @@ class KeyInfo(BaseModel):
 
 
 class KeyList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     keys: list[KeyInfo]
 
 
@@ -73,7 +73,7 @@ def _unavailable(exc: StoreError) -> ApiError:
 
 
 @router.get("", summary="Every API key, revoked ones included", response_model=KeyList,
-            responses=error_responses(_REFUSALS))  # fmt: skip
+            responses=error_responses(_UNAVAILABLE))  # fmt: skip
 async def get_keys(context: Context) -> dict[str, Any]:
     try:
         keys: list[ApiKey] = await asyncio.to_thread(list_keys, context.store)
@@ -83,7 +83,7 @@ async def get_keys(context: Context) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, summary="Create an API key (the answer is the only copy of the key)",
-             response_model=CreatedKey, responses=error_responses(_REFUSALS))  # fmt: skip
+             response_model=CreatedKey, responses=error_responses({400: "invalid body", **_UNAVAILABLE}))  # fmt: skip
 async def post_key(body: NewKeyBody, context: Context, request: Request) -> dict[str, Any]:
     try:
         created = await asyncio.to_thread(create_key, context.store, body.scope, body.name)
@@ -94,7 +94,7 @@ async def post_key(body: NewKeyBody, context: Context, request: Request) -> dict
 
 
 @router.delete("/{key_id}", summary="Revoke an API key", response_model=KeyInfo,
-               responses=error_responses({**_REFUSALS, 404: "no key has this id"}))  # fmt: skip
+               responses=error_responses({404: "no key has this id", **_UNAVAILABLE}))  # fmt: skip
 async def delete_key(key_id: str, context: Context, request: Request) -> dict[str, Any]:
     try:
         revoked = await asyncio.to_thread(revoke_key, context.store, key_id)

@@ -24,7 +24,8 @@ from alerting.notify import FileCheck, check_channels, load_channels
 from alerting.rules import ParseResult, RuleError, RuleSet, RulesWatcher
 from alerting.rules.editor import RulesFileError, rule_names, with_rule, without_rule
 from api.context import ApiContext, api_context
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models_alerts import RuleAnswer, RuleDeleted, RulesList, RulesValidation, RuleWritten
 
 __all__ = ["RuleBody", "ValidateBody", "router"]
 
@@ -32,6 +33,10 @@ router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
 Context = Annotated[ApiContext, Depends(api_context)]
 Duration = str | int  # '30s', '5m', or seconds
+_INVALID = "the rules file would not load with the change (each problem's file:line:column in details)"
+_NO_RULE = "no rule of that name"
+_NOT_EDITABLE = "the rules file on disk cannot be edited (its problems in details)"
+_UNREADABLE = "the rules file cannot be read"
 
 
 class RuleBody(BaseModel):
@@ -107,7 +112,7 @@ def _applied(watcher: RulesWatcher, text: str, name: str) -> dict[str, Any]:
     return {"rule": rule.to_dict() if rule is not None else None, "file": str(watcher.path)}
 
 
-@router.get("", summary="The rules and channels in force")
+@router.get("", summary="The rules and channels in force", response_model=RulesList)
 async def list_rules(context: Context) -> dict[str, Any]:
     """``errors`` lists the problems of the file on disk when it does not load (the rules in force
     then are the last valid ones); channels come without secrets."""
@@ -126,7 +131,9 @@ async def list_rules(context: Context) -> dict[str, Any]:
     }
 
 
-@router.get("/{name}", summary="One rule in force")
+@router.get(
+    "/{name}", summary="One rule in force", response_model=RuleAnswer, responses=error_responses({404: _NO_RULE})
+)
 async def get_rule(name: str, context: Context) -> dict[str, Any]:
     current = context.rules.current
     rule = current.get(name) if current else None
@@ -135,7 +142,15 @@ async def get_rule(name: str, context: Context) -> dict[str, Any]:
     return {"rule": rule.to_dict()}
 
 
-@router.post("", status_code=201, summary="Create a rule (written to the rules file)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a rule (written to the rules file)",
+    response_model=RuleWritten,
+    responses=error_responses(
+        {400: _INVALID, 409: "a rule of that name exists, or " + _NOT_EDITABLE, 500: _UNREADABLE}
+    ),
+)
 async def create_rule(body: RuleBody, context: Context) -> dict[str, Any]:
     watcher = context.rules
     async with context.rules_lock:
@@ -149,7 +164,12 @@ async def create_rule(body: RuleBody, context: Context) -> dict[str, Any]:
         return _applied(watcher, edited, body.name)
 
 
-@router.put("/{name}", summary="Replace a rule (written to the rules file)")
+@router.put(
+    "/{name}",
+    summary="Replace a rule (written to the rules file)",
+    response_model=RuleWritten,
+    responses=error_responses({400: _INVALID, 404: _NO_RULE, 409: _NOT_EDITABLE, 500: _UNREADABLE}),
+)
 async def update_rule(name: str, body: RuleBody, context: Context) -> dict[str, Any]:
     """The body may rename the rule (its ``name`` differs from the path's)."""
     watcher = context.rules
@@ -164,7 +184,12 @@ async def update_rule(name: str, body: RuleBody, context: Context) -> dict[str, 
         return _applied(watcher, edited, body.name)
 
 
-@router.delete("/{name}", summary="Delete a rule (removed from the rules file)")
+@router.delete(
+    "/{name}",
+    summary="Delete a rule (removed from the rules file)",
+    response_model=RuleDeleted,
+    responses=error_responses({400: _INVALID, 404: _NO_RULE, 409: _NOT_EDITABLE, 500: _UNREADABLE}),
+)
 async def delete_rule(name: str, context: Context) -> dict[str, Any]:
     watcher = context.rules
     async with context.rules_lock:
@@ -179,7 +204,12 @@ async def delete_rule(name: str, context: Context) -> dict[str, Any]:
         return {"deleted": name, "file": str(watcher.path)}
 
 
-@router.post("/validate", summary="Validate a rules file's text, or one rule in place")
+@router.post(
+    "/validate",
+    summary="Validate a rules file's text, or one rule in place",
+    response_model=RulesValidation,
+    responses=error_responses({400: "not exactly one of text and rule", 500: _UNREADABLE}),
+)
 async def validate(body: ValidateBody, context: Context) -> dict[str, Any]:
     """Always 200: ``{"valid", "errors": [{"file", "line", "column", "reason"}], "warnings"}``.
     Nothing is written."""

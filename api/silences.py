@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerting.notify.silences import SilenceError, SilenceState, new_silence
 from alerting.rules import LabelMatcher, MatchOp
 from api.context import ApiContext, api_context
-from api.errors import ApiError
+from api.errors import ApiError, error_responses
+from api.models_alerts import SilenceList, SilenceOut
 from api.params import now_ms, timestamp_param
 from schemas import parse_duration_ms
 from schemas.notifier import CommandKind
@@ -30,6 +31,8 @@ router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
 Context = Annotated[ApiContext, Depends(api_context)]
 Time = int | str  # epoch ms or RFC 3339
+_NO_SILENCE = "no silence has this id"
+_UNSAVED = "storage unavailable: the change was not queued"
 
 
 class MatcherBody(BaseModel):
@@ -78,7 +81,12 @@ async def _queue(context: ApiContext, kind: CommandKind, body: dict[str, Any]) -
         raise ApiError(503, f"cannot save the silence: {exc}") from None
 
 
-@router.get("", summary="Silences, soonest ending first")
+@router.get(
+    "",
+    summary="Silences, soonest ending first",
+    response_model=SilenceList,
+    responses=error_responses({400: "unknown state"}),
+)
 async def list_silences(
     context: Context,
     state: Annotated[str | None, Query(description="only pending, active or expired ones")] = None,
@@ -93,7 +101,9 @@ async def list_silences(
     return {"silences": [_view(s, now) for s in (await context.notifier.view()).silences(now, wanted)]}
 
 
-@router.get("/{silence_id}", summary="One silence")
+@router.get(
+    "/{silence_id}", summary="One silence", response_model=SilenceOut, responses=error_responses({404: _NO_SILENCE})
+)
 async def get_silence(silence_id: str, context: Context) -> dict[str, Any]:
     silence = (await context.notifier.view()).silence(silence_id)
     if silence is None:
@@ -101,7 +111,13 @@ async def get_silence(silence_id: str, context: Context) -> dict[str, Any]:
     return _view(silence, now_ms())
 
 
-@router.post("", status_code=201, summary="Create a silence")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a silence",
+    response_model=SilenceOut,
+    responses=error_responses({400: "an invalid body, matcher, time or duration (named in details)", 503: _UNSAVED}),
+)
 async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
     now = now_ms()
     starts = timestamp_param("starts_at", body.starts_at, body=True) if body.starts_at is not None else now
@@ -123,7 +139,12 @@ async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
     return _view(silence, now)
 
 
-@router.delete("/{silence_id}", summary="Expire a silence now")
+@router.delete(
+    "/{silence_id}",
+    summary="Expire a silence now",
+    response_model=SilenceOut,
+    responses=error_responses({404: _NO_SILENCE, 503: _UNSAVED}),
+)
 async def expire_silence(silence_id: str, context: Context) -> dict[str, Any]:
     now = now_ms()
     silence = (await context.notifier.view()).expired(silence_id, now)

@@ -1,6 +1,6 @@
-"""The app's OpenAPI document: every query, catalog, traces, logs, health, ingest and OTLP route
-declares its answer (a model), the errors it really gives (their model) and, for ingest, its request
-body; and real answers of the running app (real chDB and Kafka) validate against the declared models."""
+"""The app's OpenAPI document: every route of the app declares its answer (a model), the errors it
+really gives (their model) and, for ingest, its request body; and real answers of the running app
+(real chDB and Kafka) validate against the declared models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -17,6 +19,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AGGREGATION_TEMPORALITY_D
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
+from alerting.rules import AlertTransition, State, transition_record
+from api.keys import CreatedKey, KeyInfo, KeyList
 from api.models import (
     Alive,
     Dependencies,
@@ -29,13 +33,32 @@ from api.models import (
     TraceDetail,
     TracesPage,
 )
+from api.models_alerts import (
+    ActiveAlerts,
+    AlertAttempts,
+    AlertHistory,
+    DeadLetters,
+    Queued,
+    Redelivery,
+    RuleAnswer,
+    RuleDeleted,
+    RulesList,
+    RulesValidation,
+    RuleWritten,
+    SilenceList,
+    SilenceOut,
+)
 from ingest.receivers.openapi import Accepted
 from ingest.receivers.otlp.openapi import ExportLogsResponse, ExportMetricsResponse, ExportTraceResponse, RpcStatus
 from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas import LogLevel, SpanKind, SpanStatus
 from schemas.errors import ErrorBody
+from schemas.notifier import AttemptRow
+from storage.alerts import insert_attempts
+from storage.rows import AlertHistoryColumns
 from tests.api.apps import app_store, unreachable_kafka_app
+from tests.api.test_alerts import alert
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 from tests.storage.telemetry import MS, insert_logs, insert_spans, log, span, trace_id
 
@@ -43,6 +66,8 @@ SLICE = {"start": BASE_MS, "end": BASE_MS + 600_000}
 BASE_NS = BASE_MS * MS
 JSON, PROTOBUF = "application/json", "application/x-protobuf"
 INGEST_ERRORS = (400, 413, 415, 503)
+RULE_EDIT_ERRORS = (400, 404, 409, 500)
+REDELIVER = ("post", "/api/v1/alerts/deadletters/{dead_letter_id}/redeliver")
 
 # (method, path) -> (success status, its model, error statuses, their model)
 ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[BaseModel]]] = {
@@ -61,13 +86,39 @@ ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[
     ("post", "/v1/traces"): (200, ExportTraceResponse, INGEST_ERRORS, RpcStatus),
     ("post", "/v1/metrics"): (200, ExportMetricsResponse, INGEST_ERRORS, RpcStatus),
     ("post", "/v1/logs"): (200, ExportLogsResponse, INGEST_ERRORS, RpcStatus),
+    ("get", "/api/v1/alerts"): (200, ActiveAlerts, (400,), ErrorBody),
+    ("get", "/api/v1/alerts/history"): (200, AlertHistory, (400,), ErrorBody),
+    ("get", "/api/v1/alerts/deadletters"): (200, DeadLetters, (), ErrorBody),
+    REDELIVER: (200, Redelivery, (404,), ErrorBody),
+    ("get", "/api/v1/alerts/{fingerprint}/attempts"): (200, AlertAttempts, (400,), ErrorBody),
+    ("get", "/api/v1/silences"): (200, SilenceList, (400,), ErrorBody),
+    ("get", "/api/v1/silences/{silence_id}"): (200, SilenceOut, (404,), ErrorBody),
+    ("post", "/api/v1/silences"): (201, SilenceOut, (400, 503), ErrorBody),
+    ("delete", "/api/v1/silences/{silence_id}"): (200, SilenceOut, (404, 503), ErrorBody),
+    ("get", "/api/v1/rules"): (200, RulesList, (), ErrorBody),
+    ("get", "/api/v1/rules/{name}"): (200, RuleAnswer, (404,), ErrorBody),
+    ("post", "/api/v1/rules"): (201, RuleWritten, (400, 409, 500), ErrorBody),
+    ("put", "/api/v1/rules/{name}"): (200, RuleWritten, RULE_EDIT_ERRORS, ErrorBody),
+    ("delete", "/api/v1/rules/{name}"): (200, RuleDeleted, RULE_EDIT_ERRORS, ErrorBody),
+    ("post", "/api/v1/rules/validate"): (200, RulesValidation, (400, 500), ErrorBody),
+    ("get", "/api/v1/keys"): (200, KeyList, (503,), ErrorBody),
+    ("post", "/api/v1/keys"): (201, CreatedKey, (400, 503), ErrorBody),
+    ("delete", "/api/v1/keys/{key_id}"): (200, KeyInfo, (404, 503), ErrorBody),
 }
-IN_SCOPE_TAGS = {"query", "catalog", "traces", "logs", "health", "ingest", "otlp"}
+# A second success answer: the redelivery still retrying when the answer is due.
+ALSO_SUCCEEDS: dict[tuple[str, str], tuple[int, type[BaseModel]]] = {REDELIVER: (202, Queued)}
+# Answers 503 with Retry-After (Kafka unavailable): the ingest and OTLP routes.
+RETRY_AFTER = {path for (_, path), (*_, errors, _) in ROUTES.items() if errors == INGEST_ERRORS}
 
 
 @pytest.fixture(scope="module")
-def document(module_settings: Settings) -> dict[str, Any]:
-    schema: dict[str, Any] = create_app(module_settings).openapi()
+def app(module_settings: Settings) -> FastAPI:
+    return create_app(module_settings)
+
+
+@pytest.fixture(scope="module")
+def document(app: FastAPI) -> dict[str, Any]:
+    schema: dict[str, Any] = app.openapi()
     return schema
 
 
@@ -88,33 +139,49 @@ def references(node: Any) -> Iterator[str]:
             yield from references(item)
 
 
-def test_every_in_scope_route_is_checked_here(document: dict[str, Any]) -> None:
-    found = {
-        (method, path)
-        for path, operations in document["paths"].items()
-        for method, operation in operations.items()
-        if IN_SCOPE_TAGS & set(operation.get("tags", []))
-    }
-    assert found == set(ROUTES) | {("get", "/metrics")}
+def app_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path) the app answers, but the docs' pages and the dashboard's files (HTML)."""
+    docs = {app.openapi_url, app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url}
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        if route.path in docs or "dashboard" in getattr(route.original_route, "tags", []):
+            continue
+        assert route.path is not None and route.methods, route
+        found |= {(method.lower(), route.path) for method in route.methods - {"HEAD"}}
+    return found
+
+
+def test_every_route_is_checked_here_and_answers_a_schema(app: FastAPI, document: dict[str, Any]) -> None:
+    found = app_operations(app)
+    assert len(found) >= len(ROUTES) and found == set(ROUTES) | {("get", "/metrics")}
+    for method, path in found:
+        responses = document["paths"][path][method]["responses"]
+        successes = [answer for status, answer in responses.items() if status.startswith("2")]
+        assert successes, (method, path)
+        for answer in successes:
+            assert answer["content"] and all(content["schema"] for content in answer["content"].values()), path
 
 
 @pytest.mark.parametrize(("method", "path"), list(ROUTES))
 def test_success_and_errors_are_declared_with_their_models(document: dict[str, Any], method: str, path: str) -> None:
     success, model, errors, error_model = ROUTES[(method, path)]
     responses = document["paths"][path][method]["responses"]
-    assert [int(status) for status in responses if status.startswith("2")] == [success]
+    also = [ALSO_SUCCEEDS[(method, path)]] if (method, path) in ALSO_SUCCEEDS else []
+    assert [int(status) for status in responses if status.startswith("2")] == [success, *(s for s, _ in also)]
     assert set(errors) <= {int(status) for status in responses}
-    schema = responses[str(success)]["content"][JSON]["schema"]
-    assert schema == {"$ref": f"#/components/schemas/{model.__name__}"}
-    assert component(document, schema)["properties"]
+    for status, declared_model in [(success, model), *also]:
+        schema = responses[str(status)]["content"][JSON]["schema"]
+        assert schema == {"$ref": f"#/components/schemas/{declared_model.__name__}"}
+        assert component(document, schema)["properties"]
     for status, declared in responses.items():
         if status.startswith("2"):
             continue
+        assert int(status) in errors or status in ("401", "403", "429"), (method, path, status)
         # The route's own errors; any other (API keys, rate limits) is answered in the API's error shape.
         expected = error_model if int(status) in errors else ErrorBody
         assert declared["content"][JSON]["schema"] == {"$ref": f"#/components/schemas/{expected.__name__}"}
         assert declared["description"]
-        if status == "503" and path != "/readyz":
+        if status == "503" and path in RETRY_AFTER:
             assert "Retry-After" in declared["headers"]
 
 
@@ -340,3 +407,58 @@ def test_answers_without_kafka_validate(module_settings: Settings, seeded: TestC
         )
         matches(ErrorBody, refused, 503)
         assert refused.headers["Retry-After"]
+
+
+def test_real_silence_answers_validate(seeded: TestClient) -> None:
+    created = seeded.post(
+        "/api/v1/silences",
+        json={"matchers": 'service="gateway"', "duration": "1h", "comment": "deploy", "created_by": "ops"},
+    )
+    matches(SilenceOut, created, 201)
+    silence = created.json()["id"]
+    listed = seeded.get("/api/v1/silences")
+    matches(SilenceList, listed)
+    assert silence in [s["id"] for s in listed.json()["silences"]]
+    matches(SilenceOut, seeded.get(f"/api/v1/silences/{silence}"))
+    matches(SilenceOut, seeded.delete(f"/api/v1/silences/{silence}"))
+    matches(ErrorBody, seeded.get("/api/v1/silences/nope"), 404)
+    matches(ErrorBody, seeded.get("/api/v1/silences", params={"state": "over"}), 400)
+
+
+def test_real_rule_answers_validate(seeded: TestClient) -> None:
+    listed = seeded.get("/api/v1/rules")
+    matches(RulesList, listed)
+    rules, channels = listed.json()["rules"], listed.json()["channels"]
+    assert rules and channels
+    matches(RuleAnswer, seeded.get(f"/api/v1/rules/{rules[0]['name']}"))
+    valid = seeded.post("/api/v1/rules/validate", json={"rule": {"name": "slow", "condition": "latency.p95 > 200"}})
+    matches(RulesValidation, valid)
+    assert valid.json()["valid"] is True
+    broken = seeded.post("/api/v1/rules/validate", json={"text": "alerts:\n  - name: x\n"})
+    matches(RulesValidation, broken)
+    assert broken.json()["errors"]
+    matches(ErrorBody, seeded.get("/api/v1/rules/nope"), 404)
+    matches(ErrorBody, seeded.post("/api/v1/rules/validate", json={}), 400)
+
+
+def test_real_alert_answers_validate(seeded: TestClient) -> None:
+    at = BASE_MS + 60_000
+    firing = alert("high_error_rate", "frontend", State.FIRING, at)
+    columns = AlertHistoryColumns()
+    columns.add(1, transition_record(AlertTransition(firing, State.PENDING, at), 1, 0, 0))
+    app_store(seeded).insert(*columns.take())
+    attempt = AttemptRow(firing.fingerprint, firing.rule, "ops", "n1", "ops:{}", "http://127.0.0.1:9/", 1, at, 30,
+                         "failed", 400, "HTTP 400", None, True)  # fmt: skip
+    insert_attempts(app_store(seeded), [attempt])
+    history = seeded.get("/api/v1/alerts/history", params={"fingerprint": firing.fingerprint})
+    matches(AlertHistory, history)
+    assert history.json()["history"]
+    attempts = seeded.get(f"/api/v1/alerts/{firing.fingerprint}/attempts")
+    matches(AlertAttempts, attempts)
+    assert attempts.json()["attempts"]
+    matches(ActiveAlerts, seeded.get("/api/v1/alerts"))
+    matches(DeadLetters, seeded.get("/api/v1/alerts/deadletters"))
+    matches(ErrorBody, seeded.get("/api/v1/alerts", params={"state": "asleep"}), 400)
+    matches(ErrorBody, seeded.get("/api/v1/alerts/history", params={"limit": 0}), 400)
+    matches(ErrorBody, seeded.get("/api/v1/alerts/not-hex/attempts"), 400)
+    matches(ErrorBody, seeded.post("/api/v1/alerts/deadletters/nope/redeliver"), 404)
