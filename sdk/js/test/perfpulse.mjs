@@ -79,20 +79,21 @@ export async function startPerfpulse() {
     return child;
   };
   const url = `http://127.0.0.1:${port}`;
-  // Topics (with the partition layout the stream stage needs) and tables first: a consumer that
-  // came first would have the broker create its topic with the default layout.
-  const migrate = start("migrate");
-  const [code] = await once(migrate, "exit");
-  if (code !== 0) throw new Error(`perfpulse migrate exited with ${code}:\n${tail(migrate.logPath)}`);
-  const api = start("api");
-  const processes = [api];
+  const processes = [];
   try {
+    // Topics (with the partition layout the stream stage needs) and tables first: a consumer that
+    // came first would have the broker create its topic with the default layout.
+    const migrate = start("migrate");
+    const [code] = await once(migrate, "exit");
+    if (code !== 0) throw new Error(`perfpulse migrate exited with ${code}:\n${tail(migrate.logPath)}`);
+    processes.push(start("api"));
     await waitReady(url, processes, 180_000);
     processes.push(start("worker"));
-    // The worker joins its consumer group within a few seconds; readiness of the API is Kafka's and storage's.
+    // Tests wait for what they look for; this only lets the worker begin joining its group.
     await new Promise((r) => setTimeout(r, 1000));
   } catch (error) {
     for (const p of processes) p.kill("SIGKILL");
+    if (!process.env.PERFPULSE_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   const stop = async () => {
@@ -110,7 +111,10 @@ export async function startPerfpulse() {
           }),
       ),
     );
-    if (!process.env.PERFPULSE_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
+    if (!process.env.PERFPULSE_TEST_KEEP) {
+      rmSync(dir, { recursive: true, force: true });
+      await deleteTopics(topicPrefix);
+    }
   };
   return { url, topicPrefix, env, logs: () => processes.map((p) => tail(p.logPath)).join("\n"), stop };
 }
@@ -128,6 +132,20 @@ export async function perfpulse(t) {
   const deployment = await startPerfpulse();
   t.after(() => deployment.stop());
   return deployment;
+}
+
+/** Delete the run's topics: the shared broker is not to fill up with the partitions of past runs. */
+async function deleteTopics(prefix) {
+  const { Admin } = await import("@platformatic/kafka"); // seconds to load: only when needed
+  const admin = new Admin({ clientId: "perfpulse-js-tests", bootstrapBrokers: [KAFKA], timeout: 30_000 });
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length) await admin.deleteTopics({ topics });
+  } catch (error) {
+    console.error(`cannot delete topics ${prefix}*: ${error.message}`);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 /** The perfpulse of this run, a fresh service name and a client sending to it over HTTP. */
