@@ -1,0 +1,164 @@
+"""The dashboard in headless Debian chromium (driven by playwright-core from dashboard/e2e) against a
+real deployment with demo traffic: no console error, every chart of the grid has data, the p95 shown
+is the API's answer to the same query, a trace opens as a waterfall with the API's critical path
+marked, the range picker, a drag on a chart and a shared URL change what is shown, and 10,000 log
+lines sit in a virtual list. Each check leaves a screenshot in .perfpulse-test/screenshots/dashboard.
+
+Needs ``make dashboard`` (the build and dashboard/node_modules) and /usr/bin/chromium
+(infra/install-deps.sh); ``make test`` provides both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.dashboard import STATIC_DIR
+from tests.e2e.conftest import Deployment, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARD = REPO / "dashboard"
+SCRIPT = DASHBOARD / "e2e" / "dashboard.e2e.mjs"
+SCREENSHOTS = REPO / ".perfpulse-test" / "screenshots" / "dashboard"
+CHROMIUM = "/usr/bin/chromium"
+LOG_SERVICE = "dashboard-e2e-logs"
+LOG_COUNT = 10_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ingest_logs(deployment: Deployment, count: int) -> int:
+    """``count`` log lines of LOG_SERVICE, 10 ms apart and ending now, through the real ingest
+    endpoint; returns the epoch ms of the first."""
+    first = now_ms() - count * 10
+    for batch in range(0, count, 1_000):
+        lines = [
+            {"ts": first + i * 10, "level": ("info", "warn", "error")[i % 3], "message": f"line {i:05d} of {count}"}
+            for i in range(batch, min(count, batch + 1_000))
+        ]
+        response = deployment.post("/api/v1/ingest/logs", {"service": LOG_SERVICE, "logs": lines})
+        assert response.status_code == 202, response.text
+    return first
+
+
+def demo_is_visible(deployment: Deployment) -> bool:
+    """The three demo services have percentiles, and gateway has traces, over the last 15 minutes."""
+    end = now_ms()
+    body = deployment.get("/api/v1/services", start=end - 900_000, end=end).json()
+    with_p95 = {s["service"] for s in body["services"] if s["red"] and s["red"]["p95"] is not None}
+    traces = deployment.get("/api/v1/traces", service="gateway", start=end - 900_000, end=end, limit=1).json()
+    return {"gateway", "orchestrator", "frontend"} <= with_p95 and bool(traces["traces"])
+
+
+def run_browser_checks(deployment: Deployment, shared: tuple[int, int]) -> dict[str, Any]:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    env = {
+        **os.environ,
+        "DASHBOARD_URL": deployment.url,
+        "SCREENSHOT_DIR": str(SCREENSHOTS),
+        "CHROMIUM": CHROMIUM,
+        "LOG_SERVICE": LOG_SERVICE,
+        "SHARED_START": str(shared[0]),
+        "SHARED_END": str(shared[1]),
+    }
+    done = subprocess.run(
+        ["node", str(SCRIPT)], cwd=DASHBOARD, env=env, capture_output=True, text=True, timeout=480, check=False
+    )
+    assert done.returncode == 0, f"the browser checks failed to run: {done.stderr[-3000:]}"
+    results: dict[str, Any] = json.loads(done.stdout)
+    (SCREENSHOTS / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def api_value(deployment: Deployment, query: str, service: str, stat: str) -> float:
+    """What the API answers to the gauge's own request, for ``service``."""
+    answer = httpx.get(f"{deployment.url}{query}", timeout=30).json()  # the query string exactly as sent
+    [series] = [s for s in answer["series"] if s["group"] == {"service": service}]
+    value: float = series["points"][0][stat]
+    return value
+
+
+def query_range(query: str) -> tuple[int, int]:
+    params = dict(part.split("=", 1) for part in query.split("?", 1)[1].split("&"))
+    return int(params["start"]), int(params["end"])
+
+
+def test_dashboard_in_headless_chromium(deployment: Deployment) -> None:
+    assert (STATIC_DIR / "index.html").is_file(), f"no dashboard build in {STATIC_DIR}: run `make dashboard`"
+    assert (DASHBOARD / "node_modules" / "playwright-core").is_dir(), "dashboard/node_modules missing: `make dashboard`"
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: infra/install-deps.sh installs Debian's chromium"
+
+    deployment.start("demo", "demo")
+    wait_for(lambda: demo_is_visible(deployment), 180, "the demo's three services and traces")
+    seen_at = now_ms()
+    ingest_logs(deployment, LOG_COUNT)
+    wait_for(
+        lambda: len(deployment.get("/api/v1/logs", service=LOG_SERVICE, limit=1000).json()["logs"]) == 1000,
+        60,
+        "the ingested log lines",
+    )
+    # A shared link to a past range that holds demo data; wait until that range is over.
+    shared = (seen_at - 30_000, seen_at + 15_000)
+    wait_for(lambda: now_ms() > shared[1] + 5_000, 60, "the shared range to pass")
+
+    results = run_browser_checks(deployment, shared)
+    checks = results["checks"]
+    failed = {name: check["error"] for name, check in checks.items() if not check["ok"]}
+    assert not failed, f"browser checks failed (screenshots in {SCREENSHOTS}): {failed}"
+    assert results["consoleErrors"] == []
+
+    # Every chart of the grid draws points.
+    charts = checks["charts"]["charts"]
+    assert len(charts) >= 9 and all(c["points"] > 0 for c in charts), charts
+
+    # The p95 shown is exactly what /api/v1/query returns for the same query.
+    p95 = checks["overview"]["p95"]
+    assert p95["value"] == api_value(deployment, p95["query"], "gateway", "p95")
+    assert p95["text"].endswith("ms") or p95["text"].endswith(" s")
+    assert {c["health"] for c in checks["overview"]["health"]} <= {"healthy", "degraded", "failing"}
+
+    # The range picker: 15 minutes, then 5, in the URL and in the queries behind the gauges.
+    picked = checks["rangePicker"]
+    before, after = query_range(picked["before"]["query"]), query_range(picked["after"]["query"])
+    assert before[1] - before[0] == 900_000 and after[1] - after[0] == 300_000
+    assert "range=5m" in picked["url"] and picked["label"].startswith("Last 5 minutes")
+    # A drag across a chart narrows the page to the dragged span, inside the range it was dragged on.
+    zoomed = query_range(checks["dragZoom"]["query"])
+    assert f"range={zoomed[0]}-{zoomed[1]}" in checks["dragZoom"]["url"]
+    assert 0 < zoomed[1] - zoomed[0] < 300_000
+
+    # A shared URL shows its own range in a fresh browser, and the API's figure for it.
+    shown = checks["sharedUrl"]
+    assert query_range(shown["p95"]["query"]) == shared
+    assert shown["p95"]["value"] == api_value(deployment, shown["p95"]["query"], "gateway", "p95")
+    assert shown["theme"] == "dark"
+
+    # The waterfall marks exactly the spans of the API's critical path.
+    opened = checks["trace"]
+    trace = deployment.get(f"/api/v1/traces/{opened['traceId']}").json()
+    assert [r["span"] for r in opened["rows"]] == [s["span_id"] for s in trace["spans"]]
+    assert {r["span"] for r in opened["rows"] if r["critical"]} == {c["span_id"] for c in trace["critical_path"]}
+    assert opened["criticalBars"] == len(trace["critical_path"]) > 0
+    assert "on critical path" in opened["details"]
+
+    # 10,000 log lines, newest first, in a virtual list that renders only a screenful.
+    logs = checks["logs"]
+    assert logs["rows"] == LOG_COUNT and logs["rendered"] < 100
+    assert logs["firstLines"][0] == f"line {LOG_COUNT - 1:05d} of {LOG_COUNT}"
+    assert logs["lastLine"] == f"line 00000 of {LOG_COUNT}"
+
+    for check in checks.values():
+        assert Path(check["screenshot"]).is_file()
