@@ -40,7 +40,9 @@ def _other_sessions(leases: Path) -> bool:
 def kafka_broker() -> Iterator[LocalKafka]:
     """The session's broker (started here, stopped when the last test session using it ends;
     a fault test may restart it)."""
-    broker = LocalKafka(TEST_HOME / "kafka", port=KAFKA_PORT)
+    # 1 GB heap: a session creates thousands of partitions (7 topics per test), more than
+    # `perfpulse up`'s 512 MB is sized for.
+    broker = LocalKafka(TEST_HOME / "kafka", port=KAFKA_PORT, heap_mb=1024)
     leases = TEST_HOME / "kafka-leases"
     leases.mkdir(parents=True, exist_ok=True)
     (leases / str(os.getpid())).touch()
