@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Match
 
 __all__ = ["STATIC_DIR", "dashboard_router", "router"]
 
@@ -25,6 +26,7 @@ ASSET_CACHE = "public, max-age=31536000, immutable"  # hashed names: a changed f
 INDEX_CACHE = "no-cache"  # revalidate: index.html names the current build's assets
 # Paths that belong to the API, never to the app: an unknown one stays a 404, not the app's page.
 API_PREFIXES = ("api/", "v1/")
+_OTHER_METHODS = ("POST", "PUT", "PATCH", "DELETE")  # what an API path may allow besides GET
 
 _NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>perfpulse: dashboard not built</title>
@@ -63,9 +65,20 @@ def dashboard_router(static_dir: Path) -> APIRouter:
         return index()
 
     @router.api_route("/{route:path}", methods=["GET", "HEAD"])
-    async def client_route(route: str) -> Response:
+    async def client_route(route: str, request: Request) -> Response:
+        if route.startswith(API_PREFIXES):
+            # This route matches every GET, so Starlette never sees an API path that exists for
+            # other methods only: answer its 405 (with Allow) here, as Starlette would have.
+            allowed = [
+                method
+                for method in _OTHER_METHODS
+                if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in request.app.routes)
+            ]
+            if allowed:
+                raise HTTPException(405, "Method Not Allowed", headers={"Allow": ", ".join(allowed)})
+            raise HTTPException(404, "Not Found")
         # A path with a file extension is a missing file, not a page of the app.
-        if route.startswith(API_PREFIXES) or "." in route.rsplit("/", 1)[-1]:
+        if "." in route.rsplit("/", 1)[-1]:
             raise HTTPException(404, "Not Found")
         return index()
 

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerting.rules import Alert, AlertTransition, State, transition_record
-from storage.alerts import AttemptRow, insert_attempts
+from schemas.notifier import AttemptRow
+from storage.alerts import insert_attempts
 from storage.rows import AlertHistoryColumns
 from tests.api.apps import app_store, assert_error_shape
 
