@@ -51,6 +51,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python tools/check_records.py
 
 clean:
 	rm -rf $(VENV) .perfpulse-test .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules api/static

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -90,6 +91,7 @@ def create_app(
             rules=rules,
             notifier=NotifierAccess(active, notifier_name(settings)),
             stages=lambda: [stage.health() for stage in stages],
+            channel_env=os.environ,
         )
         stop = asyncio.Event()
         tasks = [asyncio.create_task(supervise(s.name, functools.partial(s.run, stop), stop)) for s in stages]
