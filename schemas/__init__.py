@@ -4,7 +4,7 @@ from schemas.envelope import EnvelopeError, FieldError, MetricsEnvelope, parse_m
 from schemas.errors import error_body
 from schemas.limits import Limits
 from schemas.logs import LogLevel, LogRecord, decode_logs, encode_logs
-from schemas.records import TYPE_HEADER, RecordType, record_type, type_headers
+from schemas.records import TYPE_HEADER, RecordType, record_type, type_headers, unreadable_reason
 from schemas.redact import Redactor
 from schemas.replay import ReplayFilter, past_end
 from schemas.spans import Span, SpanEvent, SpanKind, SpanStatus, decode_spans, encode_spans
@@ -75,4 +75,5 @@ __all__ = [
     "past_end",
     "record_type",
     "type_headers",
+    "unreadable_reason",
 ]

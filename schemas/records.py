@@ -12,7 +12,9 @@ import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-__all__ = ["TYPE_HEADER", "Headers", "RecordType", "record_type", "type_headers"]
+import orjson
+
+__all__ = ["TYPE_HEADER", "Headers", "RecordType", "record_type", "type_headers", "unreadable_reason"]
 
 TYPE_HEADER = "perfpulse-type"
 
@@ -57,3 +59,22 @@ def record_type(headers: Headers, value: bytes) -> RecordType | None:
             return _TYPES.get(bytes(raw))
     found = _JSON_TYPE.match(value[:64])
     return _TYPES.get(found.group(1)) if found else None
+
+
+def unreadable_reason(headers: Headers, value: bytes, topic: str) -> str:
+    """Why a record is not one ``topic`` carries, for its dead letter: the type it names, or why it
+    names none (no header and not JSON, or JSON of a type perfpulse does not write). Only called
+    for a record already refused, so the parse here never adds to the hot path."""
+    kind = record_type(headers, value)
+    if kind is not None:
+        return f"cannot read a record of type {kind.value!r} on topic {topic}"
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    named = [bytes(raw) for name, raw in pairs if name == TYPE_HEADER]
+    if named:
+        return f"cannot read a record on topic {topic}: unknown {TYPE_HEADER} header {named[0]!r}"
+    try:
+        obj = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return f"cannot read a record on topic {topic}: no {TYPE_HEADER} header and invalid JSON ({exc})"
+    found = obj.get("type") if isinstance(obj, dict) else None
+    return f"cannot read a record on topic {topic}: no {TYPE_HEADER} header and JSON of unknown type {found!r}"

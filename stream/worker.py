@@ -46,6 +46,7 @@ from schemas import (
     encode_tick,
     record_type,
     type_headers,
+    unreadable_reason,
 )
 from schemas.alerts import StatesRecord, TransitionRecord, encode_states, encode_transition
 from stream import metrics
@@ -208,7 +209,7 @@ class StreamWorker:
             return [record] if isinstance(record, MetricBatch) else record
         if kind is RecordType.SPANS and tp.topic == topics.spans:
             return span_metrics(decode_spans(value))
-        raise WireError(f"cannot read a record of type {kind and kind.value!r} on topic {tp.topic}")
+        raise WireError(unreadable_reason(headers, value, tp.topic))
 
     async def _handle(self, event: Any) -> None:
         message = event.message

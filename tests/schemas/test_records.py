@@ -14,6 +14,7 @@ from schemas import (
     encode_tick,
     record_type,
     type_headers,
+    unreadable_reason,
 )
 from schemas.alerts import StatesRecord, encode_states
 from schemas.wire import DeadLetter, RollupBatch
@@ -60,3 +61,12 @@ def test_every_type_header_value_is_its_json_type() -> None:
     assert {t.value for t in RecordType} == {
         "metrics", "tick", "spans", "logs", "rollups", "alert-transition", "alert-states", "deadletter"
     }  # fmt: skip
+
+
+def test_a_refused_record_says_why_it_names_no_type() -> None:
+    assert "invalid JSON" in unreadable_reason(None, b"{not json", "m")
+    assert "unknown type 'gauges'" in unreadable_reason([], b'{"type": "gauges"}', "m")
+    assert "unknown perfpulse-type header b'nope'" in unreadable_reason([(TYPE_HEADER, b"nope")], b"{}", "m")
+    assert unreadable_reason(None, b'{"type": "spans", "spans": []}', "m") == (
+        "cannot read a record of type 'spans' on topic m"
+    )
