@@ -72,7 +72,10 @@ async function waitForChartsWithData(page) {
 }
 
 async function gauge(page, service, stat) {
-  return page.$eval(`.latency-row[data-service="${service}"] .gauge[data-stat="${stat}"]`, (el) => ({
+  const selector = `.latency-row[data-service="${service}"] .gauge[data-stat="${stat}"]`;
+  // A gauge names its query before its answer arrives (slow under load): read it once it holds one.
+  await page.waitForFunction((sel) => document.querySelector(sel)?.dataset.value, selector, { timeout: 30_000 });
+  return page.$eval(selector, (el) => ({
     value: el.dataset.value === "" ? null : Number(el.dataset.value),
     query: el.dataset.query,
     text: el.querySelector(".gauge-value")?.textContent,
