@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alerting.notify.stage import NotifierConfig, NotifierStage
     from schemas.stage import Stage
     from storage import Store
-    from stream.stage import StreamStage
+    from stream import StreamWorker
 
 __all__ = [
     "migration_params",
@@ -30,9 +30,8 @@ __all__ = [
     "notifier_stage",
     "run_demo_for",
     "run_stages",
-    "run_worker",
     "sink_config",
-    "stream_stage",
+    "stream_worker",
     "supervise",
 ]
 
@@ -96,32 +95,21 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
             delay = min(delay * 2, 30.0)
 
 
-def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
-    """The stream stage; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
-    from stream import StreamConfig
-    from stream.stage import StreamStage
+def stream_worker(settings: Settings, metrics_partitions: int) -> StreamWorker:
+    """The Faust app; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
+    from stream import StreamConfig, StreamWorker
 
-    config = StreamConfig(
-        bootstrap=settings.kafka_bootstrap,
-        topics=settings.topics,
-        group=f"{settings.consumer_group}-stream",
-        window_ms=settings.window_ms,
-        grace_ms=settings.grace_ms,
-        metrics_partitions=metrics_partitions,
-        rules_path=settings.rules,
+    return StreamWorker(
+        StreamConfig(
+            bootstrap=settings.kafka_bootstrap,
+            topics=settings.topics,
+            group=f"{settings.consumer_group}-stream",
+            window_ms=settings.window_ms,
+            grace_ms=settings.grace_ms,
+            metrics_partitions=metrics_partitions,
+            rules_path=settings.rules,
+        )
     )
-    return StreamStage(config, log_level=settings.log_level)
-
-
-async def run_worker(settings: Settings) -> None:
-    """A stream worker process until SIGINT/SIGTERM. Not restarted in-process: a crashed Faust app
-    raises RuntimeError and the process ends, for its supervisor to start a fresh one."""
-    counts = await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    stage = stream_stage(settings, counts[settings.topics.metrics])
-    async with health_port([stage], settings.api_host, settings.health_port):
-        await stage.run(stop)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
