@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,24 +9,13 @@ import pytest
 
 import infra.kafka
 from infra import InfraError, LocalKafka
-
-
-def _free_broker_port() -> int:
-    """A port p with p and p + 100 (the broker's controller) free."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as controller, contextlib.suppress(OSError):
-            controller.bind(("127.0.0.1", port + 100))
-            return port
-    raise RuntimeError("cannot find a free port p with p + 100 free")
+from tests.ports import free_broker_port
 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[LocalKafka]:
     """A broker of this test's own (its own ports and data dir), stopped after the test."""
-    kafka = LocalKafka(tmp_path / "kafka", port=_free_broker_port())
+    kafka = LocalKafka(tmp_path / "kafka", port=free_broker_port())
     yield kafka
     kafka.stop()
 

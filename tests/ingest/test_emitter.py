@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -24,6 +22,7 @@ from perfpulse.topics import ensure_topics
 from schemas import Limits, MetricBatch, Topics
 from schemas.checks import check_labels
 from tests.ingest.helpers import read_batches, tcp_proxy
+from tests.ports import free_broker_port
 
 REPO = Path(__file__).resolve().parents[2]
 UNREACHABLE = "127.0.0.1:1"  # connection refused at once: Kafka is "down"
@@ -398,22 +397,10 @@ async def test_points_are_flushed_at_interpreter_exit(kafka_bootstrap: str, topi
     assert values == [float(i) for i in range(3_000)]
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 free (a private broker listens on both)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        with socket.socket() as other, contextlib.suppress(OSError):
-            other.bind(("127.0.0.1", port + 1))
-            return port
-    raise RuntimeError("cannot find two free adjacent ports")
-
-
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[LocalKafka]:
     """A broker of this test's own, so that killing it disturbs no other test."""
-    broker = LocalKafka(tmp_path / "kafka", port=_free_port_pair())
+    broker = LocalKafka(tmp_path / "kafka", port=free_broker_port())
     broker.start()
     yield broker
     broker.stop()
