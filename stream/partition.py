@@ -17,7 +17,14 @@ run emitted. Three rules make it so:
    (:attr:`PartitionWindows.restart_offset`): restarting there rebuilds that state exactly.
 
 A point whose window already closed (its end plus the grace period is behind the last tick) is
-*late*: it becomes a correction row for its window at the next tick, never dropped.
+*late*: it becomes a correction row for its window at the next tick, never dropped. A window that
+would close more than the *horizon* past the last tick (points dated in the future, which would
+pin the restart offset) is not held either: it is emitted as a partial row at the next tick.
+
+Every decision depends on the watermark and the records since the restart offset, never on what
+came before it: an earlier rule held a future window for a while *after it opened*, and a replay
+that reopened it later (from a record past the restart offset) emitted it at another tick, counting
+its points twice (found by the replay property test in tests/stream/test_partition.py).
 """
 
 from __future__ import annotations
@@ -37,7 +44,6 @@ __all__ = ["PartitionWindows", "TickResult"]
 class _Window:
     series: dict[SeriesKey, SeriesAggregate]
     first_offset: int  # offset of the oldest record that contributed
-    opened_at_ms: int | None  # watermark when it opened (None: before the first tick)
 
 
 @dataclass(slots=True)
@@ -50,12 +56,12 @@ class TickResult:
 class PartitionWindows:
     """Open windows and pending corrections of one metrics partition."""
 
-    def __init__(self, window_ms: int, grace_ms: int, hold_ms: int | None = None) -> None:
-        """``hold_ms`` bounds how long a window may hold records before it is emitted early as a
-        partial row (points dated in the future would otherwise pin the restart offset)."""
+    def __init__(self, window_ms: int, grace_ms: int, horizon_ms: int | None = None) -> None:
+        """A window closing more than ``horizon_ms`` after the watermark is emitted at each tick as a
+        partial row instead of being held (default: a minute, or four windows and graces if longer)."""
         self.window_ms = window_ms  # tumbling window length, milliseconds
         self.grace_ms = grace_ms  # a window closes at end + grace, milliseconds
-        self.hold_ms = hold_ms if hold_ms is not None else max(60_000, 4 * (window_ms + grace_ms))
+        self.horizon_ms = horizon_ms if horizon_ms is not None else max(60_000, 4 * (window_ms + grace_ms))
         self.watermark_ms: int | None = None  # close_ms of the newest tick seen
         self.last_offset = -1  # offset of the last record handled
         self._open: dict[int, _Window] = {}  # window start ms -> window
@@ -92,7 +98,7 @@ class PartitionWindows:
             return len(values)
         window = self._open.get(start)
         if window is None:
-            window = self._open[start] = _Window({}, offset, self.watermark_ms)
+            window = self._open[start] = _Window({}, offset)
         aggregate = window.series.get(key)
         if aggregate is None:
             aggregate = window.series[key] = SeriesAggregate(key[2])
@@ -103,7 +109,7 @@ class PartitionWindows:
         return self.watermark_ms is not None and start + self.window_ms + self.grace_ms <= self.watermark_ms
 
     def tick(self, offset: int, tick: Tick) -> TickResult:
-        """Advance the watermark; emit closed windows, overdue partial windows and corrections."""
+        """Advance the watermark; emit closed windows, windows past the horizon and corrections."""
         self.last_offset = offset
         self.watermark_ms = tick.close_ms if self.watermark_ms is None else max(self.watermark_ms, tick.close_ms)
         self._ticks.append(offset)
@@ -111,13 +117,11 @@ class PartitionWindows:
         closed = 0
         for start in sorted(self._open):
             window = self._open[start]
-            if window.opened_at_ms is None:
-                window.opened_at_ms = self.watermark_ms
             if self._is_closed(start):
                 closed += 1
                 rows.extend(agg.to_row(key, start, self.window_ms, False) for key, agg in window.series.items())
                 del self._open[start]
-            elif window.opened_at_ms <= self.watermark_ms - self.hold_ms:
+            elif start + self.window_ms + self.grace_ms > self.watermark_ms + self.horizon_ms:
                 rows.extend(agg.to_row(key, start, self.window_ms, True) for key, agg in window.series.items())
                 del self._open[start]
         rows.extend(agg.to_row(key, start, self.window_ms, True) for (start, key), agg in self._late.items())

@@ -13,6 +13,9 @@ const base = process.env.DASHBOARD_URL ?? "http://127.0.0.1:8080";
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
 const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TIMEOUT = 30_000;
+// SHARED_START/SHARED_END: a past range the caller knows holds settled data (default: 8 to 2 minutes ago).
+const SHARED_END = Number(process.env.SHARED_END ?? Date.now() - 2 * 60_000);
+const SHARED = [Number(process.env.SHARED_START ?? SHARED_END - 6 * 60_000), SHARED_END];
 mkdirSync(shots, { recursive: true });
 
 // Each check runs in a browser of its own with a new empty profile, as a person opening a shared link
@@ -179,9 +182,7 @@ await run("dragZoom", async (page) => {
 await run(
   "sharedUrl",
   async (page) => {
-  // SHARED_START/SHARED_END: a past range the caller knows holds data (default: 8 to 2 minutes ago).
-  const end = Number(process.env.SHARED_END ?? Date.now() - 2 * 60_000);
-  const start = Number(process.env.SHARED_START ?? end - 6 * 60_000);
+  const [start, end] = SHARED;
   const url = `${base}/?range=${start}-${end}&refresh=off`;
   await page.goto(url);
   await waitForChartsWithData(page);
@@ -195,8 +196,10 @@ await run(
 );
 
 // 6. Traces: search, open the slowest, see the waterfall with the critical path marked, span details.
+// The search covers the shared (past, settled) range: a trace still receiving spans would differ
+// from the API's answer read a moment later.
 await run("trace", async (page) => {
-  await page.goto(`${base}/traces?range=15m&refresh=off&service=gateway`);
+  await page.goto(`${base}/traces?range=${SHARED[0]}-${SHARED[1]}&refresh=off&service=gateway`);
   await page.waitForSelector("a.trace-line");
   const listShot = await shot(page, "traces");
   const traceId = await page.getAttribute("a.trace-line", "data-trace");
