@@ -105,24 +105,17 @@ def up(
 @app.command()
 def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = None) -> None:
     """Run one stream worker (several share the partitions through the consumer group)."""
-    import faust
-
-    from perfpulse.stages import stream_worker
-    from perfpulse.topics import TopicSetupError, ensure_topics
+    from perfpulse.stages import run_worker
+    from perfpulse.topics import TopicSetupError
 
     settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
     _logging(settings)
     try:
-        counts = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
     except TopicSetupError as exc:
         raise _fail(str(exc)) from None
-    app_ = stream_worker(settings, counts[settings.topics.metrics]).app
-    # Faust's own runner, not the stage shape the other processes use: stopped inside our loop,
-    # Faust kept a worker with partitions assigned running for over 25 s after SIGTERM (measured),
-    # where its runner stops in ~1.5 s. quiet: no banner or spinner; our structured logs say what happens.
-    faust.Worker(
-        app_, loglevel=settings.log_level, override_logging=False, redirect_stdouts=False, quiet=True
-    ).execute_from_commandline()
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""A health endpoint for the stage processes that serve no API (sink, notifier).
+"""A health endpoint for the stage processes that serve no API (stream worker, sink, notifier).
 
 ``PERFPULSE_HEALTH_PORT`` (0: off) makes such a process answer ``GET /healthz`` (alive),
 ``GET /readyz`` (200 when every stage in it says it is healthy, else 503, with each stage's

@@ -75,6 +75,7 @@ def run_all(settings: Settings, *, demo: bool, workers: int, console: Console) -
     metrics_dir.mkdir(parents=True)
     env = settings_env(settings)
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    env["PERFPULSE_HEALTH_PORT"] = "0"  # workers would share one port; the API serves /readyz
     group = ProcessGroup(env)
     group.start("api", "api")
     for i in range(workers):

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     rate_write_burst: int = Field(20, ge=1, description="writes one key may send at once")
     otlp_port: int = Field(4318, ge=0, description="port of the OTLP/HTTP receiver beside the API (0: off)")
     health_port: int = Field(
-        0, ge=0, description="port of /healthz, /readyz and /metrics in a sink or notifier process (0: off)"
+        0, ge=0, description="port of /healthz, /readyz and /metrics in a worker, sink or notifier process (0: off)"
     )
     rules: Path = Field(DEFAULT_RULES, description="alert rules file (default: infra/alerts.yaml of perfpulse)")
     topic_prefix: str = Field("perfpulse.", description="prefix of every Kafka topic perfpulse uses")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alerting.notify.stage import NotifierConfig, NotifierStage
     from schemas.stage import Stage
     from storage import Store
-    from stream import StreamWorker
+    from stream.stage import StreamStage
 
 __all__ = [
     "migration_params",
@@ -30,8 +30,10 @@ __all__ = [
     "notifier_stage",
     "run_demo_for",
     "run_stages",
+    "run_worker",
+    "serve_stages",
     "sink_config",
-    "stream_worker",
+    "stream_stage",
     "supervise",
 ]
 
@@ -95,11 +97,12 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
             delay = min(delay * 2, 30.0)
 
 
-def stream_worker(settings: Settings, metrics_partitions: int) -> StreamWorker:
-    """The Faust app; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
-    from stream import StreamConfig, StreamWorker
+def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
+    """The stream stage; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
+    from stream import StreamConfig
+    from stream.stage import StreamStage
 
-    return StreamWorker(
+    return StreamStage(
         StreamConfig(
             bootstrap=settings.kafka_bootstrap,
             topics=settings.topics,
@@ -126,22 +129,33 @@ def notifier_stage(settings: Settings, store: Store) -> NotifierStage:
     return NotifierStage(notifier_config(settings), NotifierTables(store))
 
 
+async def serve_stages(settings: Settings, stages: list[Stage]) -> None:
+    """Every stage supervised until SIGINT/SIGTERM, then stopped; their health on the health port."""
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with health_port(stages, settings.api_host, settings.health_port):
+        await asyncio.gather(*(supervise(s.name, functools.partial(s.run, stop), stop) for s in stages))
+
+
 async def run_stages(settings: Settings, build: Callable[[Store], list[Stage]]) -> None:
-    """A process of stages on the store (sink, notifier): migrations and topics first, then every
-    stage supervised until SIGINT/SIGTERM. Raises StoreLocked when an embedded store is held."""
+    """A process of stages on the store (sink, notifier): migrations and topics first, then
+    :func:`serve_stages`. Raises StoreLocked when an embedded store is held."""
     from storage import apply_migrations, open_store
 
     store = open_store(settings.store_url, pool_size=2)
     apply_migrations(store, migration_params(settings))
     await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
     try:
-        stages = build(store)
-        async with health_port(stages, settings.api_host, settings.health_port):
-            await asyncio.gather(*(supervise(s.name, functools.partial(s.run, stop), stop) for s in stages))
+        await serve_stages(settings, build(store))
     finally:
         store.close()
+
+
+async def run_worker(settings: Settings) -> None:
+    """A stream worker process: topics first (the metrics partition count sizes the rollups
+    mapping), then :func:`serve_stages`. Raises TopicSetupError naming the broker's answer."""
+    counts = await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
+    await serve_stages(settings, [stream_stage(settings, counts[settings.topics.metrics])])
 
 
 async def run_demo_for(settings: Settings, rate: float, seconds: float | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -49,8 +50,7 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
-        described = await admin.describe_topics([topics.metrics, topics.spans, *derived])
-        counts = {d["topic"]: len(d["partitions"]) for d in described}
+        counts = await _partition_counts(admin, [topics.metrics, topics.spans, *derived], timeout_s)
         sources = counts.get(topics.metrics, 0) + counts.get(topics.spans, 0)
         for name in derived:
             if counts.get(name) != sources:
@@ -63,6 +63,27 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
         raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
     finally:
         await admin.close()
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
+    """Partitions of each topic once the broker serves all of them with a leader. A broker that
+    has just started (or is loaded) answers UNKNOWN_TOPIC_OR_PARTITION for seconds after creating
+    a topic; read then, the counts were 0, and a consumer group formed then got no partition until
+    its next metadata refresh (5 minutes)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        described = await admin.describe_topics(names)
+        waiting = [d["topic"] for d in described if not _served(d)]
+        if not waiting:
+            return {d["topic"]: len(d["partitions"]) for d in described}
+        if asyncio.get_running_loop().time() >= deadline:
+            raise TopicSetupError(f"topics not served by the broker after {timeout_s:.0f} s: {', '.join(waiting)}")
+        await asyncio.sleep(0.2)
+
+
+def _served(described: dict[str, Any]) -> bool:
+    partitions = described["partitions"]
+    return described["error_code"] == 0 and bool(partitions) and all(p["leader"] >= 0 for p in partitions)
 
 
 def _configs(topics: Topics, name: str) -> dict[str, str]:
