@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,6 +49,7 @@ from schemas import (
     record_type,
 )
 from schemas.alerts import decode_transition
+from schemas.events import StoredWindow
 from schemas.stage import Health
 from storage import metrics
 from storage.client import Store
@@ -80,6 +81,10 @@ class SinkConfig:
     logs_flush_s: float = 1.0  # longest a log record waits for its insert
     alerts_flush_s: float = 0.5  # longest an alert transition waits for its insert (history)
     redactor: Redactor = field(default_factory=Redactor)  # masks secrets in spans and logs before insert
+    # Told, after each insert of window rows, which (metric, service, window) cells changed
+    # (schemas/events.py); the composition root publishes them to the query layer. Its failure is
+    # logged and never stops the sink.
+    on_stored: Callable[[list[StoredWindow]], Awaitable[None]] | None = None
 
 
 class _Buffer(Protocol):
@@ -291,8 +296,20 @@ class Sink:
         await asyncio.to_thread(self.store.insert, table, columns, names)
         if table == "rollups":
             await asyncio.to_thread(self._tiers.copy, dict(zip(names, columns, strict=True)))
+            await self._tell_stored(dict(zip(names, columns, strict=True)))
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
+
+    async def _tell_stored(self, rows: dict[str, Any]) -> None:
+        if self.config.on_stored is None:
+            return
+        cells = zip(rows["name"], rows["service"], rows["window_start"], rows["window_ms"], rows["late"], strict=True)
+        windows = sorted({StoredWindow(m, s, int(start), int(width), bool(late)) for m, s, start, width, late in cells},
+                         key=lambda w: (w.metric, w.service, w.start_ms))  # fmt: skip
+        try:
+            await self.config.on_stored(windows)
+        except Exception:
+            log.exception("cannot tell the query layer of %d stored windows", len(windows))
 
     async def _commit(self, topics: list[str]) -> None:
         consumer = self._consumer

@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from schemas import (
     encode_tick,
     type_headers,
 )
+from schemas.events import StoredWindow
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 from storage import Store
 from storage.sink import ForeignStoreError, Sink, SinkConfig
@@ -411,3 +413,30 @@ async def test_records_are_taken_by_the_type_their_header_names(
     await run_sink_until(config(kafka_bootstrap, topics), store, lambda: telemetry_counts(store)[0] >= 4)
     assert telemetry_counts(store) == (4, 0)
     assert unreadable(topics.spans) - unreadable_before == 2
+
+
+async def test_the_query_layer_is_told_which_windows_were_stored_and_its_failure_is_not_the_sinks(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    told: list[list[StoredWindow]] = []
+
+    async def on_stored(windows: list[StoredWindow]) -> None:
+        told.append(windows)
+        raise ConnectionError("Redis is down")  # logged; the rows are stored all the same
+
+    corrected = window_row([5.0], name="r1", late=True, window_start_ms=BASE_MS - 1_000)
+    await produce(
+        kafka_bootstrap,
+        [
+            (topics.rollups, 0, rollups(0, 10, 0, "r1", "r2"), RecordType.ROLLUPS),
+            (topics.rollups, 0, encode_rollups(RollupBatch(0, 11, 0, [corrected])), RecordType.ROLLUPS),
+        ],
+    )
+    with_hook = replace(config(kafka_bootstrap, topics), on_stored=on_stored)
+    await run_sink_until(with_hook, store, lambda: counts(store)[1] >= 3)
+    cells = sorted({w for windows in told for w in windows}, key=lambda w: (w.metric, w.start_ms))
+    assert cells == [
+        StoredWindow("r1", "gateway", BASE_MS - 1_000, 1_000, True),
+        StoredWindow("r1", "gateway", BASE_MS, 1_000, False),
+        StoredWindow("r2", "gateway", BASE_MS, 1_000, False),
+    ]
