@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from perfpulse.healthport import health_port
 from perfpulse.settings import Settings
+from perfpulse.storedfeed import StoredFeed
 from perfpulse.topics import ensure_topics
+from schemas.events import stored_channel
 from storage import MigrationParams
 from storage.sink import SinkConfig
 
@@ -58,6 +60,8 @@ def sink_config(settings: Settings) -> SinkConfig:
         topics=settings.topics,
         group=f"{settings.consumer_group}-sink",
         redactor=settings.redactor,
+        # every API process hears what this sink stored (caches drop those cells, the live feed pushes them)
+        on_stored=StoredFeed(settings.redis_url, stored_channel(settings.topic_prefix)).publish,
     )
 
 
