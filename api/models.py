@@ -20,6 +20,7 @@ __all__ = [
     "CriticalSection",
     "Dependencies",
     "DependencyEdge",
+    "HeatmapResult",
     "LogOut",
     "LogsPage",
     "MetricSummary",
@@ -252,3 +253,21 @@ class Readiness(_Out):
     status: Literal["ready", "not ready"] = Field(description="ready: Kafka and storage are reachable")
     checks: ReadinessChecks
     stages: dict[str, StageHealth] = Field(description="the stages this process runs (sink, notifier), by name")
+
+
+# --- GET /api/v1/heatmap
+
+
+class HeatmapResult(_Range):
+    """Observations per time bucket and value bucket, regrouped from the stored histograms: the
+    counts sum to ``total``, every observation of the range."""
+
+    metric: str
+    step_ms: int = Field(description="time bucket size; buckets start at multiples of it (epoch-aligned)")
+    edges: list[float] = Field(
+        description="value bucket bounds, increasing, equal steps on a log scale (the metric's unit: ms for "
+        "durations); bucket j holds (edges[j], edges[j+1]], the first also values up to 1e-9"
+    )
+    times: list[int] = Field(description="starts of the time buckets holding observations, epoch ms, increasing")
+    counts: list[list[int]] = Field(description="per time bucket of times, observations per value bucket")
+    total: int = Field(description="observations of the range: the sum of counts")

@@ -29,6 +29,7 @@ from api import (
 )
 from api.auth import Auth, install_auth
 from api.dashboard import router as dashboard_router
+from api.heatmap import router as heatmap_router
 from api.hosts import HostCheck
 from api.keys import router as keys_router
 from api.notifier import NotifierAccess
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)
+    app.include_router(heatmap_router)
     app.include_router(catalog_router)
     app.include_router(traces_router)
     app.include_router(logs_router)

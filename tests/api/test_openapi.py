@@ -24,6 +24,7 @@ from api.keys import CreatedKey, KeyInfo, KeyList
 from api.models import (
     Alive,
     Dependencies,
+    HeatmapResult,
     LogsPage,
     MetricsCatalog,
     QueryPoint,
@@ -72,6 +73,7 @@ REDELIVER = ("post", "/api/v1/alerts/deadletters/{dead_letter_id}/redeliver")
 # (method, path) -> (success status, its model, error statuses, their model)
 ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[BaseModel]]] = {
     ("get", "/api/v1/query"): (200, QueryResult, (400,), ErrorBody),
+    ("get", "/api/v1/heatmap"): (200, HeatmapResult, (400,), ErrorBody),
     ("get", "/api/v1/services"): (200, ServicesCatalog, (400,), ErrorBody),
     ("get", "/api/v1/metrics"): (200, MetricsCatalog, (400,), ErrorBody),
     ("get", "/api/v1/traces/{trace_id}"): (200, TraceDetail, (400, 404), ErrorBody),
@@ -339,6 +341,7 @@ def seeded(client: TestClient) -> TestClient:
     ("path", "params", "model"),
     [
         ("/api/v1/query", {"metric": "http.server.duration", "step": "10s", "group_by": "service,status_code"}, None),
+        ("/api/v1/heatmap", {"metric": "http.server.duration", "step": "1s"}, HeatmapResult),
         ("/api/v1/services", {}, ServicesCatalog),
         ("/api/v1/metrics", {}, MetricsCatalog),
         (f"/api/v1/traces/{trace_id(1)}", {}, TraceDetail),
