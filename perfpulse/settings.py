@@ -34,6 +34,16 @@ class Settings(BaseSettings):
         description="ClickHouse cluster (remote_servers) the migrations create replicated tables on (ON CLUSTER)",
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the query cache")
+    cache_l1_mb: int = Field(64, ge=0, description="MB of query answers the API keeps in its own memory (0: no L1)")
+    cache_l1_ttl: str = Field("10m", description="longest an answer stays in the API's memory (L1)")
+    cache_blocks_ttl: str = Field("24h", description="how long Redis (L2) keeps a closed block of a query with step")
+    cache_ranges_ttl: str = Field(
+        "1h", description="how long Redis (L2) keeps the answer of a settled query without step"
+    )
+    cache_l2: bool = Field(True, description="keep query answers in Redis (L2) too")
+    compress_min_bytes: int = Field(
+        1024, ge=0, description="answers from this size on are sent brotli or gzip compressed"
+    )
     data_dir: Path = Field(Path(".perfpulse"), description="local state: chDB store, Kafka and Redis files")
     window: str = Field("10s", description="tumbling window length, e.g. 1s, 10s, 1m")
     grace: str = Field("2s", description="how long after its end a window still accepts points")
@@ -77,7 +87,9 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (json when not on a terminal)")
 
-    @field_validator("window", "grace", "max_past", "max_future")
+    @field_validator(
+        "window", "grace", "max_past", "max_future", "cache_l1_ttl", "cache_blocks_ttl", "cache_ranges_ttl"
+    )
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration_ms(value)
