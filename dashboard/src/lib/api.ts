@@ -7,6 +7,7 @@ import type {
   AlertsList,
   ApiErrorBody,
   Dependencies,
+  HeatmapResult,
   LogsPage,
   MetricsCatalog,
   QueryResult,
@@ -104,6 +105,18 @@ export async function queryMetric(q: MetricQuery, signal?: AbortSignal): Promise
     return get<QueryResult>("/api/v1/query", queryParams({ ...q, stepMs: Math.ceil(q.stepMs / 60_000) * 60_000 }), signal);
   }
 }
+
+export interface HeatmapQuery {
+  metric: string;
+  start: number;
+  end: number;
+  service?: string;
+  buckets?: number; // value buckets at most (the API's default 40)
+}
+
+/** ``GET /api/v1/heatmap``; the API picks a round step of at most 120 time buckets. */
+export const heatmap = (q: HeatmapQuery, signal?: AbortSignal) =>
+  get<HeatmapResult>("/api/v1/heatmap", { metric: q.metric, start: q.start, end: q.end, service: q.service, buckets: q.buckets }, signal);
 
 export const services = (start: number, end: number, signal?: AbortSignal) =>
   get<ServicesCatalog>("/api/v1/services", { start, end }, signal);

@@ -244,3 +244,14 @@ export interface ApiErrorBody {
   error: string;
   details?: { loc: string; msg: string }[];
 }
+
+export interface HeatmapResult {
+  metric: string;
+  start: number;
+  end: number;
+  step_ms: number;
+  edges: number[]; // value bucket bounds: bucket j holds (edges[j], edges[j+1]]
+  times: number[]; // time bucket starts holding observations
+  counts: number[][]; // per time bucket, observations per value bucket
+  total: number;
+}

@@ -4,6 +4,7 @@
 import { memo, useCallback, useMemo } from "react";
 import { Link } from "../App";
 import { Gauge } from "../components/Gauge";
+import { Heatmap } from "../components/Heatmap";
 import { Status } from "../components/Status";
 import { TimeSeriesChart } from "../components/TimeSeriesChart";
 import * as api from "../lib/api";
@@ -12,6 +13,7 @@ import { judge, redOf, TARGETS } from "../lib/health";
 import { hrefKeeping, navigate, setParams, useLocation } from "../lib/router";
 import { bucketStarts, colorFor, column, groupValues, seriesOf } from "../lib/series";
 import { chooseStep, serializeRange } from "../lib/timeRange";
+import type { Cell } from "../lib/heatmap";
 import type { Alert, QueryResult, ServiceSummary } from "../lib/types";
 import { useApi } from "../lib/useApi";
 import { type ResolvedRange, useRange } from "../lib/useRange";
@@ -75,6 +77,16 @@ export default function Overview() {
               stepMs={lines.data?.step_ms ?? stepMs}
               gaugeQuery={`${gaugeQuery}`}
             />
+          ))}
+        </div>
+      </section>
+      <section>
+        <h2>
+          Latency heatmap <span className="muted">{LATENCY_METRIC}: requests per time and duration bucket, from the stored histograms</span>
+        </h2>
+        <div className="heatmap-grid">
+          {services.map((service) => (
+            <ServiceHeatmap key={service} service={service} r={r} />
           ))}
         </div>
       </section>
@@ -162,6 +174,29 @@ const LatencyRow = memo(function LatencyRow({ service, gauges, lines, x, r, step
         onZoom={zoom}
         onPick={onPick}
       />
+    </div>
+  );
+});
+
+/** Open the traces of ``service`` in a heatmap cell: its time bucket and its duration bounds. */
+function drillToCell(cell: Cell, stepMs: number, service: string) {
+  const range = serializeRange({ kind: "absolute", start: cell.t, end: cell.t + stepMs });
+  const min = Math.floor(cell.lo);
+  const max = Math.ceil(cell.hi);
+  navigate(`/traces?range=${range}&service=${encodeURIComponent(service)}&min=${min}&max=${max}`);
+}
+
+const ServiceHeatmap = memo(function ServiceHeatmap({ service, r }: { service: string; r: ResolvedRange }) {
+  const { start, end, tick } = r;
+  const heat = useApi(`heatmap-${service}-${start}-${end}-${tick}`, (signal) =>
+    api.heatmap({ metric: LATENCY_METRIC, service, start, end, buckets: 30 }, signal),
+  );
+  const stepMs = heat.data?.step_ms ?? 0;
+  const onPick = useCallback((cell: Cell) => drillToCell(cell, stepMs, service), [stepMs, service]);
+  return (
+    <div data-service={service}>
+      <Status loading={heat.loading && !heat.data} error={heat.error} />
+      <Heatmap title={`${service} latency heatmap`} heat={heat.data} xRange={r} onPick={onPick} />
     </div>
   );
 });
