@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from api.errors import ApiError
 from schemas import parse_duration_ms, parse_timestamp_ms
+from schemas.limits import check_epoch_ms
 from schemas.spans import TRACE_ID
 
-__all__ = ["csv_param", "duration_param", "now_ms", "parse_trace_id", "time_range", "timestamp_param"]
+__all__ = [
+    "Utf8",
+    "csv_param",
+    "duration_param",
+    "now_ms",
+    "parse_trace_id",
+    "time_range",
+    "timestamp_param",
+]
 
 _ZERO_TRACE = "0" * 32
+
+
+def _encodable(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"character {exc.start} is a lone surrogate (U+{ord(value[exc.start]):04X}), not text"
+        ) from None
+    return value
+
+
+# Text of a JSON body that can be stored: Python's json module reads lone surrogates ("\ud800"),
+# which no UTF-8 store, file or Kafka record can hold.
+Utf8 = Annotated[str, AfterValidator(_encodable)]
 
 
 def now_ms() -> int:
@@ -18,14 +45,17 @@ def now_ms() -> int:
 
 
 def timestamp_param(name: str, value: int | str, body: bool = False) -> int:
-    """Epoch ms from epoch ms or RFC 3339; else a 400 naming ``query.<name>`` (``body.<name>`` for a
-    field of a JSON body)."""
+    """Epoch ms from epoch ms or RFC 3339, within what the store holds (1970 to 2262); else a 400
+    naming ``query.<name>`` (``body.<name>`` for a field of a JSON body)."""
     try:
-        return parse_timestamp_ms(value)
+        ms = parse_timestamp_ms(value)
+        if (problem := check_epoch_ms(ms, name)) is not None:
+            raise ValueError(problem)
     except ValueError as exc:
         if body:
             raise ApiError(400, f"invalid {name}", [{"loc": f"body.{name}", "msg": str(exc)}]) from None
         raise ApiError.bad_param(name, str(exc)) from None
+    return ms
 
 
 def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:

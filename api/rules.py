@@ -26,13 +26,14 @@ from alerting.rules.editor import RulesFileError, rule_names, with_rule, without
 from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
 from api.models_alerts import RuleAnswer, RuleDeleted, RulesList, RulesValidation, RuleWritten
+from api.params import Utf8
 
 __all__ = ["RuleBody", "ValidateBody", "router"]
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
 Context = Annotated[ApiContext, Depends(api_context)]
-Duration = str | int  # '30s', '5m', or seconds
+Duration = Utf8 | int  # '30s', '5m', or seconds
 _INVALID = "the rules file would not load with the change (each problem's file:line:column in details)"
 _NO_RULE = "no rule of that name"
 _NOT_EDITABLE = "the rules file on disk cannot be edited (its problems in details)"
@@ -44,15 +45,15 @@ class RuleBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: str
-    condition: str = Field(description="e.g. 'response_time.p95 > 200'")
-    severity: str | None = Field(None, description="critical | warning | info (default warning)")
-    notification: list[str] | None = Field(None, description="channel names defined in the rules file")
+    name: Utf8
+    condition: Utf8 = Field(description="e.g. 'response_time.p95 > 200'")
+    severity: Utf8 | None = Field(None, description="critical | warning | info (default warning)")
+    notification: list[Utf8] | None = Field(None, description="channel names defined in the rules file")
     for_: Duration | None = Field(None, alias="for", description="breached this long before firing")
     keep_firing_for: Duration | None = None
-    labels: dict[str, str] | None = None
-    annotations: dict[str, str] | None = None
-    group_by: list[str] | None = None
+    labels: dict[Utf8, Utf8] | None = None
+    annotations: dict[Utf8, Utf8] | None = None
+    group_by: list[Utf8] | None = None
     window: Duration | None = None
 
     def as_file_entry(self) -> dict[str, Any]:
@@ -64,7 +65,7 @@ class ValidateBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str | None = Field(None, description="a whole rules file (YAML)")
+    text: Utf8 | None = Field(None, description="a whole rules file (YAML)")
     rule: RuleBody | None = Field(None, description="one rule: validated as if created or updated now")
 
 

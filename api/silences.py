@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from alerting.notify.silences import SilenceError, SilenceState, new_silence
 from alerting.rules import LabelMatcher, MatchOp
@@ -30,7 +30,12 @@ __all__ = ["MatcherBody", "SilenceBody", "router"]
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
 Context = Annotated[ApiContext, Depends(api_context)]
-Time = int | str  # epoch ms or RFC 3339
+# Every text is bounded; a bounded str is read by pydantic as UTF-8, which refuses lone surrogates
+# (they could not be saved: the notifier's state is UTF-8 JSON).
+Time = int | Annotated[str, StringConstraints(max_length=64)]  # epoch ms or RFC 3339
+Label = Annotated[str, StringConstraints(max_length=1024)]
+Text = Annotated[str, StringConstraints(max_length=1024)]
+MAX_MATCHERS = 32
 _NO_SILENCE = "no silence has this id"
 _UNSAVED = "storage unavailable: the change was not queued"
 
@@ -38,22 +43,25 @@ _UNSAVED = "storage unavailable: the change was not queued"
 class MatcherBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    op: str = Field("=", description="=, !=, =~ or !~")
-    value: str
+    name: Annotated[str, StringConstraints(max_length=100)]
+    op: str = Field("=", description="=, !=, =~ or !~", max_length=2)
+    value: Label
 
 
 class SilenceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    matchers: str | list[MatcherBody] = Field(
-        description='text such as \'service="gateway", alertname=~"high_.*"\', or a list of {name, op, value}'
-    )
+    matchers: (
+        Annotated[str, StringConstraints(max_length=4096)]
+        | Annotated[list[MatcherBody], Field(max_length=MAX_MATCHERS)]
+    ) = Field(description='text such as \'service="gateway", alertname=~"high_.*"\', or a list of {name, op, value}')
     starts_at: Time | None = Field(None, description="epoch ms or RFC 3339; default now")
     ends_at: Time | None = Field(None, description="epoch ms or RFC 3339; or give duration")
-    duration: str | None = Field(None, description="e.g. 2h: ends_at = starts_at + duration")
-    comment: str
-    created_by: str
+    duration: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="e.g. 2h: ends_at = starts_at + duration"
+    )
+    comment: Text
+    created_by: Annotated[str, StringConstraints(max_length=200)]
 
 
 def _matchers(body: SilenceBody) -> str | list[LabelMatcher]:

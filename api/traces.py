@@ -17,6 +17,7 @@ from api.errors import ApiError, error_responses
 from api.models import Dependencies, TraceDetail, TracesPage
 from api.params import parse_trace_id, time_range
 from api.responses import FastJSONResponse
+from schemas.limits import MAX_DURATION_MS
 from storage.traces import TraceQuery, TraceSummary, dependencies, fetch_trace, search_traces
 from storage.tracetree import SpanNode, TraceTree
 
@@ -157,8 +158,12 @@ async def find_traces(
     context: Annotated[ApiContext, Depends(api_context)],
     service: Annotated[str | None, Query(min_length=1, description="a span of this service")] = None,
     operation: Annotated[str | None, Query(min_length=1, description="a span of this operation")] = None,
-    min_duration_ms: Annotated[float | None, Query(ge=0, description="the span lasted at least this")] = None,
-    max_duration_ms: Annotated[float | None, Query(ge=0, description="the span lasted at most this")] = None,
+    min_duration_ms: Annotated[
+        float | None, Query(ge=0, le=MAX_DURATION_MS, description="the span lasted at least this")
+    ] = None,
+    max_duration_ms: Annotated[
+        float | None, Query(ge=0, le=MAX_DURATION_MS, description="the span lasted at most this")
+    ] = None,
     error: Annotated[bool | None, Query(description="true: the span failed; false: it did not")] = None,
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 1h")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas.limits import LABEL_KEY_PATTERN, METRIC_NAME_PATTERN, RESERVED_LABELS, SERVICE_PATTERN, Limits
+from schemas.limits import (
+    LABEL_KEY_PATTERN,
+    METRIC_NAME_PATTERN,
+    RESERVED_LABELS,
+    SERVICE_PATTERN,
+    Limits,
+    check_epoch_ms,
+)
 
 __all__ = ["check_labels", "check_metric_name", "check_service", "check_timestamp"]
 
@@ -56,6 +63,8 @@ def check_timestamp(ts_ms: int, now_ms: int, limits: Limits) -> str | None:
     """Accept timestamps from ``limits.max_past_ms`` before ``now_ms`` to ``max_future_ms`` after."""
     if now_ms - limits.max_past_ms <= ts_ms <= now_ms + limits.max_future_ms:
         return None
+    if (problem := check_epoch_ms(ts_ms)) is not None:  # a number past a float cannot be told in hours
+        return problem
     if ts_ms < now_ms:
         return (
             f"timestamp {ts_ms} is {(now_ms - ts_ms) / 3_600_000:.1f} h in the past; "

@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["LABEL_KEY_PATTERN", "METRIC_NAME_PATTERN", "RESERVED_LABELS", "SERVICE_PATTERN", "Limits"]
+__all__ = [
+    "LABEL_KEY_PATTERN",
+    "MAX_DURATION_MS",
+    "MAX_TIME_MS",
+    "METRIC_NAME_PATTERN",
+    "RESERVED_LABELS",
+    "SERVICE_PATTERN",
+    "Limits",
+    "check_epoch_ms",
+    "check_epoch_ns",
+]
 
 METRIC_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/\-]*$")
 SERVICE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:/\-]*$")
 LABEL_KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 # "service" is a dimension of its own (the envelope's service), never a label.
 RESERVED_LABELS = frozenset({"service"})
+
+# The last millisecond whose nanoseconds fit a signed 64-bit integer (2262-04-11T23:47:16.854Z):
+# spans and logs are stored in nanoseconds, so no time or duration past it can be stored.
+MAX_TIME_MS: Final = (2**63 - 1) // 1_000_000
+MAX_DURATION_MS: Final = MAX_TIME_MS
+
+
+def check_epoch_ms(ms: int, what: str = "timestamp") -> str | None:
+    """None when epoch milliseconds ``ms`` can be stored (1970 to 2262), else the reason naming it."""
+    return None if 0 <= ms <= MAX_TIME_MS else _outside(what, ms, "ms")
+
+
+def check_epoch_ns(ns: int, what: str = "timestamp") -> str | None:
+    """:func:`check_epoch_ms` for epoch nanoseconds."""
+    return None if 0 <= ns <= MAX_TIME_MS * 1_000_000 else _outside(what, ns, "ns")
+
+
+def _outside(what: str, value: int, unit: str) -> str:
+    # Not str() of any size: Python refuses to print integers of more than 4,300 digits.
+    shown = str(value) if value.bit_length() <= 80 else f"{'-' if value < 0 else ''}(a {value.bit_length()}-bit number)"
+    return (
+        f"{what} {shown} {unit} is outside what the store holds: epoch ms from 0 (1970) to {MAX_TIME_MS} (2262-04-11)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pydantic.alias_generators import to_camel
 from schemas.attributes import attribute_text, check_attributes, text_bytes
 from schemas.checks import check_service, check_timestamp
 from schemas.envelope import EnvelopeError, FieldError, validate_envelope
-from schemas.limits import Limits
+from schemas.limits import Limits, check_epoch_ns
 from schemas.log_envelope import Scalar, TimeIn, parse_level
 from schemas.redact import Redactor
 from schemas.spans import SPAN_ID, TRACE_ID, Span, SpanEvent, SpanKind, SpanStatus, check_span
@@ -248,8 +248,14 @@ def _to_span(item: SpanIn, service: str, now_ms: int, loc: str, errors: list[Fie
 
 
 def _time_ns(value: int | float | str, loc: str, errors: list[FieldError]) -> int | None:
+    """Epoch ns of ``value``, or None with the reason added to ``errors`` (unreadable, or a time the
+    store cannot hold: a start time is bounded by nothing else)."""
     try:
-        return parse_timestamp_ns(value)
+        ns = parse_timestamp_ns(value)
     except ValueError as exc:
         errors.append(FieldError(loc, str(exc)))
         return None
+    if (problem := check_epoch_ns(ns)) is not None:
+        errors.append(FieldError(loc, problem))
+        return None
+    return ns

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from schemas.limits import MAX_DURATION_MS
+
 __all__ = ["parse_duration_ms", "parse_timestamp_ms", "parse_timestamp_ns"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -18,18 +20,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def parse_duration_ms(value: str | int | float) -> int:
     """Return a duration in milliseconds from ``"10s"``, ``"500ms"``, ``"1m"``, ``"2h"``, ``"1d"``.
 
-    A bare number counts as seconds. Raises ``ValueError`` naming the value when it cannot be read
-    or is not positive.
+    A bare number counts as seconds. Raises ``ValueError`` naming the value when it cannot be read,
+    is not positive, or is longer than :data:`~schemas.limits.MAX_DURATION_MS` (infinity included).
     """
     if isinstance(value, bool):
         raise ValueError(f"cannot read duration {value!r}: expected e.g. '10s', '500ms', '1m'")
+    amount: int | float
     if isinstance(value, int | float):
-        ms = round(float(value) * 1000)
+        amount, unit_ms = value, 1000  # an int stays exact (float() of a huge one raises)
     else:
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(f"cannot read duration {value!r}: expected e.g. '10s', '500ms', '1m'")
-        ms = round(float(match.group(1)) * _UNIT_MS[match.group(2) or "s"])
+        amount, unit_ms = float(match.group(1)), _UNIT_MS[match.group(2) or "s"]
+    if not amount * unit_ms <= MAX_DURATION_MS:  # NaN and infinity too, which round() cannot take
+        raise ValueError(f"cannot use duration {value!r}: the limit is {MAX_DURATION_MS} ms (292 years)")
+    ms = round(amount * unit_ms)
     if ms <= 0:
         raise ValueError(f"cannot use duration {value!r}: it must be positive")
     return ms

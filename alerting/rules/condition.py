@@ -220,6 +220,8 @@ def parse_alias(name: str, text: str) -> Alias:
     denominator: Term | float
     if number is not None and _skip(text, number.end()) == len(text):
         denominator = float(number.group(0))
+        if not math.isfinite(denominator):
+            raise ConditionError(pos, f"divisor {number.group(0)[:40]!r} is past the largest float (about 1.8e308)")
         if denominator == 0:
             raise ConditionError(pos, "cannot divide by zero")
         end = number.end()
@@ -303,7 +305,10 @@ def parse_condition(text: str, aliases: Mapping[str, Alias] | None = None) -> Co
     end = _skip(text, number.end())
     if end != len(text):
         raise ConditionError(end, f"unexpected text after the threshold: {text[end:]!r}")
-    return Condition(text, operand, op, float(number.group(0)))
+    threshold = float(number.group(0))
+    if not math.isfinite(threshold):  # 1e400 reads as infinity: a rule that could never (or always) fire
+        raise ConditionError(pos, f"threshold {number.group(0)[:40]!r} is past the largest float (about 1.8e308)")
+    return Condition(text, operand, op, threshold)
 
 
 def _defaults() -> dict[str, Alias]:
