@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("auto", description="json, console, or auto (json when not on a terminal)")
+    live_max_connections: int = Field(10_000, ge=1, description="live-feed connections one API process serves")
+    live_max_subscriptions: int = Field(50, ge=1, le=1_000, description="subscriptions per live-feed connection")
+    live_max_queries: int = Field(
+        1_000, ge=1, description="distinct live subscriptions per API process (each is a query per stored window)"
+    )
+    live_queue: int = Field(10_000, ge=10, description="results waiting for one live client before it is closed")
+    live_resume_s: float = Field(300.0, gt=0, le=3_600, description="seconds of live results kept for resuming")
+    live_heartbeat_s: float = Field(15.0, gt=0, description="a live-feed heartbeat after this many idle seconds")
+    live_timeout_s: float = Field(45.0, gt=0, description="a WebSocket client silent this many seconds is closed")
 
     @field_validator(
         "window", "grace", "max_past", "max_future", "cache_l1_ttl", "cache_blocks_ttl", "cache_ranges_ttl"

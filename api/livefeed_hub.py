@@ -1,0 +1,405 @@
+"""The live feed's hub: one per API process. It hears the sink's stored-windows messages on Redis
+(one subscriber per process), computes each affected distinct subscription once, numbers every
+result in one sequence, keeps the last minutes of results for resuming clients, and fans them out to
+the connections' bounded queues. Everything but the queries runs on the event loop without awaiting
+between reading the log and registering a connection, so a resumed client sees no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from api.livefeed_metrics import CLOSED, RESULT_QUERIES, STORED_MESSAGES
+from api.livefeed_subs import AlertsSub, Cell, QuerySub, ServicesSub, cells_of, query_result, red_result, spec_key
+from api.livefeed_wire import Cursor, LiveInputError
+from schemas.events import StoredWindow, decode_stored
+from storage import Store, StoreError
+from storage.alerts import HistoryKey, HistoryQuery, alert_history
+
+__all__ = ["Connection", "Entry", "Frame", "LiveFull", "LiveHub", "LiveLimits"]
+
+log = logging.getLogger("perfpulse.api.live")
+
+Sub = QuerySub | ServicesSub | AlertsSub
+MAX_EVENTS_PER_FRAME = 500  # a batch frame carries at most this many results; the rest follow at once
+LOG_MAX_ENTRIES = 200_000  # results kept for resuming, whatever their age
+QUERY_SLOTS = 2  # result queries run at once (this machine has two cores; the API serves requests too)
+ALERTS_POLL_S = 1.0  # alert transitions are read this often while someone subscribes to them
+ALERTS_LOOKBACK_MS = 5 * 60_000  # transitions evaluated this long ago may still be written (late windows)
+ALERTS_PAGE = 1_000  # transitions read per poll
+REDIS_RETRY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLimits:
+    max_connections: int = 10_000  # per API process
+    max_subscriptions: int = 50  # per connection
+    max_queries: int = 1_000  # distinct subscriptions per process: each costs a query per stored window
+    max_queue: int = 10_000  # results waiting for one connection; past it the client is closed (it may resume)
+    resume_s: float = 300.0  # results kept for resuming clients
+    heartbeat_s: float = 15.0  # a heartbeat frame when nothing else went out for this long
+    timeout_s: float = 45.0  # a WebSocket client silent for this long is closed
+
+
+class LiveFull(Exception):
+    """No more connections in this process; the message says how many there are."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """One result, numbered: ``body`` is the event without ``sub`` and ``seq`` (added per client)."""
+
+    seq: int
+    key: str  # the subscription's spec_key
+    body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)  # when it was computed
+
+
+@dataclass(slots=True)
+class Frame:
+    """What a connection sends next: ``kind`` ``batch``, ``heartbeat``, a control reply or ``close``."""
+
+    kind: str
+    body: dict[str, Any]
+    oldest: float | None = None  # monotonic time of the oldest result in a batch (send lag)
+    events: int = 0
+
+
+class Connection:
+    """One client: its subscriptions (client id -> spec key) and its bounded queue of results."""
+
+    def __init__(self, limits: LiveLimits, interval_s: float) -> None:
+        self.limits = limits
+        self.interval_s = interval_s  # at most one batch frame per interval
+        self.subs: dict[str, str] = {}
+        self.last_seq = 0  # the sequence of the last result taken for sending
+        self.closing: tuple[int, str] | None = None  # (WebSocket close code, why) once decided
+        self._queue: deque[tuple[Entry, str]] = deque()
+        self._control: deque[dict[str, Any]] = deque()
+        self._wake = asyncio.Event()
+
+    def push(self, entry: Entry, sub_id: str) -> None:
+        if self.closing is not None:
+            return
+        if len(self._queue) >= self.limits.max_queue:
+            why = f"slow consumer: {len(self._queue)} results waiting; reconnect with the last cursor to resume"
+            self.close(1013, why, "slow_consumer")
+            return
+        self._queue.append((entry, sub_id))
+        self._wake.set()
+
+    def reply(self, body: dict[str, Any]) -> None:
+        """A control frame (``subscribed``, ``error``), sent before any waiting result."""
+        self._control.append(body)
+        self._wake.set()
+
+    def close(self, code: int, why: str, reason: str) -> None:
+        """Close after what is being sent (``reason``: the label counted on /metrics)."""
+        if self.closing is None:
+            self.closing = (code, why)
+            CLOSED.labels(reason).inc()
+        self._wake.set()
+
+    async def frames(self, stream: str, current: Sequence[int]) -> AsyncIterator[Frame]:
+        """The frames to send, until the connection is to close (a last ``close`` frame says why).
+        ``current[0]``: the hub's last sequence, for heartbeats."""
+        sent_at = time.monotonic()  # the transport sent its hello
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.limits.heartbeat_s)
+            self._wake.clear()
+            while self._control:
+                yield Frame(str(self._control[0]["type"]), self._control.popleft())
+            if self.closing is not None:
+                yield Frame("close", {"type": "close", "code": self.closing[0], "reason": self.closing[1]})
+                return
+            if not self._queue:
+                if time.monotonic() - sent_at >= self.limits.heartbeat_s:
+                    sent_at = time.monotonic()
+                    # Nothing of this client is waiting: every result up to the hub's last is behind it.
+                    seq = max(current[0], self.last_seq)
+                    yield Frame("heartbeat", {"type": "heartbeat", "cursor": f"{stream}.{seq}"})
+                continue
+            wait = sent_at + self.interval_s - time.monotonic()
+            if wait > 0:  # batch what arrives within the interval
+                await asyncio.sleep(wait)
+            taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_EVENTS_PER_FRAME))]
+            self.last_seq = taken[-1][0].seq
+            events = [{"sub": sub_id, "seq": entry.seq, **entry.body} for entry, sub_id in taken]
+            body = {"type": "batch", "cursor": f"{stream}.{self.last_seq}", "events": events}
+            sent_at = time.monotonic()
+            yield Frame("batch", body, oldest=taken[0][0].at, events=len(events))
+            if self._queue:
+                self._wake.set()
+
+
+@dataclass(slots=True)
+class _Shared:
+    """One distinct subscription and who holds it (connection -> its ids for it)."""
+
+    spec: Sub
+    members: dict[Connection, set[str]] = field(default_factory=dict)
+    # A client that left may come back and resume: its subscriptions are computed until then
+    # (monotonic seconds), so that the log holds what it missed.
+    linger_until: float = 0.0
+
+
+class LiveHub:
+    """Built by the composition root with the store and the stored-windows channel; :meth:`start`
+    in the API's lifespan, :meth:`stop` at its end."""
+
+    def __init__(self, store: Store, window_ms: int, redis_url: str, channel: str, limits: LiveLimits) -> None:
+        self.store = store
+        self.window_ms = window_ms
+        self.channel = channel
+        self.limits = limits
+        self.stream = secrets.token_hex(4)  # this run's sequence; a cursor of another run cannot resume
+        self.connections: set[Connection] = set()
+        self._redis_url = redis_url
+        self._keys: dict[str, _Shared] = {}
+        self._log: deque[Entry] = deque()
+        self._seq = [0]  # a list: connections read the current value for their heartbeats
+        self._trimmed = 0  # the highest sequence no longer in the log
+        self._slots = asyncio.Semaphore(QUERY_SLOTS)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def seq(self) -> int:
+        return self._seq[0]
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._poll_alerts())]
+
+    async def stop(self) -> None:
+        for conn in list(self.connections):
+            conn.close(1012, "the server is stopping; reconnect with the last cursor", "server_stopping")
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- connections
+
+    def open(self, interval_s: float) -> Connection:
+        if len(self.connections) >= self.limits.max_connections:
+            raise LiveFull(f"{len(self.connections)} live connections, the most this process serves")
+        conn = Connection(self.limits, interval_s)
+        self.connections.add(conn)
+        return conn
+
+    def close(self, conn: Connection) -> None:
+        """``conn`` left; its subscriptions stay computed for ``resume_s`` (it may resume)."""
+        self.connections.discard(conn)
+        self._drop(conn, list(conn.subs), time.monotonic() + self.limits.resume_s)
+
+    def frames(self, conn: Connection) -> AsyncIterator[Frame]:
+        return conn.frames(self.stream, self._seq)
+
+    def subscribe(self, conn: Connection, subs: Sequence[Sub], resume: Cursor | None) -> str | None:
+        """Add ``subs`` to ``conn``; with ``resume``, first queue the results of those subscriptions
+        it missed since that cursor. Returns why it could not resume (None: resumed or not asked);
+        :class:`LiveInputError` when a subscription cannot be taken (nothing is then added)."""
+        keys = self._check(conn, subs)
+        refusal = self._refusal(resume) if resume is not None else None
+        if resume is not None and refusal is None:
+            ids_of: dict[str, list[str]] = {}
+            for sub, key in zip(subs, keys, strict=True):
+                ids_of.setdefault(key, []).append(sub.id)
+            for entry in self._log:
+                if entry.seq > resume.seq:
+                    for sub_id in ids_of.get(entry.key, ()):
+                        conn.push(entry, sub_id)
+        for sub, key in zip(subs, keys, strict=True):
+            conn.subs[sub.id] = key
+            self._keys.setdefault(key, _Shared(sub)).members.setdefault(conn, set()).add(sub.id)
+        return refusal
+
+    def _check(self, conn: Connection, subs: Sequence[Sub]) -> list[str]:
+        self._prune()
+        details: list[dict[str, str]] = []
+        ids = [s.id for s in subs]
+        for i, sub in enumerate(subs):
+            if sub.id in conn.subs or ids.index(sub.id) != i:
+                details.append({"loc": f"subscriptions.{i}.id", "msg": f"{sub.id!r} is already subscribed"})
+            if isinstance(sub, QuerySub):
+                try:
+                    sub.step_ms(self.window_ms)
+                except ValueError as exc:
+                    details.append({"loc": f"subscriptions.{i}.step", "msg": str(exc)})
+        total = len(conn.subs) + len(subs)
+        if total > self.limits.max_subscriptions:
+            msg = f"{total} subscriptions on this connection; at most {self.limits.max_subscriptions}"
+            details.append({"loc": "subscriptions", "msg": msg})
+        keys = [spec_key(s) for s in subs]
+        new = {k for k in keys if k not in self._keys}
+        if len(self._keys) + len(new) > self.limits.max_queries:
+            msg = f"this server computes {len(self._keys)} distinct subscriptions, at most {self.limits.max_queries}"
+            details.append({"loc": "subscriptions", "msg": msg + "; share or drop some"})
+        if details:
+            raise LiveInputError("cannot subscribe", details)
+        return keys
+
+    def _refusal(self, resume: Cursor) -> str | None:
+        if resume.stream != self.stream:
+            why = "it restarted, or this is another API process"
+            return f"stream {resume.stream} is not this server's {self.stream} ({why})"
+        if resume.seq > self.seq:
+            return f"sequence {resume.seq} is ahead of this stream's last, {self.seq}"
+        if resume.seq < self._trimmed:
+            return f"results after {resume.seq} are no longer kept (the last {self.limits.resume_s:.0f} s are)"
+        return None
+
+    def unsubscribe(self, conn: Connection, ids: Sequence[str]) -> list[str]:
+        """Drop ``ids`` from ``conn``; returns those it had."""
+        return self._drop(conn, ids, 0.0)
+
+    def _drop(self, conn: Connection, ids: Sequence[str], linger_until: float) -> list[str]:
+        dropped = []
+        for sub_id in ids:
+            key = conn.subs.pop(sub_id, None)
+            if key is None:
+                continue
+            dropped.append(sub_id)
+            shared = self._keys[key]
+            held = shared.members[conn]
+            held.discard(sub_id)
+            if not held:
+                del shared.members[conn]
+            shared.linger_until = max(shared.linger_until, linger_until)
+            if not shared.members and shared.linger_until <= time.monotonic():
+                del self._keys[key]
+        return dropped
+
+    def _prune(self) -> None:
+        """Forget subscriptions nobody holds whose departed clients can no longer resume."""
+        now = time.monotonic()
+        for key in [k for k, s in self._keys.items() if not s.members and s.linger_until <= now]:
+            del self._keys[key]
+
+    # --- results
+
+    def _publish(self, key: str, body: dict[str, Any]) -> None:
+        shared = self._keys.get(key)
+        if shared is None:  # unsubscribed while its result was computed
+            return
+        self._seq[0] += 1
+        entry = Entry(self.seq, key, body)
+        self._log.append(entry)
+        horizon = entry.at - self.limits.resume_s
+        while self._log and (self._log[0].at < horizon or len(self._log) > LOG_MAX_ENTRIES):
+            self._trimmed = self._log.popleft().seq
+        for conn, ids in shared.members.items():
+            for sub_id in sorted(ids):
+                conn.push(entry, sub_id)
+
+    async def stored(self, windows: Sequence[StoredWindow], at_ms: int) -> int:
+        """Compute and push the results of every subscription ``windows`` touched; returns how many."""
+        self._prune()
+        work: list[tuple[str, Sub, Cell]] = []
+        for key, shared in list(self._keys.items()):
+            if not isinstance(shared.spec, AlertsSub):
+                work += [(key, shared.spec, cell) for cell in cells_of(shared.spec, windows, self.window_ms)]
+        results = await asyncio.gather(*(self._compute(spec, cell) for _, spec, cell in work))
+        published = 0
+        for (key, _, cell), result in zip(work, results, strict=True):
+            if result is not None:
+                window = {"start": cell.start_ms, "end": cell.end_ms}
+                self._publish(key, {"window": window, "late": cell.late, "stored_at": at_ms, **result})
+                published += 1
+        return published
+
+    async def _compute(self, spec: Sub, cell: Cell) -> dict[str, Any] | None:
+        async with self._slots:
+            try:
+                if isinstance(spec, QuerySub):
+                    RESULT_QUERIES.labels("query").inc()
+                    data, cut = await asyncio.to_thread(query_result, self.store, spec, cell, self.window_ms)
+                    return {"data": data, "truncated": cut}
+                if isinstance(spec, ServicesSub):
+                    RESULT_QUERIES.labels("services").inc()
+                    data = await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms)
+                    return {"data": data, "truncated": False}
+            except StoreError as exc:
+                log.warning("cannot compute a live result for %s: %s", cell, exc)
+        return None
+
+    async def _listen(self) -> None:
+        """Hear the stored-windows channel; Redis down is logged once and retried until it is back."""
+        client = aioredis.Redis.from_url(self._redis_url)
+        failing = False
+        try:
+            while True:
+                try:
+                    async with client.pubsub() as pubsub:
+                        await pubsub.subscribe(self.channel)
+                        if failing:
+                            log.info("live feed: listening to %s again", self.channel)
+                            failing = False
+                        while True:
+                            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                            if message is not None:
+                                await self._heard(message["data"])
+                except (RedisError, OSError) as exc:
+                    if not failing:
+                        log.warning("live feed: cannot listen to %s, retrying every %.0f s: %s",
+                                    self.channel, REDIS_RETRY_S, exc)  # fmt: skip
+                        failing = True
+                    await asyncio.sleep(REDIS_RETRY_S)
+        finally:
+            await client.aclose()
+
+    async def _heard(self, data: Any) -> None:
+        try:
+            windows, at_ms = decode_stored(data if isinstance(data, bytes) else str(data).encode())
+        except ValueError as exc:
+            STORED_MESSAGES.labels("unreadable").inc()
+            log.warning("live feed: %s", exc)
+            return
+        STORED_MESSAGES.labels("read").inc()
+        await self.stored(windows, at_ms)
+
+    async def _poll_alerts(self) -> None:
+        """Alert transitions reach ClickHouse by the sink's own flush, with no stored-windows message:
+        they are read every :data:`ALERTS_POLL_S` while someone subscribes to alerts. What is there at
+        the first read after the first subscription is history, not news."""
+        seen: dict[HistoryKey, int] = {}  # transition -> its time, epoch ms
+        primed = False
+        while True:
+            await asyncio.sleep(ALERTS_POLL_S)
+            watching = {k: s.spec for k, s in self._keys.items() if isinstance(s.spec, AlertsSub)}
+            if not watching:
+                seen.clear()
+                primed = False
+                continue
+            since = time.time_ns() // 1_000_000 - ALERTS_LOOKBACK_MS
+            try:
+                page = await asyncio.to_thread(
+                    alert_history, self.store, HistoryQuery(since_ms=since, limit=ALERTS_PAGE)
+                )
+            except StoreError as exc:
+                log.warning("live feed: cannot read alert transitions: %s", exc)
+                continue
+            fresh = sorted((e for e in page.entries if e.key not in seen), key=lambda e: e.key)
+            seen.update((e.key, e.at_ms) for e in fresh)
+            seen = {k: at for k, at in seen.items() if at >= since}
+            if not primed:
+                primed = True
+                continue
+            now_ms = time.time_ns() // 1_000_000
+            for entry in fresh:
+                for key, spec in watching.items():
+                    if (spec.rule is None or spec.rule == entry.rule) and (
+                        not spec.state or entry.state in {s.value for s in spec.state}
+                    ):
+                        body = {"window": None, "late": False, "stored_at": now_ms, "data": entry.to_dict()}
+                        self._publish(key, {**body, "truncated": False})

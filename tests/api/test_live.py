@@ -1,0 +1,398 @@
+"""The live feed over a real uvicorn server (its websockets implementation, permessage-deflate), real
+chDB, Kafka and Redis: results pushed when a stored-windows message is published on Redis, as the
+query API answers them; one query per distinct subscription; MessagePack; resuming without gaps
+or repeats; SSE; errors naming the field. Connection mechanics (bounded queue, heartbeats) are
+checked on the hub's connection itself."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+import ormsgpack
+import pytest
+import redis
+import uvicorn
+from fastapi import FastAPI
+from websockets.sync.client import ClientConnection, connect
+
+from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
+from api.livefeed_models import LiveBatch, LiveHello
+from perfpulse.app import create_app
+from perfpulse.settings import Settings
+from schemas.events import StoredWindow, encode_stored, stored_channel
+from tests.storage.builders import BASE_MS, insert_rows, window_row
+
+VALUES = np.arange(1.0, 101.0)  # p50 50.5-ish through the histogram engine, count 100
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    """The whole app under a real uvicorn server on a free loopback port: (host:port, app)."""
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+@pytest.fixture(scope="module")
+def server(module_settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    with served(module_settings) as running:
+        wait_listening(module_settings)
+        yield running
+
+
+def wait_listening(settings: Settings) -> None:
+    """Until the API process subscribed to the stored-windows channel (a message before is unheard)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    channel = stored_channel(settings.topic_prefix)
+    deadline = time.monotonic() + 30
+    while client.pubsub_numsub(channel)[0][1] < 1:
+        assert time.monotonic() < deadline, "the live feed never subscribed to its channel"
+        time.sleep(0.05)
+
+
+def hub(app: FastAPI) -> LiveHub:
+    found: LiveHub = app.state.live
+    return found
+
+
+def publish(settings: Settings, *windows: StoredWindow) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    client.publish(stored_channel(settings.topic_prefix), encode_stored(list(windows), time.time_ns() // 1_000_000))
+
+
+def store_window(app: FastAPI, metric: str, start_ms: int, service: str = "gateway", **labels: str) -> StoredWindow:
+    insert_rows(app.state.api.store, [window_row(VALUES, window_start_ms=start_ms, name=metric, service=service,
+                                                 labels=labels or None)])  # fmt: skip
+    return StoredWindow(metric, service, start_ms, 1_000, False)
+
+
+def fresh_metric() -> str:
+    return f"live.{uuid.uuid4().hex[:8]}"
+
+
+def frame(ws: ClientConnection, timeout: float = 30) -> dict[str, Any]:
+    """The next frame but heartbeats, decoded from JSON text or MessagePack binary."""
+    while True:
+        raw = ws.recv(timeout)
+        body: dict[str, Any] = orjson.loads(raw) if isinstance(raw, str) else ormsgpack.unpackb(raw)
+        if body["type"] != "heartbeat":
+            return body
+
+
+def subscribe(ws: ClientConnection, *subs: dict[str, Any], resume: str | None = None) -> dict[str, Any]:
+    ws.send(orjson.dumps({"type": "subscribe", "subscriptions": list(subs), "resume": resume}).decode())
+    reply = frame(ws)
+    assert reply["type"] == "subscribed", reply
+    return reply
+
+
+def events(ws: ClientConnection, n: int) -> list[dict[str, Any]]:
+    """The next ``n`` events, over however many batch frames they come in."""
+    found: list[dict[str, Any]] = []
+    while len(found) < n:
+        body = frame(ws)
+        assert body["type"] == "batch", body
+        LiveBatch.model_validate(body)
+        found += body["events"]
+    assert len(found) == n, found
+    return found
+
+
+def url(address: str, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"ws://{address}/api/v1/live" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def opened(address: str) -> Iterator[ClientConnection]:
+    """A JSON connection whose hello was read."""
+    with connect(url(address)) as ws:
+        assert frame(ws)["type"] == "hello"
+        yield ws
+
+
+def query_sub(metric: str, sub_id: str = "q", **extra: Any) -> dict[str, Any]:
+    return {"id": sub_id, "kind": "query", "metric": metric, "stats": ["p50", "p99", "count"], **extra}
+
+
+def test_a_stored_window_arrives_as_the_query_api_answers_it(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    with connect(url(address)) as ws:
+        hello = frame(ws)
+        LiveHello.model_validate(hello)
+        assert hello["cursor"].startswith(hub(app).stream + ".")
+        assert ws.response is not None
+        assert "permessage-deflate" in (ws.response.headers.get("Sec-WebSocket-Extensions") or "")
+        subscribe(ws, query_sub(metric))
+        stored = store_window(app, metric, BASE_MS + 5_000)
+        publish(module_settings, stored)
+        (event,) = events(ws, 1)
+    answer = httpx.get(
+        f"http://{address}/api/v1/query",
+        params={
+            "metric": metric,
+            "start": stored.start_ms,
+            "end": stored.end_ms,
+            "step": "1s",
+            "stats": "p50,p99,count",
+        },
+    ).json()
+    assert event["sub"] == "q" and event["late"] is False and event["truncated"] is False
+    assert event["window"] == {"start": stored.start_ms, "end": stored.end_ms}
+    assert event["data"] == answer  # the same engine, the same figures
+    assert event["data"]["series"][0]["points"][0]["count"] == 100
+
+
+def test_messagepack_frames_carry_the_same_result(server: tuple[str, FastAPI], module_settings: Settings) -> None:
+    address, app = server
+    metric = fresh_metric()
+    with connect(url(address, format="msgpack")) as ws:
+        hello = ws.recv(30)
+        assert isinstance(hello, bytes) and ormsgpack.unpackb(hello)["type"] == "hello"
+        ws.send(ormsgpack.packb({"type": "subscribe", "subscriptions": [query_sub(metric, group_by=[])]}))
+        assert frame(ws)["type"] == "subscribed"
+        publish(module_settings, store_window(app, metric, BASE_MS + 6_000))
+        (event,) = events(ws, 1)
+    (series,) = event["data"]["series"]
+    assert series["group"] == {} and series["points"][0]["count"] == 100
+
+
+def result_queries() -> float:
+    from api.livefeed_metrics import RESULT_QUERIES
+
+    return RESULT_QUERIES.labels("query")._value.get()  # type: ignore[no-any-return]
+
+
+def test_one_query_per_distinct_subscription_whatever_the_connections(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    with connect(url(address)) as a, connect(url(address)) as b, connect(url(address)) as c:
+        for ws in (a, b, c):
+            frame(ws)
+        subscribe(a, query_sub(metric, "mine"))
+        subscribe(b, query_sub(metric, "theirs", stats=["count", "p99", "p50", "p50"]))  # the same, written otherwise
+        subscribe(c, query_sub(metric, "other", stats=["max"]))
+        before = result_queries()
+        publish(module_settings, store_window(app, metric, BASE_MS + 7_000))
+        (ea,), (eb,), (ec,) = events(a, 1), events(b, 1), events(c, 1)
+        assert result_queries() - before == 2
+    assert (ea["sub"], eb["sub"], ec["sub"]) == ("mine", "theirs", "other")
+    assert ea["seq"] == eb["seq"] != ec["seq"]
+    assert ec["data"]["series"][0]["points"][0] == {"t": BASE_MS + 7_000, "max": pytest.approx(100, rel=0.01)}
+
+
+def test_services_subscription_gives_red_figures_per_window(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    service = f"svc-{uuid.uuid4().hex[:6]}"
+    start = BASE_MS + 8_000
+    with opened(address) as ws:
+        subscribe(ws, {"id": "red", "kind": "services", "service": [service]})
+        ok = store_window(app, "http.server.duration", start, service, status_code="200")
+        store_window(app, "http.server.duration", start, service, status_code="503")
+        publish(module_settings, ok)
+        (event,) = events(ws, 1)
+    (red,) = event["data"]["services"]
+    assert red["service"] == service and red["requests"] == 200 and red["errors"] == 100
+    assert red["error_rate"] == 0.5 and red["rate"] == 200.0
+
+
+def test_a_client_resumes_with_exactly_what_it_missed(server: tuple[str, FastAPI], module_settings: Settings) -> None:
+    address, app = server
+    metric = fresh_metric()
+    starts = [BASE_MS + 10_000 + i * 1_000 for i in range(4)]
+    with opened(address) as ws:
+        subscribe(ws, query_sub(metric))
+        publish(module_settings, store_window(app, metric, starts[0]))
+        (first,) = events(ws, 1)
+    # Gone: the next two windows are computed for it all the same, in the order stored.
+    seq = hub(app).seq
+    for start in starts[1:3]:
+        publish(module_settings, store_window(app, metric, start))
+    deadline = time.monotonic() + 30
+    while hub(app).seq < seq + 2:
+        assert time.monotonic() < deadline, "the departed client's results were not computed"
+        time.sleep(0.05)
+    cursor = f"{hub(app).stream}.{first['seq']}"
+    with opened(address) as ws:
+        reply = subscribe(ws, query_sub(metric), resume=cursor)
+        assert reply["resumed"] is True and reply["reason"] is None
+        missed = events(ws, 2)
+        publish(module_settings, store_window(app, metric, starts[3]))
+        (live,) = events(ws, 1)
+    got = [e["window"]["start"] for e in [*missed, live]]
+    assert got == starts[1:]  # no gap, no repeat of the first
+    seqs = [e["seq"] for e in [first, *missed, live]]
+    assert seqs == sorted(set(seqs))
+
+
+def test_a_cursor_of_another_stream_is_told_it_cannot_resume(server: tuple[str, FastAPI]) -> None:
+    address, app = server
+    with opened(address) as ws:
+        other = "00000000" if hub(app).stream != "00000000" else "11111111"
+        reply = subscribe(ws, query_sub(fresh_metric()), resume=f"{other}.3")
+    assert reply["resumed"] is False and other in reply["reason"]
+
+
+@pytest.mark.parametrize(
+    ("sub", "loc"),
+    [
+        ({"stats": ["p42"]}, "message.subscribe.subscriptions.0.query.stats.0"),
+        ({"step": "1500ms"}, "subscriptions.0.step"),
+        ({"group_by": ["bad label"]}, "message.subscribe.subscriptions.0.query.group_by"),
+        ({"colour": "red"}, "message.subscribe.subscriptions.0.query"),
+        ({"id": "no spaces"}, "message.subscribe.subscriptions.0.query.id"),
+    ],
+)
+def test_a_bad_subscription_is_answered_with_its_field_and_the_connection_stays(
+    server: tuple[str, FastAPI], sub: dict[str, Any], loc: str
+) -> None:
+    address, _ = server
+    with opened(address) as ws:
+        ws.send(orjson.dumps({"type": "subscribe", "subscriptions": [query_sub("m", **sub)]}).decode())
+        error = frame(ws)
+        assert error["type"] == "error" and loc in [d["loc"] for d in error["details"]], error
+        subscribe(ws, query_sub("m", "fine"))
+
+
+def test_limits_on_subscriptions_and_messages(server: tuple[str, FastAPI], module_settings: Settings) -> None:
+    address, _ = server
+    many = [query_sub(f"m{i}", f"s{i}") for i in range(module_settings.live_max_subscriptions + 1)]
+    with opened(address) as ws:
+        ws.send(orjson.dumps({"type": "subscribe", "subscriptions": many}).decode())
+        error = frame(ws)
+        assert error["type"] == "error" and "at most 50" in error["details"][-1]["msg"]
+        ws.send("not json")
+        assert frame(ws)["error"] == "cannot read the message as JSON"
+        ws.send("x" * 70_000)
+        with pytest.raises(Exception, match="1009"):
+            frame(ws)
+
+
+def test_sse_streams_results_and_resumes_from_last_event_id(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    subs = orjson.dumps([query_sub(metric)]).decode()
+    sse = f"http://{address}/api/v1/live/sse"
+    with httpx.stream("GET", sse, params={"subscribe": subs}, timeout=30) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        lines = response.iter_lines()
+        assert next(lines).startswith("retry:") and next(lines) == "event: hello"
+        publish(module_settings, store_window(app, metric, BASE_MS + 20_000))
+        record = sse_event(lines, "batch")
+    first = record["data"]["events"][0]
+    assert first["window"]["start"] == BASE_MS + 20_000 and first["data"]["series"][0]["points"][0]["count"] == 100
+    publish(module_settings, store_window(app, metric, BASE_MS + 21_000))
+    headers = {"Last-Event-ID": record["id"]}
+    with httpx.stream("GET", sse, params={"subscribe": subs}, headers=headers, timeout=30) as response:
+        lines = response.iter_lines()
+        hello = sse_event(lines, "hello")
+        assert hello["data"]["resumed"] is True
+        resumed = sse_event(lines, "batch")["data"]["events"]
+    assert [e["window"]["start"] for e in resumed] == [BASE_MS + 21_000]
+
+
+def sse_event(lines: Iterator[str], kind: str) -> dict[str, Any]:
+    """The next SSE event of ``kind``: its id and decoded data."""
+    found: dict[str, Any] = {}
+    for line in lines:
+        if line.startswith("id: "):
+            found["id"] = line.removeprefix("id: ")
+        elif line.startswith("event: "):
+            found["event"] = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            found["data"] = orjson.loads(line.removeprefix("data: "))
+        elif not line and found:
+            if found.get("event") == kind:
+                return found
+            found = {}
+    raise AssertionError(f"the stream ended before a {kind} event")
+
+
+def test_sse_refuses_bad_subscriptions_with_the_error_shape(server: tuple[str, FastAPI]) -> None:
+    address, _ = server
+    bad = orjson.dumps([{"id": "x", "kind": "nothing"}]).decode()
+    response = httpx.get(f"http://{address}/api/v1/live/sse", params={"subscribe": bad})
+    assert response.status_code == 400 and response.json()["details"][0]["loc"].startswith("query.subscribe")
+
+
+def test_connections_messages_and_send_lag_are_on_metrics(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    with opened(address) as ws:
+        subscribe(ws, query_sub(metric))
+        publish(module_settings, store_window(app, metric, BASE_MS + 30_000))
+        events(ws, 1)
+        text = httpx.get(f"http://{address}/metrics").text
+    assert 'perfpulse_live_connections{transport="websocket"} 1.0' in text
+    sent = [
+        line for line in text.splitlines() if line.startswith('perfpulse_live_events_sent_total{transport="websocket"}')
+    ]
+    assert sent and float(sent[0].split()[-1]) >= 1
+    assert 'perfpulse_live_send_lag_seconds_count{transport="websocket"}' in text
+
+
+# --- the connection's own mechanics, without a network
+
+
+async def _frames(conn: Connection, n: int) -> list[Any]:
+    taken = []
+    async for got in conn.frames("abcd0123", [7]):
+        taken.append(got)
+        if len(taken) == n:
+            break
+    return taken
+
+
+def test_a_slow_client_is_closed_with_a_reason_once_its_queue_is_full() -> None:
+    async def scenario() -> list[Any]:
+        conn = Connection(LiveLimits(max_queue=3), interval_s=0)
+        for seq in range(1, 5):
+            conn.push(Entry(seq, "k", {"n": seq}), "s")
+        return await _frames(conn, 1)
+
+    (closing,) = asyncio.run(scenario())
+    assert closing.kind == "close" and closing.body["code"] == 1013 and "slow consumer" in closing.body["reason"]
+
+
+def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
+    async def scenario() -> list[Any]:
+        conn = Connection(LiveLimits(heartbeat_s=0.01), interval_s=0)
+        for seq in range(1, 602):
+            conn.push(Entry(seq, "k", {"n": seq}), "s")
+        return await _frames(conn, 3)
+
+    big, rest, heartbeat = asyncio.run(scenario())
+    assert (big.events, rest.events) == (500, 101)
+    assert [e["seq"] for e in big.body["events"] + rest.body["events"]] == list(range(1, 602))
+    assert rest.body["cursor"] == "abcd0123.601" and heartbeat.body == {"type": "heartbeat", "cursor": "abcd0123.601"}
