@@ -1,8 +1,8 @@
 // The shell: navigation, range picker, refresh, theme and key; each view is its own chunk, loaded
 // when its route is first opened (the overview's charts never slow down the logs page, and back).
-import { lazy, type ReactNode, Suspense } from "react";
+import { lazy, type ReactNode, Suspense, useEffect } from "react";
 import { ApiKeyField } from "./components/ApiKeyField";
-import { useAccess } from "./lib/auth";
+import { checkAccess, useAccess } from "./lib/auth";
 import { RangePicker } from "./components/RangePicker";
 import { DEFAULT_REFRESH, REFRESH_CHOICES, refreshNow, useRefreshTimer } from "./lib/refresh";
 import { hrefKeeping, navigate, setParams, useLocation } from "./lib/router";
@@ -55,6 +55,10 @@ export function App() {
   const { range, start, end } = useRange();
   const theme = useTheme();
   const access = useAccess();
+  // Whether this key may write: asked once per key (sign-in, sign-out, page load).
+  useEffect(() => {
+    void checkAccess();
+  }, [access.key]);
   const refresh = params.get("refresh") ?? DEFAULT_REFRESH;
   useRefreshTimer(REFRESH_CHOICES.find((c) => c.token === refresh)?.ms ?? 0);
   const section = path === "/" ? "/" : `/${path.split("/")[1]}`;

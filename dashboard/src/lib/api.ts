@@ -3,15 +3,19 @@
 import { authHeaders, learnAccess } from "./auth";
 import { stepParam } from "./timeRange";
 import type {
+  AlertAttempts,
   AlertHistoryPage,
   AlertsList,
   ApiErrorBody,
+  DeadLetters,
   Dependencies,
   HeatmapResult,
   LogsPage,
   MetricsCatalog,
   QueryResult,
+  RuleBody,
   RulesList,
+  RulesValidation,
   ServicesCatalog,
   Silence,
   SilencesList,
@@ -193,3 +197,21 @@ export const createSilence = (body: NewSilence) => request<Silence>("POST", "/ap
 
 export const expireSilence = (id: string) =>
   request<unknown>("DELETE", `/api/v1/silences/${encodeURIComponent(id)}`, {});
+
+export const validateRule = (rule: RuleBody) => request<RulesValidation>("POST", "/api/v1/rules/validate", {}, { rule });
+
+/** Create ``rule``, or replace the rule named ``replacing`` with it (it may rename it). */
+export const saveRule = (rule: RuleBody, replacing: string | null) =>
+  replacing === null
+    ? request<unknown>("POST", "/api/v1/rules", {}, rule)
+    : request<unknown>("PUT", `/api/v1/rules/${encodeURIComponent(replacing)}`, {}, rule);
+
+export const deleteRule = (name: string) => request<unknown>("DELETE", `/api/v1/rules/${encodeURIComponent(name)}`, {});
+
+export const attempts = (fingerprint: string, signal?: AbortSignal) =>
+  get<AlertAttempts>(`/api/v1/alerts/${encodeURIComponent(fingerprint)}/attempts`, { limit: 50 }, signal);
+
+export const deadLetters = (signal?: AbortSignal) => get<DeadLetters>("/api/v1/alerts/deadletters", {}, signal);
+
+export const redeliver = (id: string) =>
+  request<unknown>("POST", `/api/v1/alerts/deadletters/${encodeURIComponent(id)}/redeliver`, {});

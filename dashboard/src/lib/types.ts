@@ -236,8 +236,83 @@ export interface Rule {
   line: number;
 }
 
+export interface Channel {
+  name: string;
+  type: string;
+  target: string; // redacted
+  enabled: boolean;
+  disabled: string | null;
+}
+
 export interface RulesList {
+  file: string;
+  loaded: boolean;
   rules: Rule[];
+  channels: Channel[];
+  errors: RuleFileProblem[];
+  warnings: string[];
+}
+
+/** A rule as POST/PUT /api/v1/rules take it (the rules file's keys; durations as "30s"). */
+export interface RuleBody {
+  name: string;
+  condition: string;
+  severity?: string;
+  notification?: string[];
+  for?: string;
+  keep_firing_for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  group_by?: string[];
+  window?: string;
+}
+
+export interface RuleFileProblem {
+  file: string;
+  line: number;
+  column: number;
+  reason: string;
+}
+
+export interface RulesValidation {
+  valid: boolean;
+  errors: RuleFileProblem[];
+  warnings: string[];
+}
+
+export interface Attempt {
+  at: number;
+  channel: string;
+  rule: string;
+  notification_id: string;
+  group_key: string;
+  target: string;
+  number: number;
+  duration_ms: number;
+  outcome: "delivered" | "retry" | "failed";
+  status_code: number | null;
+  error: string | null;
+  next_delay_ms: number | null;
+  dead_lettered: boolean;
+}
+
+export interface AlertAttempts {
+  fingerprint: string;
+  attempts: Attempt[];
+}
+
+export interface DeadLetter {
+  id: string;
+  channel: string;
+  target: string;
+  attempts: number;
+  reason: string;
+  at_ms: number;
+  notification: { id: string; status: string; group_labels: Record<string, string>; alerts: { rule: string }[] };
+}
+
+export interface DeadLetters {
+  dead_letters: DeadLetter[];
 }
 
 export interface ApiErrorBody {

@@ -1,15 +1,20 @@
-// The alert panel: active alerts (silence one from its labels), silences (expire one), the history
-// of transitions in the range, and the rules in force. Write actions show only while access.canWrite.
-import { memo, useState } from "react";
+// The alert panel: active alerts (silence one from its labels, see its delivery attempts), silences
+// (expire one), the history of transitions in the range, the rules in force (edited in
+// alerts/RulesPanel) and dead letters. Write actions show only while access.canWrite; the alert whose
+// attempts are open is in the URL (``attempts=<fingerprint>``).
+import { Fragment, memo, useState } from "react";
 import { Status } from "../components/Status";
 import { VirtualList } from "../components/VirtualList";
 import * as api from "../lib/api";
 import { useAccess } from "../lib/auth";
-import { formatAge, formatMs, formatTime } from "../lib/format";
+import { formatAge, formatTime } from "../lib/format";
 import { refreshNow } from "../lib/refresh";
-import type { Alert, AlertTransition, Rule, Silence } from "../lib/types";
+import { setParams, useLocation } from "../lib/router";
+import type { Alert, AlertTransition, Silence } from "../lib/types";
 import { useApi } from "../lib/useApi";
 import { useRange } from "../lib/useRange";
+import { Attempts, DeadLetters } from "./alerts/Deliveries";
+import { RulesPanel } from "./alerts/RulesPanel";
 
 const labelText = (labels: Record<string, string>) =>
   Object.entries(labels)
@@ -27,7 +32,7 @@ export default function Alerts() {
       <section>
         <h2>Active alerts</h2>
         <Status loading={active.loading && !active.data} error={active.error} empty={active.data?.alerts.length === 0 && "No alert is pending or firing."} />
-        {active.data && active.data.alerts.length > 0 && <ActiveAlerts alerts={active.data.alerts} />}
+        {active.data && active.data.alerts.length > 0 && <ActiveAlerts alerts={active.data.alerts} tick={tick} />}
       </section>
       <section>
         <h2>Silences</h2>
@@ -42,15 +47,22 @@ export default function Alerts() {
       <section>
         <h2>Rules</h2>
         <Status loading={rules.loading && !rules.data} error={rules.error} />
-        {rules.data && <Rules rules={rules.data.rules} />}
+        {rules.data && <RulesPanel list={rules.data} />}
+      </section>
+      <section>
+        <h2>
+          Dead letters <span className="muted">notifications given up on after their retries</span>
+        </h2>
+        <DeadLetters tick={tick} />
       </section>
     </div>
   );
 }
 
-const ActiveAlerts = memo(function ActiveAlerts({ alerts }: { alerts: Alert[] }) {
+const ActiveAlerts = memo(function ActiveAlerts({ alerts, tick }: { alerts: Alert[]; tick: number }) {
   const { canWrite } = useAccess();
   const [silencing, setSilencing] = useState<string | null>(null);
+  const opened = useLocation().params.get("attempts");
   return (
     <table className="grid-table">
       <thead>
@@ -67,32 +79,48 @@ const ActiveAlerts = memo(function ActiveAlerts({ alerts }: { alerts: Alert[] })
       </thead>
       <tbody>
         {alerts.map((a) => (
-          <tr key={a.fingerprint} className={`alert-${a.state}`} data-fingerprint={a.fingerprint}>
-            <td>
-              <span className={`pill pill-${a.state}`}>{a.state}</span>
-              {a.silenced_by.length > 0 && <span className="pill pill-muted">silenced</span>}
-              {a.inhibited_by && <span className="pill pill-muted">inhibited</span>}
-            </td>
-            <td>{a.rule}</td>
-            <td>{a.severity}</td>
-            <td className="small">{labelText(a.labels)}</td>
-            <td>{a.value == null ? "–" : Number(a.value.toPrecision(4))}</td>
-            <td title={a.since ? formatTime(a.since) : ""}>{a.since ? formatAge(a.since) : "–"}</td>
-            <td className="small">{a.annotations.summary ?? ""}</td>
-            <td>
-              {canWrite && a.state !== "resolved" && a.silenced_by.length === 0 && (
-                <>
-                  {silencing === a.fingerprint ? (
-                    <SilenceForm alert={a} onDone={() => setSilencing(null)} />
-                  ) : (
-                    <button type="button" className="write-action" onClick={() => setSilencing(a.fingerprint)}>
-                      Silence…
-                    </button>
-                  )}
-                </>
-              )}
-            </td>
-          </tr>
+          <Fragment key={a.fingerprint}>
+            <tr className={`alert-${a.state}`} data-fingerprint={a.fingerprint}>
+              <td>
+                <span className={`pill pill-${a.state}`}>{a.state}</span>
+                {a.silenced_by.length > 0 && <span className="pill pill-muted">silenced</span>}
+                {a.inhibited_by && <span className="pill pill-muted">inhibited</span>}
+              </td>
+              <td>{a.rule}</td>
+              <td>{a.severity}</td>
+              <td className="small">{labelText(a.labels)}</td>
+              <td>{a.value == null ? "–" : Number(a.value.toPrecision(4))}</td>
+              <td title={a.since ? formatTime(a.since) : ""}>{a.since ? formatAge(a.since) : "–"}</td>
+              <td className="small">{a.annotations.summary ?? ""}</td>
+              <td className="actions">
+                <button
+                  type="button"
+                  data-action="attempts"
+                  onClick={() => setParams({ attempts: opened === a.fingerprint ? null : a.fingerprint }, true)}
+                >
+                  {opened === a.fingerprint ? "Hide attempts" : "Attempts"}
+                </button>
+                {canWrite && a.state !== "resolved" && a.silenced_by.length === 0 && (
+                  <>
+                    {silencing === a.fingerprint ? (
+                      <SilenceForm alert={a} onDone={() => setSilencing(null)} />
+                    ) : (
+                      <button type="button" className="write-action" data-action="silence" onClick={() => setSilencing(a.fingerprint)}>
+                        Silence…
+                      </button>
+                    )}
+                  </>
+                )}
+              </td>
+            </tr>
+            {opened === a.fingerprint && (
+              <tr>
+                <td colSpan={8}>
+                  <Attempts fingerprint={a.fingerprint} tick={tick} />
+                </td>
+              </tr>
+            )}
+          </Fragment>
         ))}
       </tbody>
     </table>
@@ -125,7 +153,7 @@ function SilenceForm({ alert, onDone }: { alert: Alert; onDone: () => void }) {
         ))}
       </select>
       <input placeholder="comment" value={comment} onChange={(e) => setComment(e.target.value)} />
-      <button type="submit" className="write-action">
+      <button type="submit" className="write-action" data-action="create-silence">
         Create silence
       </button>
       <button type="button" onClick={onDone}>
@@ -172,6 +200,7 @@ const Silences = memo(function Silences({ silences }: { silences: Silence[] }) {
                   <button
                     type="button"
                     className="write-action"
+                    data-action="expire-silence"
                     onClick={() =>
                       api.expireSilence(s.id).then(refreshNow, (exc: unknown) => setError(exc instanceof Error ? exc.message : String(exc)))
                     }
@@ -215,36 +244,5 @@ const History = memo(function History({ entries }: { entries: AlertTransition[] 
         )}
       />
     </div>
-  );
-});
-
-const Rules = memo(function Rules({ rules }: { rules: Rule[] }) {
-  return (
-    <table className="grid-table">
-      <thead>
-        <tr>
-          <th>name</th>
-          <th>condition</th>
-          <th>for</th>
-          <th>severity</th>
-          <th>notification</th>
-          <th>group by</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rules.map((r) => (
-          <tr key={r.name}>
-            <td>{r.name}</td>
-            <td>
-              <code>{r.condition}</code>
-            </td>
-            <td>{formatMs(r.for_ms)}</td>
-            <td>{r.severity}</td>
-            <td>{r.notification.join(", ")}</td>
-            <td>{r.group_by.join(", ")}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 });
