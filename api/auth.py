@@ -99,7 +99,8 @@ _OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 _API_PATHS = ("/api/", "/v1/", "/metrics", "/docs", "/redoc", "/openapi.json")
 _INGEST_PATHS = ("/api/v1/ingest/", "/v1/traces", "/v1/metrics", "/v1/logs")
 _KEYS_PATH = "/api/v1/keys"
-_READ_ONLY_POSTS = frozenset({"/api/v1/rules/validate", "/api/v1/query/batch"})  # a POST that only reads
+# POSTs that only read (a validation, a batch of queries, a canary verdict)
+_READ_ONLY_POSTS = frozenset({"/api/v1/rules/validate", "/api/v1/query/batch", "/api/v1/canary"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

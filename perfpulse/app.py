@@ -28,15 +28,14 @@ from api import (
     traces_router,
 )
 from api.auth import Auth, install_auth
+from api.canary import router as canary_router
 from api.dashboard import router as dashboard_router
 from api.heatmap import router as heatmap_router
 from api.hosts import HostCheck
 from api.keys import router as keys_router
-from api.live import LiveKeys
-from api.live import router as live_router
-from api.livefeed_hub import LiveHub, LiveLimits
 from api.notifier import NotifierAccess
 from api.ratelimit import Budget, RateLimiter
+from api.servicehealth import router as service_health_router
 from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
 from ingest.receivers.http import IngestContext
@@ -45,7 +44,6 @@ from ingest.receivers.otlp import router as otlp_router
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_name, notifier_stage, sink_config, supervise
-from schemas.events import stored_channel
 from schemas.stage import Stage
 from storage import Store, apply_migrations, open_store
 from storage.sink import Sink
@@ -98,9 +96,6 @@ def create_app(
             stages=lambda: [stage.health() for stage in stages],
             channel_env=os.environ,
         )
-        app.state.live = LiveHub(active, settings.window_ms, settings.redis_url,
-                                 stored_channel(settings.topic_prefix), _live_limits(settings))  # fmt: skip
-        await app.state.live.start()
         stop = asyncio.Event()
         tasks = [asyncio.create_task(supervise(s.name, functools.partial(s.run, stop), stop)) for s in stages]
         try:
@@ -111,7 +106,6 @@ def create_app(
                 yield
         finally:
             stop.set()
-            await app.state.live.stop()
             await asyncio.gather(*tasks)
             await producer.stop()
             await auth.stop()
@@ -127,7 +121,6 @@ def create_app(
     )
     install_error_handlers(app)
     install_auth(app, auth)
-    app.add_middleware(LiveKeys)  # added last, so it runs first: a browser's key reaches auth as a header
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)
@@ -140,7 +133,8 @@ def create_app(
     app.include_router(silences_router)
     app.include_router(health_router)
     app.include_router(keys_router)
-    app.include_router(live_router)
+    app.include_router(service_health_router)
+    app.include_router(canary_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave
     return app
 
@@ -155,15 +149,3 @@ def _auth(settings: Settings) -> Auth:
     }
     limiter = RateLimiter(settings.redis_url, budgets, namespace=settings.topic_prefix)
     return Auth(HostCheck(settings.api_host, settings.allowed_host_list), limiter, metrics_open=settings.metrics_open)
-
-
-def _live_limits(settings: Settings) -> LiveLimits:
-    return LiveLimits(
-        max_connections=settings.live_max_connections,
-        max_subscriptions=settings.live_max_subscriptions,
-        max_queries=settings.live_max_queries,
-        max_queue=settings.live_queue,
-        resume_s=settings.live_resume_s,
-        heartbeat_s=settings.live_heartbeat_s,
-        timeout_s=settings.live_timeout_s,
-    )

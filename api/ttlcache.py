@@ -1,0 +1,58 @@
+"""A small in-process cache of computed answers: each kept ``ttl_s`` seconds, at most ``max_entries``.
+
+For answers polled often by many clients (a load balancer asking every second): within ``ttl_s``
+the same key is computed once, and concurrent requests for a key being computed wait for that one
+computation instead of starting their own. A failed computation is not kept. Keys come from
+validated requests; ``max_entries`` bounds the memory a client inventing keys can take (when full,
+expired entries go first, then the oldest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
+
+__all__ = ["TtlCache"]
+
+V = TypeVar("V")
+
+
+class TtlCache(Generic[V]):
+    """Answers by key, each computed at most once per ``ttl_s`` (``clock``: seconds, monotonic)."""
+
+    def __init__(self, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if ttl_s <= 0 or max_entries < 1:
+            raise ValueError(f"cannot build a cache of ttl {ttl_s!r} s and {max_entries!r} entries")
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[float, asyncio.Future[V]]] = {}  # key -> (computed at, answer)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
+        """The answer for ``key``: the one kept if computed less than ``ttl_s`` ago, else ``compute()``'s."""
+        now = self._clock()
+        entry = self._entries.get(key)
+        if entry is None or now - entry[0] >= self.ttl_s:
+            self._make_room(now)
+            entry = (now, asyncio.ensure_future(compute()))
+            self._entries[key] = entry
+        try:
+            # shield: a waiter cancelled (its client gone) must not cancel the others' computation
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+            raise
+
+    def _make_room(self, now: float) -> None:
+        if len(self._entries) < self.max_entries:
+            return
+        for key in [k for k, (at, _) in self._entries.items() if now - at >= self.ttl_s]:
+            del self._entries[key]
+        while len(self._entries) >= self.max_entries:
+            del self._entries[next(iter(self._entries))]  # dicts keep insertion order: the oldest

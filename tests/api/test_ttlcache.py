@@ -1,0 +1,101 @@
+"""The answer cache on a hand-moved clock: one computation per key and ttl, shared by concurrent
+callers, failures not kept, the number of entries bounded."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from api.ttlcache import TtlCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Counter:
+    """A computation that counts its runs and can be held until released."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self) -> int:
+        self.runs += 1
+        await self.release.wait()
+        return self.runs
+
+
+def test_one_computation_per_key_within_the_ttl() -> None:
+    async def scenario() -> None:
+        clock, compute = Clock(), Counter()
+        cache = TtlCache[int](1.0, 10, clock)
+        assert [await cache.get("a", compute) for _ in range(3)] == [1, 1, 1]
+        assert await cache.get("b", compute) == 2  # another key: its own computation
+        clock.now += 0.999
+        assert await cache.get("a", compute) == 1
+        clock.now += 0.001
+        assert await cache.get("a", compute) == 3 and compute.runs == 3
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_callers_share_one_computation() -> None:
+    async def scenario() -> None:
+        compute = Counter()
+        compute.release.clear()
+        cache = TtlCache[int](1.0, 10, Clock())
+        waiting = [asyncio.create_task(cache.get("a", compute)) for _ in range(50)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # one caller leaving does not cancel the others' answer
+        compute.release.set()
+        done = await asyncio.gather(*waiting[1:])
+        assert done == [1] * 49 and compute.runs == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_computation_is_not_kept() -> None:
+    async def scenario() -> None:
+        calls = []
+
+        async def flaky() -> int:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("storage down")
+            return len(calls)
+
+        cache = TtlCache[int](1.0, 10, Clock())
+        with pytest.raises(RuntimeError, match="storage down"):
+            await cache.get("a", flaky)
+        assert await cache.get("a", flaky) == 2 and len(cache) == 1
+
+    asyncio.run(scenario())
+
+
+def test_entries_are_bounded_expired_first_then_oldest() -> None:
+    async def scenario() -> None:
+        clock, compute = Clock(), Counter()
+        cache = TtlCache[int](1.0, 3, clock)
+        for key in ("a", "b"):
+            await cache.get(key, compute)
+        clock.now += 2.0  # a and b expire
+        for key in ("c", "d", "e"):
+            await cache.get(key, compute)
+        assert len(cache) == 3  # a and b dropped to make room for e
+        await cache.get("f", compute)  # none expired: the oldest (c) goes
+        assert len(cache) == 3 and compute.runs == 6
+        assert await cache.get("d", compute) == 4 and await cache.get("c", compute) == 7
+
+    asyncio.run(scenario())
+
+
+def test_refuses_a_cache_that_cannot_hold_anything() -> None:
+    with pytest.raises(ValueError, match="cannot build a cache of ttl 0"):
+        TtlCache[int](0, 10)
