@@ -29,14 +29,12 @@ from api import (
 )
 from api.auth import Auth, install_auth
 from api.canary import router as canary_router
-from api.canary import router as canary_router
 from api.dashboard import router as dashboard_router
 from api.heatmap import router as heatmap_router
 from api.hosts import HostCheck
 from api.keys import router as keys_router
 from api.notifier import NotifierAccess
 from api.ratelimit import Budget, RateLimiter
-from api.servicehealth import router as service_health_router
 from api.servicehealth import router as service_health_router
 from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
@@ -135,8 +133,6 @@ def create_app(
     app.include_router(silences_router)
     app.include_router(health_router)
     app.include_router(keys_router)
-    app.include_router(service_health_router)
-    app.include_router(canary_router)
     app.include_router(service_health_router)
     app.include_router(canary_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave

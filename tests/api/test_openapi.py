@@ -50,7 +50,6 @@ from api.models_alerts import (
     SilenceOut,
 )
 from api.models_services import CanaryVerdict, ServiceHealth
-from api.models_services import CanaryVerdict, ServiceHealth
 from ingest.receivers.openapi import Accepted
 from ingest.receivers.otlp.openapi import ExportLogsResponse, ExportMetricsResponse, ExportTraceResponse, RpcStatus
 from perfpulse.app import create_app
@@ -82,8 +81,6 @@ ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[
     ("get", "/api/v1/traces"): (200, TracesPage, (400,), ErrorBody),
     ("get", "/api/v1/dependencies"): (200, Dependencies, (400,), ErrorBody),
     ("get", "/api/v1/logs"): (200, LogsPage, (400,), ErrorBody),
-    ("get", "/api/v1/services/{service}/health"): (200, ServiceHealth, (400,), ErrorBody),
-    ("post", "/api/v1/canary"): (200, CanaryVerdict, (400,), ErrorBody),
     ("get", "/api/v1/services/{service}/health"): (200, ServiceHealth, (400,), ErrorBody),
     ("post", "/api/v1/canary"): (200, CanaryVerdict, (400,), ErrorBody),
     ("get", "/healthz"): (200, Alive, (), ErrorBody),
