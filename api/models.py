@@ -14,9 +14,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas import LogLevel, MetricKind, SpanKind, SpanStatus
+from schemas.errors import ErrorBody
 
 __all__ = [
     "Alive",
+    "BatchItem",
+    "BatchResult",
     "CriticalSection",
     "Dependencies",
     "DependencyEdge",
@@ -82,6 +85,21 @@ class QueryResult(_Range):
     metric: str
     step_ms: int | None = Field(description="bucket size; null: one bucket over the whole range")
     series: list[QuerySeries]
+
+
+# --- POST /api/v1/query/batch
+
+
+class BatchItem(_Out):
+    """One query's answer in a batch: ``result`` when ``status`` is 200, else ``error``."""
+
+    status: int = Field(description="the status GET /api/v1/query would answer this query with")
+    result: QueryResult | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResult(_Out):
+    results: list[BatchItem] = Field(description="one per query, in the order of the queries")
 
 
 # --- GET /api/v1/services and /api/v1/metrics

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.cache import Answer, Part, QueryCache, QuerySpec, query_cache
 from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
+from api.httpcache import answer_headers
 from api.models import QueryResult
 from api.params import csv_param, duration_param, time_range
 from api.responses import FastJSONResponse
@@ -17,7 +21,7 @@ from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage.queries import fetch_buckets
 
-__all__ = ["router"]
+__all__ = ["label_filters", "query_spec", "router", "run_query"]
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 
@@ -26,34 +30,108 @@ DEFAULT_RANGE_MS = 3_600_000
 LABEL_PREFIX = "label."
 
 
-def _label_filters(request: Request) -> dict[str, str]:
+def label_filters(params: Iterable[tuple[str, str]], prefix: str = LABEL_PREFIX) -> dict[str, str]:
+    """The label filters among ``params``: those named ``<prefix><label>``."""
     filters = {}
-    for key, value in request.query_params.items():
-        if key.startswith(LABEL_PREFIX):
-            label = key.removeprefix(LABEL_PREFIX)
+    for key, value in params:
+        if key.startswith(prefix):
+            label = key.removeprefix(prefix)
             if not LABEL_KEY_PATTERN.match(label):
                 raise ApiError.bad_param(key, f"label name {label!r} is not valid")
             filters[label] = value
     return filters
 
 
+def _label_filters(request: Request) -> dict[str, str]:
+    """The label filters of a request's query parameters (``label.<name>=<value>``)."""
+    return label_filters(request.query_params.items())
+
+
 STAT_NAMES = [stat.value for stat in Stat]
 
 
-def _stats(value: str) -> list[Stat]:
-    names = csv_param(value)
+def _stats(names: list[str]) -> list[Stat]:
     unknown = [s for s in names if s not in STAT_NAMES]
     if unknown or not names:
         raise ApiError.bad_param("stats", f"unknown stats {unknown}; choose from {', '.join(STAT_NAMES)}")
     return [Stat(s) for s in names]
 
 
-def _group_by(value: str | None) -> list[str]:
-    dimensions = csv_param(value)
+def _group_by(dimensions: list[str]) -> list[str]:
     for dimension in dimensions:
         if dimension != "service" and not LABEL_KEY_PATTERN.match(dimension):
             raise ApiError.bad_param("group_by", f"{dimension!r} is neither 'service' nor a label name")
     return list(dict.fromkeys(dimensions))
+
+
+def query_spec(
+    metric: str,
+    services: list[str],
+    stats: list[str],
+    group_by: list[str],
+    labels: dict[str, str],
+    step: str | None,
+    span_ms: int,
+    window_ms: int,
+) -> QuerySpec:
+    """The validated, normalised query (what its answers are cached on); a 400 naming the parameter
+    otherwise. ``span_ms``: the range's length (bounds the points a step gives)."""
+    wanted = _stats(stats)
+    step_ms = duration_param("step", step) if step else None
+    if step_ms is not None:
+        if step_ms % window_ms:
+            raise ApiError.bad_param("step", f"{step} is not a multiple of the {window_ms} ms window")
+        if span_ms // step_ms > MAX_POINTS_PER_SERIES:
+            raise ApiError.bad_param(
+                "step", f"{step} gives more than {MAX_POINTS_PER_SERIES} points; use a larger step"
+            )
+    return QuerySpec(
+        metric=metric,
+        services=tuple(sorted(set(services))),
+        stats=tuple(s.value for s in wanted),
+        group_by=tuple(_group_by(group_by)),
+        labels=tuple(sorted(labels.items())),
+        step_ms=step_ms,
+    )
+
+
+async def _read(context: ApiContext, spec: QuerySpec, start_ms: int, end_ms: int) -> Part:
+    """The answer of ``[start_ms, end_ms)`` from ClickHouse, series sorted by group."""
+    wanted = [Stat(s) for s in spec.stats]
+    buckets = await asyncio.to_thread(
+        fetch_buckets,
+        context.store,
+        spec.metric,
+        start_ms,
+        end_ms,
+        spec.step_ms,
+        spec.group_by,
+        dict(spec.labels),
+        spec.services,
+        quantile_levels(wanted),
+        window_ms=context.window_ms,
+    )
+    series: dict[tuple[str, ...], dict[str, Any]] = {}
+    duration = spec.step_ms or end_ms - start_ms
+    for bucket in buckets:
+        key = tuple(bucket.group[d] for d in spec.group_by)
+        entry = series.setdefault(key, {"group": bucket.group, "points": []})
+        entry["points"].append({"t": bucket.t_ms, **bucket_stats(bucket, wanted, duration)})
+    return Part(list(series.values()), any(b.kind == "counter" for b in buckets))
+
+
+async def run_query(
+    context: ApiContext, cache: QueryCache, spec: QuerySpec, start_ms: int, end_ms: int
+) -> tuple[dict[str, Any], Answer]:
+    """The body of ``GET /api/v1/query`` for ``spec`` over ``[start_ms, end_ms)`` and how it was
+    answered; a 400 when percentiles of a counter are asked."""
+    answer = await cache.answer(spec, start_ms, end_ms, functools.partial(_read, context, spec))
+    if answer.counter and any(s in QUANTILES for s in spec.stats):
+        raise ApiError.bad_param(
+            "stats", f"{spec.metric} is a counter: percentiles are not defined; use rate, sum or count"
+        )
+    body = {"metric": spec.metric, "start": start_ms, "end": end_ms, "step_ms": spec.step_ms, "series": answer.series}
+    return body, answer
 
 
 @router.get(
@@ -66,6 +144,7 @@ def _group_by(value: str | None) -> list[str]:
 async def query(
     request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
+    cache: Annotated[QueryCache, Depends(query_cache)],
     metric: Annotated[str, Query(min_length=1, description="metric name, e.g. http.server.duration")],
     service: Annotated[str | None, Query(description="only these services (comma-separated)")] = None,
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 1h")] = None,
@@ -82,37 +161,12 @@ async def query(
     histograms of every window in a bucket (schemas/sketch.py).
     """
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
-    wanted = _stats(stats)
-    dimensions = _group_by(group_by)
     filters = _label_filters(request)
-    step_ms = duration_param("step", step) if step else None
-    if step_ms is not None:
-        if step_ms % context.window_ms:
-            raise ApiError.bad_param("step", f"{step} is not a multiple of the {context.window_ms} ms window")
-        if (end_ms - start_ms) // step_ms > MAX_POINTS_PER_SERIES:
-            raise ApiError.bad_param(
-                "step", f"{step} gives more than {MAX_POINTS_PER_SERIES} points; use a larger step"
-            )
-    buckets = await asyncio.to_thread(
-        fetch_buckets,
-        context.store,
-        metric,
-        start_ms,
-        end_ms,
-        step_ms,
-        dimensions,
-        filters,
-        csv_param(service),
-        quantile_levels(wanted),
-        window_ms=context.window_ms,
-    )
-    if any(b.kind == "counter" for b in buckets) and any(s in QUANTILES for s in wanted):
-        raise ApiError.bad_param("stats", f"{metric} is a counter: percentiles are not defined; use rate, sum or count")
-    series: dict[tuple[str, ...], dict[str, Any]] = {}
-    duration = step_ms or end_ms - start_ms
-    for bucket in buckets:
-        key = tuple(bucket.group[d] for d in dimensions)
-        entry = series.setdefault(key, {"group": bucket.group, "points": []})
-        entry["points"].append({"t": bucket.t_ms, **bucket_stats(bucket, wanted, duration)})
-    body = {"metric": metric, "start": start_ms, "end": end_ms, "step_ms": step_ms, "series": list(series.values())}
-    return FastJSONResponse(body)
+    spec = query_spec(
+        metric, csv_param(service), csv_param(stats), csv_param(group_by), filters, step, end_ms - start_ms,
+        context.window_ms,
+    )  # fmt: skip
+    body, answer = await run_query(context, cache, spec, start_ms, end_ms)
+    response = FastJSONResponse(body)
+    answer_headers(response, answer)
+    return response

@@ -28,11 +28,15 @@ from api import (
     traces_router,
 )
 from api.auth import Auth, install_auth
+from api.batch import router as batch_router
+from api.cache import CacheConfig, QueryCache
 from api.canary import router as canary_router
 from api.dashboard import router as dashboard_router
 from api.heatmap import router as heatmap_router
 from api.hosts import HostCheck
+from api.httpcache import HttpCacheMiddleware
 from api.keys import router as keys_router
+from api.l2cache import L2Cache
 from api.notifier import NotifierAccess
 from api.ratelimit import Budget, RateLimiter
 from api.servicehealth import router as service_health_router
@@ -44,6 +48,8 @@ from ingest.receivers.otlp import router as otlp_router
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_name, notifier_stage, sink_config, supervise
+from schemas import parse_duration_ms
+from schemas.events import stored_channel
 from schemas.stage import Stage
 from storage import Store, apply_migrations, open_store
 from storage.sink import Sink
@@ -51,6 +57,8 @@ from storage.sink import Sink
 __all__ = ["create_app"]
 
 log = logging.getLogger("perfpulse.app")
+
+SINK_FLUSH_MS = 1_000  # a window's rows are queryable this long after the stream stage emits it (storage.sink)
 
 
 def create_app(
@@ -86,6 +94,8 @@ def create_app(
             log.warning("Kafka is not reachable yet; ingest answers 503 until it is: %s", exc)
         rules = RulesWatcher(settings.rules, window_ms=settings.window_ms)
         rules.reload()
+        app.state.cache = cache = _query_cache(settings)
+        listening = asyncio.create_task(cache.listen(settings.redis_url, stored_channel(settings.topic_prefix)))
         app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor)
         app.state.api = ApiContext(
             store=active,
@@ -109,6 +119,9 @@ def create_app(
             await asyncio.gather(*tasks)
             await producer.stop()
             await auth.stop()
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
+            await cache.close()
             if owned:
                 active.close()
 
@@ -120,10 +133,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(HttpCacheMiddleware, min_bytes=settings.compress_min_bytes)
     install_auth(app, auth)
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)
+    app.include_router(batch_router)
     app.include_router(heatmap_router)
     app.include_router(catalog_router)
     app.include_router(traces_router)
@@ -137,6 +152,19 @@ def create_app(
     app.include_router(canary_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave
     return app
+
+
+def _query_cache(settings: Settings) -> QueryCache:
+    """L1 in this process and L2 in the deployment's Redis (keys under its topic prefix)."""
+    config = CacheConfig(
+        l1_bytes=settings.cache_l1_mb * 1024 * 1024,
+        l1_ttl_s=parse_duration_ms(settings.cache_l1_ttl) / 1000,
+        blocks_ttl_s=parse_duration_ms(settings.cache_blocks_ttl) / 1000,
+        ranges_ttl_s=parse_duration_ms(settings.cache_ranges_ttl) / 1000,
+        settle_ms=settings.window_ms + settings.grace_ms + SINK_FLUSH_MS,
+    )
+    l2 = L2Cache(settings.redis_url, settings.topic_prefix) if settings.cache_l2 else None
+    return QueryCache(config, l2)
 
 
 def _auth(settings: Settings) -> Auth:

@@ -55,13 +55,19 @@ def migration_params(settings: Settings) -> MigrationParams:
 
 
 def sink_config(settings: Settings) -> SinkConfig:
+    from api.l2cache import drop_cells
+
     return SinkConfig(
         bootstrap=settings.kafka_bootstrap,
         topics=settings.topics,
         group=f"{settings.consumer_group}-sink",
         redactor=settings.redactor,
         # every API process hears what this sink stored (caches drop those cells, the live feed pushes them)
-        on_stored=StoredFeed(settings.redis_url, stored_channel(settings.topic_prefix)).publish,
+        on_stored=StoredFeed(
+            settings.redis_url,
+            stored_channel(settings.topic_prefix),
+            before_publish=functools.partial(drop_cells, namespace=settings.topic_prefix),
+        ).publish,
     )
 
 

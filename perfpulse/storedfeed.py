@@ -32,7 +32,7 @@ _REDIS_TIMEOUT_S = 1.0  # a send slower than this counts as Redis being down
 
 # Run before each message is published (the L2 cache drops the cells in Redis itself, so a cell
 # changed while no API process listens is still dropped); its failure counts as Redis being down.
-BeforePublish = Callable[[Any, list[StoredWindow]], Awaitable[None]]
+BeforePublish = Callable[[Any, list[StoredWindow]], Awaitable[object]]
 
 
 class StoredFeed:

@@ -23,6 +23,7 @@ from alerting.rules import AlertTransition, State, transition_record
 from api.keys import CreatedKey, KeyInfo, KeyList
 from api.models import (
     Alive,
+    BatchResult,
     Dependencies,
     HeatmapResult,
     LogsPage,
@@ -74,6 +75,7 @@ REDELIVER = ("post", "/api/v1/alerts/deadletters/{dead_letter_id}/redeliver")
 # (method, path) -> (success status, its model, error statuses, their model)
 ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[BaseModel]]] = {
     ("get", "/api/v1/query"): (200, QueryResult, (400,), ErrorBody),
+    ("post", "/api/v1/query/batch"): (200, BatchResult, (400,), ErrorBody),
     ("get", "/api/v1/heatmap"): (200, HeatmapResult, (400,), ErrorBody),
     ("get", "/api/v1/services"): (200, ServicesCatalog, (400,), ErrorBody),
     ("get", "/api/v1/metrics"): (200, MetricsCatalog, (400,), ErrorBody),
@@ -468,3 +470,12 @@ def test_real_alert_answers_validate(seeded: TestClient) -> None:
     matches(ErrorBody, seeded.get("/api/v1/alerts/history", params={"limit": 0}), 400)
     matches(ErrorBody, seeded.get("/api/v1/alerts/not-hex/attempts"), 400)
     matches(ErrorBody, seeded.post("/api/v1/alerts/deadletters/nope/redeliver"), 404)
+
+
+def test_real_batch_answers_validate(seeded: TestClient) -> None:
+    """A batch holding a result and an error; and a body refused whole."""
+    queries = [{"metric": "http.server.duration", **SLICE}, {"metric": "x", "step": "nope"}]
+    response = seeded.post("/api/v1/query/batch", json={"queries": queries})
+    matches(BatchResult, response)
+    assert [item["status"] for item in response.json()["results"]] == [200, 400]
+    matches(ErrorBody, seeded.post("/api/v1/query/batch", json={"queries": []}), 400)

@@ -1,0 +1,95 @@
+"""``POST /api/v1/query/batch``: many queries in one round trip (a whole dashboard), run at once,
+each answered (or refused) on its own and cached like a single query."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.cache import Answer, QueryCache, query_cache
+from api.context import ApiContext, api_context
+from api.errors import ApiError, error_responses
+from api.httpcache import answer_headers
+from api.models import BatchResult
+from api.params import time_range
+from api.query import DEFAULT_RANGE_MS, LABEL_PREFIX, label_filters, query_spec, run_query
+from api.responses import FastJSONResponse
+from schemas import error_body
+
+__all__ = ["MAX_QUERIES", "BatchBody", "BatchQuery", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["query"])
+
+MAX_QUERIES = 50  # queries per batch: a dashboard's worth; each may cost a ClickHouse read
+_MAX_LIST = 100  # services, stats, group_by entries and label filters per query
+_Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class BatchQuery(BaseModel):
+    """The parameters of ``GET /api/v1/query`` as JSON: lists for ``service``, ``stats`` and
+    ``group_by``, label filters in ``labels``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: _Name
+    service: list[_Name] = Field(default_factory=list, max_length=_MAX_LIST, description="only these services")
+    start: int | Annotated[str, Field(max_length=64)] | None = Field(None, description="epoch ms or RFC 3339")
+    end: int | Annotated[str, Field(max_length=64)] | None = Field(None, description="epoch ms or RFC 3339")
+    step: Annotated[str, Field(max_length=32)] | None = Field(None, description="bucket size, e.g. 10s")
+    stats: list[_Name] = Field(default_factory=lambda: ["p50", "p95", "p99", "count"], max_length=_MAX_LIST)
+    group_by: list[_Name] = Field(default_factory=lambda: ["service"], max_length=_MAX_LIST)
+    labels: dict[_Name, Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict, max_length=_MAX_LIST, description="label name -> value"
+    )
+
+
+class BatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queries: list[BatchQuery] = Field(min_length=1, max_length=MAX_QUERIES)
+
+
+async def _one(context: ApiContext, cache: QueryCache, query: BatchQuery) -> tuple[dict[str, Any], Answer | None]:
+    """One query's batch item, its own error (the status GET would give) when it is refused."""
+    try:
+        start = str(query.start) if query.start is not None else None
+        end = str(query.end) if query.end is not None else None
+        start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+        labels = label_filters((LABEL_PREFIX + name, value) for name, value in query.labels.items())
+        spec = query_spec(
+            query.metric, query.service, query.stats, query.group_by, labels, query.step, end_ms - start_ms,
+            context.window_ms,
+        )  # fmt: skip
+        body, answer = await run_query(context, cache, spec, start_ms, end_ms)
+    except ApiError as exc:
+        return {"status": exc.status, "error": error_body(exc.error, exc.details)}, None
+    return {"status": 200, "result": body}, answer
+
+
+@router.post(
+    "/query/batch",
+    summary="Run many queries at once: each answered in order, with its own result or error",
+    response_class=FastJSONResponse,
+    response_model=BatchResult,
+    responses=error_responses({400: "the body is not a list of 1 to 50 queries (named in details)"}),
+)
+async def query_batch(
+    body: BatchBody,
+    context: Annotated[ApiContext, Depends(api_context)],
+    cache: Annotated[QueryCache, Depends(query_cache)],
+) -> FastJSONResponse:
+    """Each query as ``GET /api/v1/query`` answers it; an invalid query is an item with its status
+    and error, the others are answered all the same."""
+    done = await asyncio.gather(*(_one(context, cache, query) for query in body.queries))
+    response = FastJSONResponse({"results": [item for item, _ in done]})
+    answers = [answer for _, answer in done if answer is not None]
+    timing: dict[str, float] = {}
+    for answer in answers:
+        for name, ms in answer.timing_ms.items():
+            timing[name] = max(timing.get(name, 0.0), ms)  # they ran at once: the longest of each
+    settled = len(answers) == len(done) and all(a.settled for a in answers)
+    answer_headers(response, Answer([], False, settled, timing))
+    return response

@@ -1,0 +1,343 @@
+"""The query cache: answers of ``GET /api/v1/query`` (and each query of a batch) cut into parts at
+aligned boundaries, each closed part kept in L1 (this process, api/l1cache.py) and L2 (Redis,
+api/l2cache.py), the open edge read from ClickHouse every time.
+
+Parts: a query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
+every query of that step shares them); a block that ended before the settle horizon (its windows
+emitted and stored) is cached, the ragged head and the tail up to ``end`` are read each time. A
+query without a step is one bucket over the whole range: cached whole once its range has settled.
+Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads
+running at once are one read (request coalescing).
+
+Staleness: the sink publishes every (metric, service, window) it stored, late corrections
+included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
+(:func:`api.l2cache.drop_cells`) and every API process drops its L1 parts on hearing it
+(:meth:`QueryCache.listen`). A read that began before such a message stores nothing it read. While
+this process cannot hear the channel (Redis down), L1 keeps answers only :data:`UNHEARD_TTL_S`
+seconds and is emptied when it hears again (it may have missed messages).
+
+Keys: the validated, normalised query (services sorted and deduplicated, labels sorted) and the
+part's range; never a raw header or parameter. Answers do not differ by API key scope (every read
+key reads all data), so the scope is not part of the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import Request
+from redis.exceptions import RedisError
+
+from api.cachecell import Cell
+from api.cachemetrics import (
+    CACHE_BYTES,
+    CACHE_COALESCED,
+    CACHE_EVICTIONS,
+    CACHE_HITS,
+    CACHE_INVALIDATIONS,
+    CACHE_MISSES,
+)
+from api.l1cache import L1Cache
+from api.l2cache import L2Cache
+from schemas.events import StoredWindow, decode_stored
+
+__all__ = [
+    "BLOCK_BUCKETS",
+    "UNHEARD_TTL_S",
+    "Answer",
+    "CacheConfig",
+    "Part",
+    "QueryCache",
+    "QuerySpec",
+    "query_cache",
+]
+
+log = logging.getLogger("perfpulse.api.cache")
+
+BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
+UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
+_LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """A validated query without its range, normalised: what its answers are keyed on."""
+
+    metric: str
+    services: tuple[str, ...]  # sorted, distinct; empty: every service
+    stats: tuple[str, ...]  # in the order asked (the answer's fields follow it)
+    group_by: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...]  # label filters, sorted by name
+    step_ms: int | None  # bucket size; None: one bucket over the range
+
+    def key(self, start_ms: int, end_ms: int) -> str:
+        fields = [self.metric, self.services, self.stats, self.group_by, self.labels, self.step_ms, start_ms, end_ms]
+        return hashlib.blake2b(orjson.dumps(fields), digest_size=16).hexdigest()
+
+    def cell(self, start_ms: int, end_ms: int) -> Cell:
+        return Cell(self.metric, self.services, start_ms, end_ms)
+
+
+@dataclass(slots=True)
+class Part:
+    """The answer of one range: series as the API answers them (``{"group", "points"}``, sorted by
+    group), and whether the metric is a counter there."""
+
+    series: list[dict[str, Any]]
+    counter: bool = False
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"series": self.series, "counter": self.counter})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Part:
+        body = orjson.loads(raw)
+        return cls(body["series"], bool(body["counter"]))
+
+
+Compute = Callable[[int, int], Coroutine[Any, Any, Part]]  # the answer of [start_ms, end_ms) from ClickHouse
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    start_ms: int
+    end_ms: int
+    ttl_s: float | None  # L2 lifetime when cached; None: read every time (not settled)
+
+
+@dataclass(slots=True)
+class Answer:
+    """A query's answer and where its time went."""
+
+    series: list[dict[str, Any]]
+    counter: bool  # the metric is a counter in some part of the range
+    settled: bool  # the whole range ended before the settle horizon (a cacheable HTTP answer)
+    timing_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing: cache lookups, ClickHouse
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    l1_bytes: int  # L1 bound, bytes
+    l1_ttl_s: float  # L1 lifetime of an answer
+    blocks_ttl_s: float  # L2 lifetime of a closed block of a stepped query
+    ranges_ttl_s: float  # L2 lifetime of a settled query without step
+    settle_ms: int  # a window is settled this long after its start (window + grace + the sink's flush)
+
+
+class QueryCache:
+    """L1 and L2 over the answers of one deployment; ``l2`` None: L1 alone."""
+
+    def __init__(self, config: CacheConfig, l2: L2Cache | None) -> None:
+        self.config = config
+        self.l1 = L1Cache(config.l1_bytes)
+        self.l2 = l2
+        self.hearing = False  # subscribed to the stored-windows channel now
+        self._epoch = 0  # moves when invalidations may have been missed
+        self._gens: dict[str, int] = {}  # per metric: moves on each invalidation heard
+        self._running: dict[tuple[QuerySpec, int, int], asyncio.Task[Part]] = {}
+
+    async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
+        """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
+        horizon = time.time_ns() // 1_000_000 - self.config.settle_ms
+        ranges = self._plan(spec, start_ms, end_ms, horizon)
+        stamp = (self._epoch, self._gens.get(spec.metric, 0))
+        began = time.perf_counter()
+        found, l2_gen = await self._lookup(spec, ranges)
+        looked = time.perf_counter()
+        missing = [i for i, part in enumerate(found) if part is None]
+        runs = _runs(missing)
+        computed = await asyncio.gather(
+            *(self._coalesced(spec, ranges[run[0]].start_ms, ranges[run[-1]].end_ms, compute) for run in runs)
+        )
+        read = time.perf_counter()
+        for run, whole in zip(runs, computed, strict=True):
+            for i, part in zip(run, _split(whole, [ranges[i] for i in run]), strict=True):
+                found[i] = part
+                await self._store(spec, ranges[i], part, stamp, l2_gen)
+        parts = [p for p in found if p is not None]
+        timing = {"cache": (looked - began) * 1000}
+        if runs:
+            timing["db"] = (read - looked) * 1000
+        return Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing)
+
+    def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
+        if spec.step_ms is None:
+            return [_Range(start_ms, end_ms, self.config.ranges_ttl_s if end_ms <= horizon else None)]
+        block = spec.step_ms * BLOCK_BUCKETS
+        first = -(-start_ms // block) * block
+        ranges = []
+        if start_ms < min(first, end_ms):
+            ranges.append(_Range(start_ms, min(first, end_ms), None))
+        at = first
+        while at + block <= end_ms:
+            ranges.append(_Range(at, at + block, self.config.blocks_ttl_s if at + block <= horizon else None))
+            at += block
+        if max(at, start_ms) < end_ms:
+            ranges.append(_Range(max(at, start_ms), end_ms, None))
+        return ranges
+
+    async def _lookup(self, spec: QuerySpec, ranges: list[_Range]) -> tuple[list[Part | None], str | None]:
+        """Each cacheable range's part from L1, then L2; the L2 ``gen`` to write with (None: no L2)."""
+        found: list[Part | None] = [None] * len(ranges)
+        for i, r in enumerate(ranges):
+            raw = self.l1.get(spec.key(r.start_ms, r.end_ms)) if r.ttl_s is not None else None
+            if raw is not None:
+                found[i] = Part.decode(raw)
+                CACHE_HITS.labels("l1").inc()
+        wanted = [i for i, r in enumerate(ranges) if r.ttl_s is not None and found[i] is None]
+        CACHE_MISSES.labels("l1").inc(len(wanted))
+        if not wanted or self.l2 is None:
+            return found, None
+        stamp = (self._epoch, self._gens.get(spec.metric, 0))
+        reply = await self.l2.get_many(spec.metric, [spec.key(ranges[i].start_ms, ranges[i].end_ms) for i in wanted])
+        if reply is None:
+            return found, None
+        values, gen = reply
+        for i, raw in zip(wanted, values, strict=True):
+            if raw is None:
+                CACHE_MISSES.labels("l2").inc()
+                continue
+            CACHE_HITS.labels("l2").inc()
+            found[i] = Part.decode(raw)
+            self._keep_l1(spec, ranges[i], raw, stamp)
+        return found, gen
+
+    async def _store(self, spec: QuerySpec, r: _Range, part: Part, stamp: tuple[int, int], l2_gen: str | None) -> None:
+        if r.ttl_s is None:
+            return
+        raw = part.encode()
+        self._keep_l1(spec, r, raw, stamp)
+        if self.l2 is not None and l2_gen is not None:
+            await self.l2.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), r.ttl_s, l2_gen)
+
+    def _keep_l1(self, spec: QuerySpec, r: _Range, raw: bytes, stamp: tuple[int, int]) -> None:
+        """Keep ``raw`` in L1 unless an invalidation of the metric was heard since ``stamp`` was taken."""
+        if r.ttl_s is None or stamp != (self._epoch, self._gens.get(spec.metric, 0)):
+            return
+        ttl_s = min(r.ttl_s, self.config.l1_ttl_s) if self.hearing else UNHEARD_TTL_S
+        evicted = self.l1.evictions
+        self.l1.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), ttl_s)
+        CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
+        CACHE_BYTES.set(self.l1.bytes)
+
+    async def _coalesced(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Part:
+        """``compute(start_ms, end_ms)``, or the same read already running: it runs as its own task, so
+        a caller that goes away does not cancel it for the others."""
+        key = (spec, start_ms, end_ms)
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(compute(start_ms, end_ms))
+            self._running[key] = task
+            task.add_done_callback(lambda _: self._running.pop(key, None))
+        else:
+            CACHE_COALESCED.inc()
+        return await asyncio.shield(task)
+
+    def invalidate(self, windows: list[StoredWindow]) -> int:
+        """Drop the L1 answers ``windows`` touch; reads of their metrics running now store nothing."""
+        for metric in {w.metric for w in windows}:
+            self._gens[metric] = self._gens.get(metric, 0) + 1
+        dropped = self.l1.drop(windows)
+        CACHE_INVALIDATIONS.labels("l1").inc(dropped)
+        CACHE_BYTES.set(self.l1.bytes)
+        return dropped
+
+    def _missed(self) -> None:
+        """Invalidations may have been missed: nothing in L1 or being read now can be trusted."""
+        self._epoch += 1
+        self.l1.clear()
+        CACHE_BYTES.set(0)
+
+    async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:
+        """Hear ``channel`` until cancelled, dropping what each message touches; subscribe again
+        every :data:`_LISTEN_RETRY_S` seconds while Redis cannot be reached (logged once).
+        ``ready`` is set each time the subscription is confirmed."""
+        failing = False
+        while True:
+            client: Any = aioredis.from_url(redis_url, socket_connect_timeout=1.0, health_check_interval=5)
+            try:
+                pubsub = client.pubsub()
+                await pubsub.subscribe(channel)
+                self._missed()
+                self.hearing = True
+                if failing:
+                    log.info("hearing stored windows again: the L1 cache keeps answers again")
+                    failing = False
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe" and ready is not None:
+                        ready.set()
+                    elif message["type"] == "message":
+                        self._heard(message["data"])
+            except (RedisError, OSError) as exc:
+                if not failing:
+                    log.warning("cannot hear stored windows on Redis: %s; L1 keeps answers %.0f s", exc, UNHEARD_TTL_S)
+                    failing = True
+            finally:
+                self.hearing = False
+                self._missed()
+                await client.aclose()
+            await asyncio.sleep(_LISTEN_RETRY_S)
+
+    def _heard(self, data: bytes) -> None:
+        try:
+            windows, _ = decode_stored(data)
+        except ValueError as exc:
+            log.warning("ignoring a message on the stored-windows channel: %s", exc)
+            return
+        self.invalidate(windows)
+
+    async def close(self) -> None:
+        if self.l2 is not None:
+            await self.l2.close()
+
+
+def _runs(indexes: list[int]) -> list[list[int]]:
+    """Consecutive indexes grouped: [0, 1, 3] -> [[0, 1], [3]]."""
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
+def _split(whole: Part, ranges: list[_Range]) -> list[Part]:
+    """The parts of ``ranges`` (consecutive) in ``whole``, their answer read at once: each point goes
+    to the first range ending after its bucket start (buckets never straddle a block boundary)."""
+    parts = [Part([], whole.counter) for _ in ranges]
+    for series in whole.series:
+        split: list[list[dict[str, Any]]] = [[] for _ in ranges]
+        r = 0
+        for point in series["points"]:
+            while r < len(ranges) - 1 and point["t"] >= ranges[r].end_ms:
+                r += 1
+            split[r].append(point)
+        for part, points in zip(parts, split, strict=True):
+            if points:
+                part.series.append({"group": series["group"], "points": points})
+    return parts
+
+
+def _merge(parts: list[Part]) -> list[dict[str, Any]]:
+    """The series of consecutive parts joined, sorted by group as ClickHouse sorts them (bytewise)."""
+    series: dict[tuple[str, ...], dict[str, Any]] = {}
+    for part in parts:
+        for s in part.series:
+            entry = series.setdefault(tuple(s["group"].values()), {"group": s["group"], "points": []})
+            entry["points"].extend(s["points"])
+    return [series[key] for key in sorted(series)]
+
+
+def query_cache(request: Request) -> QueryCache:
+    """FastAPI dependency: the cache the composition root installed on ``app.state.cache``."""
+    cache: QueryCache = request.app.state.cache
+    return cache

@@ -1,0 +1,164 @@
+"""The query cache over the real app, store, Kafka and Redis: a settled block is answered from the
+cache (rows stored behind its back do not show), a late correction that goes through the real sink
+drops exactly the block it touches (the next answer is ClickHouse's there, the other block is still
+the cached one), and with Redis stopped the answers keep coming, ClickHouse's at most
+UNHEARD_TTL_S late."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+
+from api.cache import CacheConfig, Part, QueryCache, QuerySpec
+from infra import LocalRedis
+from perfpulse.settings import Settings
+from schemas import RecordType, RollupBatch, encode_rollups, type_headers
+from tests.api.apps import app_store, running_app
+from tests.storage.builders import BASE_MS, insert_rows, window_row
+
+pytestmark = pytest.mark.integration
+
+BLOCK_MS = 60_000  # 60 buckets of the 1 s step the queries use: the cache's block
+
+
+def query(client: TestClient, metric: str, **params: Any) -> Any:
+    params = {"metric": metric, "start": BASE_MS, "end": BASE_MS + 2 * BLOCK_MS, "step": "1s", **params}
+    response = client.get("/api/v1/query", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def points(body: Any, block: int) -> list[Any]:
+    """The points of the first series inside block ``block`` (0 or 1) of the range."""
+    low, high = BASE_MS + block * BLOCK_MS, BASE_MS + (block + 1) * BLOCK_MS
+    return [p for p in body["series"][0]["points"] if low <= p["t"] < high]
+
+
+def hits(layer: str) -> float:
+    return REGISTRY.get_sample_value("perfpulse_cache_hits_total", {"layer": layer}) or 0.0
+
+
+async def produce_rollups(bootstrap: str, topic: str, batch: RollupBatch) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, encode_rollups(batch), partition=0, headers=type_headers(RecordType.ROLLUPS)
+        )
+    finally:
+        await producer.stop()
+
+
+def test_a_settled_block_is_served_from_the_cache(client: TestClient) -> None:
+    metric = "cache.settled"
+    insert_rows(app_store(client), [window_row([10.0, 20.0], name=metric, window_start_ms=BASE_MS + 5_000)])
+    first = query(client, metric)
+    before = hits("l1")
+    # stored behind the cache's back (no stored-windows message): the cached block does not show it
+    insert_rows(app_store(client), [window_row([99.0], name=metric, window_start_ms=BASE_MS + 6_000)])
+    assert query(client, metric) == first
+    assert hits("l1") - before == 2  # both blocks
+    assert [p["t"] for p in points(first, 0)] == [BASE_MS + 5_000]
+
+
+def test_a_late_correction_through_the_sink_drops_exactly_its_block(
+    client: TestClient, module_settings: Settings
+) -> None:
+    metric = "cache.corrected"
+    store = app_store(client)
+    insert_rows(store, [window_row([10.0], name=metric, window_start_ms=BASE_MS + 1_000)])
+    insert_rows(store, [window_row([30.0], name=metric, window_start_ms=BASE_MS + BLOCK_MS + 1_000)])
+    cached = query(client, metric)
+    insert_rows(store, [window_row([50.0], name=metric, window_start_ms=BASE_MS + 2_000)])  # unannounced
+    late = window_row([70.0, 80.0], name=metric, window_start_ms=BASE_MS + BLOCK_MS + 2_000, late=True)
+    tick = time.time_ns() // 1_000_000  # above any tick the module's sink stored for partition 0
+    asyncio.run(produce_rollups(module_settings.kafka_bootstrap, module_settings.topics.rollups,
+                                RollupBatch(0, tick, 0, [late])))  # fmt: skip
+    deadline = time.monotonic() + 40
+    answer = query(client, metric)
+    while points(answer, 1) == points(cached, 1):
+        assert time.monotonic() < deadline, "the sink did not store the correction, or the cache kept its block"
+        time.sleep(0.2)
+        answer = query(client, metric)
+    clickhouse = query(client, metric, service="gateway")  # never asked before: read from ClickHouse
+    assert points(answer, 1) == points(clickhouse, 1)
+    assert [p["t"] for p in points(answer, 1)] == [BASE_MS + BLOCK_MS + 1_000, BASE_MS + BLOCK_MS + 2_000]
+    # the untouched block is still the cached one (ClickHouse's has the unannounced row)
+    assert points(answer, 0) == points(cached, 0) != points(clickhouse, 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
+    server = LocalRedis(tmp_path / "redis", port=_free_port())
+    server.home.mkdir(parents=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _wait(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_with_redis_stopped_answers_are_clickhouses(
+    client: TestClient, module_settings: Settings, own_redis: LocalRedis
+) -> None:
+    metric = "cache.redis.down"
+    settings = module_settings.model_copy(update={"redis_url": own_redis.url})
+    with running_app(settings, with_sink=False, with_notifier=False) as app:
+        cache: QueryCache = app.app.state.cache  # type: ignore[attr-defined]
+        _wait(lambda: cache.hearing, "the cache never subscribed")
+        insert_rows(app_store(app), [window_row([10.0], name=metric, window_start_ms=BASE_MS + 1_000)])
+        first = query(app, metric)
+        own_redis.stop()
+        _wait(lambda: not cache.hearing, "the cache did not notice Redis stopping")
+        assert query(app, metric) == first
+        insert_rows(app_store(app), [window_row([20.0], name=metric, window_start_ms=BASE_MS + BLOCK_MS + 1_000)])
+        # L1 keeps an answer UNHEARD_TTL_S while it cannot hear of changes; then ClickHouse's shows
+        _wait(lambda: len(query(app, metric)["series"][0]["points"]) == 2, "the new row never showed")
+        down = query(app, metric)
+        assert down == query(app, metric, service="gateway")  # the same query never asked: ClickHouse's
+        assert [p["t"] for p in down["series"][0]["points"]] == [BASE_MS + 1_000, BASE_MS + BLOCK_MS + 1_000]
+        own_redis.start()
+        _wait(lambda: cache.hearing, "the cache did not subscribe again once Redis was back")
+        assert query(app, metric) == down
+
+
+async def test_identical_reads_at_once_run_once() -> None:
+    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
+    cache = QueryCache(config, l2=None)
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    started, release = asyncio.Event(), asyncio.Event()
+    reads: list[tuple[int, int]] = []
+
+    async def read(start_ms: int, end_ms: int) -> Part:
+        reads.append((start_ms, end_ms))
+        started.set()
+        await release.wait()
+        return Part([{"group": {}, "points": [{"t": start_ms, "count": 3}]}])
+
+    end = time.time_ns() // 1_000_000 + 60_000  # open: not cached, so only coalescing can spare a read
+    waiting = [asyncio.create_task(cache.answer(spec, 1_000, end, read)) for _ in range(5)]
+    await started.wait()  # the others asked before the read began (the loop runs tasks in order)
+    release.set()
+    answers = await asyncio.gather(*waiting)
+    assert reads == [(1_000, end)]
+    assert {a.series[0]["points"][0]["count"] for a in answers} == {3}

@@ -1,0 +1,107 @@
+"""HTTP caching and compression of the real app's answers: ETag and 304, Cache-Control for settled
+and open ranges, brotli and gzip per Accept-Encoding above the threshold, Server-Timing."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import brotli
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.httpcache import SETTLED_MAX_AGE_S, choose_encoding
+from tests.api.apps import app_store
+from tests.storage.builders import BASE_MS, insert_rows, window_row
+
+SETTLED = {"metric": "http.cached", "start": BASE_MS, "end": BASE_MS + 600_000, "step": "1s"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rows(client: TestClient) -> None:
+    starts = range(BASE_MS, BASE_MS + 300_000, 1_000)
+    insert_rows(app_store(client), [window_row([float(i % 50)], name="http.cached", window_start_ms=s) for i, s in
+                                    enumerate(starts)])  # fmt: skip
+
+
+def get(client: TestClient, params: dict[str, Any], **headers: str) -> httpx.Response:
+    response: httpx.Response = client.get("/api/v1/query", params=params, headers=headers)
+    return response
+
+
+def test_a_matching_etag_is_a_304_without_body(client: TestClient) -> None:
+    first = get(client, SETTLED)
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    again = get(client, SETTLED, **{"If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    listed = get(client, SETTLED, **{"If-None-Match": f'"other", {etag}'})
+    assert listed.status_code == 304
+    other = get(client, SETTLED, **{"If-None-Match": '"other"'})
+    assert (other.status_code, other.content) == (200, first.content)
+    changed = get(client, {**SETTLED, "stats": "count"}, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_cache_control_fits_settled_and_open_ranges(client: TestClient) -> None:
+    assert get(client, SETTLED).headers["cache-control"] == f"private, max-age={SETTLED_MAX_AGE_S}"
+    reaching_now = {"metric": "http.cached", "step": "10s"}
+    assert get(client, reaching_now).headers["cache-control"] == "private, no-cache"
+
+
+def test_large_answers_are_compressed_as_the_client_accepts(client: TestClient) -> None:
+    plain = get(client, SETTLED, **{"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and len(plain.content) > 1024
+    for accepted, coding, decode in [
+        ("gzip, br", "br", brotli.decompress),
+        ("br;q=0, gzip", "gzip", gzip.decompress),
+        ("gzip;q=0.5", "gzip", gzip.decompress),
+    ]:
+        raw = client.get("/api/v1/query", params=SETTLED, headers={"Accept-Encoding": accepted})
+        assert raw.headers["content-encoding"] == coding
+        assert "Accept-Encoding" in raw.headers["vary"]
+        assert raw.content == plain.content  # httpx decoded it
+        assert int(raw.headers["content-length"]) < len(plain.content) // 4
+        assert decode(_wire(client, accepted)) == plain.content
+
+
+def _wire(client: TestClient, accepted: str) -> bytes:
+    """The compressed body as sent (httpx decodes ``response.content``)."""
+    with client.stream("GET", "/api/v1/query", params=SETTLED, headers={"Accept-Encoding": accepted}) as response:
+        return b"".join(response.iter_raw())
+
+
+def test_small_answers_are_not_compressed(client: TestClient) -> None:
+    small = get(
+        client, {"metric": "nothing.here", "start": BASE_MS, "end": BASE_MS + 1_000}, **{"Accept-Encoding": "br"}
+    )
+    assert len(small.content) < 1024 and "content-encoding" not in small.headers
+
+
+def test_server_timing_says_where_the_time_went(client: TestClient) -> None:
+    fresh = get(client, {**SETTLED, "stats": "p90"})
+    names = [part.split(";")[0] for part in fresh.headers["server-timing"].split(", ")]
+    assert names == ["cache", "db", "app"]
+    cached = get(client, {**SETTLED, "stats": "p90"})
+    assert [part.split(";")[0] for part in cached.headers["server-timing"].split(", ")] == ["cache", "app"]
+
+
+@pytest.mark.parametrize(
+    ("header", "coding"),
+    [
+        ("", None),
+        ("identity", None),
+        ("gzip", "gzip"),
+        ("br", "br"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=0, gzip;q=1", "gzip"),
+        ("*", "br"),
+        ("*;q=0", None),
+        ("br;q=x", None),
+        ("GZIP", "gzip"),
+        ("gzip;q=0, *", "br"),
+    ],
+)
+def test_choose_encoding(header: str, coding: str | None) -> None:
+    assert choose_encoding(header) == coding
