@@ -162,3 +162,12 @@ async def test_identical_reads_at_once_run_once() -> None:
     answers = await asyncio.gather(*waiting)
     assert reads == [(1_000, end)]
     assert {a.series[0]["points"][0]["count"] for a in answers} == {3}
+
+
+def test_cache_figures_are_on_metrics(client: TestClient) -> None:
+    query(client, "cache.figures")
+    query(client, "cache.figures")
+    text = client.get("/metrics").text
+    for name in ("hits_total", "misses_total", "evictions_total", "invalidations_total", "bytes", "coalesced_total"):
+        assert f"perfpulse_cache_{name}" in text, name
+    assert 'perfpulse_cache_hits_total{layer="l1"}' in text
