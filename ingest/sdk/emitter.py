@@ -38,6 +38,7 @@ from ingest.producer import RecordProducer
 from ingest.sdk.buffer import Pending, PointBuffer, Series
 from ingest.sdk.recordbuffer import Batch, RecordBuffer
 from ingest.sdk.sender import Lane, Sender
+from ingest.sdk.tasks import TaskBook, TaskCreation, TaskRun
 from ingest.sdk.timer import Timer
 from ingest.sdk.tracing import ActiveSpan, SpanContext, current_context, fit_attributes
 from schemas import Limits, LogRecord, MetricKind, Redactor, Span, SpanKind, Topics
@@ -135,6 +136,7 @@ class Emitter:
         self._sender = Sender(
             service, self._lanes, bootstrap, self.topics, linger_ms=linger_ms, request_timeout_s=request_timeout_s
         )
+        self._tasks = TaskBook()
         self._close_lock = threading.Lock()
         self._closing = False  # close() has begun
         self._close_result: bool | None = None
@@ -200,6 +202,39 @@ class Emitter:
     def timer(self, name: str, /, **labels: str) -> Timer:
         """A :class:`Timer` recording elapsed milliseconds into distribution ``name``."""
         return Timer(self, self._lookup(name, _DIST, labels))
+
+    # ------------------------------------------------------------------ task queues (caller's thread)
+
+    def task(
+        self,
+        task_type: str,
+        /,
+        priority: str = "normal",
+        *,
+        enqueued_ms: float | None = None,
+        parent: SpanContext | ActiveSpan | None = None,
+    ) -> TaskRun:
+        """One run of a task of ``task_type`` at ``priority``, as a ``with``/``async with`` block or a
+        decorator (see :class:`~ingest.sdk.tasks.TaskRun`): queue wait from ``enqueued_ms`` (epoch
+        ms; default the oldest enqueue of this type and priority counted by :meth:`enqueue_task`
+        here), execution time with its outcome, queue length and in-flight gauges, a span
+        (``parent``: a context carried with the job). Raises ``ValueError`` naming a type or
+        priority that is not a valid label value."""
+        self._check_task(task_type, priority)
+        return TaskRun(self, self._tasks, task_type, priority, enqueued_ms, parent)
+
+    def enqueue_task(self, task_type: str, /, priority: str = "normal", *, in_process: bool = True) -> TaskCreation:
+        """Creating one task of ``task_type`` at ``priority``, as a ``with``/``async with`` block
+        (see :class:`~ingest.sdk.tasks.TaskCreation`): its creation time, and — ``in_process``: the
+        queue is this process's — the task counted as waiting until a :meth:`task` of the same
+        type and priority starts. Raises ``ValueError`` as :meth:`task` does."""
+        self._check_task(task_type, priority)
+        return TaskCreation(self, self._tasks, task_type, priority, in_process=in_process)
+
+    def _check_task(self, task_type: str, priority: str) -> None:
+        labels = {"task_type": task_type, "priority": priority, "outcome": "completed"}
+        if (problem := check_labels({**self.labels, **labels}, self.limits)) is not None:
+            raise ValueError(f"cannot track task {task_type!r}: {problem}")
 
     # ------------------------------------------------------------------ spans and logs (caller's thread)
 

@@ -9,6 +9,11 @@ Each ``<kind>.json`` (``metrics``, ``spans``, ``logs``) is a list of cases ``{"n
 text pairs, ``key`` the record's key as text. :func:`encode` turns an input into its record; the
 files are written by ``python -m schemas.vectors.generate`` and checked by
 ``tests/schemas/test_vectors.py`` and ``sdk/js/test/vectors.test.mjs``.
+
+``tasks.json`` is written by hand: the task-queue metrics both SDKs record (``emitter.task``,
+``pp.task``). Each case is a list of ``steps`` (``created``, ``started``, ``ended`` of a task type and
+priority at given times) with the points each step must record, in order (``name``, ``kind``,
+``labels``, ``value``); checked by ``tests/ingest/sdk/test_tasks.py`` and ``sdk/js/test/tasks.test.mjs``.
 """
 
 from __future__ import annotations
