@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         description="ClickHouse cluster (remote_servers) the migrations create replicated tables on (ON CLUSTER)",
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the query cache")
+    redis_cluster: bool = Field(
+        False, description="redis_url names a node of a Redis Cluster: the query cache routes its keys by slot"
+    )
     cache_l1_mb: int = Field(64, ge=0, description="MB of query answers the API keeps in its own memory (0: no L1)")
     cache_l1_ttl: str = Field("10m", description="longest an answer stays in the API's memory (L1)")
     cache_blocks_ttl: str = Field("24h", description="how long Redis (L2) keeps a closed block of a query with step")
