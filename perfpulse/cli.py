@@ -34,6 +34,8 @@ except ModuleNotFoundError as missing:
     raise _server_missing(missing.name) from None
 
 if TYPE_CHECKING:
+    import ssl
+
     from perfpulse.keyaccess import KeyAccess
 
 __all__ = ["app", "main"]
@@ -402,6 +404,57 @@ def keys_revoke(
     if revoked is None:
         raise _fail(f"cannot revoke API key {key_id!r}: no key has this id")
     typer.echo(f"revoked API key {key_id}")
+
+
+@app.command()
+def canary(
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="labels of the baseline's series: version=1.4[,name=value]")
+    ],
+    candidate: Annotated[str, typer.Option("--candidate", help="labels of the candidate's series: version=1.5")],
+    metric: Annotated[str, typer.Option("--metric", help="a distribution metric")] = "http.server.duration",
+    service: Annotated[str | None, typer.Option("--service", help="only this service's series")] = None,
+    window: Annotated[str, typer.Option("--window", help="how far back from now (at most 24h)")] = "15m",
+    threshold: Annotated[float, typer.Option("--threshold", help="relative p95 rise that fails")] = 0.10,
+    min_samples: Annotated[int, typer.Option("--min-samples", help="observations each side needs")] = 100,
+    url: Annotated[
+        str | None, typer.Option("--url", envvar="PERFPULSE_URL", help="the perfpulse API (default: this machine's)")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="PERFPULSE_API_KEY", help="a read key", show_default=False)
+    ] = None,
+) -> None:
+    """Canary verdict from the running API: exit 0 pass, 1 fail, 2 not-enough-data, 3 no verdict."""
+    from perfpulse.canary import EXIT_CODES, NO_VERDICT, CanaryError, ask_verdict, parse_labels, render
+
+    try:
+        body = {
+            "metric": metric,
+            "baseline": parse_labels("--baseline", baseline),
+            "candidate": parse_labels("--candidate", candidate),
+            "service": service,
+            "window": window,
+            "p95_threshold": threshold,
+            "min_samples": min_samples,
+        }
+        target, verify = _canary_target(url)
+        answer = ask_verdict(target, body, key, verify)
+    except (CanaryError, ValueError) as exc:  # ValueError: invalid settings (exit 2 is not-enough-data here)
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(NO_VERDICT) from None
+    typer.echo("\n".join(render(answer)))
+    raise typer.Exit(EXIT_CODES[answer["verdict"]])
+
+
+def _canary_target(url: str | None) -> tuple[str, ssl.SSLContext | bool]:
+    """Where the canary command asks, and how it trusts HTTPS: ``url`` with the system's CAs, or this
+    machine's API (from the settings) trusting its configured certificate."""
+    from perfpulse.keyaccess import local_api_url, local_verify
+
+    if url:
+        return url, True
+    settings = Settings()
+    return local_api_url(settings), local_verify(settings)
 
 
 def main() -> None:
