@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas import error_body
 from schemas.errors import ErrorBody
+from storage.client import QueryLimitExceeded
 
 __all__ = ["ApiError", "ErrorBody", "error_responses", "install_error_handlers"]
 
@@ -42,6 +43,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(error_body(exc.error, exc.details), status_code=exc.status)
+
+    @app.exception_handler(QueryLimitExceeded)
+    async def _too_large(_: Request, exc: QueryLimitExceeded) -> JSONResponse:
+        # the request asked for more than one query may do (storage/client.py bounds API queries)
+        return JSONResponse(error_body("query too large", [{"loc": f"query.{exc.bound}", "msg": str(exc)}]), 400)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

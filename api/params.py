@@ -13,6 +13,7 @@ from schemas.limits import check_epoch_ms
 from schemas.spans import TRACE_ID
 
 __all__ = [
+    "MAX_RANGE_MS",
     "Utf8",
     "csv_param",
     "duration_param",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 _ZERO_TRACE = "0" * 32
+# Longest range one request may read: the hourly tier's default retention (settings.tier_1h_ttl_days).
+MAX_RANGE_MS = 400 * 86_400_000
 
 
 def _encodable(value: str) -> str:
@@ -58,12 +61,19 @@ def timestamp_param(name: str, value: int | str, body: bool = False) -> int:
     return ms
 
 
-def time_range(start: str | None, end: str | None, default_span_ms: int) -> tuple[int, int]:
-    """``[start, end)`` in epoch ms; ``end`` defaults to now and ``start`` to ``end - default_span_ms``."""
+def time_range(
+    start: str | None, end: str | None, default_span_ms: int, max_span_ms: int = MAX_RANGE_MS
+) -> tuple[int, int]:
+    """``[start, end)`` in epoch ms; ``end`` defaults to now and ``start`` to ``end - default_span_ms``.
+    A 400 names ``start`` when the range is empty or longer than ``max_span_ms``."""
     end_ms = timestamp_param("end", end) if end else now_ms()
     start_ms = timestamp_param("start", start) if start else end_ms - default_span_ms
     if start_ms >= end_ms:
         raise ApiError.bad_param("start", f"start {start_ms} must be before end {end_ms}")
+    if end_ms - start_ms > max_span_ms:
+        days = (end_ms - start_ms) / 86_400_000
+        msg = f"the range is {days:.1f} days long, the limit is {max_span_ms / 86_400_000:g} days (range bound)"
+        raise ApiError.bad_param("start", msg)
     return start_ms, end_ms
 
 

@@ -9,20 +9,58 @@ from __future__ import annotations
 
 import os
 import queue
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
-__all__ = ["Store", "StoreError", "StoreLocked", "open_store"]
+__all__ = ["API_QUERY_SETTINGS", "QueryLimitExceeded", "Store", "StoreError", "StoreLocked", "open_store"]
+
+# Bounds of a query the API runs for a client: ClickHouse stops it past 30 s or 1 GiB, so no request
+# can hold the process's cores or memory (chDB runs in the API's own process). Internal reads (the
+# sink's offsets at start, migrations) are not bounded: they must finish on a store of any size.
+API_QUERY_SETTINGS: Final[Mapping[str, Any]] = {
+    "max_execution_time": 30,  # seconds
+    "timeout_overflow_mode": "throw",
+    "max_memory_usage": 1 << 30,  # bytes, for this query
+}
+# ClickHouse error codes of a query stopped by one of its bounds: the bound's name and its setting.
+_LIMIT_CODES: Final = {
+    159: ("time", "max_execution_time"),  # TIMEOUT_EXCEEDED
+    241: ("memory", "max_memory_usage"),  # MEMORY_LIMIT_EXCEEDED
+    396: ("rows", "max_result_rows"),  # TOO_MANY_ROWS_OR_BYTES
+}
+_CODE = re.compile(r"Code: (\d{1,5})\.")  # a server's error over HTTP carries its code in the text
 
 
 class StoreError(RuntimeError):
     """A ClickHouse statement or connection failed; the message says what and why."""
+
+
+class QueryLimitExceeded(StoreError):
+    """A query ClickHouse stopped at one of its bounds: the request asked too much, the store is
+    fine. ``bound`` names it ("time", "memory", "rows", or a reader's own such as "series");
+    the message says which setting and value, for the client."""
+
+    def __init__(self, bound: str, message: str) -> None:
+        super().__init__(message)
+        self.bound = bound
+
+
+def _limit_exceeded(exc: Exception, settings: Mapping[str, Any]) -> QueryLimitExceeded | None:
+    code = getattr(exc, "code", None)
+    if not isinstance(code, int):
+        found = _CODE.search(str(exc)[:2000])
+        code = int(found.group(1)) if found else 0
+    if code not in _LIMIT_CODES:
+        return None
+    bound, setting = _LIMIT_CODES[code]
+    return QueryLimitExceeded(bound, f"the query went past its {bound} bound ({setting} = {settings.get(setting)})")
 
 
 class StoreLocked(StoreError):
@@ -93,16 +131,22 @@ class Store:
             except (ClickHouseError, OSError) as exc:
                 raise StoreError(f"cannot run {sql.strip().splitlines()[0][:80]!r}: {exc}") from exc
 
-    def _query(self, sql: str, parameters: dict[str, Any] | None, **options: Any) -> Any:
+    def _query(self, sql: str, parameters: dict[str, Any] | None, settings: Mapping[str, Any] | None = None) -> Any:
         with self._client() as client:
             try:
-                return client.query(sql, parameters=parameters, **options)
+                return client.query(sql, parameters=parameters, settings=dict(settings or {}))
             except (ClickHouseError, OSError) as exc:
+                if settings and (limited := _limit_exceeded(exc, settings)) is not None:
+                    raise limited from exc
                 raise StoreError(f"cannot query {sql.strip().splitlines()[0][:80]!r}: {exc}") from exc
 
-    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run a query and return its rows as tuples."""
-        return list(self._query(sql, parameters).result_rows)
+    def rows(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples. ``settings``: ClickHouse settings of this query
+        (:data:`API_QUERY_SETTINGS` for the API's); past one of their bounds, raises
+        :class:`QueryLimitExceeded`."""
+        return list(self._query(sql, parameters, settings).result_rows)
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> None:
         """Insert column-oriented data in one statement (one part, all or nothing)."""

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.sketch import PAGE_SLOTS, answers
-from storage.client import Store
+from storage.client import API_QUERY_SETTINGS, QueryLimitExceeded, Store
 from storage.tiers import Segment, plan
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_SERIES",
     "Bucket",
     "MetricInfo",
     "ServiceInfo",
@@ -33,6 +35,10 @@ __all__ = [
     "rank_keys_sql",
     "red_by_service",
 ]
+
+
+MAX_SERIES = 1_000  # groups one query may answer
+MAX_POINTS = 1_000_000  # buckets one query may answer, over all its groups (~100 MB of JSON at most)
 
 
 @dataclass(slots=True)
@@ -212,6 +218,20 @@ def fetch_buckets(
     segments = plan(start_ms, end_ms, step_ms, window_ms)
     query = _Query(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
     params: dict[str, Any] = {}
+    buckets = -(-(end_ms - start_ms) // step_ms) + 1 if step_ms else 1  # per group (+1: the aligned edge)
+    # More rows than MAX_SERIES groups of every bucket can only come from more groups.
+    most = min(MAX_SERIES * buckets, MAX_POINTS)
+    settings = {**API_QUERY_SETTINGS, "max_result_rows": most, "result_overflow_mode": "throw"}
+    try:
+        rows = store.rows(_sql(query, segments, params), params, settings)
+    except QueryLimitExceeded as exc:
+        if exc.bound != "rows":
+            raise
+        raise QueryLimitExceeded(
+            "series",
+            f"more than {most} buckets ({buckets} per group): the limits are {MAX_SERIES} groups and {MAX_POINTS} "
+            "buckets a query; filter by service or label, group by fewer labels or use a larger step",
+        ) from exc
     n = len(group_by)
     nans = [math.nan] * len(quantiles)
     return [
@@ -226,7 +246,7 @@ def fetch_buckets(
             errors=int(row[n + 6]),
             quantiles=answers(row[n + 7], float(row[n + 4]), float(row[n + 5])) if row[n + 7] else nans,
         )
-        for row in store.rows(_sql(query, segments, params), params)
+        for row in rows
     ]
 
 
@@ -277,6 +297,7 @@ def list_metrics(store: Store, start_ms: int, end_ms: int) -> list[MetricInfo]:
         GROUP BY name ORDER BY name
         """,
         {"start": start_ms, "end": end_ms},
+        API_QUERY_SETTINGS,
     )
     return [MetricInfo(r[0], str(r[1]), sorted(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
@@ -299,5 +320,6 @@ def list_services(store: Store, start_ms: int, end_ms: int) -> list[ServiceInfo]
         GROUP BY service ORDER BY service
         """,
         {"start": start_ms, "end": end_ms},
+        API_QUERY_SETTINGS,
     )
     return [ServiceInfo(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows]

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError
-from api.params import csv_param, duration_param, now_ms, time_range
+from api.params import MAX_RANGE_MS, Utf8, csv_param, duration_param, now_ms, time_range
+from schemas.limits import MAX_TIME_MS
 
 
 def test_time_range_reads_epoch_ms_and_rfc3339() -> None:
-    assert time_range("1000", "2024-01-01T00:00:00Z", 60_000) == (1_000, 1_704_067_200_000)
+    assert time_range("1704000000000", "2024-01-01T00:00:00Z", 60_000) == (1_704_000_000_000, 1_704_067_200_000)
+
+
+def test_time_range_is_bounded_in_length_and_in_the_store() -> None:
+    assert time_range("0", str(MAX_RANGE_MS), 60_000) == (0, MAX_RANGE_MS)
+    with pytest.raises(ApiError, match="'start'") as caught:
+        time_range("0", str(MAX_RANGE_MS + 1), 60_000)
+    assert caught.value.details[0]["msg"].endswith("the limit is 400 days (range bound)")
+    with pytest.raises(ApiError, match="'end'") as caught:
+        time_range(None, str(MAX_TIME_MS + 1), 60_000)
+    assert "outside what the store holds" in caught.value.details[0]["msg"]
+
+
+def test_utf8_text_refuses_a_lone_surrogate_naming_where() -> None:
+    class Body(BaseModel):
+        text: Utf8
+
+    assert Body(text="héllo ✓").text == "héllo ✓"
+    with pytest.raises(ValidationError, match=r"character 2 is a lone surrogate \(U\+D800\)"):
+        Body(text="ab\ud800")
 
 
 def test_time_range_defaults_to_a_span_ending_now() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from storage import Store, StoreError, StoreLocked, open_store
+from storage.client import API_QUERY_SETTINGS, QueryLimitExceeded
 
 
 def test_ping_and_queries_work_on_an_embedded_store(store: Store) -> None:
@@ -88,3 +89,29 @@ def test_store_opens_once_its_owner_process_is_gone(owner_process: subprocess.Po
         assert store.ping()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "settings", "bound"),
+    [
+        ("SELECT count() FROM numbers_mt(100000000000)", {"max_execution_time": 1}, "time"),
+        ("SELECT length(groupArray(number)) FROM numbers(100000000)", {"max_memory_usage": 50_000_000}, "memory"),
+        ("SELECT number FROM numbers(1000)", {"max_result_rows": 10, "result_overflow_mode": "throw"}, "rows"),
+    ],
+)
+def test_a_query_past_its_bounds_is_stopped_naming_the_bound(
+    store: Store, sql: str, settings: dict[str, object], bound: str
+) -> None:
+    """API queries carry API_QUERY_SETTINGS (30 s, 1 GiB); here smaller values of the same settings."""
+    with pytest.raises(QueryLimitExceeded) as caught:
+        store.rows(sql, settings={**API_QUERY_SETTINGS, **settings})
+    assert caught.value.bound == bound
+    setting = next(iter(settings))
+    assert f"{setting} = {settings[setting]}" in str(caught.value)
+    assert store.rows("SELECT 1") == [(1,)]  # the store goes on serving
+
+
+def test_api_queries_are_bounded_in_time_and_memory() -> None:
+    assert API_QUERY_SETTINGS["max_execution_time"] == 30
+    assert API_QUERY_SETTINGS["max_memory_usage"] == 1 << 30
+    assert API_QUERY_SETTINGS["timeout_overflow_mode"] == "throw"
