@@ -4,6 +4,11 @@
 // tests/e2e/test_dashboard.py asserts on (it also asks the API the same questions).
 //
 //   DASHBOARD_URL=http://127.0.0.1:8080 SCREENSHOT_DIR=/tmp/shots node e2e/dashboard.e2e.mjs
+//
+// PHASE=open (default): the API has no key yet (everything open, writes allowed): the views, and the
+// alert panel's writes (a rule created from the panel fires, a silence created from the alert mutes
+// it, then expires). PHASE=keys: the API has keys (READ_KEY, ADMIN_KEY): signing in with each, the
+// read key sees no write action and the admin key does.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +21,9 @@ const TIMEOUT = 30_000;
 // SHARED_START/SHARED_END: a past range the caller knows holds settled data (default: 8 to 2 minutes ago).
 const SHARED_END = Number(process.env.SHARED_END ?? Date.now() - 2 * 60_000);
 const SHARED = [Number(process.env.SHARED_START ?? SHARED_END - 6 * 60_000), SHARED_END];
+const PHASE = process.env.PHASE ?? "open";
+const RULE = process.env.E2E_RULE ?? "e2e_demo_latency"; // the rule the alert check creates
+const CHANNEL = process.env.E2E_CHANNEL ?? ""; // the channel it notifies
 mkdirSync(shots, { recursive: true });
 
 // Each check runs in a browser of its own with a new empty profile, as a person opening a shared link
@@ -93,171 +101,240 @@ async function run(name, check, colorScheme = "light") {
   } catch (exc) {
     results.checks[name] = { ok: false, error: String(exc?.stack ?? exc), screenshot: await shot(page, `${name}-failed`).catch(() => null) };
   } finally {
-    }
+    await page.context().close().catch(() => {});
+  }
 }
 
-// 1. The overview loads, every chart of the grid has data; time to the first chart with data.
-await run("overview", async (page) => {
-  const started = Date.now();
-  await page.goto(`${base}/?range=15m&refresh=off`);
-  await page.waitForFunction(() => [...document.querySelectorAll("figure.chart")].some((f) => Number(f.dataset.points) > 0), null, {
-    timeout: 60_000,
-    polling: 50,
-  });
-  const firstDataMs = Date.now() - started;
-  const timing = await page.evaluate(() => {
-    const nav = performance.getEntriesByType("navigation")[0];
-    const scripts = performance
-      .getEntriesByType("resource")
-      .filter((r) => r.name.endsWith(".js"))
-      .map((r) => ({ name: r.name.split("/").pop(), bytes: r.encodedBodySize }));
-    return { domContentLoadedMs: nav?.domContentLoadedEventEnd ?? null, scripts };
-  });
-  await waitForChartsWithData(page);
-  await page.waitForSelector(".bars tbody tr");
-  const health = await page.$$eval(".health-card", (els) => els.map((el) => ({ service: el.dataset.service, health: el.dataset.health })));
-  const p95 = await gauge(page, "gateway", "p95");
-  const screenshot = await shot(page, "overview");
-  return { firstDataMs, timing, health, p95, screenshot };
-});
-
-// 2. Charts: every chart of the grid has data (collected apart, so a failure names the chart).
-await run("charts", async (page) => {
-  await page.goto(`${base}/?range=15m&refresh=off`);
-  try {
+if (PHASE === "open") {
+  // 1. The overview loads, every chart of the grid has data; time to the first chart with data.
+  await run("overview", async (page) => {
+    const started = Date.now();
+    await page.goto(`${base}/?range=15m&refresh=off`);
+    await page.waitForFunction(() => [...document.querySelectorAll("figure.chart")].some((f) => Number(f.dataset.points) > 0), null, {
+      timeout: 60_000,
+      polling: 50,
+    });
+    const firstDataMs = Date.now() - started;
+    const timing = await page.evaluate(() => {
+      const nav = performance.getEntriesByType("navigation")[0];
+      const scripts = performance
+        .getEntriesByType("resource")
+        .filter((r) => r.name.endsWith(".js"))
+        .map((r) => ({ name: r.name.split("/").pop(), bytes: r.encodedBodySize }));
+      return { domContentLoadedMs: nav?.domContentLoadedEventEnd ?? null, scripts };
+    });
     await waitForChartsWithData(page);
-  } catch {
-    // report which charts are empty below
-  }
-  const list = await charts(page);
-  const screenshot = await shot(page, "charts");
-  return { charts: list, screenshot };
-});
+    await page.waitForSelector(".bars tbody tr");
+    const health = await page.$$eval(".health-card", (els) => els.map((el) => ({ service: el.dataset.service, health: el.dataset.health })));
+    const p95 = await gauge(page, "gateway", "p95");
+    const screenshot = await shot(page, "overview");
+    return { firstDataMs, timing, health, p95, screenshot };
+  });
 
-// 3. The range picker changes what is shown: 5 minutes instead of 15, in the URL and the queries.
-await run("rangePicker", async (page) => {
-  await page.goto(`${base}/?range=15m&refresh=off`);
-  await waitForChartsWithData(page);
-  const before = await gauge(page, "gateway", "p95");
-  await page.click(".range-button");
-  await page.click('[data-range="5m"]');
-  await page.waitForFunction((q) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query !== q, before.query);
-  await waitForChartsWithData(page);
-  const after = await gauge(page, "gateway", "p95");
-  const url = page.url();
-  const label = await page.textContent(".range-button");
-  const screenshot = await shot(page, "range-5m");
-  return { before, after, url, label, screenshot };
-});
-
-// 4. Drag across a chart zooms the page's range to the dragged span.
-await run("dragZoom", async (page) => {
-  await page.goto(`${base}/?range=5m&refresh=off`);
-  await waitForChartsWithData(page);
-  const over = page.locator('figure.chart[data-chart="Request rate"] .u-over');
-  await over.scrollIntoViewIfNeeded(); // the mouse only reaches what is on screen
-  const box = await over.boundingBox();
-  // The newest part of the chart: a fresh deployment has data only there.
-  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 8 });
-  await page.mouse.up();
-  await page.waitForFunction(() => /range=\d+-\d+/.test(window.location.search));
-  const url = page.url();
-  // The queries behind the grid follow the dragged range.
-  const range = new URL(url).searchParams.get("range");
-  const [start, end] = range.split("-");
-  await page.waitForFunction(
-    (want) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query?.includes(want),
-    `start=${start}&end=${end}`,
-  );
-  const query = await page.$eval('.gauge[data-stat="p95"]', (el) => el.dataset.query);
-  await page.waitForLoadState("networkidle");
-  const charts = await page.$$eval("figure.chart", (els) => els.map((el) => ({ title: el.dataset.chart, points: Number(el.dataset.points) })));
-  const screenshot = await shot(page, "drag-zoom");
-  return { url, query, charts, screenshot };
-});
-
-// 5. A shared URL shows the same thing in a fresh browser: an absolute range older than now.
-await run(
-  "sharedUrl",
-  async (page) => {
-  const [start, end] = SHARED;
-  const url = `${base}/?range=${start}-${end}&refresh=off`;
-  await page.goto(url);
-  await waitForChartsWithData(page);
-  const p95 = await gauge(page, "gateway", "p95");
-  const label = await page.textContent(".range-button");
-  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
-  const screenshot = await shot(page, "shared-url-dark");
-  return { url, start, end, p95, label, theme, screenshot };
-  },
-  "dark",
-);
-
-// 6. Traces: search, open the slowest, see the waterfall with the critical path marked, span details.
-// The search covers the shared (past, settled) range: a trace still receiving spans would differ
-// from the API's answer read a moment later.
-await run("trace", async (page) => {
-  await page.goto(`${base}/traces?range=${SHARED[0]}-${SHARED[1]}&refresh=off&service=gateway`);
-  await page.waitForSelector("a.trace-line");
-  const listShot = await shot(page, "traces");
-  const traceId = await page.getAttribute("a.trace-line", "data-trace");
-  await page.click("a.trace-line");
-  await page.waitForSelector(".waterfall .wf-row[data-span]");
-  const rows = await page.$$eval(".wf-row[data-span]", (els) => els.map((el) => ({ span: el.dataset.span, critical: el.dataset.critical === "true" })));
-  const criticalBars = await page.$$eval(".wf-critical", (els) => els.length);
-  await page.click('.wf-row[data-critical="true"]');
-  await page.waitForSelector(".span-details");
-  const details = await page.textContent(".span-details");
-  const screenshot = await shot(page, "trace-waterfall");
-  return { traceId, url: page.url(), rows, criticalBars, details, screenshot, listScreenshot: listShot };
-});
-
-// 7. Logs: LOG_SERVICE's lines (the test ingested LOG_COUNT of them), newest first, in a virtual
-// list: only the rows in view are in the page, and scrolling through all of them keeps its frames short.
-await run("logs", async (page) => {
-  const service = process.env.LOG_SERVICE ?? "";
-  await page.goto(`${base}/logs?range=1h&refresh=off${service ? `&service=${service}` : ""}`);
-  await page.waitForSelector(".log-line");
-  const rows = await page.$eval("[data-rows]", (el) => Number(el.dataset.rows));
-  const rendered = await page.$$eval(".log-line", (els) => els.length);
-  const firstLines = await page.$$eval(".log-line .log-msg", (els) => els.slice(0, 3).map((el) => el.textContent));
-  const screenshot = await shot(page, "logs");
-  // Scroll to the bottom in steps, one per frame, and time the frames.
-  const frames = await page.evaluate(async () => {
-    const box = document.querySelector(".vlist");
-    const times = [];
-    let last = performance.now();
-    const steps = 120;
-    for (let i = 1; i <= steps; i += 1) {
-      box.scrollTop = (box.scrollHeight * i) / steps;
-      await new Promise((resolve) => requestAnimationFrame(resolve));
-      const now = performance.now();
-      times.push(now - last);
-      last = now;
+  // 2. Charts: every chart of the grid has data (collected apart, so a failure names the chart).
+  await run("charts", async (page) => {
+    await page.goto(`${base}/?range=15m&refresh=off`);
+    try {
+      await waitForChartsWithData(page);
+    } catch {
+      // report which charts are empty below
     }
-    times.sort((a, b) => a - b);
-    return { frames: times.length, medianMs: times[Math.floor(times.length / 2)], worstMs: times[times.length - 1] };
+    const list = await charts(page);
+    const screenshot = await shot(page, "charts");
+    return { charts: list, screenshot };
   });
-  const lastLine = await page.$$eval(".log-line .log-msg", (els) => els[els.length - 1]?.textContent);
-  const bottomShot = await shot(page, "logs-scrolled");
-  return { rows, rendered, firstLines, lastLine, frames, screenshot, bottomScreenshot: bottomShot };
-});
 
-// 8. Alerts and the service map render with data or their honest empty state.
-for (const [name, path, selector] of [
-  ["alerts", "/alerts?range=1h&refresh=off", ".alerts section"],
-  ["serviceMap", "/map?range=15m&refresh=off", ".map-node"],
-]) {
-  await run(name, async (page) => {
-    await page.goto(`${base}${path}`);
-    await page.waitForSelector(selector);
-    await page.waitForLoadState("networkidle");
-    const count = await page.$$eval(selector, (els) => els.length);
-    const screenshot = await shot(page, name);
-    return { count, screenshot };
+  // 3. The range picker changes what is shown: 5 minutes instead of 15, in the URL and the queries.
+  await run("rangePicker", async (page) => {
+    await page.goto(`${base}/?range=15m&refresh=off`);
+    await waitForChartsWithData(page);
+    const before = await gauge(page, "gateway", "p95");
+    await page.click(".range-button");
+    await page.click('[data-range="5m"]');
+    await page.waitForFunction((q) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query !== q, before.query);
+    await waitForChartsWithData(page);
+    const after = await gauge(page, "gateway", "p95");
+    const url = page.url();
+    const label = await page.textContent(".range-button");
+    const screenshot = await shot(page, "range-5m");
+    return { before, after, url, label, screenshot };
   });
+
+  // 4. Drag across a chart zooms the page's range to the dragged span.
+  await run("dragZoom", async (page) => {
+    await page.goto(`${base}/?range=5m&refresh=off`);
+    await waitForChartsWithData(page);
+    const over = page.locator('figure.chart[data-chart="Request rate"] .u-over');
+    await over.scrollIntoViewIfNeeded(); // the mouse only reaches what is on screen
+    const box = await over.boundingBox();
+    // The newest part of the chart: a fresh deployment has data only there.
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.95, box.y + box.height / 2, { steps: 8 });
+    await page.mouse.up();
+    await page.waitForFunction(() => /range=\d+-\d+/.test(window.location.search));
+    const url = page.url();
+    // The queries behind the grid follow the dragged range.
+    const range = new URL(url).searchParams.get("range");
+    const [start, end] = range.split("-");
+    await page.waitForFunction(
+      (want) => document.querySelector('.gauge[data-stat="p95"]')?.dataset.query?.includes(want),
+      `start=${start}&end=${end}`,
+    );
+    const query = await page.$eval('.gauge[data-stat="p95"]', (el) => el.dataset.query);
+    await page.waitForLoadState("networkidle");
+    const charts = await page.$$eval("figure.chart", (els) => els.map((el) => ({ title: el.dataset.chart, points: Number(el.dataset.points) })));
+    const screenshot = await shot(page, "drag-zoom");
+    return { url, query, charts, screenshot };
+  });
+
+  // 5. A shared URL shows the same thing in a fresh browser: an absolute range older than now.
+  await run(
+    "sharedUrl",
+    async (page) => {
+    const [start, end] = SHARED;
+    const url = `${base}/?range=${start}-${end}&refresh=off`;
+    await page.goto(url);
+    await waitForChartsWithData(page);
+    const p95 = await gauge(page, "gateway", "p95");
+    const label = await page.textContent(".range-button");
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+    const screenshot = await shot(page, "shared-url-dark");
+    return { url, start, end, p95, label, theme, screenshot };
+    },
+    "dark",
+  );
+
+  // 6. Traces: search, open the slowest, see the waterfall with the critical path marked, span details.
+  // The search covers the shared (past, settled) range: a trace still receiving spans would differ
+  // from the API's answer read a moment later.
+  await run("trace", async (page) => {
+    await page.goto(`${base}/traces?range=${SHARED[0]}-${SHARED[1]}&refresh=off&service=gateway`);
+    await page.waitForSelector("a.trace-line");
+    const listShot = await shot(page, "traces");
+    const traceId = await page.getAttribute("a.trace-line", "data-trace");
+    await page.click("a.trace-line");
+    await page.waitForSelector(".waterfall .wf-row[data-span]");
+    const rows = await page.$$eval(".wf-row[data-span]", (els) => els.map((el) => ({ span: el.dataset.span, critical: el.dataset.critical === "true" })));
+    const criticalBars = await page.$$eval(".wf-critical", (els) => els.length);
+    await page.click('.wf-row[data-critical="true"]');
+    await page.waitForSelector(".span-details");
+    const details = await page.textContent(".span-details");
+    const screenshot = await shot(page, "trace-waterfall");
+    return { traceId, url: page.url(), rows, criticalBars, details, screenshot, listScreenshot: listShot };
+  });
+
+  // 7. Logs: LOG_SERVICE's lines (the test ingested LOG_COUNT of them), newest first, in a virtual
+  // list: only the rows in view are in the page, and scrolling through all of them keeps its frames short.
+  await run("logs", async (page) => {
+    const service = process.env.LOG_SERVICE ?? "";
+    await page.goto(`${base}/logs?range=1h&refresh=off${service ? `&service=${service}` : ""}`);
+    await page.waitForSelector(".log-line");
+    const rows = await page.$eval("[data-rows]", (el) => Number(el.dataset.rows));
+    const rendered = await page.$$eval(".log-line", (els) => els.length);
+    const firstLines = await page.$$eval(".log-line .log-msg", (els) => els.slice(0, 3).map((el) => el.textContent));
+    const screenshot = await shot(page, "logs");
+    // Scroll to the bottom in steps, one per frame, and time the frames.
+    const frames = await page.evaluate(async () => {
+      const box = document.querySelector(".vlist");
+      const times = [];
+      let last = performance.now();
+      const steps = 120;
+      for (let i = 1; i <= steps; i += 1) {
+        box.scrollTop = (box.scrollHeight * i) / steps;
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+        const now = performance.now();
+        times.push(now - last);
+        last = now;
+      }
+      times.sort((a, b) => a - b);
+      return { frames: times.length, medianMs: times[Math.floor(times.length / 2)], worstMs: times[times.length - 1] };
+    });
+    const lastLine = await page.$$eval(".log-line .log-msg", (els) => els[els.length - 1]?.textContent);
+    const bottomShot = await shot(page, "logs-scrolled");
+    return { rows, rendered, firstLines, lastLine, frames, screenshot, bottomScreenshot: bottomShot };
+  });
+
+  // 8. Alerts and the service map render with data or their honest empty state.
+  for (const [name, path, selector] of [
+    ["alerts", "/alerts?range=1h&refresh=off", ".alerts section"],
+    ["serviceMap", "/map?range=15m&refresh=off", ".map-node"],
+  ]) {
+    await run(name, async (page) => {
+      await page.goto(`${base}${path}`);
+      await page.waitForSelector(selector);
+      await page.waitForLoadState("networkidle");
+      const count = await page.$$eval(selector, (els) => els.length);
+      const screenshot = await shot(page, name);
+      return { count, screenshot };
+    });
+  }
+
+  // 9. The alert panel's writes: a rule made in the panel (validated first) fires within seconds on the
+  // demo's traffic; a silence created from one of its alerts mutes it; its delivery attempts open; the
+  // silence is expired from the panel.
+  await run("alertWrites", async (page) => {
+    await page.goto(`${base}/alerts?range=15m&refresh=5s`);
+    await page.click('[data-action="new-rule"]');
+    await page.fill('.rule-editor input[name="name"]', RULE);
+    await page.fill('.rule-editor input[name="condition"]', "response_time.p50 > 0");
+    await page.fill('.rule-editor input[name="for"]', "");
+    await page.fill('.rule-editor input[name="notification"]', CHANNEL);
+    await page.fill('.rule-editor input[name="summary"]', "{{ $labels.service }} answers (p50 {{ $value }} ms)");
+    await page.click('[data-action="validate-rule"]');
+    const validation = await (await page.waitForSelector(".validation")).getAttribute("data-valid");
+    const editorShot = await shot(page, "rule-editor");
+    const created = Date.now();
+    await page.click('[data-action="save-rule"]');
+    await page.waitForSelector(`tr[data-rule="${RULE}"]`);
+    // One of its alerts (grouped by service): gateway's, once pending or firing.
+    const row = `tr[data-fingerprint]:has(td:nth-child(2):text-is("${RULE}")):has(td:text-matches("service=gateway"))`;
+    await page.waitForSelector(`${row} .pill-firing, ${row} .pill-pending`, { timeout: 60_000 });
+    const breachSeenMs = Date.now() - created;
+    const fingerprint = await page.getAttribute(row, "data-fingerprint");
+    const breachedShot = await shot(page, "alert-breached");
+    await page.click(`${row} [data-action="silence"]`);
+    await page.fill(`${row} .silence-form input`, "muted by the dashboard e2e check");
+    const silencing = Date.now();
+    await page.click(`${row} [data-action="create-silence"]`);
+    await page.waitForSelector(`${row} .pill-muted:text-is("silenced")`, { timeout: 60_000 });
+    const silencedMs = Date.now() - silencing;
+    const silenceId = await page.getAttribute("tr[data-silence]:has(.pill-active)", "data-silence");
+    const silencedShot = await shot(page, "alert-silenced");
+    await page.click(`${row} [data-action="attempts"]`);
+    await page.waitForSelector(`[data-attempts="${fingerprint}"] table, [data-attempts="${fingerprint}"] .status`);
+    const attempts = await page.$$eval(`[data-attempts="${fingerprint}"] tbody tr`, (els) => els.length);
+    const attemptsUrl = page.url();
+    const attemptsShot = await shot(page, "alert-attempts");
+    await page.click(`tr[data-silence="${silenceId}"] [data-action="expire-silence"]`);
+    await page.waitForSelector(`tr[data-silence="${silenceId}"] .pill-expired`, { timeout: 30_000 });
+    const screenshot = await shot(page, "silence-expired");
+    return {
+      validation, breachSeenMs, fingerprint, silencedMs, silenceId, attempts, attemptsUrl,
+      screenshot, editorScreenshot: editorShot, breachedScreenshot: breachedShot,
+      silencedScreenshot: silencedShot, attemptsScreenshot: attemptsShot,
+    };
+  });
+}
+
+/** Sign in on the alert panel with ``key``; what it offers then. */
+async function signedIn(page, key, name) {
+  await page.goto(`${base}/alerts?range=15m&refresh=off`);
+  await page.fill('.key-menu input[type="password"]', key); // the API answered 401: the key form is open
+  await page.click('.key-menu button[type="submit"]');
+  await page.waitForSelector("tr[data-rule]");
+  await page.waitForSelector("tr[data-fingerprint]");
+  await page.waitForLoadState("networkidle"); // the role probe has answered
+  const writeActions = await page.$$eval(".write-action", (els) => els.map((el) => el.dataset.action ?? el.textContent));
+  const readActions = await page.$$eval('[data-action="attempts"]', (els) => els.length);
+  const keyButton = await page.textContent(".key-field > button");
+  const screenshot = await shot(page, name);
+  return { writeActions, readActions, keyButton, screenshot };
+}
+
+if (PHASE === "keys") {
+  await run("readKey", (page) => signedIn(page, process.env.READ_KEY ?? "", "read-key"));
+  await run("adminKey", (page) => signedIn(page, process.env.ADMIN_KEY ?? "", "admin-key"));
 }
 
 for (const profile of profiles) rmSync(profile, { recursive: true, force: true });

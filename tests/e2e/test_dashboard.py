@@ -2,7 +2,10 @@
 real deployment with demo traffic: no console error, every chart of the grid has data, the p95 shown
 is the API's answer to the same query, a trace opens as a waterfall with the API's critical path
 marked, the range picker, a drag on a chart and a shared URL change what is shown, and 10,000 log
-lines sit in a virtual list. Each check leaves a screenshot in .perfpulse-test/screenshots/dashboard.
+lines sit in a virtual list. The alert panel: a rule created there fires within seconds, a silence
+created from its alert mutes it and is expired there; then, with API keys made, a read key sees no
+write action and an admin key does. Each check leaves a screenshot in
+.perfpulse-test/screenshots/dashboard.
 
 Needs ``make dashboard`` (the build and dashboard/node_modules) and /usr/bin/chromium
 (infra/install-deps.sh); ``make test`` provides both.
@@ -22,7 +25,8 @@ import httpx
 import pytest
 
 from api.dashboard import STATIC_DIR
-from tests.e2e.conftest import Deployment, wait_for
+from perfpulse.settings import DEFAULT_RULES
+from tests.e2e.conftest import Deployment, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -33,6 +37,7 @@ SCREENSHOTS = REPO / ".perfpulse-test" / "screenshots" / "dashboard"
 CHROMIUM = "/usr/bin/chromium"
 LOG_SERVICE = "dashboard-e2e-logs"
 LOG_COUNT = 10_000
+RULE = "e2e_demo_latency"  # the rule the browser creates in the alert panel
 
 
 def now_ms() -> int:
@@ -62,8 +67,32 @@ def demo_is_visible(deployment: Deployment) -> bool:
     return {"gateway", "orchestrator", "frontend"} <= with_p95 and bool(traces["traces"])
 
 
-def run_browser_checks(deployment: Deployment, shared: tuple[int, int]) -> dict[str, Any]:
-    if SCREENSHOTS.exists():
+def with_own_rules(deployment: Deployment, rules: Path) -> None:
+    """Restart the deployment on a copy of the shipped rules file (the panel edits it) whose webhook
+    channel points at a closed port: its notifications fail, so they have delivery attempts."""
+    shutil.copy(DEFAULT_RULES, rules)
+    deployment.stop_all()
+    deployment.settings = deployment.settings.model_copy(update={"rules": rules, "api_port": free_port()})
+    env = deployment.processes.env
+    env.update(PERFPULSE_RULES=str(rules), PERFPULSE_API_PORT=str(deployment.settings.api_port))
+    env["PERFPULSE_ALERT_WEBHOOK_URL"] = f"http://127.0.0.1:{free_port()}/hook"
+    deployment.start("api", "api")
+    deployment.start("worker-1", "worker")
+
+
+def make_key(deployment: Deployment, scope: str, admin_key: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {admin_key}"} if admin_key else {}
+    body = {"scope": scope, "name": f"dashboard e2e {scope}"}
+    response = httpx.post(f"{deployment.url}/api/v1/keys", json=body, headers=headers, timeout=30)
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def run_browser_checks(
+    deployment: Deployment, shared: tuple[int, int], phase: str = "open", **env_extra: str
+) -> dict[str, Any]:
+    if phase == "open" and SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
     env = {
         **os.environ,
@@ -73,13 +102,17 @@ def run_browser_checks(deployment: Deployment, shared: tuple[int, int]) -> dict[
         "LOG_SERVICE": LOG_SERVICE,
         "SHARED_START": str(shared[0]),
         "SHARED_END": str(shared[1]),
+        "PHASE": phase,
+        "E2E_RULE": RULE,
+        "E2E_CHANNEL": "ops-webhook",
+        **env_extra,
     }
     done = subprocess.run(
         ["node", str(SCRIPT)], cwd=DASHBOARD, env=env, capture_output=True, text=True, timeout=480, check=False
     )
     assert done.returncode == 0, f"the browser checks failed to run: {done.stderr[-3000:]}"
     results: dict[str, Any] = json.loads(done.stdout)
-    (SCREENSHOTS / "results.json").write_text(json.dumps(results, indent=2))
+    (SCREENSHOTS / f"results-{phase}.json").write_text(json.dumps(results, indent=2))
     return results
 
 
@@ -108,11 +141,13 @@ def query_range(query: str) -> tuple[int, int]:
     return int(params["start"]), int(params["end"])
 
 
-def test_dashboard_in_headless_chromium(deployment: Deployment) -> None:
+def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) -> None:
     assert (STATIC_DIR / "index.html").is_file(), f"no dashboard build in {STATIC_DIR}: run `make dashboard`"
     assert (DASHBOARD / "node_modules" / "playwright-core").is_dir(), "dashboard/node_modules missing: `make dashboard`"
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: infra/install-deps.sh installs Debian's chromium"
 
+    rules = tmp_path / "alerts.yaml"
+    with_own_rules(deployment, rules)
     deployment.start("demo", "demo")
     wait_for(lambda: demo_is_visible(deployment), 180, "the demo's three services and traces")
     seen_at = now_ms()
@@ -176,4 +211,35 @@ def test_dashboard_in_headless_chromium(deployment: Deployment) -> None:
     assert logs["lastLine"] == f"line 00000 of {LOG_COUNT}"
 
     for check in checks.values():
+        assert Path(check["screenshot"]).is_file()
+
+    # The alert panel's writes: the rule validated and created there is in the rules file and fires
+    # on the demo's traffic within seconds; a silence from its gateway alert muted it, then expired.
+    written = checks["alertWrites"]
+    assert written["validation"] == "true"
+    assert f"name: {RULE}" in rules.read_text()
+    assert written["breachSeenMs"] < 30_000, written
+    alerts = deployment.get("/api/v1/alerts").json()["alerts"]
+    [breached] = [a for a in alerts if a["fingerprint"] == written["fingerprint"]]
+    assert breached["rule"] == RULE and breached["labels"]["service"] == "gateway"
+    assert written["silencedMs"] < 30_000, written
+    silence = deployment.get(f"/api/v1/silences/{written['silenceId']}").json()
+    assert silence["state"] == "expired" and 'service="gateway"' in silence["matchers_text"]
+    assert f"attempts={written['fingerprint']}" in written["attemptsUrl"]
+
+    # With keys (the API closes): a read key sees the panel without one write action, an admin key
+    # sees them. The only console errors are the API's refusals before sign-in (401) and the read
+    # key's refused role probe (403).
+    admin = make_key(deployment, "admin")
+    read = make_key(deployment, "read", admin)
+    signed = run_browser_checks(deployment, shared, "keys", READ_KEY=read, ADMIN_KEY=admin)
+    failed = {name: check["error"] for name, check in signed["checks"].items() if not check["ok"]}
+    assert not failed, f"browser checks failed (screenshots in {SCREENSHOTS}): {failed}"
+    as_read, as_admin = signed["checks"]["readKey"], signed["checks"]["adminKey"]
+    assert as_read["writeActions"] == [] and as_read["readActions"] > 0
+    assert as_read["keyButton"].endswith("(read-only)")
+    assert {"new-rule", "edit-rule", "delete-rule"} <= set(as_admin["writeActions"]), as_admin
+    refused = [e for e in signed["consoleErrors"] if "status of 401" not in e and "status of 403" not in e]
+    assert refused == [], signed["consoleErrors"]
+    for check in signed["checks"].values():
         assert Path(check["screenshot"]).is_file()
