@@ -29,15 +29,30 @@ def test_append_then_remove_restores_the_shipped_file_exactly() -> None:
     assert without_rule(added, "new_rule") == text
 
 
+TASK_RULES = ["slow_task_creation", "slow_task_execution", "slow_queue_processing", "low_task_completion"]
+
+
 def test_replace_keeps_neighbours_and_comments() -> None:
     text = DEFAULT_RULES.read_text()
     edited = with_rule(text, {**NEW, "name": "high_error_rate"}, replace="high_error_rate")
-    assert valid(edited) == ["high_response_time", "high_error_rate", "memory_threshold", "task_queue_backup"]
+    assert valid(edited) == [
+        "high_response_time",
+        "high_error_rate",
+        "memory_threshold",
+        "task_queue_backup",
+        *TASK_RULES,
+    ]
     assert parse_rules(edited).rules.get("high_error_rate").condition.text == "response_time.p99 > 500"  # type: ignore[union-attr]
     kept = [line for line in text.splitlines() if line.startswith("#")]
     assert [line for line in edited.splitlines() if line.startswith("#")] == kept
     renamed = with_rule(text, NEW, replace="memory_threshold")
-    assert rule_names(renamed) == ["high_response_time", "high_error_rate", "new_rule", "task_queue_backup"]
+    assert rule_names(renamed) == [
+        "high_response_time",
+        "high_error_rate",
+        "new_rule",
+        "task_queue_backup",
+        *TASK_RULES,
+    ]
 
 
 def test_flow_lists_block_scalars_and_the_last_rule() -> None:

@@ -89,6 +89,10 @@ def test_the_spec_rules_file_validates_without_any_secret() -> None:
         "high_error_rate",
         "memory_threshold",
         "task_queue_backup",
+        "slow_task_creation",
+        "slow_task_execution",
+        "slow_queue_processing",
+        "low_task_completion",
     ]
     spec = {r.name: (str(r.condition), r.severity.value, set(r.notification)) for r in rules.rules}
     assert spec["high_response_time"][:2] == ("response_time.p95 > 200", "warning")
