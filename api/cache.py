@@ -259,7 +259,8 @@ class QueryCache:
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:
         """Hear ``channel`` until cancelled, dropping what each message touches; subscribe again
         every :data:`_LISTEN_RETRY_S` seconds while Redis cannot be reached (logged once).
-        ``ready`` is set each time the subscription is confirmed."""
+        ``ready`` is set each time the subscription is confirmed. On a Redis Cluster ``redis_url`` is
+        one node: the cluster passes every published message to the subscribers of each node."""
         failing = False
         while True:
             client: Any = aioredis.from_url(redis_url, socket_connect_timeout=1.0, health_check_interval=5)

@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from api.cachecell import Cell
@@ -99,11 +100,13 @@ async def drop_cells(redis: Any, windows: list[StoredWindow], *, namespace: str)
 
 
 class L2Cache:
-    """Answers of this deployment (``namespace``: its topic prefix) in the Redis at ``redis_url``."""
+    """Answers of this deployment (``namespace``: its topic prefix) in the Redis at ``redis_url``;
+    ``cluster``: the URL names a node of a Redis Cluster (keys are routed by slot)."""
 
-    def __init__(self, redis_url: str, namespace: str) -> None:
+    def __init__(self, redis_url: str, namespace: str, *, cluster: bool = False) -> None:
         self.namespace = namespace
-        self._redis: Any = aioredis.from_url(redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+        connect = RedisCluster.from_url if cluster else aioredis.from_url
+        self._redis: Any = connect(redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
         self._put: Any = self._redis.register_script(_PUT)
         self._down_until: float | None = None  # monotonic time of the next try while Redis is down
 

@@ -163,7 +163,11 @@ def _query_cache(settings: Settings) -> QueryCache:
         ranges_ttl_s=parse_duration_ms(settings.cache_ranges_ttl) / 1000,
         settle_ms=settings.window_ms + settings.grace_ms + SINK_FLUSH_MS,
     )
-    l2 = L2Cache(settings.redis_url, settings.topic_prefix) if settings.cache_l2 else None
+    l2 = (
+        L2Cache(settings.redis_url, settings.topic_prefix, cluster=settings.redis_cluster)
+        if settings.cache_l2
+        else None
+    )
     return QueryCache(config, l2)
 
 

@@ -67,6 +67,7 @@ def sink_config(settings: Settings) -> SinkConfig:
             settings.redis_url,
             stored_channel(settings.topic_prefix),
             before_publish=functools.partial(drop_cells, namespace=settings.topic_prefix),
+            cluster=settings.redis_cluster,
         ).publish,
     )
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from schemas.events import StoredWindow, encode_stored
@@ -36,15 +37,17 @@ BeforePublish = Callable[[Any, list[StoredWindow]], Awaitable[object]]
 
 
 class StoredFeed:
-    """The sink's ``on_stored`` listener: ``channel`` on the Redis at ``redis_url``."""
+    """The sink's ``on_stored`` listener: ``channel`` on the Redis at ``redis_url`` (``cluster``: a node
+    of a Redis Cluster, which passes each message to the subscribers of every node)."""
 
-    def __init__(self, redis_url: str, channel: str, before_publish: BeforePublish | None = None) -> None:
+    def __init__(
+        self, redis_url: str, channel: str, before_publish: BeforePublish | None = None, *, cluster: bool = False
+    ) -> None:
         self.channel = channel
         self.dropped = 0  # messages dropped because the queue was full while Redis was down
         self.published = 0  # messages Redis took
-        self._redis: Any = aioredis.from_url(
-            redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
-        )
+        connect = RedisCluster.from_url if cluster else aioredis.from_url
+        self._redis: Any = connect(redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S)
         self._before = before_publish
         self._queue: collections.deque[list[StoredWindow]] = collections.deque()
         self._wake = asyncio.Event()
