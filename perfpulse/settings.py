@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Limits, Redactor, Topics, parse_duration_ms
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         "1h", description="how long Redis (L2) keeps the answer of a settled query without step"
     )
     cache_l2: bool = Field(True, description="keep query answers in Redis (L2) too")
+    cache_key: SecretStr | None = Field(
+        None, description="base64 of 32 bytes: query answers in Redis (L2) are encrypted with AES-256-GCM"
+    )
     compress_min_bytes: int = Field(
         1024, ge=0, description="answers from this size on are sent brotli or gzip compressed"
     )
