@@ -1,6 +1,9 @@
 """The L2 cache: answers in Redis, shared by every API process, compressed, each with the time to
 live of its query class; and the one function that drops the cells a stored window touches.
 
+Values are zlib-compressed and, with a cache key set, sealed with AES-256-GCM (api/cacheseal.py); a
+value that does not open or decompress is a miss.
+
 Layout per metric (one hash tag per metric, so a Redis Cluster keeps a metric's keys on one node
 and the scripts below run there): ``<ns>qc:{<metric hash>}:<key>`` an answer (zlib),
 ``...:idx`` a sorted set of the metric's answers (member ``<key>|<start>|<end>|<services JSON>``,
@@ -29,6 +32,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from api.cachecell import Cell
+from api.cacheseal import Sealer
 from schemas.events import StoredWindow
 
 __all__ = ["MAX_INDEXED", "RETRY_S", "TIMEOUT_S", "L2Cache", "drop_cells"]
@@ -101,10 +105,12 @@ async def drop_cells(redis: Any, windows: list[StoredWindow], *, namespace: str)
 
 class L2Cache:
     """Answers of this deployment (``namespace``: its topic prefix) in the Redis at ``redis_url``;
-    ``cluster``: the URL names a node of a Redis Cluster (keys are routed by slot)."""
+    ``cluster``: the URL names a node of a Redis Cluster (keys are routed by slot); ``sealer``: values
+    are encrypted with it (api/cacheseal.py)."""
 
-    def __init__(self, redis_url: str, namespace: str, *, cluster: bool = False) -> None:
+    def __init__(self, redis_url: str, namespace: str, *, cluster: bool = False, sealer: Sealer | None = None) -> None:
         self.namespace = namespace
+        self._sealer = sealer
         connect = RedisCluster.from_url if cluster else aioredis.from_url
         self._redis: Any = connect(redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
         self._put: Any = self._redis.register_script(_PUT)
@@ -127,20 +133,38 @@ class L2Cache:
             return None
         self._back()
         gen = reply[0].decode() if reply[0] is not None else "0"
-        return [zlib.decompress(v) if v is not None else None for v in reply[1:]], gen
+        return [
+            self._unpack(v, prefix + k) if v is not None else None for k, v in zip(keys, reply[1:], strict=True)
+        ], gen
 
     async def put(self, key: str, value: bytes, cell: Cell, ttl_s: float, gen: str) -> bool:
         """Store ``value`` unless the metric's ``gen`` moved since the lookup; whether it was stored."""
         if self._down_until is not None:
             return False
         prefix = _prefix(self.namespace, cell.metric)
-        args = [gen, zlib.compress(value, 1), int(ttl_s * 1000), _member(key, cell), cell.end_ms, MAX_INDEXED, prefix]
+        packed = self._pack(value, prefix + key)
+        args = [gen, packed, int(ttl_s * 1000), _member(key, cell), cell.end_ms, MAX_INDEXED, prefix]
         try:
             stored = await self._put(keys=[f"{prefix}gen", f"{prefix}idx", prefix + key], args=args)
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return False
         return bool(stored)
+
+    def _pack(self, value: bytes, redis_key: str) -> bytes:
+        compressed = zlib.compress(value, 1)
+        return compressed if self._sealer is None else self._sealer.seal(compressed, redis_key)
+
+    def _unpack(self, raw: bytes, redis_key: str) -> bytes | None:
+        """The value stored under ``redis_key``; None (a miss) when it does not open or decompress:
+        written with another key or by something else."""
+        opened = raw if self._sealer is None else self._sealer.open(raw, redis_key)
+        if opened is None:
+            return None
+        try:
+            return zlib.decompress(opened)
+        except zlib.error:
+            return None
 
     def _failed(self, exc: Exception) -> None:
         if self._down_until is None:

@@ -30,6 +30,7 @@ from api import (
 from api.auth import Auth, install_auth
 from api.batch import router as batch_router
 from api.cache import CacheConfig, QueryCache
+from api.cacheseal import Sealer
 from api.canary import router as canary_router
 from api.dashboard import router as dashboard_router
 from api.heatmap import router as heatmap_router
@@ -155,7 +156,8 @@ def create_app(
 
 
 def _query_cache(settings: Settings) -> QueryCache:
-    """L1 in this process and L2 in the deployment's Redis (keys under its topic prefix)."""
+    """L1 in this process and L2 in the deployment's Redis (keys under its topic prefix), its values
+    encrypted when a cache key is set; ValueError naming what is wrong with the key (never the key)."""
     config = CacheConfig(
         l1_bytes=settings.cache_l1_mb * 1024 * 1024,
         l1_ttl_s=parse_duration_ms(settings.cache_l1_ttl) / 1000,
@@ -163,12 +165,13 @@ def _query_cache(settings: Settings) -> QueryCache:
         ranges_ttl_s=parse_duration_ms(settings.cache_ranges_ttl) / 1000,
         settle_ms=settings.window_ms + settings.grace_ms + SINK_FLUSH_MS,
     )
-    l2 = (
-        L2Cache(settings.redis_url, settings.topic_prefix, cluster=settings.redis_cluster)
-        if settings.cache_l2
-        else None
+    if not settings.cache_l2:
+        return QueryCache(config, None)
+    secret = settings.cache_key.get_secret_value() if settings.cache_key is not None else None
+    sealer = Sealer.from_base64(secret) if secret else None
+    return QueryCache(
+        config, L2Cache(settings.redis_url, settings.topic_prefix, cluster=settings.redis_cluster, sealer=sealer)
     )
-    return QueryCache(config, l2)
 
 
 def _auth(settings: Settings) -> Auth:

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
 from api.cachecell import Cell
+from api.cacheseal import Sealer
 from api.l2cache import L2Cache, drop_cells
 from perfpulse.storedfeed import StoredFeed
 from schemas.events import StoredWindow, decode_stored
@@ -179,3 +181,34 @@ def _cluster_nodes(cluster_url: str) -> list[str]:
 
 def test_the_cluster_fixture_is_three_masters(cluster_url: str) -> None:
     assert sum("master" in line for line in _cluster_nodes(cluster_url)) == 3
+
+
+async def test_sealed_values_are_not_readable_in_redis_and_open_only_with_the_key(redis_url: str) -> None:
+    namespace = f"t{uuid.uuid4().hex[:8]}."
+    sealed = L2Cache(redis_url, namespace, sealer=Sealer(bytes(range(32))))
+    other = L2Cache(redis_url, namespace, sealer=Sealer(bytes(32)))
+    plain = L2Cache(redis_url, namespace)
+    client: Any = aioredis.from_url(redis_url)
+    try:
+        reply = await sealed.get_many("m", ["a"])
+        assert reply is not None
+        answer = b'{"series": [{"group": {"service": "gateway"}}]}' * 20
+        assert await sealed.put("a", answer, CELLS["a"], 60, reply[1])
+        assert await sealed.get_many("m", ["a"]) == ([answer], reply[1])
+        assert await other.get_many("m", ["a"]) == ([None], reply[1])  # a miss, not an error
+        assert await plain.get_many("m", ["a"]) == ([None], reply[1])
+        keys = [k for k in await client.keys(f"{namespace}qc:*") if not k.endswith((b":gen", b":idx"))]
+        stored = await client.get(keys[0])
+        assert b"gateway" not in stored and b"gateway" not in zlib_or_raw(stored)
+    finally:
+        for cache in (sealed, other, plain):
+            await cache.close()
+        await client.aclose()
+
+
+def zlib_or_raw(data: bytes) -> bytes:
+    """``data`` decompressed when it is zlib, else as it is (a sealed value is not)."""
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return data
