@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from api.livefeed_metrics import CLOSED, RESULT_QUERIES, STORED_MESSAGES
+from api.livefeed_metrics import CLOSED, RESULT_QUERIES, RESULT_SECONDS, STORED_MESSAGES
 from api.livefeed_subs import AlertsSub, Cell, QuerySub, ServicesSub, cells_of, query_result, red_result, spec_key
 from api.livefeed_wire import Cursor, LiveInputError
 from schemas.events import StoredWindow, decode_stored
@@ -39,6 +39,7 @@ ALERTS_POLL_S = 1.0  # alert transitions are read this often while someone subsc
 ALERTS_LOOKBACK_MS = 5 * 60_000  # transitions evaluated this long ago may still be written (late windows)
 ALERTS_PAGE = 1_000  # transitions read per poll
 REDIS_RETRY_S = 1.0
+COALESCE_MAX = 1_000  # stored-windows messages taken as one while the previous were being computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,33 +306,32 @@ class LiveHub:
     async def stored(self, windows: Sequence[StoredWindow], at_ms: int) -> int:
         """Compute and push the results of every subscription ``windows`` touched; returns how many."""
         self._prune()
-        work: list[tuple[str, Sub, Cell]] = []
+        work: list[tuple[str, QuerySub | ServicesSub, Cell]] = []
         for key, shared in list(self._keys.items()):
             if not isinstance(shared.spec, AlertsSub):
                 work += [(key, shared.spec, cell) for cell in cells_of(shared.spec, windows, self.window_ms)]
-        results = await asyncio.gather(*(self._compute(spec, cell) for _, spec, cell in work))
-        published = 0
-        for (key, _, cell), result in zip(work, results, strict=True):
-            if result is not None:
-                window = {"start": cell.start_ms, "end": cell.end_ms}
-                self._publish(key, {"window": window, "late": cell.late, "stored_at": at_ms, **result})
-                published += 1
-        return published
+        # Each result goes out as soon as it is computed: a client waits for its own query only.
+        published = await asyncio.gather(*(self._compute(key, spec, cell, at_ms) for key, spec, cell in work))
+        return sum(published)
 
-    async def _compute(self, spec: Sub, cell: Cell) -> dict[str, Any] | None:
+    async def _compute(self, key: str, spec: QuerySub | ServicesSub, cell: Cell, at_ms: int) -> bool:
+        """Compute and publish one result; False when the store could not answer (logged)."""
+        began = time.monotonic()
         async with self._slots:
             try:
                 if isinstance(spec, QuerySub):
                     RESULT_QUERIES.labels("query").inc()
                     data, cut = await asyncio.to_thread(query_result, self.store, spec, cell, self.window_ms)
-                    return {"data": data, "truncated": cut}
-                if isinstance(spec, ServicesSub):
+                else:
                     RESULT_QUERIES.labels("services").inc()
-                    data = await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms)
-                    return {"data": data, "truncated": False}
+                    data, cut = await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms), False
             except StoreError as exc:
                 log.warning("cannot compute a live result for %s: %s", cell, exc)
-        return None
+                return False
+        RESULT_SECONDS.observe(time.monotonic() - began)
+        window = {"start": cell.start_ms, "end": cell.end_ms}
+        self._publish(key, {"window": window, "late": cell.late, "stored_at": at_ms, "truncated": cut, "data": data})
+        return True
 
     async def _listen(self) -> None:
         """Hear the stored-windows channel; Redis down is logged once and retried until it is back."""
@@ -347,8 +347,14 @@ class LiveHub:
                             failing = False
                         while True:
                             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                            heard: list[Any] = []
+                            while message is not None and len(heard) < COALESCE_MAX:
+                                heard.append(message["data"])
+                                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.0)
                             if message is not None:
-                                await self._heard(message["data"])
+                                heard.append(message["data"])
+                            if heard:
+                                await self._heard(heard)
                 except (RedisError, OSError) as exc:
                     if not failing:
                         log.warning("live feed: cannot listen to %s, retrying every %.0f s: %s",
@@ -358,15 +364,26 @@ class LiveHub:
         finally:
             await client.aclose()
 
-    async def _heard(self, data: Any) -> None:
-        try:
-            windows, at_ms = decode_stored(data if isinstance(data, bytes) else str(data).encode())
-        except ValueError as exc:
-            STORED_MESSAGES.labels("unreadable").inc()
-            log.warning("live feed: %s", exc)
-            return
-        STORED_MESSAGES.labels("read").inc()
-        await self.stored(windows, at_ms)
+    async def _heard(self, messages: list[Any]) -> None:
+        """The messages that arrived while the previous ones were computed, as one: a cell stored
+        twice meanwhile is computed once, and a burst of inserts does not build a backlog. Results
+        carry the earliest message's time (latency is never understated)."""
+        cells: dict[tuple[str, str, int, int], bool] = {}
+        first_ms: int | None = None
+        for data in messages:
+            try:
+                windows, at_ms = decode_stored(data if isinstance(data, bytes) else str(data).encode())
+            except ValueError as exc:
+                STORED_MESSAGES.labels("unreadable").inc()
+                log.warning("live feed: %s", exc)
+                continue
+            STORED_MESSAGES.labels("read").inc()
+            first_ms = at_ms if first_ms is None else min(first_ms, at_ms)
+            for w in windows:
+                cell = (w.metric, w.service, w.start_ms, w.window_ms)
+                cells[cell] = cells.get(cell, False) or w.late
+        if first_ms is not None:
+            await self.stored([StoredWindow(*cell, late) for cell, late in cells.items()], first_ms)
 
     async def _poll_alerts(self) -> None:
         """Alert transitions reach ClickHouse by the sink's own flush, with no stored-windows message:

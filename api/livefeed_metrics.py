@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["CLOSED", "CONNECTIONS", "EVENTS_SENT", "FRAMES_SENT", "RESULT_QUERIES", "SEND_LAG", "STORED_MESSAGES"]
+__all__ = [
+    "CLOSED",
+    "CONNECTIONS",
+    "EVENTS_SENT",
+    "FRAMES_SENT",
+    "RESULT_QUERIES",
+    "RESULT_SECONDS",
+    "SEND_LAG",
+    "STORED_MESSAGES",
+]
 
 CONNECTIONS = Gauge(
     "perfpulse_live_connections", "Open live-feed connections", ["transport"], multiprocess_mode="livesum"
@@ -25,4 +34,9 @@ STORED_MESSAGES = Counter(
 )
 RESULT_QUERIES = Counter(
     "perfpulse_live_result_queries_total", "Queries run for live results (one per subscription and bucket)", ["kind"]
+)
+RESULT_SECONDS = Histogram(
+    "perfpulse_live_result_seconds",
+    "From a stored-windows message heard to its result computed (waiting for a query slot included)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )

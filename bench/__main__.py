@@ -11,6 +11,9 @@ Scenarios (each on a fresh all-in-one deployment: API + sink owning chDB, stream
    lookups over them;
 5. alerts: 1,000 services, a rule each, 100 of them breach for one 1 s window; from the window's end
    to the webhook received (two workers).
+6. live: 1,000 WebSocket clients of the live feed, 10 metric subscriptions each, points of the 10
+   metrics every 100 ms for 30 s (1 s window, 1 s grace); from a window stored (the sink's message) to
+   its result received, and results received per second.
 
 ``python -m bench NAME ...`` runs some of them. Prints a table and the last line ``RESULT
 name=value ...`` with every figure measured."""
@@ -39,7 +42,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.accuracy import run as accuracy
-from infra import LocalKafka
+from bench.live import measure as live_measure
+from infra import LocalKafka, LocalRedis
 from perfpulse.logs import configure_logging
 from perfpulse.processes import ProcessGroup, wait_http_ok
 from perfpulse.runner import settings_env
@@ -49,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".perfpulse-bench"
 KAFKA_PORT = 29092
 API_PORT = 28080
+REDIS_PORT = 28379  # the live scenario's own Redis
 METRIC = "http.server.duration"
 console = Console(stderr=True)
 
@@ -387,6 +392,22 @@ def alert_latency(figures: dict[str, float], services: int = 1_000, breaching: i
         server.shutdown()
 
 
+def live_feed(figures: dict[str, float], connections: int = 1_000, seconds: float = 30) -> None:
+    """Live-feed latency (window stored to result received) and results/s at ``connections``. The
+    sink tells the API through Redis: a Redis of the bench's own, handed to the deployment's settings
+    through the environment they are read from."""
+    redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
+    redis.start()
+    os.environ["PERFPULSE_REDIS_URL"] = redis.url
+    try:
+        with deployed("live", "1s", "1s") as d:
+            console.print(f"live: {connections:,} WebSocket clients, 10 subscriptions each, {seconds:.0f} s ...")
+            figures.update(live_measure(d.settings, connections=connections, seconds=seconds))
+    finally:
+        del os.environ["PERFPULSE_REDIS_URL"]
+        redis.stop()
+
+
 def main() -> None:
     configure_logging("error", "console")
     shutil.rmtree(HOME, ignore_errors=True)
@@ -401,6 +422,7 @@ def main() -> None:
         "spans": spans_scenario,
         "alerts": alert_latency,
         "accuracy": accuracy,
+        "live": live_feed,
     }
     chosen = sys.argv[1:] or list(scenarios)
     try:
@@ -411,7 +433,8 @@ def main() -> None:
     table = Table("figure", "value", "target")
     targets = {"ingest_points_per_s": ">= 200000", "freshness_p99_ms": "<= 3000 (window + grace + 1 s)",
                "query_p99_ms": "<= 50", "worker_rss_mb": "<= 500", "spans_per_s": ">= 50000",
-               "trace_query_p99_ms": "<= 50", "alert_latency_p99_ms": "<= 2000 (grace + 1 s)"}  # fmt: skip
+               "trace_query_p99_ms": "<= 50", "alert_latency_p99_ms": "<= 2000 (grace + 1 s)",
+               "ws_p99_ms": "<= 100", "ws_msgs_per_s": ">= 10000", "ws_connect_p99_ms": "<= 100"}  # fmt: skip
     for key, value in figures.items():
         table.add_row(key, f"{value:,.1f}", targets.get(key, ""))
     Console().print(table)
@@ -425,6 +448,8 @@ def main() -> None:
         "spans_per_s",
         "trace_query_p99_ms",
         "alert_latency_p99_ms",
+        "ws_p99_ms",
+        "ws_msgs_per_s",
     )
     print("RESULT " + " ".join(f"{k}={figures[k]:.0f}" for k in keys if k in figures))
 

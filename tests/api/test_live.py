@@ -360,6 +360,7 @@ def test_connections_messages_and_send_lag_are_on_metrics(
     ]
     assert sent and float(sent[0].split()[-1]) >= 1
     assert 'perfpulse_live_send_lag_seconds_count{transport="websocket"}' in text
+    assert "perfpulse_live_result_seconds_count" in text
 
 
 # --- the connection's own mechanics, without a network

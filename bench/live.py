@@ -1,0 +1,110 @@
+"""Live feed: from a window stored (the sink's stored-windows message, ``stored_at``) to its result
+received by WebSocket clients, at many connections, and the results received per second.
+
+Each of ``connections`` clients (one process, asyncio, permessage-deflate as a browser offers it)
+subscribes to the same ``subscriptions`` metric queries; a sender posts points of every metric every
+100 ms for ``seconds``. Each stored window then gives ``connections x subscriptions`` results: the
+server runs one query per distinct subscription and fans the result out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from perfpulse.settings import Settings
+
+__all__ = ["measure"]
+
+SEND_EVERY_S = 0.1
+POINTS_PER_SEND = 50  # per metric
+
+
+def _metric(i: int) -> str:
+    return f"bench.live.{i}"
+
+
+async def _send(api_url: str, metrics: int, seconds: float) -> int:
+    sent = 0
+    async with httpx.AsyncClient(timeout=30) as client:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now = int(time.time() * 1000)
+            points = [{"name": _metric(m), "value": float(1 + (now + j) % 97), "ts": now}
+                      for m in range(metrics) for j in range(POINTS_PER_SEND)]  # fmt: skip
+            response = await client.post(
+                f"{api_url}/api/v1/ingest/metrics", json={"service": "bench", "points": points}
+            )
+            if response.status_code == 202:
+                sent += len(points)
+            await asyncio.sleep(SEND_EVERY_S)
+    return sent
+
+
+async def _open(url: str, subscriptions: int, connect_ms: list[float]) -> ClientConnection:
+    began = time.perf_counter()
+    ws = await connect(url, open_timeout=60, max_size=16 * 1024 * 1024)
+    hello = orjson.loads(await ws.recv())
+    connect_ms.append((time.perf_counter() - began) * 1000)
+    assert hello["type"] == "hello", hello
+    subs = [{"id": f"s{i}", "kind": "query", "metric": _metric(i), "stats": ["p50", "p99", "count"], "group_by": []}
+            for i in range(subscriptions)]  # fmt: skip
+    await ws.send(orjson.dumps({"type": "subscribe", "subscriptions": subs}).decode())
+    return ws
+
+
+async def _receive(ws: ClientConnection, since_ms: int, latencies: list[float], times: list[float]) -> None:
+    """Until the connection closes: every event's latency (received - stored) and receive time."""
+    async for raw in ws:
+        body = orjson.loads(raw)
+        if body["type"] == "heartbeat":
+            await ws.send('{"type": "pong"}')
+        if body["type"] != "batch":
+            continue
+        received = time.time() * 1000
+        for event in body["events"]:
+            if event["window"]["start"] >= since_ms:  # windows of the measurement only
+                latencies.append(received - event["stored_at"])
+                times.append(received)
+
+
+async def _measure(settings: Settings, connections: int, subscriptions: int, seconds: float) -> dict[str, float]:
+    url = settings.api_url.replace("http", "ws", 1) + "/api/v1/live?interval_ms=0"
+    connect_ms: list[float] = []
+    sockets: list[ClientConnection] = []
+    for start in range(0, connections, 100):  # 100 handshakes at a time: a browser fleet does not arrive at once
+        sockets += await asyncio.gather(
+            *(_open(url, subscriptions, connect_ms) for _ in range(min(100, connections - start)))
+        )
+    since_ms = int(time.time() * 1000) + 1_000  # the first whole window after everyone subscribed
+    latencies: list[float] = []
+    times: list[float] = []
+    receivers = [asyncio.create_task(_receive(ws, since_ms, latencies, times)) for ws in sockets]
+    sent = await _send(settings.api_url, subscriptions, seconds)
+    await asyncio.sleep(5)  # the last windows close (window + grace) and are stored
+    for ws in sockets:
+        await ws.close()
+    await asyncio.gather(*receivers, return_exceptions=True)
+    if len(times) < 2:
+        raise RuntimeError(f"live: {len(times)} results received for {sent} points sent")
+    span_s = (max(times) - min(times)) / 1000
+    return {
+        "ws_connections": float(connections),
+        "ws_connect_p99_ms": float(np.percentile(connect_ms, 99)),
+        "ws_p50_ms": float(np.percentile(latencies, 50)),
+        "ws_p99_ms": float(np.percentile(latencies, 99)),
+        "ws_msgs_per_s": len(times) / span_s if span_s > 0 else 0.0,
+    }
+
+
+def measure(
+    settings: Settings, connections: int = 1_000, subscriptions: int = 10, seconds: float = 30
+) -> dict[str, Any]:
+    """Figures of the live feed of the deployment of ``settings`` (its API must be up and its
+    stream worker in its group)."""
+    return asyncio.run(_measure(settings, connections, subscriptions, seconds))
