@@ -24,6 +24,7 @@ key reads all data), so the scope is not part of the key.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -236,10 +237,17 @@ class QueryCache:
         if task is None:
             task = asyncio.create_task(compute(start_ms, end_ms))
             self._running[key] = task
-            task.add_done_callback(lambda _: self._running.pop(key, None))
+            task.add_done_callback(functools.partial(self._finished, key))
         else:
             CACHE_COALESCED.inc()
         return await asyncio.shield(task)
+
+    def _finished(self, key: tuple[QuerySpec, int, int], task: asyncio.Task[Part]) -> None:
+        """Forget a finished read; its error is taken here too, so one nobody awaits any more (every
+        caller went away) is not reported as never retrieved: the callers that stayed got it."""
+        self._running.pop(key, None)
+        if not task.cancelled():
+            task.exception()
 
     def invalidate(self, windows: list[StoredWindow]) -> int:
         """Drop the L1 answers ``windows`` touch; reads of their metrics running now store nothing."""
