@@ -161,11 +161,11 @@ async def live(websocket: WebSocket) -> None:
     try:
         fmt, protocol = _format(websocket.query_params.get("format"), list(websocket.scope.get("subprotocols", [])))
         conn = hub.open(_interval_s(websocket.query_params.get("interval_ms"), "query.interval_ms"))
-    except LiveInputError as exc:
-        await websocket.close(1008, f"{exc.error}: {exc.details[0]['msg']}"[:120])
-        return
-    except LiveFull as exc:
-        await websocket.close(1013, str(exc)[:120])
+    except (LiveInputError, LiveFull) as exc:
+        # Accepted, then closed: a handshake refused before accept reaches the client as a bare 403.
+        code, why = (1013, str(exc)) if isinstance(exc, LiveFull) else (1008, f"{exc.error}: {exc.details[0]['msg']}")
+        await websocket.accept()
+        await websocket.close(code, why[:120])
         return
     CONNECTIONS.labels("websocket").inc()
     try:

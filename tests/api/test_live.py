@@ -22,6 +22,7 @@ import pytest
 import redis
 import uvicorn
 from fastapi import FastAPI
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
@@ -397,3 +398,11 @@ def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
     assert (big.events, rest.events) == (500, 101)
     assert [e["seq"] for e in big.body["events"] + rest.body["events"]] == list(range(1, 602))
     assert rest.body["cursor"] == "abcd0123.601" and heartbeat.body == {"type": "heartbeat", "cursor": "abcd0123.601"}
+
+
+def test_an_unknown_format_is_closed_with_why(server: tuple[str, FastAPI]) -> None:
+    address, _ = server
+    with connect(url(address, format="xml")) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "invalid format" in closed.value.rcvd.reason
