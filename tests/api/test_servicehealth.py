@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from alerting.notify.notifier import Notifier
+from alerting.rules import AlertTransition, State
 from api.models_services import ServiceHealth
 from api.params import now_ms
+from perfpulse.settings import Settings
+from perfpulse.stages import notifier_name
+from storage.alerts import save_notifier_state
 from tests.api.apps import app_store, assert_error_shape
+from tests.api.test_health_scores import status
 from tests.storage.builders import insert_rows, window_row
 
 
@@ -63,6 +70,36 @@ def test_instances_are_scored_alone_and_the_lowest_is_the_score(client: TestClie
     repeated = health(client, "pricing", instance=["10.0.0.1:80", "10.0.0.9:80"])
     assert repeated["score"] == 1.0 and repeated["health"][1]["requests"] == 0  # no traffic: nothing against it
     assert health(client, "pricing")["health"][0]["requests"] == 2_000
+
+
+class NoSender:
+    async def send(self, channel: Any, notification: Any) -> list[Any]:
+        raise AssertionError("nothing is sent here")
+
+
+def test_firing_alerts_of_the_saved_notifier_state_lower_the_score(
+    client: TestClient, module_settings: Settings
+) -> None:
+    """A notifier state saved as the notifier saves it (a version above any it reaches in a test)."""
+    seed(client, "billing", ([10.0] * 500, {"status_code": "200", "instance": "b1"}))
+    notifier = Notifier({}, sender=NoSender())
+    firing = [
+        status("billing", "critical").alert,  # service-wide
+        status("billing", "critical", instance="b2").alert,
+        status("billing", "warning", instance="b1").alert,  # inhibited by the critical one (default rule)
+        status("elsewhere", "critical").alert,  # another service: not counted
+    ]
+    notifier.receive([AlertTransition(alert, State.PENDING, now_ms()) for alert in firing])
+    state = orjson.dumps({"notifier": notifier.snapshot()}).decode()
+    save_notifier_state(app_store(client), notifier_name(module_settings), 10**12, state)
+    answer = health(client, "billing", instance="b1,b2")
+    b1, b2 = answer["health"]
+    assert b1["score"] == 0.25 and [a["rule"] for a in b1["alerts"]] == ["slow_critical"]
+    assert b1["reasons"] == ["alert slow_critical (critical) firing: x0.25"] and b1["requests"] == 500
+    both = sorted([firing[0].fingerprint, firing[1].fingerprint])
+    assert sorted(a["fingerprint"] for a in b2["alerts"]) == both and b2["requests"] == 0
+    assert answer["score"] == 0.25
+    assert sorted(a["fingerprint"] for a in health(client, "billing")["health"][0]["alerts"]) == both
 
 
 def test_an_unknown_service_has_no_requests(client: TestClient) -> None:
