@@ -12,7 +12,9 @@ running at once are one read (request coalescing).
 Staleness: the sink publishes every (metric, service, window) it stored, late corrections
 included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
 (:func:`api.l2cache.drop_cells`) and every API process drops its L1 parts on hearing it
-(:meth:`QueryCache.listen`). A read that began before such a message stores nothing it read. While
+(:meth:`QueryCache.listen`). A read that ran while such a message came stores nothing of the cells
+it touches (L1: the windows heard meanwhile are checked against each part; L2: any drop of the
+metric's cells meanwhile refuses the write, api/l2cache.py). While
 this process cannot hear the channel (Redis down), L1 keeps answers only :data:`UNHEARD_TTL_S`
 seconds and is emptied when it hears again (it may have missed messages).
 
@@ -24,6 +26,7 @@ key reads all data), so the scope is not part of the key.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import hashlib
 import logging
@@ -65,6 +68,7 @@ log = logging.getLogger("perfpulse.api.cache")
 
 BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
+_RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
 
 
@@ -142,14 +146,15 @@ class QueryCache:
         self.l2 = l2
         self.hearing = False  # subscribed to the stored-windows channel now
         self._epoch = 0  # moves when invalidations may have been missed
-        self._gens: dict[str, int] = {}  # per metric: moves on each invalidation heard
+        self._windows_heard = 0  # stored windows heard so far
+        self._recent: collections.deque[tuple[int, StoredWindow]] = collections.deque(maxlen=_RECENT_WINDOWS)
         self._running: dict[tuple[QuerySpec, int, int], asyncio.Task[Part]] = {}
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
         horizon = time.time_ns() // 1_000_000 - self.config.settle_ms
         ranges = self._plan(spec, start_ms, end_ms, horizon)
-        stamp = (self._epoch, self._gens.get(spec.metric, 0))
+        stamp = (self._epoch, self._windows_heard)
         began = time.perf_counter()
         found, l2_gen = await self._lookup(spec, ranges)
         looked = time.perf_counter()
@@ -197,7 +202,7 @@ class QueryCache:
         CACHE_MISSES.labels("l1").inc(len(wanted))
         if not wanted or self.l2 is None:
             return found, None
-        stamp = (self._epoch, self._gens.get(spec.metric, 0))
+        stamp = (self._epoch, self._windows_heard)
         reply = await self.l2.get_many(spec.metric, [spec.key(ranges[i].start_ms, ranges[i].end_ms) for i in wanted])
         if reply is None:
             return found, None
@@ -220,8 +225,8 @@ class QueryCache:
             await self.l2.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), r.ttl_s, l2_gen)
 
     def _keep_l1(self, spec: QuerySpec, r: _Range, raw: bytes, stamp: tuple[int, int]) -> None:
-        """Keep ``raw`` in L1 unless an invalidation of the metric was heard since ``stamp`` was taken."""
-        if r.ttl_s is None or stamp != (self._epoch, self._gens.get(spec.metric, 0)):
+        """Keep ``raw`` in L1 unless a window heard since ``stamp`` was taken touches its cell."""
+        if r.ttl_s is None or self._changed_since(stamp, spec.cell(r.start_ms, r.end_ms)):
             return
         ttl_s = min(r.ttl_s, self.config.l1_ttl_s) if self.hearing else UNHEARD_TTL_S
         evicted = self.l1.evictions
@@ -242,6 +247,23 @@ class QueryCache:
             CACHE_COALESCED.inc()
         return await asyncio.shield(task)
 
+    def _changed_since(self, stamp: tuple[int, int], cell: Cell) -> bool:
+        """Whether ``cell`` may have changed since ``stamp``: a window heard since touches it, or what
+        was heard since is no longer all in the recent log, or invalidations may have been missed."""
+        epoch, heard = stamp
+        if epoch != self._epoch:
+            return True
+        if heard == self._windows_heard:
+            return False
+        if not self._recent or self._recent[0][0] > heard:
+            return True
+        for seq, window in reversed(self._recent):
+            if seq < heard:
+                return False
+            if cell.touched_by(window):
+                return True
+        return False
+
     def _finished(self, key: tuple[QuerySpec, int, int], task: asyncio.Task[Part]) -> None:
         """Forget a finished read; its error is taken here too, so one nobody awaits any more (every
         caller went away) is not reported as never retrieved: the callers that stayed got it."""
@@ -251,8 +273,9 @@ class QueryCache:
 
     def invalidate(self, windows: list[StoredWindow]) -> int:
         """Drop the L1 answers ``windows`` touch; reads of their metrics running now store nothing."""
-        for metric in {w.metric for w in windows}:
-            self._gens[metric] = self._gens.get(metric, 0) + 1
+        for window in windows:
+            self._recent.append((self._windows_heard, window))
+            self._windows_heard += 1
         dropped = self.l1.drop(windows)
         CACHE_INVALIDATIONS.labels("l1").inc(dropped)
         CACHE_BYTES.set(self.l1.bytes)

@@ -22,6 +22,7 @@ from api.cache import CacheConfig, Part, QueryCache, QuerySpec
 from infra import LocalRedis
 from perfpulse.settings import Settings
 from schemas import RecordType, RollupBatch, encode_rollups, type_headers
+from schemas.events import StoredWindow
 from tests.api.apps import app_store, running_app
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
@@ -171,3 +172,27 @@ def test_cache_figures_are_on_metrics(client: TestClient) -> None:
     for name in ("hits_total", "misses_total", "evictions_total", "invalidations_total", "bytes", "coalesced_total"):
         assert f"perfpulse_cache_{name}" in text, name
     assert 'perfpulse_cache_hits_total{layer="l1"}' in text
+
+
+async def test_a_read_during_a_change_keeps_only_the_parts_the_change_did_not_touch() -> None:
+    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
+    cache = QueryCache(config, l2=None)
+    cache.hearing = True
+    spec = QuerySpec("m", (), ("count",), (), (), 1_000)  # blocks of 60 s
+    started, release = asyncio.Event(), asyncio.Event()
+    reads: list[tuple[int, int]] = []
+
+    async def read(start_ms: int, end_ms: int) -> Part:
+        reads.append((start_ms, end_ms))
+        started.set()
+        await release.wait()
+        return Part([{"group": {}, "points": [{"t": t, "count": 1} for t in range(start_ms, end_ms, 30_000)]}])
+
+    asked = asyncio.create_task(cache.answer(spec, 0, 180_000, read))  # three settled blocks, read at once
+    await started.wait()
+    cache.invalidate([StoredWindow("m", "gateway", 70_000, 1_000, True)])  # stored while the read ran: block 2
+    release.set()
+    await asked
+    reads.clear()
+    await cache.answer(spec, 0, 180_000, read)
+    assert reads == [(60_000, 120_000)]  # blocks 1 and 3 were kept; block 2 may predate the change
