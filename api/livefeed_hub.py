@@ -33,6 +33,7 @@ log = logging.getLogger("perfpulse.api.live")
 
 Sub = QuerySub | ServicesSub | AlertsSub
 MAX_EVENTS_PER_FRAME = 500  # a batch frame carries at most this many results; the rest follow at once
+MAX_FRAME_SERIES = 2_000  # ... and at most this many series (a result has up to 1,000): frames stay ~1 MB
 LOG_MAX_ENTRIES = 200_000  # results kept for resuming, whatever their age
 QUERY_SLOTS = 2  # result queries run at once (this machine has two cores; the API serves requests too)
 ALERTS_POLL_S = 1.0  # alert transitions are read this often while someone subscribes to them
@@ -65,6 +66,7 @@ class Entry:
     key: str  # the subscription's spec_key
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)  # when it was computed
+    series: int = 1  # its size, in series (services), what bounds a frame
 
 
 @dataclass(slots=True)
@@ -135,7 +137,15 @@ class Connection:
             wait = sent_at + self.interval_s - time.monotonic()
             if wait > 0:  # batch what arrives within the interval
                 await asyncio.sleep(wait)
-            taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_EVENTS_PER_FRAME))]
+            taken = [self._queue.popleft()]
+            series = taken[0][0].series
+            while (
+                self._queue
+                and len(taken) < MAX_EVENTS_PER_FRAME
+                and series + self._queue[0][0].series <= MAX_FRAME_SERIES
+            ):
+                series += self._queue[0][0].series
+                taken.append(self._queue.popleft())
             self.last_seq = taken[-1][0].seq
             events = [{"sub": sub_id, "seq": entry.seq, **entry.body} for entry, sub_id in taken]
             body = {"type": "batch", "cursor": f"{stream}.{self.last_seq}", "events": events}
@@ -294,7 +304,8 @@ class LiveHub:
         if shared is None:  # unsubscribed while its result was computed
             return
         self._seq[0] += 1
-        entry = Entry(self.seq, key, body)
+        data = body.get("data", {})
+        entry = Entry(self.seq, key, body, series=max(1, len(data.get("series", data.get("services", ())))))
         self._log.append(entry)
         horizon = entry.at - self.limits.resume_s
         while self._log and (self._log[0].at < horizon or len(self._log) > LOG_MAX_ENTRIES):

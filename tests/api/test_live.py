@@ -406,3 +406,14 @@ def test_an_unknown_format_is_closed_with_why(server: tuple[str, FastAPI]) -> No
         ws.recv(10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "invalid format" in closed.value.rcvd.reason
+
+
+def test_a_frame_is_bounded_by_the_series_it_carries() -> None:
+    async def scenario() -> list[Any]:
+        conn = Connection(LiveLimits(), interval_s=0)
+        for seq, series in enumerate([1_500, 400, 100, 1_999, 1, 2_000], start=1):
+            conn.push(Entry(seq, "k", {"n": seq}, series=series), "s")
+        return await _frames(conn, 3)
+
+    frames = asyncio.run(scenario())
+    assert [[e["seq"] for e in f.body["events"]] for f in frames] == [[1, 2, 3], [4, 5], [6]]
