@@ -4,14 +4,19 @@ and open ranges, brotli and gzip per Accept-Encoding above the threshold, Server
 from __future__ import annotations
 
 import gzip
+from collections.abc import AsyncIterator
 from typing import Any
 
 import brotli
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
 
-from api.httpcache import SETTLED_MAX_AGE_S, choose_encoding
+from api.httpcache import SETTLED_MAX_AGE_S, HttpCacheMiddleware, choose_encoding
 from tests.api.apps import app_store
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
@@ -105,3 +110,39 @@ def test_server_timing_says_where_the_time_went(client: TestClient) -> None:
 )
 def test_choose_encoding(header: str, coding: str | None) -> None:
     assert choose_encoding(header) == coding
+
+
+def test_every_data_get_has_an_etag(client: TestClient) -> None:
+    first = client.get("/api/v1/metrics", params={"start": BASE_MS, "end": BASE_MS + 600_000})
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+    again = client.get(
+        "/api/v1/metrics",
+        params={"start": BASE_MS, "end": BASE_MS + 600_000},
+        headers={"If-None-Match": first.headers["etag"]},
+    )
+    assert again.status_code == 304
+
+
+def _streaming_app() -> Starlette:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(3):
+            yield f"data: {i}\n\n".encode() * 500
+
+    async def events(_: Request) -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    async def json_chunks(_: Request) -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="application/json")
+
+    app = Starlette(routes=[Route("/api/v1/events", events), Route("/api/v1/chunked", json_chunks)])
+    app.add_middleware(HttpCacheMiddleware, min_bytes=10)
+    return app
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/chunked"])
+def test_streamed_answers_pass_untouched(path: str) -> None:
+    with TestClient(_streaming_app()) as streaming:
+        response = streaming.get(path, headers={"Accept-Encoding": "br, gzip"})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers and "etag" not in response.headers
+    assert response.content == b"".join(f"data: {i}\n\n".encode() * 500 for i in range(3))
