@@ -234,7 +234,7 @@ class Emitter:
     def _check_task(self, task_type: str, priority: str) -> None:
         labels = {"task_type": task_type, "priority": priority, "outcome": "completed"}
         if (problem := check_labels({**self.labels, **labels}, self.limits)) is not None:
-            raise ValueError(f"cannot track task {task_type!r}: {problem}")
+            raise ValueError(f"cannot track task {task_type[:40]!r}: {problem}")
 
     # ------------------------------------------------------------------ spans and logs (caller's thread)
 

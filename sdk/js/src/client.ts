@@ -25,6 +25,9 @@ import { LOG_LEVELS } from "./records.js";
 import type { LogLevel, LogRecord, MetricKind, SpanKind, SpanRecord } from "./records.js";
 import { Sender } from "./sender.js";
 import { Span } from "./span.js";
+import { createTask, runTask } from "./taskrun.js";
+import type { EnqueueOptions, TaskOptions, TaskRun, TaskTicket } from "./taskrun.js";
+import { TaskBook } from "./tasks.js";
 import { nowNs, runNowMs } from "./time.js";
 import { extract, injectContext } from "./traceparent.js";
 import type { HeadersLike, SpanContext } from "./traceparent.js";
@@ -256,6 +259,30 @@ export class Perfpulse implements Recorder {
       return;
     }
     if (this.spans.add(record) && this.spans.open >= this.spans.fillAt) this.sender.wake();
+  }
+
+  // ------------------------------------------------------------------ task queues
+
+  private readonly taskBook = new TaskBook();
+
+  /**
+   * Run `fn` as one run of a task of `taskType`: records its queue wait (from `enqueuedMs`, or the
+   * oldest in-process enqueue of its type and priority), the queue length and in-flight gauges, and
+   * its execution time as `ai.task.duration` with its outcome (completed; failed when it throws;
+   * timed_out for a `TimeoutError`; cancelled for an `AbortError`; or what `run.setOutcome` said),
+   * inside a CONSUMER span `task <type>`. Throws a TypeError naming a bad type or priority.
+   */
+  task<T>(taskType: string, fn: (run: TaskRun) => T | Promise<T>, options: TaskOptions = {}): Promise<T> {
+    return runTask(this, this.taskBook, taskType, fn, options);
+  }
+
+  /**
+   * Run `fn` as the creation of a task of `taskType` (the work of enqueueing it): records
+   * `ai.task.creation_time` once it resolves and, for an in-process queue, counts the task as
+   * waiting. `fn` gets the enqueue time to carry with the job (`ticket.enqueuedMs`).
+   */
+  enqueueTask<T>(taskType: string, fn: (ticket: TaskTicket) => T | Promise<T>, options: EnqueueOptions = {}): Promise<T> {
+    return createTask(this, this.taskBook, taskType, fn, options);
   }
 
   // ------------------------------------------------------------------ logs

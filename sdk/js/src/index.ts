@@ -15,6 +15,10 @@ export type { PerfpulseOptions, PerfpulseStats, SpanOptions } from "./client.js"
 export { BoundCounter, BoundDistribution, BoundGauge, Counter, Distribution, Gauge } from "./instruments.js";
 export type { StopTimer } from "./instruments.js";
 export { Span } from "./span.js";
+export { TaskRun } from "./taskrun.js";
+export type { EnqueueOptions, TaskOptions, TaskTicket } from "./taskrun.js";
+export { TaskBook, outcomeOf } from "./tasks.js";
+export type { TaskOutcome, TaskPoint } from "./tasks.js";
 export type { Attributes, AttributeValue } from "./attributes.js";
 export { currentContext } from "./context.js";
 export { TRACEPARENT, TRACESTATE, extract, formatTraceparent, parseTraceparent } from "./traceparent.js";

@@ -50,7 +50,7 @@ def test_enqueue_times_past_the_bound_are_counted_but_not_kept() -> None:
 
 def test_a_task_type_or_priority_that_is_no_valid_label_value_is_refused_at_the_call(kafka_bootstrap: str) -> None:
     with Emitter("py-tasks-bad", kafka_bootstrap, topic_prefix="unused-tasks-test.") as emitter:
-        with pytest.raises(ValueError, match=r"cannot track task 'x+': label 'task_type' value is longer"):
+        with pytest.raises(ValueError, match=r"cannot track task 'x{40}': label 'task_type' value is longer"):
             emitter.task("x" * 10_000)
         with pytest.raises(ValueError, match=r"label 'priority' value is longer"):
             emitter.enqueue_task("summarize", priority="p" * 10_000)
