@@ -2,9 +2,11 @@
 
 Answers 202 ``{"accepted": n}`` only after Kafka acknowledged every record of the request (nothing
 accepted is lost); 400 with field-level reasons for bad input, 413 for an oversized body, 415 for an
-unknown content encoding, 503 with Retry-After when Kafka cannot take the batch. A rejected request
-writes nothing. Span tags, span logs and log records are redacted (:attr:`IngestContext.redactor`)
-before they leave for Kafka. :func:`read_body` is the one body-reading path, the OTLP receiver's too.
+unknown content encoding, 503 with Retry-After when Kafka cannot take the batch or every ingest slot
+is taken. A rejected request writes nothing. Span tags, span logs and log records are redacted
+(:attr:`IngestContext.redactor`) before they leave for Kafka. Inflating, parsing, redaction and
+batching run on the ingest threads (:mod:`ingest.receivers.offload`), never on the event loop.
+:func:`read_body` and :func:`inflate` are the one body-reading path, the OTLP receiver's too.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from fastapi.responses import JSONResponse, Response
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from ingest.receivers import metrics
 from ingest.receivers.cumulative import CumulativeDeltas
+from ingest.receivers.offload import BUSY_RETRY_AFTER_S, Busy, IngestWorkers
 from ingest.receivers.openapi import RETRY_AFTER_HEADER, Accepted, json_body
 from schemas import EnvelopeError, Limits, MetricsEnvelope, Redactor, error_body, parse_metrics_envelope
 from schemas.errors import ErrorBody
 from schemas.log_envelope import LogsEnvelope, parse_logs_envelope
 from schemas.span_envelope import SpansEnvelope, parse_spans_envelope
 
-__all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "read_body", "router"]
+__all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "RawBody", "inflate", "read_body", "router"]
 
 RETRY_AFTER_S = 5
 
@@ -45,6 +48,7 @@ class IngestContext:
     redactor: Redactor = field(default_factory=Redactor)  # applied to spans and logs before Kafka
     # Last totals of cumulative OTLP sums and histograms, per series (this process only).
     cumulative: CumulativeDeltas = field(default_factory=CumulativeDeltas)
+    workers: IngestWorkers = field(default_factory=IngestWorkers)  # where bodies are parsed, how many at once
 
 
 class BodyError(Exception):
@@ -58,42 +62,69 @@ class BodyError(Exception):
         self.response = JSONResponse(error_body(error, [{"loc": "body", "msg": msg}]), status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped if ``Content-Encoding: gzip``; :class:`BodyError` past ``limit`` bytes."""
+@dataclass(frozen=True, slots=True)
+class RawBody:
+    """A request body as sent: ``gzip`` when it still needs :func:`inflate` (off the event loop)."""
+
+    data: bytes
+    gzip: bool
+
+
+async def read_body(request: Request, limit: int) -> RawBody:
+    """The request body as sent; :class:`BodyError` past ``limit`` bytes or for a content encoding
+    other than gzip or none (refused before the body is read)."""
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding not in ("gzip", "identity"):
+        raise BodyError(415, "unsupported content encoding", f"{encoding[:40]!r}: use gzip or none")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyError(413, "request body too large", f"{declared} bytes, the limit is {limit}")
+        raise BodyError(413, "request body too large", f"{declared[:40]} bytes, the limit is {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise BodyError(413, "request body too large", f"more than {limit} bytes, the limit is {limit}")
         chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").lower()
-    if encoding == "gzip":
-        body = _gunzip(body, limit)
-    elif encoding != "identity":
-        raise BodyError(415, "unsupported content encoding", f"{encoding!r}: use gzip or none")
-    return body
+    return RawBody(b"".join(chunks), encoding == "gzip")
+
+
+def inflate(body: RawBody, limit: int) -> bytes:
+    """The body's bytes, gunzipped when sent gzipped (CPU work: call it off the event loop)."""
+    return _gunzip(body.data, limit) if body.gzip else body.data
+
+
+GZIP_PIECE = 64 * 1024  # compressed bytes fed to zlib at a time
+MAX_GZIP_MEMBERS = 1_024  # bgzip-style streams of 64 KiB blocks take 256 for 16 MiB
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
     """Inflate every gzip member of ``data`` (concatenated members are valid gzip), never more than
-    ``limit`` bytes in all: a small bomb is refused without being inflated."""
+    ``limit`` bytes in all: a small bomb is refused without being inflated.
+
+    Work is linear in ``len(data)`` plus the output: input goes to zlib in pieces of
+    :data:`GZIP_PIECE`, so what a member leaves over (copied by zlib as ``unused_data``, then fed to
+    the next member) is at most one piece, and there are at most :data:`MAX_GZIP_MEMBERS` members.
+    Feeding the whole rest to each member made a stream of many tiny members quadratic.
+    """
+    view = memoryview(data)
     out: list[bytes] = []
-    size = 0
+    size = pos = members = 0
     try:
-        while data:
+        while pos < len(view):
+            members += 1
+            if members > MAX_GZIP_MEMBERS:
+                raise BodyError(400, "invalid gzip body", f"more than {MAX_GZIP_MEMBERS} gzip members")
             member = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            chunk = member.decompress(data, limit + 1 - size)
-            size += len(chunk)
-            if size > limit or member.unconsumed_tail:
-                raise BodyError(413, "request body too large", f"more than {limit} bytes once decompressed")
-            if not member.eof:
-                raise BodyError(400, "invalid gzip body", "the gzip stream is truncated")
-            out.append(chunk)
-            data = member.unused_data
+            while not member.eof:
+                if pos >= len(view):
+                    raise BodyError(400, "invalid gzip body", "the gzip stream is truncated")
+                piece = view[pos : pos + GZIP_PIECE]
+                chunk = member.decompress(piece, limit + 1 - size)
+                size += len(chunk)
+                if size > limit or member.unconsumed_tail:
+                    raise BodyError(413, "request body too large", f"more than {limit} bytes once decompressed")
+                out.append(chunk)
+                pos += len(piece) - len(member.unused_data)
     except zlib.error as exc:
         raise BodyError(400, "invalid gzip body", str(exc)) from None
     return b"".join(out)
@@ -151,8 +182,34 @@ def _reject(signal: _Signal, status: int, body: dict[str, Any], n: int) -> JSONR
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+class _Refused(Exception):
+    """A request body refused with ``status`` and ``body`` (an error body); ``n`` items counted."""
+
+    def __init__(self, status: int, body: dict[str, Any], n: int = 0) -> None:
+        super().__init__(status)
+        self.status, self.body, self.n = status, body, n
+
+
+def _parse(raw: RawBody, signal: _Signal, context: IngestContext, now_ms: int) -> tuple[list[Any], int]:
+    """Inflate, decode, validate, redact and batch a body (CPU work, run off the event loop): the
+    Kafka batches and the number of items; :class:`_Refused` for a body that cannot be stored."""
+    try:
+        body = orjson.loads(inflate(raw, context.limits.max_body_bytes))  # codec: the HTTP request body
+    except BodyError as exc:
+        raise _Refused(exc.status, error_body(exc.error, [{"loc": "body", "msg": exc.msg}])) from None
+    except orjson.JSONDecodeError as exc:
+        raise _Refused(400, error_body("invalid JSON", [{"loc": "body", "msg": str(exc)}])) from None
+    items = body.get(signal.key) if isinstance(body, dict) else None
+    n = len(items) if isinstance(items, list) else 0
+    try:
+        return signal.parse(body, now_ms, context), n
+    except EnvelopeError as exc:
+        raise _Refused(400, error_body(str(exc), [d.as_dict() for d in exc.details]), n) from None
+
+
 async def _receive(request: Request, signal: _Signal) -> Response:
-    """Read, validate, send and answer: the flow every envelope shares."""
+    """Read, validate, send and answer: the flow every envelope shares. The request holds an ingest
+    slot throughout (503 when none is free); its CPU work runs on the ingest threads."""
     context: IngestContext = request.app.state.ingest
     content_type = request.headers.get("content-type")  # none: read as JSON
     media = (content_type or "application/json").split(";", 1)[0].strip().lower()
@@ -162,20 +219,23 @@ async def _receive(request: Request, signal: _Signal) -> Response:
         detail = [{"loc": "header.content-type", "msg": f"{content_type!r}: send application/json"}]
         return JSONResponse(error_body("unsupported content type", detail), status_code=415)
     try:
-        raw = await read_body(request, context.limits.max_body_bytes)
-    except BodyError as exc:
-        metrics.REQUESTS_REJECTED.labels("http", str(exc.status)).inc()
-        return exc.response
-    try:
-        body = orjson.loads(raw)  # codec: the HTTP request body
-    except orjson.JSONDecodeError as exc:
-        return _reject(signal, 400, error_body("invalid JSON", [{"loc": "body", "msg": str(exc)}]), 0)
-    items = body.get(signal.key) if isinstance(body, dict) else None
-    n = len(items) if isinstance(items, list) else 0
-    try:
-        batches = signal.parse(body, time.time_ns() // 1_000_000, context)
-    except EnvelopeError as exc:
-        return _reject(signal, 400, error_body(str(exc), [d.as_dict() for d in exc.details]), n)
+        async with context.workers.slot():
+            try:
+                raw = await read_body(request, context.limits.max_body_bytes)
+            except BodyError as exc:
+                metrics.REQUESTS_REJECTED.labels("http", str(exc.status)).inc()
+                return exc.response
+            batches, n = await context.workers.run(_parse, raw, signal, context, time.time_ns() // 1_000_000)
+            return await _send(context, signal, batches, n)
+    except Busy as exc:
+        metrics.REQUESTS_REJECTED.labels("http", "503").inc()
+        body = error_body(f"cannot accept {signal.noun} now: ingest is busy", [{"loc": "server", "msg": str(exc)}])
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(BUSY_RETRY_AFTER_S)})
+    except _Refused as refused:
+        return _reject(signal, refused.status, refused.body, refused.n)
+
+
+async def _send(context: IngestContext, signal: _Signal, batches: list[Any], n: int) -> Response:
     try:
         await signal.send(context.producer, batches)
     except RecordRejected as exc:

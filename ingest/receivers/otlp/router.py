@@ -5,16 +5,17 @@ the app of :func:`create_otlp_app`. Both read ``app.state.ingest`` (an
 :class:`~ingest.receivers.http.IngestContext`), so one context — one producer, one redactor, one cumulative
 memory — serves both. Answers follow OTLP's rules (:mod:`ingest.receivers.otlp.common`): 200 once Kafka
 acknowledged everything accepted (``partial_success`` counting what was rejected), 400 for a
-malformed request, 503 with ``Retry-After`` when Kafka is unavailable; nothing of a request answered
-4xx or 503 is written.
+malformed request, 503 with ``Retry-After`` when Kafka is unavailable or every ingest slot is taken;
+nothing of a request answered 4xx or 503 is written. Decoding, conversion, redaction and batching run
+on the ingest threads (:mod:`ingest.receivers.offload`), never on the event loop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -32,9 +33,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from ingest.producer import KafkaUnavailable, RecordRejected
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from ingest.receivers import metrics
-from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, read_body
+from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, RawBody, inflate, read_body
+from ingest.receivers.offload import Busy
 from ingest.receivers.otlp.common import (
     Encoding,
     OtlpError,
@@ -55,7 +57,9 @@ from ingest.receivers.otlp.openapi import (
     otlp_success,
 )
 from ingest.receivers.otlp.traces import convert_traces
+from schemas.limits import Limits
 from schemas.log_envelope import pack_logs
+from schemas.redact import Redactor
 from schemas.span_envelope import pack_spans
 
 __all__ = ["create_otlp_app", "router"]
@@ -85,19 +89,39 @@ def _refuse(status: int, message: str, encoding: Encoding, retry: bool = False) 
     return _Refused(status_response(status, message, encoding, RETRY_AFTER_S if retry else None))
 
 
-async def _read(request: Request, message: M) -> tuple[IngestContext, Encoding, M]:
-    """The ingest context, the request's encoding, and ``message`` filled from its body."""
+@asynccontextmanager
+async def _slot(request: Request) -> AsyncIterator[IngestContext]:
+    """The ingest context, with one of its slots held until the request is answered (503 when none
+    is free: refused before the body is read)."""
     context: IngestContext = request.app.state.ingest
+    try:
+        async with context.workers.slot():
+            yield context
+    except Busy as exc:
+        try:
+            encoding = request_encoding(request.headers.get("content-type"))
+        except OtlpError:
+            encoding = Encoding.JSON
+        raise _refuse(503, f"cannot accept data now: {exc}", encoding, retry=True) from None
+
+
+def _decode(raw: RawBody, encoding: Encoding, message: M, limit: int) -> M:
+    """``message`` filled from the body (inflated first): CPU work, run on the ingest threads."""
+    return decode_request(inflate(raw, limit), encoding, message)
+
+
+async def _read(request: Request, context: IngestContext, message: M) -> tuple[Encoding, M]:
+    """The request's encoding, and ``message`` filled from its body (off the event loop)."""
     try:
         encoding = request_encoding(request.headers.get("content-type"))
     except OtlpError as exc:
         raise _refuse(exc.status, exc.message, Encoding.JSON) from None  # the client's encoding is unknown
+    limit = context.limits.max_body_bytes
     try:
-        body = await read_body(request, context.limits.max_body_bytes)
+        raw = await read_body(request, limit)
+        return encoding, await context.workers.run(_decode, raw, encoding, message, limit)
     except BodyError as exc:
         raise _refuse(exc.status, f"{exc.error}: {exc.msg}", encoding) from None
-    try:
-        return context, encoding, decode_request(body, encoding, message)
     except OtlpError as exc:
         raise _refuse(exc.status, exc.message, encoding) from None
 
@@ -121,17 +145,10 @@ def _now_ms() -> int:
 )
 async def export_traces(request: Request) -> Response:
     """An ``ExportTraceServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
-    try:
-        context, encoding, message = await _read(request, ExportTraceServiceRequest())
-        converted = convert_traces(message, _now_ms(), context.limits, context.redactor)
-        await _send(
-            context.producer.send_spans(pack_spans(converted.spans, context.limits)),
-            "spans", len(converted.spans), converted.rejected, encoding,
-        )  # fmt: skip
-    except _Refused as refused:
-        return refused.response
-    response = ExportTraceServiceResponse()
-    return _accepted(response, "rejected_spans", "spans", len(converted.spans), converted.rejected, encoding)
+    send = RecordProducer.send_spans
+    return await _export(
+        request, ExportTraceServiceRequest(), _span_batches, send, "spans", ExportTraceServiceResponse()
+    )
 
 
 @router.post(
@@ -143,17 +160,43 @@ async def export_traces(request: Request) -> Response:
 )
 async def export_logs(request: Request) -> Response:
     """An ``ExportLogsServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
+    send = RecordProducer.send_logs
+    return await _export(request, ExportLogsServiceRequest(), _log_batches, send, "logs", ExportLogsServiceResponse())
+
+
+Batches = tuple[list[Any], int, Rejections]  # Kafka batches, items accepted, items rejected
+
+
+def _span_batches(message: ExportTraceServiceRequest, now_ms: int, limits: Limits, redactor: Redactor) -> Batches:
+    converted = convert_traces(message, now_ms, limits, redactor)
+    return pack_spans(converted.spans, limits), len(converted.spans), converted.rejected
+
+
+def _log_batches(message: ExportLogsServiceRequest, now_ms: int, limits: Limits, redactor: Redactor) -> Batches:
+    converted = convert_logs(message, now_ms, limits, redactor)
+    return pack_logs(converted.records, limits), len(converted.records), converted.rejected
+
+
+async def _export(
+    request: Request,
+    message: M,
+    to_batches: Callable[[M, int, Limits, Redactor], Batches],
+    send: Callable[[RecordProducer, list[Any]], Awaitable[None]],
+    kind: str,
+    response: Message,
+) -> Response:
+    """Spans or log records (``kind``): read and convert off the event loop, send, answer."""
     try:
-        context, encoding, message = await _read(request, ExportLogsServiceRequest())
-        converted = convert_logs(message, _now_ms(), context.limits, context.redactor)
-        await _send(
-            context.producer.send_logs(pack_logs(converted.records, context.limits)),
-            "logs", len(converted.records), converted.rejected, encoding,
-        )  # fmt: skip
+        async with _slot(request) as context:
+            encoding, decoded = await _read(request, context, message)
+            batches, accepted, rejected = await context.workers.run(
+                to_batches, decoded, _now_ms(), context.limits, context.redactor
+            )
+            await _send(send(context.producer, batches), kind, accepted, rejected, encoding)
     except _Refused as refused:
         return refused.response
-    response = ExportLogsServiceResponse()
-    return _accepted(response, "rejected_log_records", "logs", len(converted.records), converted.rejected, encoding)
+    count_field = "rejected_spans" if kind == "spans" else "rejected_log_records"
+    return _accepted(response, count_field, kind, accepted, rejected, encoding)
 
 
 async def _send(sending: Awaitable[None], kind: str, accepted: int, rejected: Rejections, encoding: Encoding) -> None:
@@ -191,22 +234,24 @@ async def export_metrics(request: Request) -> Response:
     """An ``ExportMetricsServiceRequest`` (protobuf or OTLP JSON, gzip allowed). Requests are
     converted and sent one at a time: cumulative totals are committed only once Kafka acknowledged."""
     try:
-        context, encoding, message = await _read(request, ExportMetricsServiceRequest())
-        cumulative = context.cumulative
-        async with cumulative.lock:
-            committed = False
-            try:
-                converted = convert_metrics(message, _now_ms(), context.limits, cumulative)
+        async with _slot(request) as context:
+            encoding, message = await _read(request, context, ExportMetricsServiceRequest())
+            cumulative = context.cumulative
+            async with cumulative.lock:  # one conversion at a time: it reads and stages the totals
+                committed = False
                 try:
-                    await context.producer.send_metrics(converted.batches)
-                except (KafkaUnavailable, RecordRejected) as exc:
-                    metrics.POINTS_REJECTED.labels("otlp").inc(converted.points)
-                    raise _kafka_failed(exc, encoding) from None
-                cumulative.commit()
-                committed = True
-            finally:
-                if not committed:
-                    cumulative.discard()
+                    now = _now_ms()
+                    converted = await context.workers.run(convert_metrics, message, now, context.limits, cumulative)
+                    try:
+                        await context.producer.send_metrics(converted.batches)
+                    except (KafkaUnavailable, RecordRejected) as exc:
+                        metrics.POINTS_REJECTED.labels("otlp").inc(converted.points)
+                        raise _kafka_failed(exc, encoding) from None
+                    cumulative.commit()
+                    committed = True
+                finally:
+                    if not committed:
+                        cumulative.discard()
     except _Refused as refused:
         return refused.response
     metrics.POINTS_ACCEPTED.labels("otlp").inc(converted.points)

@@ -1,0 +1,146 @@
+"""Ingest bodies that cost the most, through the real app served by uvicorn (real Kafka, real chDB):
+their work runs off the event loop (``/healthz`` answers while a 16 MiB body is being processed),
+under a concurrency limit (503 with Retry-After once every slot is taken), and a gzip stream of many
+members is refused past the member bound."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from ingest.receivers.http import MAX_GZIP_MEMBERS
+from ingest.receivers.offload import IngestWorkers
+from perfpulse.app import create_app
+from perfpulse.settings import Settings
+from tests.api.apps import assert_error_shape
+from tests.ingest.helpers import serving
+
+pytestmark = pytest.mark.integration
+
+MIB = 1024 * 1024
+JSON = {"content-type": "application/json"}
+
+
+def worst_logs_body(now_ms: int) -> bytes:
+    """Just under 16 MiB of log records (the body limit) whose messages are dense with what the
+    redactor looks for: every record costs parsing, checks and redaction."""
+    secretish = "password=hunter2 token=abc.def Authorization: Bearer eyJhbGciOi.eyJzdWIi.sig 4111 1111 1111 1111 "
+    message = (secretish * 16)[:1_500]
+    records = [{"ts": now_ms, "level": "info", "message": message, "attributes": {"i": i}} for i in range(10_000)]
+    body = orjson.dumps({"service": "hostile", "logs": records})
+    assert 14 * MIB < len(body) <= 16 * MIB, len(body)
+    return body
+
+
+@pytest.fixture
+def served(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """The API app on a free port (no sink, no notifier): its base URL and the app."""
+    app = create_app(settings, with_sink=False, with_notifier=False)
+    with serving(app) as url:
+        yield url, app
+
+
+class Post(threading.Thread):
+    """One POST in a thread of its own; ``done_at`` is when its answer arrived (monotonic s)."""
+
+    def __init__(self, url: str, body: bytes, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.body, self.headers = url, body, headers
+        self.response: httpx.Response | None = None
+        self.done_at = float("inf")
+
+    def run(self) -> None:
+        self.response = httpx.post(self.url, content=self.body, headers=self.headers, timeout=300)
+        self.done_at = time.monotonic()
+
+
+def test_healthz_answers_while_a_16_mib_body_is_processed(served: tuple[str, Any]) -> None:
+    url, app = served
+    body = worst_logs_body(time.time_ns() // 1_000_000)
+    workers: IngestWorkers = app.state.ingest.workers
+    ingest = Post(f"{url}/api/v1/ingest/logs", body, JSON)
+    ingest.start()
+    while workers.busy == 0 and ingest.is_alive():  # admitted: its body is being read or processed
+        time.sleep(0.005)
+    answered: list[tuple[float, float]] = []  # (asked, answered) of each /healthz while ingest runs
+    with httpx.Client(base_url=url, timeout=30) as health:
+        while ingest.is_alive():
+            asked = time.monotonic()
+            assert health.get("/healthz").status_code == 200
+            answered.append((asked, time.monotonic()))
+            time.sleep(0.02)
+    ingest.join()
+    assert ingest.response is not None and ingest.response.status_code == 202, ingest.response
+    assert ingest.response.json() == {"accepted": 10_000}
+    during = [(a, b) for a, b in answered if b < ingest.done_at]
+    # Several answers came back while the 16 MiB body was still being processed (on the loop, the
+    # first would have waited for the whole body); the bound on each is generous, not a benchmark.
+    assert len(during) >= 3, (len(answered), ingest.done_at - answered[0][0] if answered else None)
+    assert max(b - a for a, b in during) < 2.0
+
+
+def test_a_request_past_the_concurrency_limit_gets_503_with_retry_after(served: tuple[str, Any]) -> None:
+    url, app = served
+    workers = IngestWorkers(threads=1, slots=1)
+    app.state.ingest.workers = workers
+    first = Post(f"{url}/api/v1/ingest/logs", worst_logs_body(time.time_ns() // 1_000_000), JSON)
+    first.start()
+    while workers.busy == 0 and first.is_alive():
+        time.sleep(0.005)
+    assert workers.busy == 1
+    small = {"service": "hostile", "logs": [{"level": "info", "message": "one more"}]}
+    refused = httpx.post(f"{url}/api/v1/ingest/logs", json=small, timeout=30)
+    otlp = httpx.post(f"{url}/v1/logs", json={"resourceLogs": []}, timeout=30)
+    first.join()
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert_error_shape(refused.json(), "server")
+    assert "the limit is 1" in refused.json()["details"][0]["msg"]
+    assert otlp.status_code == 503 and int(otlp.headers["retry-after"]) >= 1, otlp.text
+    assert first.response is not None and first.response.status_code == 202
+    # the slot is free again: the same small request is taken
+    assert httpx.post(f"{url}/api/v1/ingest/logs", json=small, timeout=30).status_code == 202
+
+
+def test_gzip_of_many_members_is_refused_past_the_member_bound(served: tuple[str, Any]) -> None:
+    url, _ = served
+    point = {"name": "m", "value": 1.0}
+    member = gzip.compress(orjson.dumps({"service": "a", "points": [point]}))
+    empty = gzip.compress(b"")
+    # 16 MiB of empty members (about 800,000): refused after the first 1,024, without inflating the rest
+    bomb = member + empty * ((16 * MIB - len(member)) // len(empty))
+    response = httpx.post(
+        f"{url}/api/v1/ingest/metrics", content=bomb, headers={**JSON, "content-encoding": "gzip"}, timeout=60
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["details"] == [{"loc": "body", "msg": f"more than {MAX_GZIP_MEMBERS} gzip members"}]
+    # as many members as the bound allows are inflated and read as one body
+    fine = member + empty * (MAX_GZIP_MEMBERS - 1)
+    response = httpx.post(
+        f"{url}/api/v1/ingest/metrics", content=fine, headers={**JSON, "content-encoding": "gzip"}, timeout=60
+    )
+    assert response.status_code == 202 and response.json() == {"accepted": 1}, response.text
+
+
+def test_gzip_members_split_across_pieces_inflate_whole(served: tuple[str, Any]) -> None:
+    """Members larger than the 64 KiB pieces zlib is fed, and members ending inside a piece."""
+    url, _ = served
+    now = time.time_ns() // 1_000_000
+    points = [{"name": "m", "value": float(i), "ts": now, "labels": {"pad": "x" * 200}} for i in range(2_000)]
+    text = orjson.dumps({"service": "a", "points": points})
+    # the same JSON cut into three members: big (uncompressible-ish), tiny, and the rest
+    cuts = [0, len(text) // 3, len(text) // 3 + 7, len(text)]
+    body = b"".join(gzip.compress(text[a:b], compresslevel=0) for a, b in itertools.pairwise(cuts))
+    assert len(body) > 3 * 64 * 1024
+    response = httpx.post(
+        f"{url}/api/v1/ingest/metrics", content=body, headers={**JSON, "content-encoding": "gzip"}, timeout=60
+    )
+    assert response.status_code == 202 and response.json() == {"accepted": 2_000}, response.text
