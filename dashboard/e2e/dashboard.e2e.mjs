@@ -270,6 +270,22 @@ if (PHASE === "open") {
     });
   }
 
+  // 10. The report of the shared (settled) range: per service, the spec's targets against the figures.
+  await run("report", async (page) => {
+    await page.goto(`${base}/reports?range=${SHARED[0]}-${SHARED[1]}&refresh=off`);
+    await page.waitForSelector('.report[data-ready="true"] .report-service');
+    const lines = await page.$$eval(".report-service tr[data-line]", (els) =>
+      els.map((el) => ({
+        service: el.closest(".report-service").dataset.service,
+        line: el.dataset.line,
+        value: el.dataset.value === "" ? null : Number(el.dataset.value),
+        met: el.dataset.met,
+      })),
+    );
+    const screenshot = await shot(page, "report");
+    return { lines, screenshot };
+  });
+
   // 9. The alert panel's writes: a rule made in the panel (validated first) fires within seconds on the
   // demo's traffic; a silence created from one of its alerts mutes it; its delivery attempts open; the
   // silence is expired from the panel.

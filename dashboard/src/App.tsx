@@ -15,6 +15,7 @@ const TraceView = lazy(() => import("./views/TraceView"));
 const Logs = lazy(() => import("./views/Logs"));
 const Alerts = lazy(() => import("./views/Alerts"));
 const ServiceMap = lazy(() => import("./views/ServiceMap"));
+const Reports = lazy(() => import("./views/Reports"));
 
 const NAV: { path: string; label: string }[] = [
   { path: "/", label: "Overview" },
@@ -22,6 +23,7 @@ const NAV: { path: string; label: string }[] = [
   { path: "/logs", label: "Logs" },
   { path: "/alerts", label: "Alerts" },
   { path: "/map", label: "Service map" },
+  { path: "/reports", label: "Reports" },
 ];
 
 function route(path: string): ReactNode {
@@ -31,6 +33,7 @@ function route(path: string): ReactNode {
   if (path === "/logs") return <Logs />;
   if (path === "/alerts") return <Alerts />;
   if (path === "/map") return <ServiceMap />;
+  if (path === "/reports") return <Reports />;
   return <div className="status">No page at {path}.</div>;
 }
 

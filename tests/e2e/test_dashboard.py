@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,24 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
     silence = deployment.get(f"/api/v1/silences/{written['silenceId']}").json()
     assert silence["state"] == "expired" and 'service="gateway"' in silence["matchers_text"]
     assert f"attempts={written['fingerprint']}" in written["attemptsUrl"]
+
+    # The report page shows, for the settled shared range, exactly the API's figures per service, and
+    # `perfpulse report` prints it to a PDF with chromium.
+    report = checks["report"]["lines"]
+    catalog = deployment.get("/api/v1/services", start=shared[0], end=shared[1]).json()["services"]
+    for service in catalog:
+        red = service["red"] or service["span_red"]
+        shown = {line["line"]: line["value"] for line in report if line["service"] == service["service"]}
+        figures = ("p50", "p95", "p99", "error_rate", "rate")
+        assert shown == {key: red[key] if red and red["requests"] else None for key in figures}, service
+    pdf = tmp_path / "report.pdf"
+    printed = subprocess.run(
+        [sys.executable, "-m", "perfpulse", "report", "--range", "15m", "--out", str(pdf), "--url", deployment.url],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 10_000
+    shutil.copy(pdf, SCREENSHOTS / "report.pdf")
 
     # With keys (the API closes): a read key sees the panel without one write action, an admin key
     # sees them. The only console errors are the API's refusals before sign-in (401) and the read

@@ -78,6 +78,11 @@ function HeatmapImpl({ title, heat, xRange, onPick, height = 150 }: HeatmapProps
           onClick={() => hover && onPick?.(hover)}
         />
       </div>
+      <div className="heatmap-times small muted" style={{ marginLeft: AXIS_PX }}>
+        <span>{formatTime(xRange.start)}</span>
+        <span>{formatTime((xRange.start + xRange.end) / 2)}</span>
+        <span>{formatTime(xRange.end)}</span>
+      </div>
       <div className="heatmap-legend small muted">
         {hover
           ? `${formatTime(hover.t)} · ${formatMs(hover.lo)} – ${formatMs(hover.hi)} · ${formatCount(hover.count)} requests${onPick ? " · click for its traces" : ""}`
