@@ -182,6 +182,7 @@ class LiveHub:
         self._log: deque[Entry] = deque()
         self._seq = [0]  # a list: connections read the current value for their heartbeats
         self._trimmed = 0  # the highest sequence no longer in the log
+        self._gap_seq = 0  # the sequence when the channel was heard again after an outage
         self._slots = asyncio.Semaphore(QUERY_SLOTS)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -260,12 +261,25 @@ class LiveHub:
             raise LiveInputError("cannot subscribe", details)
         return keys
 
+    def _gap(self) -> None:
+        """Stored windows may have been published while the channel was not heard: tell every client,
+        and refuse resuming from before now (the log cannot have what was never computed)."""
+        self._seq[0] += 1  # a number of its own: a cursor before it cannot resume, one after it can
+        self._gap_seq = self.seq
+        why = (
+            "stored windows may have been missed while Redis could not be heard; reload the range by GET /api/v1/query"
+        )
+        for conn in self.connections:
+            conn.reply({"type": "gap", "cursor": f"{self.stream}.{self.seq}", "reason": why})
+
     def _refusal(self, resume: Cursor) -> str | None:
         if resume.stream != self.stream:
             why = "it restarted, or this is another API process"
             return f"stream {resume.stream} is not this server's {self.stream} ({why})"
         if resume.seq > self.seq:
             return f"sequence {resume.seq} is ahead of this stream's last, {self.seq}"
+        if resume.seq < self._gap_seq:
+            return f"stored windows after {resume.seq} may have been missed (Redis could not be heard)"
         if resume.seq < self._trimmed:
             return f"results after {resume.seq} are no longer kept (the last {self.limits.resume_s:.0f} s are)"
         return None
@@ -346,7 +360,7 @@ class LiveHub:
 
     async def _listen(self) -> None:
         """Hear the stored-windows channel; Redis down is logged once and retried until it is back."""
-        client = aioredis.Redis.from_url(self._redis_url)
+        client = aioredis.Redis.from_url(self._redis_url, client_name=f"perfpulse-live-{self.stream}")
         failing = False
         try:
             while True:
@@ -356,6 +370,7 @@ class LiveHub:
                         if failing:
                             log.info("live feed: listening to %s again", self.channel)
                             failing = False
+                            self._gap()
                         while True:
                             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                             heard: list[Any] = []

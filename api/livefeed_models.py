@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LiveBatch", "LiveClose", "LiveError", "LiveEvent", "LiveHeartbeat", "LiveHello", "LiveSubscribed"]
+__all__ = [
+    "LiveBatch",
+    "LiveClose",
+    "LiveError",
+    "LiveEvent",
+    "LiveGap",
+    "LiveHeartbeat",
+    "LiveHello",
+    "LiveSubscribed",
+]
 
 _CURSOR = "<stream>.<seq>: send it back as resume (SSE: Last-Event-ID) to get what followed it"
 
@@ -67,6 +76,15 @@ class LiveError(_Frame):
     type: Literal["error"]
     error: str
     details: list[dict[str, str]] = Field(description="loc (the field) and msg (why)")
+
+
+class LiveGap(_Frame):
+    """The server could not hear stored windows for a while (Redis): results of that time may be
+    missing; cursors before ``cursor`` no longer resume."""
+
+    type: Literal["gap"]
+    cursor: str = Field(description=_CURSOR)
+    reason: str
 
 
 class LiveClose(_Frame):

@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
-from api.livefeed_models import LiveBatch, LiveHello
+from api.livefeed_models import LiveBatch, LiveGap, LiveHello
 from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas.events import StoredWindow, encode_stored, stored_channel
@@ -66,9 +66,14 @@ def wait_listening(settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url)
     channel = stored_channel(settings.topic_prefix)
     deadline = time.monotonic() + 30
-    while client.pubsub_numsub(channel)[0][1] < 1:
+    while _subscribers(client, channel) < 1:
         assert time.monotonic() < deadline, "the live feed never subscribed to its channel"
         time.sleep(0.05)
+
+
+def _subscribers(client: redis.Redis, channel: str) -> int:
+    found: Any = client.pubsub_numsub(channel)  # [(channel, count)]; typed as maybe awaitable
+    return int(found[0][1])
 
 
 def hub(app: FastAPI) -> LiveHub:
@@ -251,6 +256,29 @@ def test_a_client_resumes_with_exactly_what_it_missed(server: tuple[str, FastAPI
     assert got == starts[1:]  # no gap, no repeat of the first
     seqs = [e["seq"] for e in [first, *missed, live]]
     assert seqs == sorted(set(seqs))
+
+
+def test_a_lost_redis_subscription_tells_clients_of_the_gap(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    with opened(address) as ws:
+        subscribe(ws, query_sub(metric))
+        publish(module_settings, store_window(app, metric, BASE_MS + 40_000))
+        (first,) = events(ws, 1)
+        client = redis.Redis.from_url(module_settings.redis_url)
+        clients: Any = client.client_list()
+        listeners = [c["id"] for c in clients if c["name"] == f"perfpulse-live-{hub(app).stream}"]
+        assert listeners
+        for listener in listeners:
+            client.client_kill_filter(_id=listener)
+        gap = LiveGap.model_validate(frame(ws))
+        assert "reload" in gap.reason
+    wait_listening(module_settings)
+    with opened(address) as ws:
+        reply = subscribe(ws, query_sub(metric), resume=f"{hub(app).stream}.{first['seq']}")
+    assert reply["resumed"] is False and "missed" in reply["reason"]
 
 
 def test_a_cursor_of_another_stream_is_told_it_cannot_resume(server: tuple[str, FastAPI]) -> None:
