@@ -96,7 +96,9 @@ class CanaryRequest(BaseModel):
         description="labels of the candidate's series",
         examples=[{"version": "1.5"}],
     )
-    service: str | None = Field(default=None, max_length=MAX_LABEL_TEXT, description="only this service's series")
+    service: str | None = Field(
+        default=None, min_length=1, max_length=MAX_LABEL_TEXT, description="only this service's series"
+    )
     window: str = Field(default="15m", max_length=32, description="how far back from end: 15m, 1h (at most 24h)")
     end: int | str | None = Field(default=None, description="epoch ms or RFC 3339; default now")
     p95_threshold: float = Field(default=0.10, gt=0.0, le=10.0, description="relative p95 rise that fails")

@@ -92,6 +92,7 @@ def test_too_few_samples_get_no_verdict(client: TestClient) -> None:
         ({"end": "yesterday"}, "body.end"),
         ({"p95_threshold": 0}, "body.p95_threshold"),
         ({"colour": "red"}, "body.colour"),
+        ({"service": ""}, "body.service"),
     ],
 )
 def test_bad_requests_name_the_field(client: TestClient, change: dict[str, Any], loc: str) -> None:
