@@ -141,6 +141,15 @@ def query_sub(metric: str, sub_id: str = "q", **extra: Any) -> dict[str, Any]:
     return {"id": sub_id, "kind": "query", "metric": metric, "stats": ["p50", "p99", "count"], **extra}
 
 
+def live_result(ws: ClientConnection, app: FastAPI, settings: Settings, metric: str, start_ms: int) -> dict[str, Any]:
+    """Subscribe ``ws`` to a query of ``metric``, store and publish its window at ``start_ms``: the
+    result pushed."""
+    subscribe(ws, query_sub(metric))
+    publish(settings, store_window(app, metric, start_ms))
+    (event,) = events(ws, 1)
+    return event
+
+
 def test_a_stored_window_arrives_as_the_query_api_answers_it(
     server: tuple[str, FastAPI], module_settings: Settings
 ) -> None:
@@ -234,9 +243,7 @@ def test_a_client_resumes_with_exactly_what_it_missed(server: tuple[str, FastAPI
     metric = fresh_metric()
     starts = [BASE_MS + 10_000 + i * 1_000 for i in range(4)]
     with opened(address) as ws:
-        subscribe(ws, query_sub(metric))
-        publish(module_settings, store_window(app, metric, starts[0]))
-        (first,) = events(ws, 1)
+        first = live_result(ws, app, module_settings, metric, starts[0])
     # Gone: the next two windows are computed for it all the same, in the order stored.
     seq = hub(app).seq
     for start in starts[1:3]:
@@ -264,9 +271,7 @@ def test_a_lost_redis_subscription_tells_clients_of_the_gap(
     address, app = server
     metric = fresh_metric()
     with opened(address) as ws:
-        subscribe(ws, query_sub(metric))
-        publish(module_settings, store_window(app, metric, BASE_MS + 40_000))
-        (first,) = events(ws, 1)
+        first = live_result(ws, app, module_settings, metric, BASE_MS + 40_000)
         client = redis.Redis.from_url(module_settings.redis_url)
         clients: Any = client.client_list()
         listeners = [c["id"] for c in clients if c["name"] == f"perfpulse-live-{hub(app).stream}"]
@@ -379,9 +384,7 @@ def test_connections_messages_and_send_lag_are_on_metrics(
     address, app = server
     metric = fresh_metric()
     with opened(address) as ws:
-        subscribe(ws, query_sub(metric))
-        publish(module_settings, store_window(app, metric, BASE_MS + 30_000))
-        events(ws, 1)
+        live_result(ws, app, module_settings, metric, BASE_MS + 30_000)
         text = httpx.get(f"http://{address}/metrics").text
     assert 'perfpulse_live_connections{transport="websocket"} 1.0' in text
     sent = [
