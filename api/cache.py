@@ -164,10 +164,11 @@ class QueryCache:
             *(self._coalesced(spec, ranges[run[0]].start_ms, ranges[run[-1]].end_ms, compute) for run in runs)
         )
         read = time.perf_counter()
-        for run, whole in zip(runs, computed, strict=True):
+        for run, (whole, joined) in zip(runs, computed, strict=True):
             for i, part in zip(run, _split(whole, [ranges[i] for i in run]), strict=True):
                 found[i] = part
-                await self._store(spec, ranges[i], part, stamp, l2_gen)
+                if not joined:  # a joined read may have begun before this request's stamp: its owner stores
+                    await self._store(spec, ranges[i], part, stamp, l2_gen)
         parts = [p for p in found if p is not None]
         timing = {"cache": (looked - began) * 1000}
         if runs:
@@ -234,18 +235,19 @@ class QueryCache:
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
         CACHE_BYTES.set(self.l1.bytes)
 
-    async def _coalesced(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Part:
-        """``compute(start_ms, end_ms)``, or the same read already running: it runs as its own task, so
-        a caller that goes away does not cancel it for the others."""
+    async def _coalesced(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> tuple[Part, bool]:
+        """``compute(start_ms, end_ms)``, or the same read already running (then True: joined). It runs
+        as its own task, so a caller that goes away does not cancel it for the others."""
         key = (spec, start_ms, end_ms)
         task = self._running.get(key)
+        joined = task is not None
         if task is None:
             task = asyncio.create_task(compute(start_ms, end_ms))
             self._running[key] = task
             task.add_done_callback(functools.partial(self._finished, key))
         else:
             CACHE_COALESCED.inc()
-        return await asyncio.shield(task)
+        return await asyncio.shield(task), joined
 
     def _changed_since(self, stamp: tuple[int, int], cell: Cell) -> bool:
         """Whether ``cell`` may have changed since ``stamp``: a window heard since touches it, or what

@@ -196,3 +196,30 @@ async def test_a_read_during_a_change_keeps_only_the_parts_the_change_did_not_to
     reads.clear()
     await cache.answer(spec, 0, 180_000, read)
     assert reads == [(60_000, 120_000)]  # blocks 1 and 3 were kept; block 2 may predate the change
+
+
+async def test_a_request_joining_a_read_begun_before_a_change_does_not_cache_it() -> None:
+    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
+    cache = QueryCache(config, l2=None)
+    cache.hearing = True
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    started, release = asyncio.Event(), asyncio.Event()
+    reads = 0
+
+    async def read(start_ms: int, end_ms: int) -> Part:
+        nonlocal reads
+        reads += 1
+        started.set()
+        await release.wait()
+        return Part([{"group": {}, "points": [{"t": start_ms, "count": reads}]}])
+
+    first = asyncio.create_task(cache.answer(spec, 0, 60_000, read))
+    await started.wait()
+    cache.invalidate([StoredWindow("m", "gateway", 1_000, 1_000, True)])  # after the read began
+    second = asyncio.create_task(cache.answer(spec, 0, 60_000, read))  # asks after the change, joins the read
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(first, second)
+    assert reads == 1
+    await cache.answer(spec, 0, 60_000, read)
+    assert reads == 2  # what the joined read fetched may predate the change: nobody kept it
