@@ -183,6 +183,7 @@ class LiveHub:
         self._seq = [0]  # a list: connections read the current value for their heartbeats
         self._trimmed = 0  # the highest sequence no longer in the log
         self._gap_seq = 0  # the sequence when the channel was heard again after an outage
+        self._alerts_from: int | None = None  # epoch ms alerts have been watched since (None: not watched)
         self._slots = asyncio.Semaphore(QUERY_SLOTS)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -231,6 +232,8 @@ class LiveHub:
                 if entry.seq > resume.seq:
                     for sub_id in ids_of.get(entry.key, ()):
                         conn.push(entry, sub_id)
+        if self._alerts_from is None and any(isinstance(sub, AlertsSub) for sub in subs):
+            self._alerts_from = time.time_ns() // 1_000_000
         for sub, key in zip(subs, keys, strict=True):
             conn.subs[sub.id] = key
             self._keys.setdefault(key, _Shared(sub)).members.setdefault(conn, set()).add(sub.id)
@@ -413,18 +416,17 @@ class LiveHub:
 
     async def _poll_alerts(self) -> None:
         """Alert transitions reach ClickHouse by the sink's own flush, with no stored-windows message:
-        they are read every :data:`ALERTS_POLL_S` while someone subscribes to alerts. What is there at
-        the first read after the first subscription is history, not news."""
+        they are read every :data:`ALERTS_POLL_S` while someone subscribes to alerts. News are the
+        transitions evaluated since alerts were first watched (``_alerts_from``), each sent once."""
         seen: dict[HistoryKey, int] = {}  # transition -> its time, epoch ms
-        primed = False
         while True:
             await asyncio.sleep(ALERTS_POLL_S)
             watching = {k: s.spec for k, s in self._keys.items() if isinstance(s.spec, AlertsSub)}
             if not watching:
                 seen.clear()
-                primed = False
+                self._alerts_from = None
                 continue
-            since = time.time_ns() // 1_000_000 - ALERTS_LOOKBACK_MS
+            since = max(self._alerts_from or 0, time.time_ns() // 1_000_000 - ALERTS_LOOKBACK_MS)
             try:
                 page = await asyncio.to_thread(
                     alert_history, self.store, HistoryQuery(since_ms=since, limit=ALERTS_PAGE)
@@ -435,9 +437,6 @@ class LiveHub:
             fresh = sorted((e for e in page.entries if e.key not in seen), key=lambda e: e.key)
             seen.update((e.key, e.at_ms) for e in fresh)
             seen = {k: at for k, at in seen.items() if at >= since}
-            if not primed:
-                primed = True
-                continue
             now_ms = time.time_ns() // 1_000_000
             for entry in fresh:
                 for key, spec in watching.items():

@@ -25,11 +25,14 @@ from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from alerting.rules import AlertTransition, State, transition_record
 from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
 from api.livefeed_models import LiveBatch, LiveGap, LiveHello
 from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas.events import StoredWindow, encode_stored, stored_channel
+from storage.rows import AlertHistoryColumns
+from tests.api.test_alerts import alert
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
 VALUES = np.arange(1.0, 101.0)  # p50 50.5-ish through the histogram engine, count 100
@@ -236,6 +239,27 @@ def test_services_subscription_gives_red_figures_per_window(
     (red,) = event["data"]["services"]
     assert red["service"] == service and red["requests"] == 200 and red["errors"] == 100
     assert red["error_rate"] == 0.5 and red["rate"] == 200.0
+
+
+def test_alert_transitions_evaluated_since_subscribing_arrive_filtered(server: tuple[str, FastAPI]) -> None:
+    address, app = server
+    rule = f"live_{uuid.uuid4().hex[:8]}"
+    with opened(address) as ws:
+        subscribe(ws, {"id": "al", "kind": "alerts", "rule": rule, "state": ["firing"]})
+        now = time.time_ns() // 1_000_000
+        columns = AlertHistoryColumns()
+        moves = [(rule, State.PENDING, State.INACTIVE), (rule, State.FIRING, State.PENDING),
+                 ("another_rule", State.FIRING, State.PENDING)]  # fmt: skip
+        for tick, (name, state, previous) in enumerate(moves, start=1):
+            moved = alert(name, "gateway", state, now + tick)
+            columns.add(200 + tick, transition_record(AlertTransition(moved, previous, now + tick), tick, 0, 7))
+        table, data, names = columns.take()
+        app.state.api.store.insert(table, data, names)
+        body = frame(ws)
+    assert body["type"] == "batch" and len(body["events"]) == 1, body
+    (event,) = body["events"]
+    assert event["sub"] == "al" and event["window"] is None
+    assert (event["data"]["rule"], event["data"]["state"], event["data"]["at"]) == (rule, "firing", now + 2)
 
 
 def test_a_client_resumes_with_exactly_what_it_missed(server: tuple[str, FastAPI], module_settings: Settings) -> None:
