@@ -15,10 +15,20 @@ from enum import StrEnum
 from typing import Any
 
 from alerting.rules.matchers import LabelMatcher, MatchOp, format_matchers, parse_matchers
+from alerting.rules.ruleset import Severity
 
-__all__ = ["Silence", "SilenceError", "SilenceState", "Silences", "new_silence"]
+__all__ = ["MAX_SILENCE_MS", "Silence", "SilenceError", "SilenceState", "Silences", "new_silence"]
 
 EXPIRED_RETENTION_MS = 24 * 3_600_000  # expired silences stay listed this long, then are dropped
+MAX_SILENCE_MS = 366 * 86_400_000  # longest a silence may last, and furthest ahead it may start
+
+# What a matcher is tried on to tell whether it selects every alert. Every alert carries "alertname"
+# (any rule name) and "severity" (one of three values: tried on all of them); another label may be
+# missing (read as ""). A matcher true of all its label's tries is taken to select every alert:
+# =~".+", !="", !~"x", =~"[^\n]*" alike (whether a regex matches every string is not decidable,
+# so a sample of names as rules and services spell them stands in for "every value").
+_TRIES = ("a", "Z", "0", "_", "high_latency", "api-gateway", "a b/c:d.e", "é✓", "x" * 300)
+_ALWAYS_SET = {"alertname": _TRIES, "severity": tuple(s.value for s in Severity)}
 
 
 class SilenceError(ValueError):
@@ -99,9 +109,10 @@ def new_silence(
 ) -> Silence:
     """A valid silence, or :class:`SilenceError` saying why not.
 
-    Rules (Alertmanager's): at least one matcher, and not only matchers that match an empty label
-    (``{}`` or ``foo=~".*"`` would silence everything); ``ends_at > starts_at`` and not already
-    past; a non-empty comment and creator.
+    Rules: at least one matcher, and not only matchers that select every alert (``{}``,
+    ``foo=~".*"``, ``alertname=~".+"``, ``severity!="none"``: see :func:`_selects_every_alert`);
+    ``ends_at > starts_at``, not already past, at most :data:`MAX_SILENCE_MS` long and starting at
+    most that far ahead; a non-empty comment and creator.
     """
     if isinstance(matchers, str):
         try:
@@ -114,13 +125,27 @@ def new_silence(
         raise SilenceError("a silence needs at least one matcher")
     if all(m.matches({}) for m in parsed):
         raise SilenceError("at least one matcher must not match an empty label (this silence would mute everything)")
+    if all(_selects_every_alert(m) for m in parsed):
+        shown = format_matchers(parsed)[:200]
+        raise SilenceError(f"{shown} matches every alert (this silence would mute everything): name a value")
     if ends_at_ms <= starts_at_ms:
         raise SilenceError("ends_at must be after starts_at")
     if ends_at_ms <= now_ms:
         raise SilenceError("ends_at is in the past")
+    days = MAX_SILENCE_MS // 86_400_000
+    if (length := ends_at_ms - max(starts_at_ms, now_ms)) > MAX_SILENCE_MS:
+        raise SilenceError(f"a silence may last at most {days} days from now, this one {length} ms")
+    if starts_at_ms - now_ms > MAX_SILENCE_MS:
+        raise SilenceError(f"starts_at may be at most {days} days ahead, it is {starts_at_ms - now_ms} ms ahead")
     if not comment.strip() or not creator.strip():
         raise SilenceError("a silence needs a comment and a creator")
     return Silence(silence_id, parsed, starts_at_ms, ends_at_ms, comment.strip(), creator.strip(), now_ms)
+
+
+def _selects_every_alert(matcher: LabelMatcher) -> bool:
+    """Whether ``matcher`` is true of every value tried for its label (:data:`_TRIES`)."""
+    tries = _ALWAYS_SET.get(matcher.name, ("", *_TRIES))
+    return all(matcher.matches({matcher.name: value}) for value in tries)
 
 
 class Silences:

@@ -3,7 +3,9 @@ status_code=~"5.."}``. Used by rule conditions (which series a rule looks at) an
 (which alerts they mute).
 
 Semantics are Prometheus's: a missing label matches as the empty string, and regular expressions
-are anchored at both ends (``=~"5.."`` matches ``"503"``, not ``"1503"``).
+are anchored at both ends (``=~"5.."`` matches ``"503"``, not ``"1503"``). Regular expressions are
+RE2's, as Prometheus's (Go's) are, and run by RE2: time linear in the label value whatever the
+pattern (``(a+)+b`` cannot backtrack), and no backreferences or lookarounds.
 """
 
 from __future__ import annotations
@@ -12,11 +14,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
+
+import re2
 
 __all__ = ["LabelMatcher", "MatchOp", "MatcherSyntaxError", "format_matchers", "parse_matchers", "scan_matchers"]
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+
+
+MAX_REGEX_LENGTH = 1_024  # characters in one matcher's regular expression
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.dot_nl = True  # "." matches a newline too, as Prometheus's (?s)
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's error, answered; not logged to stderr
+
+
+class Pattern(Protocol):
+    """A compiled RE2 pattern (google-re2 ships no types)."""
+
+    def fullmatch(self, text: str) -> object | None: ...
 
 
 class MatcherSyntaxError(ValueError):
@@ -44,7 +62,7 @@ class LabelMatcher:
     name: str
     op: MatchOp
     value: str
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)  # for =~ and !~
+    pattern: Pattern | None = field(default=None, compare=False, repr=False)  # for =~ and !~
 
     @classmethod
     def of(cls, name: str, op: MatchOp | str, value: str) -> LabelMatcher:
@@ -54,10 +72,13 @@ class LabelMatcher:
             raise ValueError(f"label name {name!r} must start with a letter or '_' and use only [A-Za-z0-9_.-]")
         pattern = None
         if op in (MatchOp.RE, MatchOp.NRE):
+            if len(value) > MAX_REGEX_LENGTH:
+                raise ValueError(f"regular expression of {len(value)} characters, the limit is {MAX_REGEX_LENGTH}")
             try:
-                pattern = re.compile(f"(?:{value})\\Z", re.DOTALL)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+                pattern = re2.compile(f"(?:{value})", _RE2_OPTIONS)
+            except re2.error as exc:
+                reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+                raise ValueError(f"invalid regular expression {value!r}: {reason}") from None
         return cls(name, op, value, pattern)
 
     def matches(self, labels: Mapping[str, str]) -> bool:
@@ -68,7 +89,7 @@ class LabelMatcher:
         if self.op is MatchOp.NE:
             return actual != self.value
         assert self.pattern is not None, "build regex matchers with LabelMatcher.of"
-        found = self.pattern.match(actual) is not None
+        found = self.pattern.fullmatch(actual) is not None
         return found if self.op is MatchOp.RE else not found
 
     def __str__(self) -> str:

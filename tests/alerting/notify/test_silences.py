@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from alerting.notify.silences import SilenceError, Silences, SilenceState
+from alerting.notify.silences import MAX_SILENCE_MS, SilenceError, Silences, SilenceState
 from alerting.rules.matchers import LabelMatcher
 
 T = 1_000_000
@@ -70,8 +70,23 @@ def test_expire_list_gc_and_round_trip() -> None:
         ('service="gateway"', T - 10, T - 1, "c", "ends_at is in the past"),
         ('service="gateway"', T, T + 1, " ", "needs a comment and a creator"),
         ("service=gateway", T, T + 1, "c", "cannot read matchers"),
+        ('alertname=~".+"', T, T + 1, "c", "matches every alert"),
+        ('alertname!=""', T, T + 1, "c", "matches every alert"),
+        ('severity=~"critical|warning|info"', T, T + 1, "c", "matches every alert"),
+        ('severity!="none", service=~".*"', T, T + 1, "c", "mute everything"),
+        ('service="gateway"', T, T + MAX_SILENCE_MS + 1, "c", "at most 366 days"),
+        ('service="gateway"', T + MAX_SILENCE_MS + 1, T + MAX_SILENCE_MS + 2, "c", "at most 366 days ahead"),
+        ('service=~"(a)\\\\1"', T, T + 1, "c", "invalid regular expression"),
     ],
 )
 def test_invalid_silences_are_refused(matchers: str, start: int, end: int, comment: str, reason: str) -> None:
     with pytest.raises(SilenceError, match=reason):
         silences().add(matchers, starts_at_ms=start, ends_at_ms=end, comment=comment, creator="c", now_ms=T)
+
+
+@pytest.mark.parametrize(
+    "matchers", ['alertname=~"high_.*"', 'service=~".+"', 'severity="critical"', 'alertname!~"x|y", service="gateway"']
+)
+def test_silences_that_select_some_alerts_are_taken(matchers: str) -> None:
+    added = silences().add(matchers, starts_at_ms=T, ends_at_ms=T + MAX_SILENCE_MS, comment="c", creator="c", now_ms=T)
+    assert added.state(T).value == "active"

@@ -53,3 +53,31 @@ def test_unbraced_errors_keep_offsets_of_the_original_text() -> None:
     with pytest.raises(MatcherSyntaxError) as info:
         parse_matchers('a="x", b~"y"')
     assert info.value.offset == 8
+
+
+@pytest.mark.timeout(60)  # a backtracking engine would not finish (about 2**100 steps); RE2 takes microseconds
+@pytest.mark.parametrize("pattern", ["(a+)+b", "(a|aa)*c", "(.*a){20}x", "(a*)*$b"])
+def test_regexes_run_in_linear_time_on_adversarial_values(pattern: str) -> None:
+    matcher = LabelMatcher.of("route", MatchOp.RE, pattern)
+    value = "a" * 100_000
+    assert not matcher.matches({"route": value})
+    assert LabelMatcher.of("route", MatchOp.NRE, pattern).matches({"route": value})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(a)\\1", "invalid escape sequence"),  # backreferences need backtracking: RE2 has none
+        ("(?=a)a", "invalid perl operator"),  # nor lookarounds
+        ("a" * 1_025, "the limit is 1024"),
+    ],
+)
+def test_regexes_beyond_re2_or_the_length_bound_are_refused(pattern: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        LabelMatcher.of("route", MatchOp.RE, pattern)
+
+
+def test_regexes_are_anchored_and_dot_matches_newlines() -> None:
+    matcher = LabelMatcher.of("status", MatchOp.RE, "5..|4.*")
+    assert matcher.matches({"status": "503"}) and matcher.matches({"status": "4\nx"})
+    assert not matcher.matches({"status": "1503"}) and not matcher.matches({"status": "5030"})
