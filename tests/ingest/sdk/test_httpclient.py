@@ -5,40 +5,22 @@ running perfpulse's API."""
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from ingest import Emitter
 from ingest.sdk.httpclient import AsyncTracedTransport
 from tests.e2e.conftest import Deployment
-from tests.ingest.helpers import serving
 from tests.ingest.sdk.telemetry import counts_by, stored_trace
+from tests.ingest.sdk.upstream import closed_port, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_client_spans_carry_traceparent_and_calls_are_counted_by_method_status_and_host(
     deployment: Deployment,
 ) -> None:
-    received: list[str | None] = []
-
-    async def price(request: Request) -> PlainTextResponse:
-        received.append(request.headers.get("traceparent"))
-        return PlainTextResponse("no", status_code=503 if request.method == "POST" else 200)
-
     settings = deployment.settings
     front = Emitter("py-caller", settings.kafka_bootstrap, topic_prefix=settings.topic_prefix)
     refused = f"127.0.0.1:{closed_port()}"
@@ -53,7 +35,7 @@ def test_client_spans_carry_traceparent_and_calls_are_counted_by_method_status_a
         return root.trace_id
 
     try:
-        with serving(Starlette(routes=[Route("/price", price, methods=["GET", "POST"])])) as base:
+        with upstream("/price", ["GET", "POST"], lambda method: 503 if method == "POST" else 200) as (base, received):
             trace_id = asyncio.run(calls(base))
         assert front.flush(30)
     finally:

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import pytest
 import requests
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 from ingest import Emitter
 from ingest.sdk.requestsclient import traced_session
 from tests.e2e.conftest import Deployment
-from tests.ingest.helpers import serving
 from tests.ingest.sdk.telemetry import counts_by, stored_trace
-from tests.ingest.sdk.test_httpclient import closed_port
+from tests.ingest.sdk.upstream import closed_port, upstream
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -24,17 +19,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 def test_a_traced_session_sends_traceparent_and_counts_calls_by_method_status_and_host(
     deployment: Deployment,
 ) -> None:
-    received: list[str | None] = []
-
-    async def stock(request: Request) -> PlainTextResponse:
-        received.append(request.headers.get("traceparent"))
-        return PlainTextResponse("gone", status_code=404 if request.method == "DELETE" else 200)
-
     settings = deployment.settings
     caller = Emitter("py-requests", settings.kafka_bootstrap, topic_prefix=settings.topic_prefix)
     refused = f"127.0.0.1:{closed_port()}"
     try:
-        with serving(Starlette(routes=[Route("/stock", stock, methods=["GET", "DELETE"])])) as base:
+        with upstream("/stock", ["GET", "DELETE"], lambda method: 404 if method == "DELETE" else 200) as (
+            base,
+            received,
+        ):
             session = traced_session(caller)
             with caller.span("restock") as root:
                 assert session.get(f"{base}/stock?sku=1").status_code == 200
