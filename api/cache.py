@@ -164,11 +164,13 @@ class QueryCache:
             *(self._coalesced(spec, ranges[run[0]].start_ms, ranges[run[-1]].end_ms, compute) for run in runs)
         )
         read = time.perf_counter()
+        stores = []
         for run, (whole, joined) in zip(runs, computed, strict=True):
             for i, part in zip(run, _split(whole, [ranges[i] for i in run]), strict=True):
                 found[i] = part
                 if not joined:  # a joined read may have begun before this request's stamp: its owner stores
-                    await self._store(spec, ranges[i], part, stamp, l2_gen)
+                    stores.append(self._store(spec, ranges[i], part, stamp, l2_gen))
+        await asyncio.gather(*stores)  # one Redis round trip's wait for all the parts
         parts = [p for p in found if p is not None]
         timing = {"cache": (looked - began) * 1000}
         if runs:
