@@ -228,10 +228,13 @@ class LiveHub:
             ids_of: dict[str, list[str]] = {}
             for sub, key in zip(subs, keys, strict=True):
                 ids_of.setdefault(key, []).append(sub.id)
-            for entry in self._log:
-                if entry.seq > resume.seq:
-                    for sub_id in ids_of.get(entry.key, ()):
-                        conn.push(entry, sub_id)
+            missed = [(e, sub_id) for e in self._log if e.seq > resume.seq for sub_id in ids_of.get(e.key, ())]
+            if len(missed) > self.limits.max_queue:  # more than a connection may hold: it would be closed at once
+                refusal = (
+                    f"{len(missed)} results were missed, more than the {self.limits.max_queue} a client may wait for"
+                )
+            for entry, sub_id in missed if refusal is None else ():
+                conn.push(entry, sub_id)
         if self._alerts_from is None and any(isinstance(sub, AlertsSub) for sub in subs):
             self._alerts_from = time.time_ns() // 1_000_000
         for sub, key in zip(subs, keys, strict=True):
@@ -334,13 +337,16 @@ class LiveHub:
     async def stored(self, windows: Sequence[StoredWindow], at_ms: int) -> int:
         """Compute and push the results of every subscription ``windows`` touched; returns how many."""
         self._prune()
-        work: list[tuple[str, QuerySub | ServicesSub, Cell]] = []
-        for key, shared in list(self._keys.items()):
-            if not isinstance(shared.spec, AlertsSub):
-                work += [(key, shared.spec, cell) for cell in cells_of(shared.spec, windows, self.window_ms)]
-        # Each result goes out as soon as it is computed: a client waits for its own query only.
-        published = await asyncio.gather(*(self._compute(key, spec, cell, at_ms) for key, spec, cell in work))
+        work = [(key, s.spec) for key, s in list(self._keys.items()) if not isinstance(s.spec, AlertsSub)]
+        # Each result goes out as soon as it is computed (a client waits for its own query only), a
+        # subscription's in window order.
+        published = await asyncio.gather(*(self._compute_all(key, spec, windows, at_ms) for key, spec in work))
         return sum(published)
+
+    async def _compute_all(
+        self, key: str, spec: QuerySub | ServicesSub, windows: Sequence[StoredWindow], at_ms: int
+    ) -> int:
+        return sum([await self._compute(key, spec, cell, at_ms) for cell in cells_of(spec, windows, self.window_ms)])
 
     async def _compute(self, key: str, spec: QuerySub | ServicesSub, cell: Cell, at_ms: int) -> bool:
         """Compute and publish one result; False when the store could not answer (logged)."""

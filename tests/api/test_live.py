@@ -28,6 +28,8 @@ from websockets.sync.client import ClientConnection, connect
 from alerting.rules import AlertTransition, State, transition_record
 from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
 from api.livefeed_models import LiveBatch, LiveGap, LiveHello
+from api.livefeed_subs import QuerySub
+from api.livefeed_wire import Cursor
 from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas.events import StoredWindow, encode_stored, stored_channel
@@ -472,3 +474,26 @@ def test_a_frame_is_bounded_by_the_series_it_carries() -> None:
 
     frames = asyncio.run(scenario())
     assert [[e["seq"] for e in f.body["events"]] for f in frames] == [[1, 2, 3], [4, 5], [6]]
+
+
+@pytest.mark.parametrize(("max_queue", "resumed"), [(10, True), (5, False)])
+def test_a_resume_replays_only_what_a_client_may_hold(
+    server: tuple[str, FastAPI], module_settings: Settings, max_queue: int, resumed: bool
+) -> None:
+    _, app = server
+    metric = fresh_metric()
+    live = LiveHub(app.state.api.store, 1_000, module_settings.redis_url, "unheard", LiveLimits(max_queue=max_queue))
+    sub = QuerySub.model_validate(query_sub(metric))
+    gone = live.open(0)
+    live.subscribe(gone, [sub], None)
+    live.close(gone)
+    windows = [store_window(app, metric, BASE_MS + 50_000 + i * 1_000) for i in range(6)]
+    assert asyncio.run(live.stored(windows, time.time_ns() // 1_000_000)) == 6
+    back = live.open(0)
+    refusal = live.subscribe(back, [sub], Cursor(stream=live.stream, seq=0))
+    if resumed:
+        assert refusal is None
+        (batch,) = asyncio.run(_frames(back, 1))
+        assert [e["window"]["start"] for e in batch.body["events"]] == [w.start_ms for w in windows]
+    else:
+        assert refusal is not None and "6 results were missed" in refusal
