@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from schemas import Span
 from storage.tracetree import TraceTree, build_tree
 from tests.storage.telemetry import BASE_NS, MS, span, span_id
@@ -128,3 +130,50 @@ def test_random_traces_always_tile_the_root_and_self_times_stay_within_durations
         for node in tree.walk():
             assert 0 <= node.self_ns <= node.span.end_ns - node.span.start_ns
             assert node.critical_ns <= node.span.end_ns - node.span.start_ns
+
+
+N = 100_000  # spans in the worst-shaped traces below; a quadratic step would take hours on each
+
+
+@pytest.mark.timeout(300)  # a hang guard, not a speed figure
+def test_a_chain_of_100k_spans_is_one_branch() -> None:
+    tree = tree_of(*[span(1, i + 1, i or None, i * 0.0001, 1_000 - i * 0.0001) for i in range(N)])
+    assert tree.size == N and [n.orphan for n in tree.roots] == [False]
+    assert max(n.depth for n in tree.walk()) == N - 1
+    assert_tiles_the_root(tree)
+
+
+@pytest.mark.timeout(300)
+def test_a_cycle_of_100k_spans_is_cut_once_at_its_earliest_span() -> None:
+    # span i + 1's parent is span i, and span 1's parent is span N: one cycle through every span
+    tree = tree_of(*[span(1, i + 1, i or N, i * 0.0001, 1_000 - i * 0.0001) for i in range(N)])
+    assert tree.size == N
+    assert [(int(n.span.span_id, 16), n.orphan) for n in tree.roots] == [(1, True)]
+    assert max(n.depth for n in tree.walk()) == N - 1
+    assert_tiles_the_root(tree)
+
+
+@pytest.mark.timeout(300)
+def test_50k_two_span_cycles_self_parents_and_missing_parents_are_all_placed() -> None:
+    root = span(1, 1, None, 0, 1_000)
+    pairs = [
+        s
+        for i in range(N // 4)
+        for s in (span(1, 2 + 2 * i, 3 + 2 * i, 1 + i * 0.001, 1), span(1, 3 + 2 * i, 2 + 2 * i, 2 + i * 0.001, 1))
+    ]
+    first = 2 + N // 2
+    selfish = [span(1, first + i, first + i, 3 + i * 0.001, 1) for i in range(N // 4)]
+    lost = [span(1, first + N // 4 + i, 10**9 + i, 4 + i * 0.001, 1) for i in range(N // 4)]
+    tree = tree_of(root, *pairs, *selfish, *lost)
+    assert tree.size == 1 + N // 2 + N // 2
+    assert sum(1 for n in tree.walk()) == tree.size  # every span placed exactly once
+    assert tree.roots[0].span.span_id == root.span_id and not tree.roots[0].orphan
+    # each 2-cycle is cut at its earlier span (the other hangs under it); each self-parent and each
+    # span with a missing parent is an orphan of its own
+    assert len(tree.roots) == 1 + N // 4 + N // 4 + N // 4
+    assert all(
+        n.orphan and len(n.children) == 1
+        for n in tree.roots
+        if int(n.span.span_id, 16) < first and n.depth == 0 and n is not tree.roots[0]
+    )
+    assert_tiles_the_root(tree)
