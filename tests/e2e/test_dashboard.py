@@ -90,6 +90,12 @@ def make_key(deployment: Deployment, scope: str, admin_key: str | None = None) -
     return key
 
 
+def print_report(*args: str) -> subprocess.CompletedProcess[str]:
+    """``perfpulse report`` with ``args``, as a user runs it."""
+    command = [sys.executable, "-m", "perfpulse", "report", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False, cwd=REPO)
+
+
 def run_browser_checks(
     deployment: Deployment, shared: tuple[int, int], phase: str = "open", **env_extra: str
 ) -> dict[str, Any]:
@@ -238,10 +244,7 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
         figures = ("p50", "p95", "p99", "error_rate", "rate")
         assert shown == {key: red[key] if red and red["requests"] else None for key in figures}, service
     pdf = tmp_path / "report.pdf"
-    printed = subprocess.run(
-        [sys.executable, "-m", "perfpulse", "report", "--range", "15m", "--out", str(pdf), "--url", deployment.url],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    printed = print_report("--range", "15m", "--out", str(pdf), "--url", deployment.url)
     assert printed.returncode == 0, printed.stdout + printed.stderr
     assert pdf.read_bytes().startswith(b"%PDF-") and pdf.stat().st_size > 10_000
     shutil.copy(pdf, SCREENSHOTS / "report.pdf")
@@ -262,3 +265,14 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
     assert refused == [], signed["consoleErrors"]
     for check in signed["checks"].values():
         assert Path(check["screenshot"]).is_file()
+    # Chromium cannot send a key: the report command says so instead of printing a sign-in page.
+    refused_pdf = tmp_path / "refused.pdf"
+    closed = print_report("--range", "15m", "--out", str(refused_pdf), "--url", deployment.url)
+    assert closed.returncode == 1 and "asks for a key" in closed.stderr and not refused_pdf.exists()
+    assert read not in closed.stdout + closed.stderr and admin not in closed.stdout + closed.stderr
+
+
+@pytest.mark.parametrize("range_", ["45d", "7w", "0d", "-1h", "1h; rm"])
+def test_report_refuses_a_range_the_dashboard_cannot_show(range_: str, tmp_path: Path) -> None:
+    done = print_report("--range", range_, "--out", str(tmp_path / "r.pdf"), "--url", "http://127.0.0.1:1")
+    assert done.returncode == 1 and f"cannot report on range {range_!r}" in done.stderr, done.stdout + done.stderr
