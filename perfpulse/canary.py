@@ -52,8 +52,9 @@ def ask_verdict(url: str, body: dict[str, Any], key: str | None, verify: ssl.SSL
         ) from None
     if response.status_code != 200:
         details = "; ".join(f"{d.get('loc')}: {d.get('msg')}" for d in answer.get("details", []))
+        hint = " (pass a read key with --key or PERFPULSE_API_KEY)" if response.status_code in (401, 403) else ""
         raise CanaryError(
-            f"perfpulse refused the canary request: {response.status_code} {answer.get('error')} {details}"
+            f"perfpulse refused the canary request: {response.status_code} {answer.get('error')} {details}{hint}"
         )
     if not isinstance(answer, dict) or answer.get("verdict") not in EXIT_CODES:
         raise CanaryError(f"cannot read the answer of {endpoint}: no verdict in it")

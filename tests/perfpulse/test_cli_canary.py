@@ -18,7 +18,7 @@ from perfpulse.canary import CanaryError, parse_labels
 from perfpulse.processes import wait_http_ok
 from storage import apply_migrations, open_store
 from tests.alerting.receivers import free_port
-from tests.perfpulse.test_cli_keys import REPO, cli_env, perfpulse
+from tests.perfpulse.test_cli_keys import REPO, cli_env, created_key, perfpulse
 from tests.storage.builders import insert_rows, window_row
 
 
@@ -96,6 +96,14 @@ def test_verdicts_as_exit_codes(api: dict[str, str]) -> None:
     assert few.returncode == 2, few.stdout + few.stderr
     assert "candidate has 40 observations, fewer than 100" in few.stdout
     assert canary(api, "1.5", "--threshold", "0.2").returncode == 0
+
+    # Once a key exists the API wants one: a read key from the environment (never printed) or --key.
+    _, key = created_key(perfpulse(api, "keys", "create", "--scope", "read", "--name", "pipeline"))
+    refused = canary(api, "1.5")
+    assert refused.returncode == 3 and "401" in refused.stderr and "--key or PERFPULSE_API_KEY" in refused.stderr
+    keyed = canary({**api, "PERFPULSE_API_KEY": key}, "1.5")
+    assert keyed.returncode == 1 and key not in keyed.stdout + keyed.stderr
+    assert canary(api, "1.6", "--key", key).returncode == 0
 
 
 def test_no_verdict_exits_3(tmp_path: Path, kafka_bootstrap: str, redis_url: str) -> None:
