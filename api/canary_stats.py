@@ -7,8 +7,8 @@ The verdict, in order:
 2. **fail** on a latency regression: the candidate's p95 is at least ``p95_threshold`` (relative)
    above the baseline's *and* a one-sided two-sample Kolmogorov-Smirnov test says the candidate's
    latencies are stochastically larger at level ``alpha``. Why both: the threshold says how much
-   slower matters; the test says the difference is not noise (a few hundred requests give a p95
-   that moves by more than 10 % between two samples of the same service).
+   slower matters; the test says the difference is not noise (two samples of a few hundred
+   requests of one service give p95s that can differ by more than 10 %).
 3. **fail** on an error regression: the candidate's error rate exceeds the baseline's by more than
    ``error_rate_margin`` (absolute; the spec's 0.1 %) *and* a one-sided two-proportion z-test is
    significant at ``alpha``.
@@ -20,7 +20,7 @@ counts are compared at every bucket boundary exactly; values inside one bucket (
 as ties. Its p-value is the asymptotic ``exp(-2 D+^2 n m / (n + m))`` (Smirnov), accurate for the
 sample sizes ``min_samples`` admits. p50, p95 and p99 are the engine's answers (each within 0.08 %
 of the exact order statistic), so the p95 comparison allows for both answers' error: a true 10 %
-regression can read as 9.84 %, and is still caught.
+regression can read as 9.82 %, and is still caught.
 """
 
 from __future__ import annotations
