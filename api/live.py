@@ -32,9 +32,11 @@ from urllib.parse import parse_qsl, urlencode
 import orjson
 from fastapi import APIRouter, Header, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from api.auth import KEYS_REFRESH_S, Auth
 from api.errors import ApiError, error_responses
 from api.livefeed_hub import Connection, Frame, LiveFull, LiveHub
 from api.livefeed_metrics import CONNECTIONS, EVENTS_SENT, FRAMES_SENT, SEND_LAG
@@ -50,6 +52,9 @@ from api.livefeed_wire import (
     parse_cursor,
     parse_subscriptions,
 )
+from storage import StoreError
+from storage.keys import Scope as KeyScope
+from storage.keys import hash_key
 
 __all__ = ["LiveKeys", "router"]
 
@@ -68,6 +73,39 @@ SSE_RETRY_MS = 2_000  # how soon an EventSource reconnects
 def _hub(app: Any) -> LiveHub:
     hub: LiveHub = app.state.live
     return hub
+
+
+async def _key_withdrawn(auth: Auth, headers: Headers) -> str:
+    """Returns why, once the key a connection was opened with no longer reads (revoked, or a key is
+    now required): a live connection outlives the handshake the auth middleware checked."""
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    while True:
+        await asyncio.sleep(KEYS_REFRESH_S)
+        if auth.keys is None:
+            continue
+        try:
+            table = await auth.keys.current()
+        except StoreError:
+            continue  # the keys stay as last read; the auth middleware logs it
+        if not table.made:
+            continue
+        key = table.active.get(hash_key(token.strip())) if scheme.lower() == "bearer" and token.strip() else None
+        if key is None:
+            return "the API key was revoked, or a key is now required"
+        if key.scope not in (KeyScope.READ, KeyScope.ADMIN):
+            return f"API key {key.id} has scope {key.scope.value!r}; the live feed needs a read or admin key"
+
+
+def _watch_key(app: Any, scope: Scope, conn: Connection) -> asyncio.Task[str]:
+    """Close ``conn`` (1008) once its key is withdrawn; cancel the task when the connection ends."""
+    task = asyncio.create_task(_key_withdrawn(app.state.auth, Headers(scope=scope)))
+
+    def done(finished: asyncio.Task[str]) -> None:
+        if not finished.cancelled() and finished.exception() is None:
+            conn.close(1008, finished.result(), "key_withdrawn")
+
+    task.add_done_callback(done)
+    return task
 
 
 def _interval_s(value: str | None, loc: str) -> float:
@@ -173,9 +211,11 @@ async def live(websocket: WebSocket) -> None:
         await _send(websocket, _hello(hub), fmt)
         reader = asyncio.create_task(_read(websocket, hub, conn))
         writer = asyncio.create_task(_write(websocket, hub, conn, fmt))
+        watcher = _watch_key(websocket.app, websocket.scope, conn)
         await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         conn.close(1000, "closed", "done")  # wakes the writer when the reader ended first
         reader.cancel()
+        watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await writer
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
@@ -252,11 +292,14 @@ async def live_sse(
         hub.close(conn)
         raise ApiError(400, exc.error, exc.details) from None
     hello = _hello(hub) | ({"resumed": refusal is None, "reason": refusal} if cursor is not None else {})
-    return StreamingResponse(_stream(hub, conn, hello), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
+    stream = _stream(hub, conn, hello, _watch_key(request.app, request.scope, conn))
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-async def _stream(hub: LiveHub, conn: Connection, hello: dict[str, Any]) -> AsyncIterator[bytes]:
+async def _stream(
+    hub: LiveHub, conn: Connection, hello: dict[str, Any], watcher: asyncio.Task[str]
+) -> AsyncIterator[bytes]:
     CONNECTIONS.labels("sse").inc()
     try:
         hello_body = {k: v for k, v in hello.items() if k != "cursor"}  # not an id: nothing was received yet
@@ -267,6 +310,7 @@ async def _stream(hub: LiveHub, conn: Connection, hello: dict[str, Any]) -> Asyn
             if frame.kind == "close":
                 return
     finally:
+        watcher.cancel()
         hub.close(conn)
         CONNECTIONS.labels("sse").dec()
 

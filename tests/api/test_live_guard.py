@@ -110,3 +110,27 @@ def test_a_client_answering_heartbeats_stays(server: tuple[str, FastAPI], keys: 
             if orjson.loads(ws.recv(30))["type"] == "heartbeat":
                 beats += 1
                 ws.send('{"type": "pong"}')
+
+
+def test_revoking_the_key_ends_its_open_connections(server: tuple[str, FastAPI], keys: dict[str, str]) -> None:
+    address, _ = server
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    made = httpx.post(f"http://{address}/api/v1/keys", json={"scope": "read", "name": "soon revoked"}, headers=admin)
+    assert made.status_code == 201, made.text
+    reader = {"Authorization": f"Bearer {made.json()['key']}"}
+    params = {"subscribe": orjson.dumps([query_sub("m")]).decode()}
+    with (
+        connect(url(address), additional_headers=reader) as ws,
+        httpx.stream("GET", f"http://{address}/api/v1/live/sse", params=params, headers=reader, timeout=30) as sse,
+    ):
+        assert frame(ws)["type"] == "hello" and sse.status_code == 200
+        revoked = httpx.delete(f"http://{address}/api/v1/keys/{made.json()['id']}", headers=admin)
+        assert revoked.status_code == 200, revoked.text
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.send('{"type": "pong"}')  # alive: only the key can end it
+                ws.recv(30)
+        events = [line for line in sse.iter_lines() if line.startswith(("event:", "data:"))]
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert "revoked" in closed.value.rcvd.reason
+    assert events[-2] == "event: close" and "revoked" in orjson.loads(events[-1].removeprefix("data: "))["reason"]
