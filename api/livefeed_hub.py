@@ -362,6 +362,9 @@ class LiveHub:
             except StoreError as exc:
                 log.warning("cannot compute a live result for %s: %s", cell, exc)
                 return False
+            except Exception:  # a defect in one result must not stop the feed of every client
+                log.exception("cannot compute a live result for %s", cell)
+                return False
         RESULT_SECONDS.observe(time.monotonic() - began)
         window = {"start": cell.start_ms, "end": cell.end_ms}
         self._publish(key, {"window": window, "late": cell.late, "stored_at": at_ms, "truncated": cut, "data": data})
@@ -439,6 +442,9 @@ class LiveHub:
                 )
             except StoreError as exc:
                 log.warning("live feed: cannot read alert transitions: %s", exc)
+                continue
+            except Exception:  # the next poll tries again; alerts must not stop for good
+                log.exception("live feed: cannot read alert transitions")
                 continue
             fresh = sorted((e for e in page.entries if e.key not in seen), key=lambda e: e.key)
             seen.update((e.key, e.at_ms) for e in fresh)
