@@ -120,13 +120,13 @@ def _interval_s(value: str | None, loc: str) -> float:
 def _format(query: str | None, offered: list[str]) -> tuple[Format, str | None]:
     """The encoding asked by ``format`` or by a ``perfpulse.live.<format>`` subprotocol, and the
     subprotocol to accept (a browser that offered subprotocols needs one back)."""
+    if query is not None and query not in Format.__members__.values():
+        msg = f"{query[:20]!r} is not one of {', '.join(Format)}"
+        raise LiveInputError("invalid format", [{"loc": "query.format", "msg": msg}])
     for protocol in offered:
         name = protocol.removeprefix(SUBPROTOCOL)
         if protocol.startswith(SUBPROTOCOL) and name in Format.__members__.values():
             return Format(query or name), protocol
-    if query is not None and query not in Format.__members__.values():
-        msg = f"{query[:20]!r} is not one of {', '.join(Format)}"
-        raise LiveInputError("invalid format", [{"loc": "query.format", "msg": msg}])
     return Format(query or Format.JSON), None
 
 

@@ -457,9 +457,13 @@ def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
     assert rest.body["cursor"] == "abcd0123.601" and heartbeat.body == {"type": "heartbeat", "cursor": "abcd0123.601"}
 
 
-def test_an_unknown_format_is_closed_with_why(server: tuple[str, FastAPI]) -> None:
+@pytest.mark.parametrize("subprotocols", [None, ["perfpulse.live.json"]])
+def test_an_unknown_format_is_closed_with_why(server: tuple[str, FastAPI], subprotocols: list[Any] | None) -> None:
     address, _ = server
-    with connect(url(address, format="xml")) as ws, pytest.raises(ConnectionClosed) as closed:
+    with (
+        connect(url(address, format="xml"), subprotocols=subprotocols) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
         ws.recv(10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "invalid format" in closed.value.rcvd.reason
