@@ -9,7 +9,9 @@ from schemas.limits import MAX_DURATION_MS
 
 __all__ = ["parse_duration_ms", "parse_timestamp_ms", "parse_timestamp_ns"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# Possessive quantifiers: the spaces on both sides of the optional unit cannot trade characters, which
+# made "1" + 16,000 spaces + "x" cost 1.3 s (quadratic).
+_DURATION = re.compile(r"^\s*+(\d++(?:\.\d++)?)\s*+(ms|s|m|h|d)?\s*+$")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _EPOCH_MS_TEXT = re.compile(r"^-?\d+(?:\.\d+)?$")
 # RFC 3339 with up to nanosecond digits (datetime keeps microseconds only, so the fraction is read apart).

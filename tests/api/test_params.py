@@ -73,3 +73,10 @@ def test_duration_param_reads_units_and_names_itself_on_error() -> None:
 )
 def test_csv_param_splits_and_trims(value: str | None, expected: list[str]) -> None:
     assert csv_param(value) == expected
+
+
+@pytest.mark.timeout(120)  # a hang guard: a quadratic pattern would need about an hour here
+def test_a_duration_padded_with_a_million_spaces_is_refused_at_once() -> None:
+    with pytest.raises(ApiError) as caught:
+        duration_param("step", "1" + " " * 1_000_000 + "x")
+    assert caught.value.details[0]["loc"] == "query.step"
