@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -68,6 +69,7 @@ DEFAULT_INTERVAL_MS = 100
 MAX_INTERVAL_MS = 10_000
 SEND_TIMEOUT_S = 10.0  # a WebSocket send blocked this long (a client not reading) closes it
 SSE_RETRY_MS = 2_000  # how soon an EventSource reconnects
+_DIGITS = re.compile(r"[0-9]{1,5}")
 
 
 def _hub(app: Any) -> LiveHub:
@@ -111,7 +113,7 @@ def _watch_key(app: Any, scope: Scope, conn: Connection) -> asyncio.Task[str]:
 def _interval_s(value: str | None, loc: str) -> float:
     if value is None:
         return DEFAULT_INTERVAL_MS / 1000
-    if not value.isdigit() or int(value) > MAX_INTERVAL_MS:
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_INTERVAL_MS:  # ASCII digits: "²".isdigit() is true
         msg = f"{value[:20]!r} is not a whole number of milliseconds from 0 to {MAX_INTERVAL_MS}"
         raise LiveInputError("invalid interval_ms", [{"loc": loc, "msg": msg}])
     return int(value) / 1000

@@ -457,16 +457,26 @@ def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
     assert rest.body["cursor"] == "abcd0123.601" and heartbeat.body == {"type": "heartbeat", "cursor": "abcd0123.601"}
 
 
-@pytest.mark.parametrize("subprotocols", [None, ["perfpulse.live.json"]])
-def test_an_unknown_format_is_closed_with_why(server: tuple[str, FastAPI], subprotocols: list[Any] | None) -> None:
+@pytest.mark.parametrize(
+    ("params", "subprotocols", "why"),
+    [
+        ({"format": "xml"}, None, "invalid format"),
+        ({"format": "xml"}, ["perfpulse.live.json"], "invalid format"),
+        ({"interval_ms": "%C2%B2"}, None, "invalid interval_ms"),  # a digit to str.isdigit, not to int
+        ({"interval_ms": "9" * 5000}, None, "invalid interval_ms"),
+    ],
+)
+def test_a_bad_parameter_is_closed_with_why(
+    server: tuple[str, FastAPI], params: dict[str, str], subprotocols: list[Any] | None, why: str
+) -> None:
     address, _ = server
     with (
-        connect(url(address, format="xml"), subprotocols=subprotocols) as ws,
+        connect(url(address, **params), subprotocols=subprotocols) as ws,
         pytest.raises(ConnectionClosed) as closed,
     ):
         ws.recv(10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
-    assert "invalid format" in closed.value.rcvd.reason
+    assert why in closed.value.rcvd.reason
 
 
 def test_a_frame_is_bounded_by_the_series_it_carries() -> None:
