@@ -286,11 +286,21 @@ def test_query_parameters_past_the_store_get_400_naming_the_parameter(
         b'{"service": "\xed\xa0\x80", "points": [{"name": "m", "value": 1}]}',  # a surrogate as UTF-8 bytes
         b"[" * 100_000 + b"]" * 100_000,
         b'{"service": "a", "points": ' + b"[" * 1_500 + b"]" * 1_500 + b"}",
+        b'{"resourceSpans": [{"scopeSpans": ' + b'[{"a": ' * 1_000 + b"1" + b"}]" * 1_000 + b"}]}",
     ],
 )
 @pytest.mark.parametrize(
     "url",
-    ["/api/v1/ingest/metrics", "/api/v1/ingest/spans", "/api/v1/ingest/logs", "/api/v1/silences", "/api/v1/rules"],
+    [
+        "/api/v1/ingest/metrics",
+        "/api/v1/ingest/spans",
+        "/api/v1/ingest/logs",
+        "/v1/traces",
+        "/v1/logs",
+        "/v1/metrics",
+        "/api/v1/silences",
+        "/api/v1/rules",
+    ],
 )
 def test_malformed_json_is_refused_with_a_reason(client: TestClient, stored: Stored, url: str, text: bytes) -> None:
     refused(client.post(url, content=text, headers=JSON))
