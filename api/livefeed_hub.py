@@ -33,6 +33,7 @@ log = logging.getLogger("perfpulse.api.live")
 
 Sub = QuerySub | ServicesSub | AlertsSub
 MAX_EVENTS_PER_FRAME = 500  # a batch frame carries at most this many results; the rest follow at once
+MAX_REPLIES = 64  # control replies waiting for one client; past it the client is closed
 MAX_FRAME_SERIES = 2_000  # ... and at most this many series (a result has up to 1,000): frames stay ~1 MB
 LOG_MAX_ENTRIES = 200_000  # results kept for resuming, whatever their age
 QUERY_SLOTS = 2  # result queries run at once (this machine has two cores; the API serves requests too)
@@ -104,6 +105,9 @@ class Connection:
 
     def reply(self, body: dict[str, Any]) -> None:
         """A control frame (``subscribed``, ``error``), sent before any waiting result."""
+        if len(self._control) >= MAX_REPLIES:  # a client sending without reading the answers
+            self.close(1013, f"slow consumer: {len(self._control)} replies waiting", "slow_consumer")
+            return
         self._control.append(body)
         self._wake.set()
 

@@ -511,3 +511,15 @@ def test_a_resume_replays_only_what_a_client_may_hold(
         assert [e["window"]["start"] for e in batch.body["events"]] == [w.start_ms for w in windows]
     else:
         assert refusal is not None and "6 results were missed" in refusal
+
+
+def test_a_client_not_reading_its_replies_is_closed() -> None:
+    async def scenario() -> list[Any]:
+        conn = Connection(LiveLimits(), interval_s=0)
+        for n in range(65):
+            conn.reply({"type": "error", "n": n})
+        return await _frames(conn, 65)
+
+    frames = asyncio.run(scenario())
+    assert [f.body["n"] for f in frames[:64]] == list(range(64))
+    assert frames[64].kind == "close" and "64 replies waiting" in frames[64].body["reason"]
