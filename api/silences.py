@@ -25,7 +25,7 @@ from schemas import parse_duration_ms
 from schemas.notifier import CommandKind
 from storage import StoreError
 
-__all__ = ["MatcherBody", "SilenceBody", "router"]
+__all__ = ["MAX_SILENCES", "MatcherBody", "SilenceBody", "router"]
 
 router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 
@@ -36,6 +36,9 @@ Time = int | Annotated[str, StringConstraints(max_length=64)]  # epoch ms or RFC
 Label = Annotated[str, StringConstraints(max_length=1024)]
 Text = Annotated[str, StringConstraints(max_length=1024)]
 MAX_MATCHERS = 32
+# Silences the notifier holds at once (pending, active, and expired within the day it keeps them): it
+# saves them all in its state, at most ~35 KB each (32 matchers of 1 KB, a 1 KB comment).
+MAX_SILENCES = 1_000
 _NO_SILENCE = "no silence has this id"
 _UNSAVED = "storage unavailable: the change was not queued"
 
@@ -124,7 +127,9 @@ async def get_silence(silence_id: str, context: Context) -> dict[str, Any]:
     status_code=201,
     summary="Create a silence",
     response_model=SilenceOut,
-    responses=error_responses({400: "an invalid body, matcher, time or duration (named in details)", 503: _UNSAVED}),
+    responses=error_responses(
+        {400: "an invalid body, matcher, time or duration (named in details), or too many silences held", 503: _UNSAVED}
+    ),
 )
 async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
     now = now_ms()
@@ -143,6 +148,9 @@ async def create_silence(body: SilenceBody, context: Context) -> dict[str, Any]:
         silence = new_silence(str(uuid.uuid4()), _matchers(body), starts, ends, body.comment, body.created_by, now)
     except SilenceError as exc:
         raise ApiError(400, "invalid silence", [{"loc": "body", "msg": str(exc)}]) from None
+    if (held := len((await context.notifier.view()).silences(now))) >= MAX_SILENCES:
+        msg = f"{held} silences are held (pending, active or expired today), the limit is {MAX_SILENCES}"
+        raise ApiError(400, "too many silences", [{"loc": "body", "msg": msg}])
     await _queue(context, CommandKind.ADD_SILENCE, silence.to_dict())
     return _view(silence, now)
 

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from alerting.notify.silences import MAX_SILENCE_MS
+from alerting.notify.silences import MAX_SILENCE_MS, new_silence
 from api.params import now_ms
-from storage.alerts import commands_since
+from api.silences import MAX_SILENCES
+from schemas.notifier import CommandKind
+from storage.alerts import commands_since, queue_command
 from tests.api.apps import app_store, assert_error_shape
 
 pytestmark = pytest.mark.integration
@@ -74,3 +76,30 @@ def test_a_regex_silence_is_matched_in_linear_time_against_a_long_label(client: 
     assert client.get("/api/v1/alerts").status_code == 200
     listed = client.get(f"/api/v1/silences/{created.json()['id']}").json()
     assert listed["matchers"] == [{"name": "service", "op": "=~", "value": "(a+)+b"}]
+
+
+def test_silences_past_the_bound_held_are_refused(client: TestClient) -> None:
+    """The notifier saves every silence it holds: past MAX_SILENCES a new one is refused. The first
+    ones are queued straight into storage, as the API queues them (a thousand POSTs would spend the
+    write budget)."""
+    store = app_store(client)
+    held = len(client.get("/api/v1/silences").json()["silences"])
+    now = now_ms()
+    for i in range(MAX_SILENCES - held):
+        made = new_silence(f"bulk-{i}", f'service="s{i}"', now, now + 3_600_000, "bulk", "me", now)
+        queue_command(store, CommandKind.ADD_SILENCE, made.to_dict())
+    assert len(client.get("/api/v1/silences").json()["silences"]) == MAX_SILENCES
+    before = queued(client)
+    response = client.post("/api/v1/silences", json=silence())
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "error": "too many silences",
+        "details": [
+            {
+                "loc": "body",
+                "msg": f"{MAX_SILENCES} silences are held (pending, active or expired today), "
+                f"the limit is {MAX_SILENCES}",
+            }
+        ],
+    }
+    assert queued(client) == before
