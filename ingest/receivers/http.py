@@ -257,7 +257,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorBody, "description": "content type other than JSON, content encoding other than gzip or none"},
     503: {
         "model": ErrorBody,
-        "description": "Kafka unavailable; nothing was written: retry after Retry-After seconds",
+        "description": "Kafka unavailable or ingest busy; nothing was written: retry after Retry-After seconds",
         "headers": RETRY_AFTER_HEADER,
     },
 }

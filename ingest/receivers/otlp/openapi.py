@@ -148,5 +148,8 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     400: _error("malformed request, or a batch Kafka refuses; do not retry"),
     413: _error("body too large (as sent or inflated)"),
     415: _error("content type other than application/x-protobuf or application/json (answered in JSON)"),
-    503: _error("Kafka unavailable; nothing was written: retry after Retry-After seconds", headers=RETRY_AFTER_HEADER),
+    503: _error(
+        "Kafka unavailable or every ingest slot taken; nothing was written: retry after Retry-After seconds",
+        headers=RETRY_AFTER_HEADER,
+    ),
 }
