@@ -64,7 +64,7 @@ router = APIRouter(prefix="/api/v1", tags=["live"])
 LIVE_PATH = "/api/v1/live"
 SUBPROTOCOL = "perfpulse.live."  # + json or msgpack
 BEARER_SUBPROTOCOL = "bearer."  # + the key, for browsers
-KEY_PARAM = "access_token"  # the key as an SSE parameter, for EventSource
+KEY_PARAM = "access_token"  # the key as a parameter, for EventSource (and WebSocket clients without subprotocols)
 DEFAULT_INTERVAL_MS = 100
 MAX_INTERVAL_MS = 10_000
 SEND_TIMEOUT_S = 10.0  # a WebSocket send blocked this long (a client not reading) closes it
@@ -341,14 +341,13 @@ def _lift_key(scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
     if scope["type"] == "websocket":
         offered: list[str] = list(scope.get("subprotocols", []))
         keys = [p.removeprefix(BEARER_SUBPROTOCOL) for p in offered if p.startswith(BEARER_SUBPROTOCOL)]
-        if not keys:
-            return None
-        kept = [p for p in offered if not p.startswith(BEARER_SUBPROTOCOL)]
-        scope["subprotocols"] = kept
-        headers[:] = [(n, v) for n, v in headers if n != b"sec-websocket-protocol"]
-        if kept:
-            headers.append((b"sec-websocket-protocol", ", ".join(kept).encode("latin-1")))
-        return keys[0]
+        if keys:
+            kept = [p for p in offered if not p.startswith(BEARER_SUBPROTOCOL)]
+            scope["subprotocols"] = kept
+            headers[:] = [(n, v) for n, v in headers if n != b"sec-websocket-protocol"]
+            if kept:
+                headers.append((b"sec-websocket-protocol", ", ".join(kept).encode("latin-1")))
+            return keys[0]
     pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     keys = [v for k, v in pairs if k == KEY_PARAM]
     if not keys:

@@ -70,6 +70,10 @@ def test_a_browser_sends_its_key_as_a_subprotocol_never_echoed(
         assert isinstance(ws.recv(10), bytes)  # the subprotocol chose MessagePack
     with pytest.raises(InvalidStatus):
         connect(url(address), subprotocols=["perfpulse.live.json", "bearer.pp_unknown"])  # type: ignore[list-item]
+    with connect(url(address, access_token=keys["read"], format="json")) as ws:  # the parameter works too
+        assert orjson.loads(ws.recv(10))["type"] == "hello"
+    with pytest.raises(InvalidStatus):
+        connect(url(address, access_token=keys["ingest"]))
 
 
 def test_sse_takes_the_header_or_an_access_token_parameter(server: tuple[str, FastAPI], keys: dict[str, str]) -> None:
