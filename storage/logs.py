@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage.client import Store
+from storage.client import API_QUERY_SETTINGS, Store
 from storage.keyset import older_than
 
 __all__ = ["LogEntry", "LogPage", "LogQuery", "search_logs", "text_tokens"]
@@ -90,6 +90,7 @@ def search_logs(store: Store, query: LogQuery) -> LogPage:
         LIMIT {{limit:UInt32}}
         """,
         params,
+        API_QUERY_SETTINGS,
     )
     entries = [
         LogEntry(

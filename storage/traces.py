@@ -13,7 +13,7 @@ from typing import Any
 
 from schemas import Span, SpanEvent, SpanKind, SpanStatus
 from schemas.sketch import LN_GAMMA, MIN_MAGNITUDE, OFFSET, answers
-from storage.client import Store
+from storage.client import API_QUERY_SETTINGS, Store
 from storage.tracetree import TraceTree, build_tree
 
 __all__ = [
@@ -68,7 +68,7 @@ TRACE_SQL = """
 def fetch_trace(store: Store, trace_id: str) -> tuple[TraceTree | None, bool]:
     """The tree of trace ``trace_id`` (32 lowercase hex), None when no span of it is stored, and
     whether it was cut at :data:`MAX_TRACE_SPANS` spans."""
-    rows = store.rows(TRACE_SQL, {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1})
+    rows = store.rows(TRACE_SQL, {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1}, API_QUERY_SETTINGS)
     spans = [
         Span(
             trace_id=trace_id,
@@ -173,6 +173,7 @@ def search_traces(store: Store, query: TraceQuery) -> TracePage:
         LIMIT {{limit:UInt32}}
         """,
         params,
+        API_QUERY_SETTINGS,
     )
     more = len(keys) > query.limit
     keys = keys[: query.limit]
@@ -198,6 +199,7 @@ def _summaries(store: Store, trace_ids: list[str], start_ms: int, end_ms: int) -
         GROUP BY trace_id
         """,
         {"ids": trace_ids, "start_ms": start_ms - SUMMARY_SLACK_MS, "end_ms": end_ms + SUMMARY_SLACK_MS},
+        API_QUERY_SETTINGS,
     )
     return {
         r[0]: TraceSummary(r[0], r[6][0], r[6][1], int(r[1]), int(r[2]) - int(r[1]), int(r[3]), int(r[4]), r[5], 0)
@@ -243,6 +245,7 @@ def dependencies(store: Store, start_ms: int, end_ms: int) -> list[Dependency]:
         ORDER BY caller, callee
         """,
         {"start_ms": start_ms, "end_ms": end_ms, "parent_ms": start_ms - PARENT_SLACK_MS},
+        API_QUERY_SETTINGS,
     )
     return [Dependency(r[0], r[1], int(r[2]), int(r[3]), answers(r[5], r[6], r[7])[0]) for r in rows]
 
@@ -280,6 +283,7 @@ def span_red(store: Store, start_ms: int, end_ms: int, levels: Sequence[float]) 
         ORDER BY service
         """,
         {"start_ms": start_ms, "end_ms": end_ms},
+        API_QUERY_SETTINGS,
     )
     found = []
     for r in rows:
