@@ -38,6 +38,9 @@ from api.hosts import HostCheck
 from api.httpcache import HttpCacheMiddleware
 from api.keys import router as keys_router
 from api.l2cache import L2Cache
+from api.live import LiveKeys
+from api.live import router as live_router
+from api.livefeed_hub import LiveHub, LiveLimits
 from api.notifier import NotifierAccess
 from api.ratelimit import Budget, RateLimiter
 from api.servicehealth import router as service_health_router
@@ -107,6 +110,9 @@ def create_app(
             stages=lambda: [stage.health() for stage in stages],
             channel_env=os.environ,
         )
+        app.state.live = LiveHub(active, settings.window_ms, settings.redis_url,
+                                 stored_channel(settings.topic_prefix), _live_limits(settings))  # fmt: skip
+        await app.state.live.start()
         stop = asyncio.Event()
         tasks = [asyncio.create_task(supervise(s.name, functools.partial(s.run, stop), stop)) for s in stages]
         try:
@@ -117,6 +123,7 @@ def create_app(
                 yield
         finally:
             stop.set()
+            await app.state.live.stop()
             await asyncio.gather(*tasks)
             await producer.stop()
             await auth.stop()
@@ -136,6 +143,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(HttpCacheMiddleware, min_bytes=settings.compress_min_bytes)
     install_auth(app, auth)
+    app.add_middleware(LiveKeys)  # added last, so it runs first: a browser's key reaches auth as a header
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)
@@ -151,6 +159,7 @@ def create_app(
     app.include_router(keys_router)
     app.include_router(service_health_router)
     app.include_router(canary_router)
+    app.include_router(live_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave
     return app
 
@@ -184,3 +193,15 @@ def _auth(settings: Settings) -> Auth:
     }
     limiter = RateLimiter(settings.redis_url, budgets, namespace=settings.topic_prefix)
     return Auth(HostCheck(settings.api_host, settings.allowed_host_list), limiter, metrics_open=settings.metrics_open)
+
+
+def _live_limits(settings: Settings) -> LiveLimits:
+    return LiveLimits(
+        max_connections=settings.live_max_connections,
+        max_subscriptions=settings.live_max_subscriptions,
+        max_queries=settings.live_max_queries,
+        max_queue=settings.live_queue,
+        resume_s=settings.live_resume_s,
+        heartbeat_s=settings.live_heartbeat_s,
+        timeout_s=settings.live_timeout_s,
+    )
