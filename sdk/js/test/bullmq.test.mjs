@@ -15,15 +15,18 @@ const REDIS = process.env.PERFPULSE_TEST_REDIS ?? "redis://127.0.0.1:26379/0";
 
 test("BullMQ: each job is a task run with its queue wait, outcome and span", async (t) => {
   const { deployment, service, startMs, pp } = await httpClient(t, "bullmq");
-  const connection = new IORedis(REDIS, { maxRetriesPerRequest: null });
+  // BullMQ leaves connections it was given open: each one is closed here, after its user.
+  const connections = [0, 1, 2].map(() => new IORedis(REDIS, { maxRetriesPerRequest: null }));
   const prefix = `ppjs-bull-${process.pid}-${Date.now()}`;
-  const queue = new Queue("assistant", { connection, prefix });
-  const events = new QueueEvents("assistant", { connection: connection.duplicate(), prefix });
+  const queue = new Queue("assistant", { connection: connections[0], prefix });
+  const events = new QueueEvents("assistant", { connection: connections[1], prefix });
+  let worker;
   t.after(async () => {
+    await worker?.close();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await events.close();
     await queue.close();
-    await connection.quit();
+    await Promise.all(connections.map((c) => c.quit()));
   });
   await events.waitUntilReady();
 
@@ -40,8 +43,7 @@ test("BullMQ: each job is a task run with its queue wait, outcome and span", asy
     { name: "embed", data: { text: "vector" } },
   ]);
   await new Promise((r) => setTimeout(r, 150)); // the jobs wait at least this long in the queue
-  const worker = new Worker("assistant", processor, { connection: connection.duplicate(), prefix, concurrency: 1 });
-  t.after(() => worker.close());
+  worker = new Worker("assistant", processor, { connection: connections[2], prefix, concurrency: 1 });
   const settled = jobs.map((job) => job.waitUntilFinished(events).then(() => "completed", () => "failed"));
   assert.deepEqual(await Promise.all(settled), ["completed", "completed", "failed", "completed"]);
   assert.equal(await pp.close(), true);
