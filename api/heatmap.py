@@ -17,7 +17,7 @@ from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
 from api.models import HeatmapResult
 from api.params import csv_param, duration_param, time_range
-from api.query import _label_filters
+from api.query import request_label_filters
 from api.responses import FastJSONResponse
 from storage.heatmap import latency_heatmap
 
@@ -70,7 +70,7 @@ async def heatmap(
     observation of the range. Add ``label.<name>=<value>`` parameters to filter on labels. A counter
     keeps no histogram: its heatmap has no cell."""
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
-    filters = _label_filters(request)
+    filters = request_label_filters(request)
     if step is None:
         step_ms = default_step_ms(end_ms - start_ms, context.window_ms)
     else:

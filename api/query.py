@@ -21,7 +21,7 @@ from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage.queries import fetch_buckets
 
-__all__ = ["label_filters", "query_spec", "router", "run_query"]
+__all__ = ["label_filters", "query_spec", "request_label_filters", "router", "run_query"]
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 
@@ -42,7 +42,7 @@ def label_filters(params: Iterable[tuple[str, str]], prefix: str = LABEL_PREFIX)
     return filters
 
 
-def _label_filters(request: Request) -> dict[str, str]:
+def request_label_filters(request: Request) -> dict[str, str]:
     """The label filters of a request's query parameters (``label.<name>=<value>``)."""
     return label_filters(request.query_params.items())
 
@@ -161,7 +161,7 @@ async def query(
     histograms of every window in a bucket (schemas/sketch.py).
     """
     start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
-    filters = _label_filters(request)
+    filters = request_label_filters(request)
     spec = query_spec(
         metric, csv_param(service), csv_param(stats), csv_param(group_by), filters, step, end_ms - start_ms,
         context.window_ms,

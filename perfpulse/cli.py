@@ -471,41 +471,15 @@ def report(
     against what was measured, and the change from the period before) to a PDF with headless Chromium.
     The API must answer without a key (Chromium cannot send one)."""
     import os
-    import re
-    import subprocess
-    import tempfile
 
-    import httpx
+    from perfpulse.report import ReportError, print_report
 
-    from schemas import parse_duration_ms
-
-    if not re.fullmatch(r"[1-9][0-9]{0,5}[smhd]", range_) or parse_duration_ms(range_) > 30 * 86_400_000:
-        raise _fail(f"cannot report on range {range_!r}: give the last N s, m, h or d, up to 30d (e.g. 7d)")
-    if not chromium.is_file():
-        raise _fail(f"cannot print: no Chromium at {chromium} (infra/install-deps.sh installs Debian's; --chromium)")
     base = (url or os.environ.get("PERFPULSE_URL") or _canary_target(None)[0]).rstrip("/")
     try:
-        status = httpx.get(f"{base}/api/v1/services", params={"start": 0, "end": 1}, timeout=10).status_code
-    except httpx.HTTPError as exc:
-        raise _fail(f"cannot reach the API at {base}: {exc} (start it: perfpulse up)") from None
-    if status in (401, 403):
-        raise _fail(f"cannot print the report of {base}: the API asks for a key, which Chromium cannot send")
-    with tempfile.TemporaryDirectory(prefix="perfpulse-report-") as profile:
-        command = [
-            str(chromium), "--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--no-pdf-header-footer",
-            # virtual time stands still while requests are pending: the page prints once its answers arrived
-            "--virtual-time-budget=20000", f"--print-to-pdf={out.resolve()}",
-            *(["--no-sandbox"] if os.geteuid() == 0 else []),  # Chromium's sandbox refuses root
-            f"{base}/reports?range={range_}&refresh=off",
-        ]  # fmt: skip
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        except subprocess.TimeoutExpired:
-            raise _fail("cannot print the report: Chromium took more than 120 s") from None
-    if done.returncode != 0 or not out.is_file() or out.read_bytes()[:5] != b"%PDF-":
-        raise _fail(f"cannot print the report: Chromium exited {done.returncode}: {done.stderr[-500:]}")
-    console.print(f"wrote {out} ({out.stat().st_size // 1024} KB): the last {range_} of {base}")
+        size = print_report(base, range_, out, chromium)
+    except ReportError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"wrote {out} ({size // 1024} KB): the last {range_} of {base}")
 
 
 def main() -> None:

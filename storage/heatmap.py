@@ -21,7 +21,7 @@ import numpy as np
 
 from schemas.sketch import GAMMA, OFFSET, PAGE_SLOTS
 from storage.client import Store
-from storage.queries import _pages_sql, _Query
+from storage.queries import SeriesQuery, pages_sql
 from storage.tiers import Segment, plan
 
 __all__ = ["Heatmap", "latency_heatmap"]
@@ -45,13 +45,13 @@ class Heatmap:
 EMPTY = Heatmap([], [], [], 0)
 
 
-def _pages(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
+def _pages(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
     """Columns ``t`` (time bucket), ``page`` and ``pc`` (its slot counts) of every segment, as the
     percentile queries read them (storage/queries.py); a page may come in several rows."""
     params.update(metric=query.metric, start=query.start_ms, step=query.step_ms, services=list(query.services))
     params.update({f"fk{i}": key for i, key in enumerate(sorted(query.label_filters))})
     params.update({f"fv{i}": query.label_filters[key] for i, key in enumerate(sorted(query.label_filters))})
-    return " UNION ALL ".join(_pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
+    return " UNION ALL ".join(pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
 
 
 def _key_span(store: Store, pages: str, params: dict[str, Any]) -> tuple[int, int, int] | None:
@@ -93,7 +93,7 @@ def latency_heatmap(
     keeps no histogram: it answers :data:`EMPTY`."""
     if buckets < 1 or step_ms < 1:
         raise ValueError(f"cannot build a heatmap of {buckets} value buckets and a {step_ms} ms step")
-    query = _Query(metric, [], label_filters or {}, services, step_ms, start_ms, (), None)
+    query = SeriesQuery(metric, [], label_filters or {}, services, step_ms, start_ms, (), None)
     params: dict[str, Any] = {}
     pages = _pages(query, plan(start_ms, end_ms, step_ms, window_ms), params)
     if not pages:

@@ -27,11 +27,13 @@ __all__ = [
     "MAX_SERIES",
     "Bucket",
     "MetricInfo",
+    "SeriesQuery",
     "ServiceInfo",
     "ServiceRed",
     "fetch_buckets",
     "list_metrics",
     "list_services",
+    "pages_sql",
     "rank_keys_sql",
     "red_by_service",
 ]
@@ -57,7 +59,7 @@ class Bucket:
 
 
 @dataclass(frozen=True)
-class _Query:
+class SeriesQuery:
     """One question over a metric; turned into SQL by :func:`_sql`."""
 
     metric: str
@@ -75,7 +77,7 @@ class _Query:
         return ", ".join([*(f"g{i}" for i in range(len(self.group_by))), "t"])
 
 
-def _select_where(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> tuple[str, str]:
+def _select_where(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> tuple[str, str]:
     """The group and bucket columns of one segment, and its WHERE clause."""
     groups = []
     for i, dimension in enumerate(query.group_by):
@@ -101,7 +103,7 @@ def _select_where(segment: Segment, query: _Query, params: dict[str, Any], index
     return ", ".join([*groups, f"{bucket} AS t"]), " AND ".join(where)
 
 
-def _scalars_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
+def _scalars_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
     """Count, sum, extremes (and errors) of one segment per group and bucket."""
     columns, where = _select_where(segment, query, params, index)
     errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
@@ -114,7 +116,7 @@ def _scalars_sql(segment: Segment, query: _Query, params: dict[str, Any], index:
     """
 
 
-def _pages_sql(segment: Segment, query: _Query, params: dict[str, Any], index: int) -> str:
+def pages_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
     """The histogram pages of one segment per group and bucket (columns ``page``, ``pc``): a tier's
     summed per page (``sumForEachMerge``), window rows' as they are, a page in as many rows as
     windows hold it (:func:`rank_keys_sql` adds up only the page that holds a rank: summing every
@@ -163,7 +165,7 @@ def rank_keys_sql(pages: str, keys: str, levels: Sequence[float]) -> str:
     """
 
 
-def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
+def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
     params.update(metric=query.metric, start=query.start_ms)
     if query.step_ms:
         params["step"] = query.step_ms
@@ -185,7 +187,7 @@ def _sql(query: _Query, segments: list[Segment], params: dict[str, Any]) -> str:
         """
     if not query.levels:
         return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
-    pages = " UNION ALL ".join(_pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
+    pages = " UNION ALL ".join(pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
     return f"""
         SELECT {keys}, kind, c, s, lo, hi, err, qk
         FROM ({scalars}) AS a
@@ -216,7 +218,7 @@ def fetch_buckets(
     ``error_label`` counts observations whose label of that name starts with 5 into ``errors``.
     """
     segments = plan(start_ms, end_ms, step_ms, window_ms)
-    query = _Query(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
+    query = SeriesQuery(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
     params: dict[str, Any] = {}
     buckets = -(-(end_ms - start_ms) // step_ms) + 1 if step_ms else 1  # per group (+1: the aligned edge)
     # More rows than MAX_SERIES groups of every bucket can only come from more groups.
