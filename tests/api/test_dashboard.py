@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from api import install_error_handlers
 from api.dashboard import ASSET_CACHE, INDEX_CACHE, dashboard_router
+from api.httpcache import HttpCacheMiddleware
 
 INDEX = '<!doctype html><html><body><div id="root"></div><script src="/assets/index-a1b2c3.js"></script></body></html>'
 SCRIPT = "console.log('perfpulse');"
@@ -94,3 +95,14 @@ def test_the_app_serves_the_dashboard_after_its_api(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     assert client.get("/api/v1/nothing-here").status_code == 404
     assert client.get("/").status_code in (200, 503)  # built or not, the dashboard answers
+
+
+def test_assets_are_compressed_by_the_http_layer(build: Path) -> None:
+    """Served as whole bodies, so the app's HTTP middleware compresses them (a file stream passed
+    through it uncompressed: 230 KB of script where ~73 KB gzipped would do)."""
+    script = "export const rows = [" + ",".join(f"{{id:{i},name:'row {i}'}}" for i in range(2_000)) + "];"
+    (build / "assets" / "index-big.js").write_text(script)
+    response = TestClient(HttpCacheMiddleware(served(build).app)).get("/assets/index-big.js", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.text == script  # decoded by the client
+    assert int(response.headers["content-length"]) < len(script) // 4
