@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench lint deps dashboard clean
+.PHONY: run test bench lint deps dashboard clean loadtest loadtest-deps
 
 # The dashboard (dashboard/, TypeScript + React) is built by Vite into api/static, which the API serves
 # at / and the Python package ships. npm ci runs when the lock file changed, the build when a source did.
@@ -39,9 +39,23 @@ dashboard: $(DASHBOARD_BUILD)
 run: deps dashboard
 	$(BIN)/perfpulse up
 
-test: deps dashboard
+test: deps dashboard loadtest-deps
 	cd dashboard && npm test
 	$(BIN)/pytest
+
+# Load tests (loadtest/, Artillery from npm): `make loadtest` runs the spec's scenarios against a running
+# perfpulse (PERFPULSE_URL, PERFPULSE_API_KEY; see README "Load tests"). Playwright (an Artillery
+# dependency for browser tests, unused here) would download a browser at install: skipped.
+LOADTEST_MODULES := loadtest/node_modules/.installed
+
+$(LOADTEST_MODULES): loadtest/package-lock.json
+	cd loadtest && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+loadtest-deps: $(LOADTEST_MODULES)
+
+loadtest: loadtest-deps
+	cd loadtest && node run.mjs
 
 bench: deps
 	$(BIN)/python -m bench
@@ -54,4 +68,4 @@ lint: $(STAMP)
 	$(BIN)/python tools/check_records.py
 
 clean:
-	rm -rf $(VENV) .perfpulse-test .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules api/static
+	rm -rf $(VENV) .perfpulse-test .pytest_cache .mypy_cache .ruff_cache dashboard/node_modules api/static loadtest/node_modules

@@ -1,0 +1,100 @@
+// Artillery processor for perfpulse's load tests: runs inside Artillery's workers.
+//
+// Contract: every HTTP response and every WebSocket event is appended to LOADTEST_SAMPLES as one line
+// `epoch_ms,latency_ms,status,label` (status 0 = no answer); report.mjs makes the table and chart from
+// these lines, so every scenario's figures come from one source, measured the same way (whole response
+// time, not Artillery's time to first byte). Virtual users loop until LOADTEST_DURATION_S seconds after
+// the first one started in this worker, so "N concurrent users" stay N for the whole run.
+'use strict';
+
+const fs = require('node:fs');
+
+const SAMPLES = process.env.LOADTEST_SAMPLES;
+const DURATION_MS = Number(process.env.LOADTEST_DURATION_S || '60') * 1000;
+const PONG_EVERY_MS = 10_000; // the server closes a connection silent for 45 s (4408)
+let endAt = null;
+
+function remainingMs() {
+  if (endAt === null) endAt = Date.now() + DURATION_MS;
+  return endAt - Date.now();
+}
+
+function record(latencyMs, status, label) {
+  // One small appendFileSync per sample: O_APPEND keeps lines whole across worker threads.
+  fs.appendFileSync(SAMPLES, `${Date.now()},${latencyMs.toFixed(2)},${status},${label}\n`);
+}
+
+/** whileTrue of every HTTP user's loop: go on while the scenario's time is not over. */
+function timeLeft(context, next) {
+  return next(remainingMs() > 0);
+}
+
+/** afterResponse of every HTTP request: one sample with the whole response time. */
+function sample(req, res, context, events, next) {
+  const phases = (res.timings && res.timings.phases) || {};
+  const latency = phases.total ?? phases.firstByte ?? 0;
+  const path = new URL(req.url, 'http://x').pathname.replace(/\/traces\/[^/]+$/, '/traces/{id}');
+  record(latency, res.statusCode, `${req.method || 'GET'} ${path}`);
+  return next();
+}
+
+/** connect.function of the WebSocket scenario: note when the connection was asked for. */
+function wsStart(wsArgs, context, done) {
+  context.vars.connectAskedAt = Date.now();
+  return done();
+}
+
+/**
+ * The WebSocket user, once connected: records the connect time, subscribes (services' RED and a
+ * query, as the dashboard does), records the subscribe round trip and, for each result pushed, the
+ * time from the sink storing it to its arrival here (the live feed's message latency); answers
+ * heartbeats by a pong and holds the connection until the scenario's time is over. A close before
+ * then, or an error frame, is a failed sample.
+ */
+async function wsHold(context) {
+  const ws = context.ws;
+  record(Date.now() - context.vars.connectAskedAt, 101, 'WS connect');
+  await new Promise((resolve) => {
+    let finished = false;
+    let subscribeSentAt = 0;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearInterval(pong);
+      clearTimeout(timer);
+      resolve();
+    };
+    ws.on('message', (data) => {
+      let frame;
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        return record(0, 0, 'WS unreadable frame');
+      }
+      const now = Date.now();
+      if (frame.type === 'subscribed') record(now - subscribeSentAt, 200, 'WS subscribe');
+      else if (frame.type === 'error') record(0, 400, 'WS error frame');
+      else if (frame.type === 'batch') {
+        for (const event of frame.events) record(Math.max(0, now - event.stored_at), 200, 'WS message');
+      }
+    });
+    ws.on('close', (code) => {
+      if (!finished) record(0, code, 'WS closed early');
+      finish();
+    });
+    const pong = setInterval(() => ws.send('{"type":"pong"}'), PONG_EVERY_MS);
+    const timer = setTimeout(finish, Math.max(0, remainingMs()));
+    subscribeSentAt = Date.now();
+    ws.send(
+      JSON.stringify({
+        type: 'subscribe',
+        subscriptions: [
+          { id: 'red', kind: 'services' },
+          { id: 'p99', kind: 'query', metric: 'http.server.duration', stats: ['p50', 'p95', 'p99'], group_by: ['service'] },
+        ],
+      }),
+    );
+  });
+}
+
+module.exports = { timeLeft, sample, wsStart, wsHold };

@@ -1,0 +1,110 @@
+// The spec's load-test scenarios as Artillery scripts (JSON objects, written out by run.mjs).
+//
+// HTTP scenarios: `users` virtual users arrive over `rampS` seconds and each loops until the
+// scenario's duration is over (processor.cjs timeLeft), so the spec's "N concurrent users" are N users
+// at once, each waiting `thinkS` between requests. Four in five users run the dashboard's query mix,
+// one in five sends metric batches to the ingest endpoint. The WebSocket scenario holds `users` live
+// connections for the duration.
+
+import path from 'node:path';
+
+/** users, ramp (seconds; "all" = the whole duration) and engine per scenario, as the spec names them. */
+export const SCENARIOS = {
+  normal: { users: 100, ramp: 5, engine: 'http', what: 'normal load, 100 concurrent users' },
+  peak: { users: 500, ramp: 10, engine: 'http', what: 'peak load, 500 concurrent users' },
+  stress: { users: 1000, ramp: 15, engine: 'http', what: 'stress, 1,000 concurrent users' },
+  spike: { users: 500, ramp: 'all', engine: 'http', what: 'spike, 0 to 500 users over the run (60 s: 1 minute)' },
+  websocket: { users: 1000, ramp: 10, engine: 'ws', what: '1,000 live connections to WS /api/v1/live' },
+};
+
+function headers(key) {
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+/** The dashboard's round of requests: one batch of its panels, then the single reads. */
+function dashboardFlow(opts) {
+  const auth = headers(opts.key);
+  const get = (url) => ({ get: { url, headers: auth, afterResponse: 'sample' } });
+  const batch = {
+    queries: [
+      { metric: 'http.server.duration', stats: ['p50', 'p95', 'p99', 'rate'], step: '10s', group_by: ['service'] },
+      { metric: 'span.duration', stats: ['p95', 'count'], step: '60s', group_by: ['service', 'operation'] },
+      { metric: 'http.server.duration', stats: ['count'], group_by: [] },
+    ],
+  };
+  const flow = [
+    { post: { url: '/api/v1/query/batch', json: batch, headers: auth, afterResponse: 'sample' } },
+    get('/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s'),
+    get('/api/v1/services'),
+    get('/api/v1/alerts'),
+    get('/api/v1/logs?limit=50'),
+  ];
+  if (opts.traceIds.length > 0) flow.push(get('/api/v1/traces/{{ traceId }}'));
+  flow.push({ think: opts.thinkS });
+  return flow;
+}
+
+/** One batch of 10 points (latency observations of a "loadtest" service) per round. */
+function ingestFlow(opts) {
+  const points = Array.from({ length: 10 }, (_, i) => ({ name: 'loadtest.duration', value: 5 + i }));
+  return [
+    {
+      post: {
+        url: '/api/v1/ingest/metrics',
+        json: { service: 'loadtest', labels: { source: 'artillery' }, points },
+        headers: headers(opts.ingestKey || opts.key),
+        afterResponse: 'sample',
+      },
+    },
+    { think: opts.thinkS },
+  ];
+}
+
+function phases(spec, opts, users) {
+  const ramp = spec.ramp === 'all' ? opts.durationS : Math.min(spec.ramp, Math.max(1, opts.durationS / 3));
+  return [{ duration: Math.max(1, Math.round(ramp)), arrivalCount: users, name: 'ramp' }];
+}
+
+/**
+ * The Artillery script of scenario `name`.
+ * opts: {url, key, ingestKey, durationS, scale, thinkS, traceIds, here}
+ */
+export function artilleryScript(name, opts) {
+  const spec = SCENARIOS[name];
+  if (!spec) throw new Error(`unknown scenario ${name}: one of ${Object.keys(SCENARIOS).join(', ')}`);
+  const users = Math.max(1, Math.round(spec.users * opts.scale));
+  const config = {
+    phases: phases(spec, opts, users),
+    processor: path.join(opts.here, 'processor.cjs'),
+  };
+  if (spec.engine === 'ws') {
+    const ws = new URL('/api/v1/live', opts.url);
+    ws.protocol = ws.protocol === 'https:' ? 'wss:' : 'ws:';
+    ws.searchParams.set('interval_ms', '1000');
+    // A WebSocket client without subprotocols passes its key as access_token (api/live.py).
+    if (opts.key) ws.searchParams.set('access_token', opts.key);
+    return {
+      users,
+      script: {
+        config: { ...config, target: ws.toString(), ws: { perMessageDeflate: true } },
+        scenarios: [{ name: 'live', engine: 'ws', flow: [{ connect: { function: 'wsStart' } }, { function: 'wsHold' }] }],
+      },
+    };
+  }
+  const loop = (flow) => [{ loop: flow, whileTrue: 'timeLeft' }];
+  return {
+    users,
+    script: {
+      config: {
+        ...config,
+        target: opts.url,
+        http: { timeout: 30 },
+        variables: opts.traceIds.length > 0 ? { traceId: opts.traceIds } : {},
+      },
+      scenarios: [
+        { name: 'dashboard', weight: 4, flow: loop(dashboardFlow(opts)) },
+        { name: 'ingest', weight: 1, flow: loop(ingestFlow(opts)) },
+      ],
+    },
+  };
+}
