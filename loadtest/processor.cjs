@@ -29,6 +29,16 @@ function timeLeft(context, next) {
   return next(remainingMs() > 0);
 }
 
+let usersStarted = 0;
+
+/** First step of an HTTP user's round: which request of the mix (config.variables.mixSize long) is next. */
+function nextRequest(context, events, done) {
+  // Each user starts at another point of the mix, so few users still ask for all of it at once.
+  if (context.vars.round === undefined) context.vars.round = usersStarted++;
+  context.vars.pick = context.vars.round++ % Number(context.vars.mixSize);
+  return done();
+}
+
 /** afterResponse of every HTTP request: one sample with the whole response time. */
 function sample(req, res, context, events, next) {
   const phases = (res.timings && res.timings.phases) || {};
@@ -97,4 +107,4 @@ async function wsHold(context) {
   });
 }
 
-module.exports = { timeLeft, sample, wsStart, wsHold };
+module.exports = { timeLeft, nextRequest, sample, wsStart, wsHold };

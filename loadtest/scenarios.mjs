@@ -2,8 +2,9 @@
 //
 // HTTP scenarios: `users` virtual users arrive over `rampS` seconds and each loops until the
 // scenario's duration is over (processor.cjs timeLeft), so the spec's "N concurrent users" are N users
-// at once, each waiting `thinkS` between requests. Four in five users run the dashboard's query mix,
-// one in five sends metric batches to the ingest endpoint. The WebSocket scenario holds `users` live
+// at once, each making one request at a time and waiting `thinkS` between them: in turn the
+// dashboard's reads (batch, single query, services, alerts, logs, a trace) and metric batches to the
+// ingest endpoint, by the weights below. The WebSocket scenario holds `users` live
 // connections for the duration.
 
 import path from 'node:path';
@@ -21,8 +22,12 @@ function headers(key) {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-/** The dashboard's round of requests: one batch of its panels, then the single reads. */
-function dashboardFlow(opts) {
+/**
+ * The dashboard's requests, each with its weight in the mix: one batch of its panels (the dashboard's
+ * main round trip) twice as often as each single read. One request per loop round, so a user stops
+ * at most one request after the scenario's time is over.
+ */
+function dashboardRequests(opts) {
   const auth = headers(opts.key);
   const get = (url) => ({ get: { url, headers: auth, afterResponse: 'sample' } });
   const batch = {
@@ -32,32 +37,28 @@ function dashboardFlow(opts) {
       { metric: 'http.server.duration', stats: ['count'], group_by: [] },
     ],
   };
-  const flow = [
-    { post: { url: '/api/v1/query/batch', json: batch, headers: auth, afterResponse: 'sample' } },
-    get('/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s'),
-    get('/api/v1/services'),
-    get('/api/v1/alerts'),
-    get('/api/v1/logs?limit=50'),
+  const requests = [
+    ['batch', 2, { post: { url: '/api/v1/query/batch', json: batch, headers: auth, afterResponse: 'sample' } }],
+    ['query', 1, get('/api/v1/query?metric=http.server.duration&stats=p50,p95,p99,count&step=10s')],
+    ['services', 1, get('/api/v1/services')],
+    ['alerts', 1, get('/api/v1/alerts')],
+    ['logs', 1, get('/api/v1/logs?limit=50')],
   ];
-  if (opts.traceIds.length > 0) flow.push(get('/api/v1/traces/{{ traceId }}'));
-  flow.push({ think: opts.thinkS });
-  return flow;
+  if (opts.traceIds.length > 0) requests.push(['trace', 1, get('/api/v1/traces/{{ traceId }}')]);
+  return requests;
 }
 
-/** One batch of 10 points (latency observations of a "loadtest" service) per round. */
-function ingestFlow(opts) {
+/** A batch of 10 points (latency observations of a "loadtest" service). */
+function ingestRequest(opts) {
   const points = Array.from({ length: 10 }, (_, i) => ({ name: 'loadtest.duration', value: 5 + i }));
-  return [
-    {
-      post: {
-        url: '/api/v1/ingest/metrics',
-        json: { service: 'loadtest', labels: { source: 'artillery' }, points },
-        headers: headers(opts.ingestKey || opts.key),
-        afterResponse: 'sample',
-      },
+  return {
+    post: {
+      url: '/api/v1/ingest/metrics',
+      json: { service: 'loadtest', labels: { source: 'artillery' }, points },
+      headers: headers(opts.ingestKey || opts.key),
+      afterResponse: 'sample',
     },
-    { think: opts.thinkS },
-  ];
+  };
 }
 
 function phases(spec, opts, users) {
@@ -91,7 +92,16 @@ export function artilleryScript(name, opts) {
       },
     };
   }
-  const loop = (flow) => [{ loop: flow, whileTrue: 'timeLeft' }];
+  // The mix as a sequence each user cycles through, from its own starting point (processor.cjs
+  // nextRequest): every kind is asked by every user that makes as many requests as the sequence is long.
+  const mix = [];
+  for (const [, weight, request] of [...dashboardRequests(opts), ['ingest', 2, ingestRequest(opts)]]) {
+    for (let i = 0; i < weight; i++) mix.push(request);
+  }
+  const steps = mix.map((request, k) => {
+    const [method] = Object.keys(request);
+    return { [method]: { ...request[method], ifTrue: `pick == ${k}` } };
+  });
   return {
     users,
     script: {
@@ -99,11 +109,13 @@ export function artilleryScript(name, opts) {
         ...config,
         target: opts.url,
         http: { timeout: 30 },
-        variables: opts.traceIds.length > 0 ? { traceId: opts.traceIds } : {},
+        variables: { mixSize: mix.length, ...(opts.traceIds.length > 0 ? { traceId: opts.traceIds } : {}) },
       },
       scenarios: [
-        { name: 'dashboard', weight: 4, flow: loop(dashboardFlow(opts)) },
-        { name: 'ingest', weight: 1, flow: loop(ingestFlow(opts)) },
+        {
+          name: 'dashboard mix and ingest',
+          flow: [{ loop: [{ function: 'nextRequest' }, ...steps, { think: opts.thinkS }], whileTrue: 'timeLeft' }],
+        },
       ],
     },
   };
