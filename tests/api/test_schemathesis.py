@@ -1,0 +1,162 @@
+"""The API against its own OpenAPI document, with schemathesis (real app: chDB store, Kafka, Redis).
+
+For each key scope (admin, read, ingest), every operation that scope may call is fed generated
+requests (valid and invalid ones); each answer must not be a 5xx, must have a status code, content
+type and body the document declares for that operation. Calls a scope may not make are checked in
+tests/api/test_auth.py (403 with a reason), so they are not generated here.
+
+Bounded for ``make test``: a few valid and a few invalid requests per operation (schemathesis'
+strategies under Hypothesis, derandomized so a run repeats the last one's cases; no shrinking, no
+example database, no deadline since the first chDB queries are slow). Schemathesis' coverage phase
+is not run: it alone sends hundreds of boundary requests per operation.
+
+Side effects stay inside the module's own data dir and topics. Left out, because generated input
+could break the test itself rather than find a fault: revoking a key (``DELETE /api/v1/keys/{id}``
+would, if it ever guessed an id, revoke the key in use; key ids are random, but the route is not
+worth a flaky run). Rate budgets are off, so 429 is not mistaken for a finding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core.result import Err
+
+from api.auth import Access, access_of
+from perfpulse.settings import Settings
+from tests.api.apps import app_settings, new_topics, running_app
+
+SCOPES = ("admin", "read", "ingest")
+# What each scope may call (api.auth's grants); OPEN routes are called by every scope.
+REACHES = {
+    "admin": {Access.OPEN, Access.INGEST, Access.READ, Access.WRITE, Access.KEYS},
+    "read": {Access.OPEN, Access.READ},
+    "ingest": {Access.OPEN, Access.INGEST},
+}
+LEFT_OUT = {("DELETE", "/api/v1/keys/{key_id}")}  # see the module docstring
+# Per operation, scope and mode (valid, invalid input): ~100 s for the whole file on 2 cores.
+# PERFPULSE_SCHEMATHESIS_EXAMPLES raises it for a deeper local run.
+MAX_EXAMPLES = int(os.environ.get("PERFPULSE_SCHEMATHESIS_EXAMPLES", "8"))
+
+CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_headers_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def client(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The whole app with rate limits off (0: unlimited), so every answer is the handler's."""
+    data_dir = tmp_path_factory.mktemp("schemathesis") / "data"
+    limits = {f"rate_{kind}_per_s": 0.0 for kind in ("ingest", "query", "write")}
+    module_settings: Settings = app_settings(
+        kafka_bootstrap, redis_url, data_dir, new_topics(kafka_bootstrap), **limits
+    )
+    with running_app(module_settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def keys(client: TestClient) -> dict[str, str]:
+    """One key per scope, created through the API (the first while no key exists)."""
+    created: dict[str, str] = {}
+    for scope in ("admin", "read", "ingest"):
+        headers = {"Authorization": f"Bearer {created['admin']}"} if created else {}
+        response = client.post("/api/v1/keys", json={"scope": scope, "name": f"schemathesis {scope}"}, headers=headers)
+        assert response.status_code == 201, response.text
+        created[scope] = response.json()["key"]
+    return created
+
+
+@pytest.fixture(scope="module", params=SCOPES)
+def scope(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+def operations(client: TestClient, keys: dict[str, str], scope: str) -> list[Any]:
+    """The app's own document (as a client reads it): the operations ``scope`` may call."""
+    document = client.get("/openapi.json", headers={"Authorization": f"Bearer {keys['admin']}"})
+    assert document.status_code == 200, document.text
+    found = []
+    for result in schemathesis.openapi.from_dict(document.json()).get_all_operations():
+        # An operation the document describes so badly that no request can be built is a finding too
+        assert not isinstance(result, Err), result.err()
+        operation = result.ok()
+        method, path = operation.method.upper(), operation.path
+        if (method, path) not in LEFT_OUT and access_of(method, path) in REACHES[scope]:
+            found.append(operation)
+    return found
+
+
+def send(client: TestClient, kwargs: dict[str, Any]) -> httpx.Response:
+    """Send schemathesis' request (``requests`` keyword arguments) through the app's TestClient, whose
+    portal runs the app's lifespan (its Kafka producer and store live on that event loop)."""
+    body: dict[str, Any] = {}
+    if "json" in kwargs:
+        body["content"] = json.dumps(kwargs["json"]).encode()
+    elif isinstance(kwargs.get("data"), (bytes, str)):
+        body["content"] = kwargs["data"]
+    elif kwargs.get("data") is not None:
+        body["data"] = kwargs["data"]
+    if kwargs.get("files"):
+        body["files"] = kwargs["files"]
+    headers = dict(kwargs.get("headers") or {})
+    if "json" in kwargs:
+        headers.setdefault("Content-Type", "application/json")
+    response: httpx.Response = client.request(
+        kwargs["method"],
+        kwargs["url"],
+        params=kwargs.get("params"),
+        headers=headers,
+        cookies=kwargs.get("cookies") or None,
+        **body,
+    )
+    return response
+
+
+def test_every_answer_keeps_to_the_openapi_document(client: TestClient, keys: dict[str, str], scope: str) -> None:
+    headers = {"Authorization": f"Bearer {keys[scope]}"}
+    failures: list[str] = []
+    cases = 0
+    statuses: dict[int, int] = {}
+
+    for operation in operations(client, keys, scope):
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(mode))
+            @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+            def check(case: schemathesis.Case[Any]) -> None:
+                nonlocal cases
+                cases += 1
+                kwargs = case.as_transport_kwargs(base_url="http://localhost", headers=headers)
+                try:
+                    response = send(client, kwargs)
+                except httpx.InvalidURL:
+                    # httpx refuses to send a query past 64 KiB (a real server answers 414 before the app)
+                    reject()
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                case.validate_response(response, checks=CHECKS, headers=headers)
+
+            try:
+                check()
+            except Unsatisfiable:
+                continue  # nothing to negate: the operation takes no input (GET /healthz)
+            except Exception as exc:  # one finding per operation and mode; the others still run
+                failures.append(f"{operation.label} ({mode.value}): {exc}")
+    print(f"{scope}: {cases} cases, statuses {sorted(statuses.items())}, {len(failures)} failing")
+    assert not failures, "\n\n".join(failures)
