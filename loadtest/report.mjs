@@ -58,6 +58,7 @@ export function httpRow(name, users, samples, noAnswer) {
     scenario: name,
     users,
     requests: total,
+    rateLimited: samples.filter((s) => s.status === 429).length,
     ...percentiles(samples.map((s) => s.ms)),
     rps: samples.length / spanS(samples),
     errors: failed,
@@ -113,6 +114,23 @@ function misses(row, t) {
   return out;
 }
 
+/** Per request kind of one scenario: [{label, requests, p50, p95, p99, errors}], slowest p95 first. */
+export function byRequest(samples) {
+  const groups = new Map();
+  for (const s of samples) {
+    if (!groups.has(s.label)) groups.set(s.label, []);
+    groups.get(s.label).push(s);
+  }
+  return [...groups.entries()]
+    .map(([label, group]) => ({
+      label,
+      requests: group.length,
+      ...percentiles(group.map((s) => s.ms)),
+      errors: group.filter((s) => s.status === 0 || s.status >= 400).length,
+    }))
+    .sort((a, b) => (b.p95 ?? 0) - (a.p95 ?? 0));
+}
+
 const fmt = (v, digits = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(digits));
 
 /** The Markdown table of the rows, with the targets above it. */
@@ -123,6 +141,7 @@ export function markdownTable(rows, meta) {
     `Target ${meta.url}; ${meta.durationS} s per scenario; users x${meta.scale}; think ${meta.thinkS} s between rounds.`,
     `Spec targets (API): p50 < ${TARGETS.p50} ms, p95 < ${TARGETS.p95} ms, p99 < ${TARGETS.p99} ms, errors < ${TARGETS.errorPct} %, > ${TARGETS.rps} req/s.`,
     `WebSocket: connect < ${WS_TARGETS.connectMs} ms, message latency < ${WS_TARGETS.messageMs} ms, > ${WS_TARGETS.connections} connections, > ${WS_TARGETS.msgsPerS} msg/s.`,
+    'Percentiles and req/s are of answered requests; a request unanswered in 30 s is an error, not a latency.',
     '',
     '| scenario | users | requests | p50 ms | p95 ms | p99 ms | req/s | errors | errors % | misses |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -132,6 +151,18 @@ export function markdownTable(rows, meta) {
       `| ${r.scenario} | ${r.users} | ${r.requests} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${fmt(r.rps)} | ${r.errors} | ${fmt(r.errorPct, 3)} | ${r.misses.length ? r.misses.join('; ') : 'meets all'} |`,
     );
   }
+  const limited = rows.filter((r) => r.rateLimited > 0);
+  if (limited.length > 0) {
+    lines.push(
+      '',
+      `429 (the key's rate limit) in ${limited.map((r) => `${r.scenario}: ${r.rateLimited}`).join(', ')}: this measured the limiter.` +
+        ' Start the target with PERFPULSE_RATE_QUERY_PER_S=0 PERFPULSE_RATE_INGEST_PER_S=0 to measure the API.',
+    );
+  }
   lines.push('', 'WebSocket rows: "requests" are connections (connect) or results received (message); req/s is their rate.');
+  for (const { scenario, requests } of meta.details ?? []) {
+    lines.push('', `## ${scenario} by request`, '', '| request | answered | p50 ms | p95 ms | p99 ms | errors |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of requests) lines.push(`| ${r.label} | ${r.requests} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.errors} |`);
+  }
   return lines.join('\n') + '\n';
 }

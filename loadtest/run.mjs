@@ -6,7 +6,8 @@
 // empty when the deployment has no keys), PERFPULSE_INGEST_KEY (default the API key),
 // LOADTEST_DURATION_S (60 per scenario), LOADTEST_SCENARIOS (normal,peak,stress,spike,websocket),
 // LOADTEST_SCALE (1: multiplies every scenario's users), LOADTEST_THINK_S (0.1 s between a user's
-// rounds), LOADTEST_RESULTS (default results/<UTC time>).
+// rounds), LOADTEST_RESULTS (default results/<UTC time>), LOADTEST_SETTLE_MAX_S (180: how long to wait
+// before a scenario for the target to answer a read within 2 s again).
 // Exit status: 0 when every scenario ran (whether or not it met the targets), 1 when one could not.
 
 import { spawn } from 'node:child_process';
@@ -14,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, artilleryScript } from './scenarios.mjs';
-import { artilleryErrors, httpRow, markdownTable, readSamples, wsRows } from './report.mjs';
+import { artilleryErrors, byRequest, httpRow, markdownTable, readSamples, wsRows } from './report.mjs';
 import { writeChart } from './chart.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -48,6 +49,30 @@ async function getJson(urlPath) {
   const text = await res.text();
   if (!res.ok) throw new Error(`GET ${opts.url}${urlPath} answered ${res.status}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
+}
+
+/**
+ * Wait until the target answers a read within SETTLE_MS: a server keeps working on requests whose
+ * clients timed out, so without this a scenario would start against the previous one's backlog.
+ */
+async function settle(name) {
+  const SETTLE_MS = 2000;
+  const deadline = Date.now() + number('LOADTEST_SETTLE_MAX_S', 180) * 1000;
+  for (let tries = 1; ; tries++) {
+    const began = Date.now();
+    try {
+      await getJson('/api/v1/services');
+      if (Date.now() - began < SETTLE_MS) return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) {
+      console.log(`[${name}] the target still answers slower than ${SETTLE_MS} ms after ${tries} tries: starting anyway`);
+      return;
+    }
+    console.log(`[${name}] waiting for the previous scenario's backlog to drain (a read took ${Date.now() - began} ms) ...`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
 }
 
 /** Run one Artillery script; resolves when it exits, rejects with its output's tail when it fails. */
@@ -86,6 +111,7 @@ async function main() {
   console.log(`load test of ${opts.url}: ${names.join(', ')}; ${opts.durationS} s each, users x${opts.scale}; results in ${out}`);
 
   const rows = [];
+  const details = [];
   const panels = [];
   for (const name of names) {
     const { users, script } = artilleryScript(name, opts);
@@ -93,6 +119,7 @@ async function main() {
     fs.writeFileSync(files['script.json'], JSON.stringify(script, null, 2));
     fs.rmSync(files['samples.csv'], { force: true });
     fs.writeFileSync(files['samples.csv'], '');
+    await settle(name);
     const began = Date.now();
     console.log(`[${name}] ${SCENARIOS[name].what}: ${users} users for ${opts.durationS} s ...`);
     await artillery(files['script.json'], files['artillery.json'], files['samples.csv'], files['artillery.log']);
@@ -109,11 +136,12 @@ async function main() {
       panels.push({ title: `websocket: connect time, ${users} connections`, samples: samples.filter((s) => s.label === 'WS connect') });
       panels.push({ title: 'websocket: message latency (sink stored -> received)', samples: samples.filter((s) => s.label === 'WS message') });
     } else {
+      details.push({ scenario: name, requests: byRequest(samples) });
       panels.push({ title: `${name}: ${users} users (dashboard mix + ingest)`, samples: samples.filter((s) => s.status > 0) });
     }
   }
   const meta = { startedAt, url: opts.url, durationS: opts.durationS, scale: opts.scale, thinkS: opts.thinkS };
-  const table = markdownTable(rows, meta);
+  const table = markdownTable(rows, { ...meta, details });
   fs.writeFileSync(path.join(out, 'report.md'), table);
   fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ ...meta, rows }, null, 2));
   const bytes = writeChart(path.join(out, 'latency.png'), panels, opts.durationS);
