@@ -53,6 +53,7 @@ app.add_typer(rules_app, name="rules")
 keys_app = typer.Typer(help="API keys: create, list, revoke (whether perfpulse runs or not).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=True, soft_wrap=True)
+API_SHUTDOWN_S = 5  # longest the API waits for open connections when told to stop
 
 Bootstrap = Annotated[str | None, typer.Option("--kafka-bootstrap", help="Kafka host:port [PERFPULSE_KAFKA_BOOTSTRAP]")]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="local state directory [PERFPULSE_DATA_DIR]")]
@@ -190,6 +191,9 @@ def api(
         port=settings.api_port,
         log_config=None,
         access_log=False,
+        # Open WebSockets, SSE streams and slow reads are cut after this on shutdown: uvicorn's
+        # default waits for them forever, and `perfpulse up` then needed a second Ctrl-C.
+        timeout_graceful_shutdown=API_SHUTDOWN_S,
         **settings.tls_options,
     )
 

@@ -102,7 +102,9 @@ def test_assets_are_compressed_by_the_http_layer(build: Path) -> None:
     through it uncompressed: 230 KB of script where ~73 KB gzipped would do)."""
     script = "export const rows = [" + ",".join(f"{{id:{i},name:'row {i}'}}" for i in range(2_000)) + "];"
     (build / "assets" / "index-big.js").write_text(script)
-    response = TestClient(HttpCacheMiddleware(served(build).app)).get("/assets/index-big.js", headers={"Accept-Encoding": "gzip"})
+    response = TestClient(HttpCacheMiddleware(served(build).app)).get(
+        "/assets/index-big.js", headers={"Accept-Encoding": "gzip"}
+    )
     assert response.headers["content-encoding"] == "gzip"
     assert response.text == script  # decoded by the client
     assert int(response.headers["content-length"]) < len(script) // 4
