@@ -49,6 +49,7 @@ CALLS = {
     "read": {Access.OPEN, Access.READ},
     "ingest": {Access.INGEST},
 }
+READINESS = {"GET /readyz"}  # its 503 is an answer, not a fault
 LEFT_OUT = {("DELETE", "/api/v1/keys/{key_id}")}  # see the module docstring
 # Per operation and mode (valid, invalid input): ~1 minute for the whole file on 2 cores, most of
 # it generating the large OTLP bodies.
@@ -159,7 +160,10 @@ def test_every_answer_keeps_to_the_openapi_document(client: TestClient, keys: di
                     # httpx refuses to send a query past 64 KiB (a real server answers 414 before the app)
                     reject()
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                case.validate_response(response, checks=CHECKS, headers=headers)
+                # /readyz answers 503 by contract while a dependency does not answer (the shared Kafka did
+                # not, once, mid-run): its status and body are still checked against the document.
+                checks = CHECKS[1:] if case.operation.label in READINESS else CHECKS
+                case.validate_response(response, checks=checks, headers=headers)
 
             try:
                 check()
