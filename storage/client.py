@@ -7,9 +7,11 @@ runs one statement at a time: the sink's inserts must not queue behind the API's
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,8 @@ import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
 __all__ = ["API_QUERY_SETTINGS", "QueryLimitExceeded", "Store", "StoreError", "StoreLocked", "open_store"]
+
+log = logging.getLogger("perfpulse.storage")
 
 # Bounds of a query the API runs for a client: ClickHouse stops it past 30 s or 1 GiB, so no request
 # can hold the process's cores or memory (chDB runs in the API's own process). Internal reads (the
@@ -98,6 +102,9 @@ class Store:
         self.url = url
         self.embedded = url.startswith("chdb:")
         self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._size = pool_size
+        self._closing = False  # close() has begun: no client is handed out any more
+        self._abandoned = False  # close() gave up waiting: a client put back now is closed at once
         for _ in range(pool_size):
             self._pool.put(self._connect())
 
@@ -116,11 +123,16 @@ class Store:
 
     @contextmanager
     def _client(self) -> Iterator[Any]:
+        if self._closing:
+            raise StoreError(f"the store {_redact(self.url)} is closed")
         client = self._pool.get()
         try:
             yield client
         finally:
-            self._pool.put(client)
+            if self._abandoned:
+                client.close()
+            else:
+                self._pool.put(client)
 
     def command(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
@@ -162,9 +174,23 @@ class Store:
         except StoreError:
             return False
 
-    def close(self) -> None:
-        while not self._pool.empty():
-            self._pool.get_nowait().close()
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Close every client, waiting up to ``timeout_s`` for those in use. Why wait: a query of a
+        cancelled task still runs in its worker thread, and with the embedded store its client, put
+        back after a close that did not wait, kept chDB's engine on this path, so the next store
+        opened in the process (on another path) was refused."""
+        if self._closing:
+            return
+        self._closing = True
+        deadline = time.monotonic() + timeout_s
+        for _ in range(self._size):
+            try:
+                client = self._pool.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self._abandoned = True
+                log.warning("closed %s with clients still in use after %.0f s", _redact(self.url), timeout_s)
+                return
+            client.close()
 
 
 def open_store(url: str, pool_size: int = 4) -> Store:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +117,28 @@ def test_api_queries_are_bounded_in_time_and_memory() -> None:
     assert API_QUERY_SETTINGS["max_execution_time"] == 30
     assert API_QUERY_SETTINGS["max_memory_usage"] == 1 << 30
     assert API_QUERY_SETTINGS["timeout_overflow_mode"] == "throw"
+
+
+def test_close_waits_for_a_query_still_running_so_the_next_store_can_open(tmp_path: Path) -> None:
+    """A task cancelled mid-query leaves the query running in its thread; a close that did not wait
+    let that client back into the pool afterwards, holding chDB's engine on the old path, and the
+    next embedded store of the process (another path) was refused."""
+    first = open_store(f"chdb://{tmp_path}/first", pool_size=2)
+    started = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        first.rows("SELECT sleep(1.5)")
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    started.wait()
+    first.close()  # returns once the running query gave its client back
+    worker.join()
+    with pytest.raises(StoreError, match="is closed"):
+        first.rows("SELECT 1")
+    second = open_store(f"chdb://{tmp_path}/second", pool_size=1)
+    try:
+        assert second.rows("SELECT 1") == [(1,)]
+    finally:
+        second.close()
