@@ -13,6 +13,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from perfpulse.settings import DEFAULT_RULES, Settings
+from tests.alerting.rules.shipped import SHIPPED_RULES
 from tests.api.apps import app_settings, assert_error_shape, new_topics, running_app
 
 pytestmark = pytest.mark.integration
@@ -43,19 +44,6 @@ def client(
     )
     with running_app(settings, with_sink=False) as running:
         yield running
-
-
-# The rules of infra/alerts.yaml, in file order: the spec's four, then its AI task targets.
-SHIPPED_RULES = [
-    "high_response_time",
-    "high_error_rate",
-    "memory_threshold",
-    "task_queue_backup",
-    "slow_task_creation",
-    "slow_task_execution",
-    "slow_queue_processing",
-    "low_task_completion",
-]
 
 
 def on_disk(path: Path) -> list[str]:

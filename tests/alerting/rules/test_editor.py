@@ -9,6 +9,7 @@ import pytest
 from alerting.rules import parse_rules
 from alerting.rules.editor import RulesFileError, rule_names, with_rule, without_rule
 from perfpulse.settings import DEFAULT_RULES
+from tests.alerting.rules.shipped import TASK_RULES
 
 NEW = {"name": "new_rule", "condition": "response_time.p99 > 500", "for": "10s", "notification": ["slack"]}
 
@@ -27,9 +28,6 @@ def test_append_then_remove_restores_the_shipped_file_exactly() -> None:
                           '    notification:\n    - slack\n')  # fmt: skip
     assert valid(added)[-1] == "new_rule"
     assert without_rule(added, "new_rule") == text
-
-
-TASK_RULES = ["slow_task_creation", "slow_task_execution", "slow_queue_processing", "low_task_completion"]
 
 
 def test_replace_keeps_neighbours_and_comments() -> None:

@@ -13,6 +13,7 @@ import pytest
 from alerting.rules import RuleSet, Severity, load_rules, parse_rules, validate_rules
 from alerting.rules.ruleset import RulesInvalid
 from schemas.stats import Stat
+from tests.alerting.rules.shipped import SHIPPED_RULES
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -84,16 +85,7 @@ def test_the_spec_rules_file_validates_without_any_secret() -> None:
     path = REPO / "infra" / "alerts.yaml"
     assert validate_rules(path) == []
     rules = load_rules(path)
-    assert [r.name for r in rules.rules] == [
-        "high_response_time",
-        "high_error_rate",
-        "memory_threshold",
-        "task_queue_backup",
-        "slow_task_creation",
-        "slow_task_execution",
-        "slow_queue_processing",
-        "low_task_completion",
-    ]
+    assert [r.name for r in rules.rules] == SHIPPED_RULES
     spec = {r.name: (str(r.condition), r.severity.value, set(r.notification)) for r in rules.rules}
     assert spec["high_response_time"][:2] == ("response_time.p95 > 200", "warning")
     assert spec["high_error_rate"][:2] == ("error_rate > 0.05", "critical")
