@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test bench lint deps dashboard clean loadtest loadtest-deps
+.PHONY: run test bench bench-compare lint deps dashboard clean loadtest loadtest-deps
 
 # The dashboard (dashboard/, TypeScript + React) is built by Vite into api/static, which the API serves
 # at / and the Python package ships. npm ci runs when the lock file changed, the build when a source did.
@@ -59,6 +59,12 @@ loadtest: loadtest-deps
 
 bench: deps
 	$(BIN)/python -m bench
+
+# perfpulse side by side with VictoriaMetrics (Debian's package, installed when missing) on the same
+# seeded samples: README "Side by side with VictoriaMetrics".
+bench-compare: deps
+	@infra/install-victoria-metrics.sh
+	$(BIN)/python -m bench.compare
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
