@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.process import InfraError, alive_pid, exclusive, run_tool, start_detached, stop_pid, wait_until
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = ["KAFKA_VERSION", "LocalKafka", "kafka_reachable", "metadata_ok"]
 
@@ -180,11 +181,13 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def kafka_reachable(bootstrap: str, timeout_s: float = 5.0) -> bool:
-    """True when a metadata request to ``bootstrap`` succeeds within ``timeout_s``."""
+async def kafka_reachable(bootstrap: str, timeout_s: float = 5.0, *, security: KafkaSecurity = PLAINTEXT) -> bool:
+    """True when a metadata request to ``bootstrap`` (connecting with ``security``) succeeds within ``timeout_s``."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **security.client_options()
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.describe_cluster(), timeout_s)

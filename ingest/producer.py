@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
 from schemas import MetricBatch, RecordType, Topics, encode_metric_batch, type_headers
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 from schemas.logs import LogRecord, encode_logs
 from schemas.spans import Span, encode_spans
 
@@ -63,6 +64,7 @@ class RecordProducer:
         *,
         linger_ms: float = 5.0,
         max_request_bytes: int = 1_048_576,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         """``request_timeout_s`` bounds :meth:`start` and, separately, the send phase of each
         :meth:`send_metrics` call. ``max_request_bytes`` is the largest encoded record accepted: the
@@ -70,6 +72,7 @@ class RecordProducer:
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
+        self.security = security  # how the producer connects (SASL, TLS); never logged but by describe()
         self.request_timeout_s = request_timeout_s
         self._linger_ms = linger_ms
         self._max_request_bytes = max_request_bytes
@@ -112,6 +115,7 @@ class RecordProducer:
                 max_request_size=self._max_request_bytes,
                 request_timeout_ms=timeout_ms,
                 retry_backoff_ms=100,
+                **self.security.client_options(),
             )
             try:
                 # Idempotent producers wait for a producer id without a deadline of their own.
@@ -220,7 +224,7 @@ class RecordProducer:
         else:
             name, text = type(exc).__name__, str(exc)
             cause = text if text.startswith(name) else f"{name}: {text}" if text else name
-        return KafkaUnavailable(f"cannot send to Kafka at {self.bootstrap}: {cause}")
+        return KafkaUnavailable(f"cannot send to Kafka at {self.security.at(self.bootstrap)}: {cause}")
 
     def _discard(self, producer: Any) -> None:
         """Forget a producer that failed a call and tear it down in the background (see module doc)."""

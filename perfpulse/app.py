@@ -91,7 +91,9 @@ def create_app(
             stages.append(Sink(sink_config(settings), active))
         if in_process["notifier"]:
             stages.append(notifier_stage(settings, active))
-        producer = RecordProducer(settings.kafka_bootstrap, settings.topics, client_id="perfpulse-api")
+        producer = RecordProducer(
+            settings.kafka_bootstrap, settings.topics, client_id="perfpulse-api", security=settings.kafka_security
+        )
         try:
             await producer.start()
         except KafkaUnavailable as exc:
@@ -104,7 +106,9 @@ def create_app(
         app.state.api = ApiContext(
             store=active,
             window_ms=settings.window_ms,
-            kafka_ready=lambda: kafka_reachable(settings.kafka_bootstrap, timeout_s=2.0),
+            kafka_ready=lambda: kafka_reachable(
+                settings.kafka_bootstrap, timeout_s=2.0, security=settings.kafka_security
+            ),
             rules=rules,
             notifier=NotifierAccess(active, notifier_name(settings)),
             stages=lambda: [stage.health() for stage in stages],

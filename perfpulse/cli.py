@@ -202,7 +202,7 @@ def api(
 def migrate(data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
     """Apply pending ClickHouse migrations and create the Kafka topics."""
     from perfpulse.stages import migration_params
-    from perfpulse.topics import TopicSetupError, ensure_topics
+    from perfpulse.topics import TopicSetupError, ensure_settings_topics
     from storage import StoreError, apply_migrations, open_store
 
     settings = load_settings(data_dir=data_dir, clickhouse_url=clickhouse_url)
@@ -216,7 +216,7 @@ def migrate(data_dir: DataDir = None, clickhouse_url: StoreUrl = None) -> None:
         console.print(f"applied {migration.version}_{migration.name}")
     console.print(f"storage: {len(applied)} migration(s) applied, schema up to date")
     try:
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        asyncio.run(ensure_settings_topics(settings))
         console.print(f"kafka: topics {settings.topic_prefix}* present on {settings.kafka_bootstrap}")
     except TopicSetupError as exc:
         raise _fail(str(exc)) from None

@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 
 from perfpulse.processes import ProcessGroup, wait_http_ok
@@ -33,6 +34,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if name == "data_dir":
             value = Path(value).resolve()
+        if isinstance(value, SecretStr):  # its str() is masked; the child needs the secret itself
+            value = value.get_secret_value()
         env[f"PERFPULSE_{name.upper()}"] = str(value)
     return env
 
@@ -45,14 +48,14 @@ def _prepare(settings: Settings, console: Console) -> str | None:
     from infra import InfraError
     from perfpulse.localinfra import start_local
     from perfpulse.stages import migration_params
-    from perfpulse.topics import TopicSetupError, ensure_topics
+    from perfpulse.topics import TopicSetupError, ensure_settings_topics
     from storage import StoreError, apply_migrations, open_store
     from storage.keys import Scope, create_key, key_table
 
     try:
         for name, state, where in start_local(settings, console):
             console.print(f"[green]✓[/green] {name}: {state} ({where})")
-        asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions))
+        asyncio.run(ensure_settings_topics(settings))
         console.print(f"[green]✓[/green] kafka topics: {settings.topic_prefix}* ({settings.partitions} partitions)")
         store = open_store(settings.store_url, pool_size=1)
         applied = apply_migrations(store, migration_params(settings))

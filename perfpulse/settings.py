@@ -7,13 +7,14 @@ CLI exposes the ones that make sense per command as flags.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import Limits, Redactor, Topics, parse_duration_ms
+from schemas.kafka_security import KafkaSecurity
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 
 __all__ = ["DEFAULT_RULES", "Settings", "mask_url"]
@@ -25,6 +26,27 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PERFPULSE_", extra="ignore")
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)"
+    )
+    kafka_sasl_username: str = Field("", description="SASL user")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (never printed or logged)")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle of the brokers' certificates (default: the system's)"
+    )
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate, for brokers that require one")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM private key of kafka_ssl_certfile")
+    kafka_replication_factor: int = Field(
+        1, ge=1, description="replicas of each topic perfpulse creates (1: one local broker; production: 3)"
+    )
+    kafka_min_insync_replicas: int = Field(
+        1, ge=1, description="replicas that must have a record before it is acknowledged (production: 2)"
+    )
+    kafka_raw_retention: str = Field("48h", description="how long the metrics, spans and logs topics keep records")
+    kafka_retention: str = Field("7d", description="how long the rollups and alerts topics keep records")
     clickhouse_url: str | None = Field(
         None,
         description="chdb://<path> (embedded, default: under the data dir) or http(s)://user:pass@host:8123/db",
@@ -103,7 +125,15 @@ class Settings(BaseSettings):
     live_timeout_s: float = Field(45.0, gt=0, description="a WebSocket client silent this many seconds is closed")
 
     @field_validator(
-        "window", "grace", "max_past", "max_future", "cache_l1_ttl", "cache_blocks_ttl", "cache_ranges_ttl"
+        "window",
+        "grace",
+        "max_past",
+        "max_future",
+        "cache_l1_ttl",
+        "cache_blocks_ttl",
+        "cache_ranges_ttl",
+        "kafka_raw_retention",
+        "kafka_retention",
     )
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -116,7 +146,7 @@ class Settings(BaseSettings):
         """Absolute, so every process started from here (other working directories) reads one file."""
         return value.expanduser().resolve()
 
-    @field_validator("tls_cert", "tls_key")
+    @field_validator("tls_cert", "tls_key", "kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
     @classmethod
     def _absolute_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
@@ -125,6 +155,16 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither (HTTP)")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        self.kafka_security  # noqa: B018 - raises ValueError naming what is missing or unknown
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                f"kafka_min_insync_replicas {self.kafka_min_insync_replicas} is more than "
+                f"kafka_replication_factor {self.kafka_replication_factor}: no write could be acknowledged"
+            )
         return self
 
     @field_validator("window")
@@ -152,6 +192,19 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(max_past_ms=parse_duration_ms(self.max_past), max_future_ms=parse_duration_ms(self.max_future))
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """What every Kafka client perfpulse creates is given (schemas/kafka_security.py)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password or SecretStr(""),
+            cafile=None if self.kafka_ssl_cafile is None else str(self.kafka_ssl_cafile),
+            certfile=None if self.kafka_ssl_certfile is None else str(self.kafka_ssl_certfile),
+            keyfile=None if self.kafka_ssl_keyfile is None else str(self.kafka_ssl_keyfile),
+        )
 
     @property
     def redactor(self) -> Redactor:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from perfpulse.healthport import health_port
 from perfpulse.settings import Settings
 from perfpulse.storedfeed import StoredFeed
-from perfpulse.topics import ensure_topics
+from perfpulse.topics import ensure_settings_topics
 from schemas.events import stored_channel
 from storage import MigrationParams
 from storage.sink import SinkConfig
@@ -59,6 +59,7 @@ def sink_config(settings: Settings) -> SinkConfig:
 
     return SinkConfig(
         bootstrap=settings.kafka_bootstrap,
+        security=settings.kafka_security,
         topics=settings.topics,
         group=f"{settings.consumer_group}-sink",
         redactor=settings.redactor,
@@ -83,6 +84,7 @@ def notifier_config(settings: Settings) -> NotifierConfig:
 
     return NotifierConfig(
         bootstrap=settings.kafka_bootstrap,
+        security=settings.kafka_security,
         topic=settings.topics.alerts,
         group=notifier_name(settings),
         rules_path=settings.rules,
@@ -116,6 +118,7 @@ def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
     return StreamStage(
         StreamConfig(
             bootstrap=settings.kafka_bootstrap,
+            security=settings.kafka_security,
             topics=settings.topics,
             group=f"{settings.consumer_group}-stream",
             window_ms=settings.window_ms,
@@ -155,7 +158,7 @@ async def run_stages(settings: Settings, build: Callable[[Store], list[Stage]]) 
 
     store = open_store(settings.store_url, pool_size=2)
     apply_migrations(store, migration_params(settings))
-    await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
+    await ensure_settings_topics(settings)
     try:
         await serve_stages(settings, build(store))
     finally:
@@ -165,7 +168,7 @@ async def run_stages(settings: Settings, build: Callable[[Store], list[Stage]]) 
 async def run_worker(settings: Settings) -> None:
     """A stream worker process: topics first (the metrics partition count sizes the rollups
     mapping), then :func:`serve_stages`. Raises TopicSetupError naming the broker's answer."""
-    counts = await ensure_topics(settings.kafka_bootstrap, settings.topics, settings.partitions)
+    counts = await ensure_settings_topics(settings)
     await serve_stages(settings, [stream_stage(settings, counts[settings.topics.metrics])])
 
 

@@ -1,28 +1,73 @@
-"""Creating perfpulse's Kafka topics, with the partition counts the stages rely on."""
+"""Creating perfpulse's Kafka topics, with the partition counts the stages rely on and the
+durability (replication, min.insync.replicas, retention) the settings ask for."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from schemas import Topics
+from perfpulse.settings import Settings
+from schemas import Topics, parse_duration_ms
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
-__all__ = ["TopicSetupError", "ensure_topics"]
+__all__ = ["TopicDurability", "TopicSetupError", "ensure_settings_topics", "ensure_topics"]
 
 
 class TopicSetupError(RuntimeError):
     """Topics could not be created or have the wrong shape."""
 
 
-# Raw data is replayed by the sink and the stream stage after restarts; rollups and alerts are small.
-_RETENTION_MS = {"metrics": 2 * 86_400_000, "spans": 2 * 86_400_000, "logs": 2 * 86_400_000}
+@dataclass(frozen=True)
+class TopicDurability:
+    """How topics are kept. The defaults fit one local broker; production runs replication_factor 3
+    and min_insync_replicas 2 (with the producers' acks=all, an acknowledged record is then on two
+    brokers, and one broker may be down without stopping writes)."""
+
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    # Raw data (metrics, spans, logs) is replayed by the sink and the stream stage after restarts;
+    # rollups, alerts and dead letters are small and kept longer.
+    raw_retention_ms: int = 2 * 86_400_000
+    retention_ms: int = 7 * 86_400_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> TopicDurability:
+        return cls(
+            replication_factor=settings.kafka_replication_factor,
+            min_insync_replicas=settings.kafka_min_insync_replicas,
+            raw_retention_ms=parse_duration_ms(settings.kafka_raw_retention),
+            retention_ms=parse_duration_ms(settings.kafka_retention),
+        )
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout_s: float = 30.0) -> dict[str, int]:
+LOCAL_DURABILITY = TopicDurability()  # one local broker
+
+
+async def ensure_settings_topics(settings: Settings) -> dict[str, int]:
+    """:func:`ensure_topics` with the bootstrap, topics, partitions, security and durability of ``settings``."""
+    return await ensure_topics(
+        settings.kafka_bootstrap,
+        settings.topics,
+        settings.partitions,
+        security=settings.kafka_security,
+        durability=TopicDurability.of(settings),
+    )
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Topics,
+    partitions: int,
+    timeout_s: float = 30.0,
+    *,
+    security: KafkaSecurity = PLAINTEXT,
+    durability: TopicDurability = TopicDurability(),
+) -> dict[str, int]:
     """Create every perfpulse topic that does not exist yet; idempotent.
 
     ``rollups``, ``alerts`` and ``alert-states`` have one partition per partition of ``metrics`` and
@@ -30,9 +75,14 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
     partition P + N what it computed from spans partition N (P = metrics partitions). Their
     consumers' de-duplication and the stream's restore rely on that one-to-one mapping (each has
     exactly one source partition). ``alert-states`` is compacted: only the newest snapshot of each
-    source partition matters. Returns the partition count of each of those topics as they are.
+    source partition matters. Topics that exist keep their configs (this never alters them).
+    Returns the partition count of each of those topics as they are.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        options = security.client_options()
+    except ValueError as exc:
+        raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc}") from exc
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000), **options)
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         existing = set(await admin.list_topics())
@@ -41,8 +91,8 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
             NewTopic(
                 name,
                 num_partitions=2 * partitions if name in derived else partitions,
-                replication_factor=1,
-                topic_configs=_configs(topics, name),
+                replication_factor=durability.replication_factor,
+                topic_configs=_configs(topics, name, durability),
             )
             for name in topics.all()
             if name not in existing
@@ -60,7 +110,7 @@ async def ensure_topics(bootstrap: str, topics: Topics, partitions: int, timeout
                 )
         return counts
     except (TimeoutError, KafkaError, OSError) as exc:
-        raise TopicSetupError(f"cannot create topics on {bootstrap}: {exc!r}") from exc
+        raise TopicSetupError(f"cannot create topics on {security.at(bootstrap)}: {exc!r}") from exc
     finally:
         await admin.close()
 
@@ -86,9 +136,11 @@ def _served(described: dict[str, Any]) -> bool:
     return described["error_code"] == 0 and bool(partitions) and all(p["leader"] >= 0 for p in partitions)
 
 
-def _configs(topics: Topics, name: str) -> dict[str, str]:
+def _configs(topics: Topics, name: str, durability: TopicDurability) -> dict[str, str]:
+    configs = {"min.insync.replicas": str(durability.min_insync_replicas)}
     if name == topics.alert_states:
         # Only the newest snapshot per source partition (its key) is ever read; compaction keeps it
         # however old it is, where retention would drop the state of a partition that went quiet.
-        return {"cleanup.policy": "compact"}
-    return {"retention.ms": str(_RETENTION_MS.get(name.removeprefix(topics.prefix), 7 * 86_400_000))}
+        return configs | {"cleanup.policy": "compact"}
+    raw = name in (topics.metrics, topics.spans, topics.logs)
+    return configs | {"retention.ms": str(durability.raw_retention_ms if raw else durability.retention_ms)}

@@ -50,6 +50,7 @@ from schemas import (
 )
 from schemas.alerts import decode_transition
 from schemas.events import StoredWindow
+from schemas.kafka_security import KafkaSecurity
 from schemas.stage import Health
 from storage import metrics
 from storage.client import Store
@@ -85,6 +86,7 @@ class SinkConfig:
     # (schemas/events.py); the composition root publishes them to the query layer. Its failure is
     # logged and never stops the sink.
     on_stored: Callable[[list[StoredWindow]], Awaitable[None]] | None = None
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how the consumer reaches Kafka
 
 
 class _Buffer(Protocol):
@@ -183,6 +185,7 @@ class Sink:
             max_poll_records=20_000,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            **self.config.security.client_options(),
         )
         consumer.subscribe(list(self._pending), listener=_Resume(self))
         self._consumer = consumer

@@ -10,20 +10,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import WireError
 from schemas.alerts import StatesRecord, decode_states
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = ["last_states"]
 
 log = logging.getLogger("perfpulse.stream.restore")
 
 
-async def last_states(bootstrap: str, topic: str, partition: int, timeout_s: float = 30.0) -> StatesRecord | None:
+async def last_states(
+    bootstrap: str, topic: str, partition: int, timeout_s: float = 30.0, *, security: KafkaSecurity = PLAINTEXT
+) -> StatesRecord | None:
     """The last record of ``topic``'s ``partition``, or None when it holds none (or an unreadable one).
 
     Partition N of ``alert-states`` only holds snapshots of source partition N, in tick order, so the
     record just before the log's end is the newest (compaction keeps it: it is its key's last).
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=int(timeout_s * 1000)
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        request_timeout_ms=int(timeout_s * 1000),
+        **security.client_options(),
     )
     tp = TopicPartition(topic, partition)
     await consumer.start()

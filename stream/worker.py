@@ -49,6 +49,7 @@ from schemas import (
     unreadable_reason,
 )
 from schemas.alerts import StatesRecord, TransitionRecord, encode_states, encode_transition
+from schemas.kafka_security import KafkaSecurity
 from stream import metrics
 from stream.alerts import PartitionAlerts
 from stream.partition import PartitionWindows
@@ -73,6 +74,7 @@ class StreamConfig:
     metrics_partitions: int = 4  # partitions of the metrics topic: spans partition N rolls up into this + N
     session_timeout_s: float = 10.0  # how fast a dead worker's partitions move on
     rules_path: Path | None = None  # alert rules file, evaluated at window closes; None: no alerting
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how Faust and the restore reach Kafka
 
     @property
     def tick_every_ms(self) -> int:
@@ -108,6 +110,7 @@ class StreamWorker:
         app = faust.App(
             cfg.group,
             broker=";".join(f"kafka://{host}" for host in cfg.bootstrap.split(",")),
+            broker_credentials=cfg.security.faust_credentials(),
             store="memory://",
             key_serializer="raw",
             value_serializer="raw",
@@ -191,7 +194,9 @@ class StreamWorker:
             cfg = self.config
             alerts = PartitionAlerts(cfg.window_ms, cfg.grace_ms, lambda: self._rules.current if self._rules else None)
             if self._rules is not None:
-                snapshot = await last_states(cfg.bootstrap, cfg.topics.alert_states, self._rollups_partition(tp))
+                snapshot = await last_states(
+                    cfg.bootstrap, cfg.topics.alert_states, self._rollups_partition(tp), security=cfg.security
+                )
                 if snapshot is not None:
                     alerts.restore(snapshot)
             state = self._partitions[tp] = _Partition(PartitionWindows(cfg.window_ms, cfg.grace_ms), alerts)

@@ -43,7 +43,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,7 @@ from alerting.notify.store import NotifierStore
 from alerting.rules import AlertTransition, transition_from_record
 from schemas import WireError
 from schemas.alerts import decode_transition
+from schemas.kafka_security import KafkaSecurity
 from schemas.notifier import AttemptRow, CommandKind, NotifierCommand
 from schemas.replay import ReplayFilter, past_end
 from schemas.stage import Health
@@ -99,6 +100,7 @@ class NotifierConfig:
     rules_poll_s: float = 5.0  # how often the rules file is checked for edits made outside the API
     lazy_save_s: float = 10.0  # a position that moved without transitions is saved at most this late
     command_poll_s: float = 0.5  # how often the API's commands (silences, redeliveries) are looked for
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how its Kafka clients connect
 
 
 class AttemptRecorder:
@@ -393,6 +395,7 @@ class NotifierStage:
             group_id=self.config.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self.config.security.client_options(),
         )
         await consumer.start()
         try:
@@ -437,7 +440,9 @@ class NotifierStage:
     async def _partitions(self, stop: asyncio.Event) -> list[TopicPartition]:
         """Every partition of the alerts topic, once it exists (empty when stopped first)."""
         while not stop.is_set():
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.config.bootstrap)
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.config.bootstrap, **self.config.security.client_options()
+            )
             await admin.start()
             try:
                 [described] = await admin.describe_topics([self.config.topic])

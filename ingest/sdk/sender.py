@@ -20,6 +20,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
 from schemas import Topics
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = ["Lane", "Outbox", "Sender"]
 
@@ -78,11 +79,13 @@ class Sender:
         *,
         linger_ms: float,
         request_timeout_s: float,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self._lanes = list(lanes)
         self._next_lane = 0  # the lane _take looks at first
         self._bootstrap = bootstrap
         self._topics = topics
+        self._security = security  # how the producer connects to Kafka (SASL, TLS)
         self._service = service
         self._linger_s = linger_ms / 1000.0
         self._request_timeout_s = request_timeout_s  # per attempt to reach Kafka
@@ -157,7 +160,7 @@ class Sender:
         self._wake, self._stop, self._work = asyncio.Event(), asyncio.Event(), asyncio.Event()
         producer = RecordProducer(
             self._bootstrap, self._topics, client_id=f"perfpulse-emitter-{self._service}",
-            request_timeout_s=self._request_timeout_s,
+            request_timeout_s=self._request_timeout_s, security=self._security,
         )  # fmt: skip
         self._ready.set()
         sending = asyncio.create_task(self._send_loop(producer))
