@@ -1,5 +1,8 @@
 """A real single-node Apache Kafka (KRaft) on 127.0.0.1, assembled from Maven Central jars.
 
+Besides its PLAINTEXT listener (readiness, inter-broker traffic) a broker may open secured ones
+(:class:`SecureListeners`): SASL_PLAINTEXT with PLAIN and SCRAM users, and SSL from PEM files.
+
 Why Kafka 4.3.1: it is the newest 4.x line whose broker we ran here with both clients perfpulse
 uses. aiokafka >= 0.13 negotiates API versions per connection, which Kafka 4 requires since it
 removed the old protocol versions (KIP-896); faust-streaming 0.15.3 on aiokafka 0.14 joins groups,
@@ -21,16 +24,83 @@ import os
 import re
 import shutil
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.process import InfraError, alive_pid, exclusive, run_tool, start_detached, stop_pid, wait_until
 from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
-__all__ = ["KAFKA_VERSION", "LocalKafka", "kafka_reachable", "metadata_ok"]
+__all__ = ["KAFKA_VERSION", "LocalKafka", "SecureListeners", "kafka_reachable", "metadata_ok"]
 
 KAFKA_VERSION = "4.3.1"
 _FILES = Path(__file__).parent / "files"
+_SCRAM = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+_JAAS = "org.apache.kafka.common.security"
+# Users and passwords are written into the broker's config and the storage tool's arguments:
+# kept to characters that need no quoting there.
+_CREDENTIAL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+@dataclass(frozen=True)
+class SecureListeners:
+    """Listeners a broker opens beside PLAINTEXT, on 127.0.0.1.
+
+    ``sasl_port``: SASL_PLAINTEXT where every user of ``users`` may log in with PLAIN, SCRAM-SHA-256
+    and SCRAM-SHA-512 (SCRAM credentials are written when the storage is formatted).
+    ``ssl_port``: SSL with the broker's PEM key and certificate chain in ``ssl_keystore`` and the CA
+    of its clients in ``ssl_truststore``; clients must show a certificate that CA signed.
+    """
+
+    sasl_port: int | None = None
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (user, password)
+    ssl_port: int | None = None
+    ssl_keystore: Path | None = None  # PEM: the broker's PKCS#8 private key, then its certificate chain
+    ssl_truststore: Path | None = None  # PEM: the CA of client certificates
+
+    def __post_init__(self) -> None:
+        for user, password in self.users:
+            if not (_CREDENTIAL.fullmatch(user) and _CREDENTIAL.fullmatch(password)):
+                raise ValueError(f"cannot use SASL user {user!r}: user and password must match {_CREDENTIAL.pattern}")
+        if self.ssl_port is not None and (self.ssl_keystore is None or self.ssl_truststore is None):
+            raise ValueError("an SSL listener needs ssl_keystore and ssl_truststore")
+
+    def listeners(self) -> list[str]:
+        """``NAME://127.0.0.1:port`` of each listener (the listener name is its protocol)."""
+        ports = (("SASL_PLAINTEXT", self.sasl_port), ("SSL", self.ssl_port))
+        return [f"{name}://127.0.0.1:{port}" for name, port in ports if port is not None]
+
+    def properties(self) -> str:
+        """The broker properties of these listeners."""
+        lines = []
+        if self.sasl_port is not None:
+            plain_users = " ".join(f'user_{user}="{password}"' for user, password in self.users)
+            prefix = "listener.name.sasl_plaintext"
+            lines += [
+                f"sasl.enabled.mechanisms=PLAIN,{','.join(_SCRAM)}",
+                f"{prefix}.plain.sasl.jaas.config={_JAAS}.plain.PlainLoginModule required {plain_users};",
+                *(f"{prefix}.{m.lower()}.sasl.jaas.config={_JAAS}.scram.ScramLoginModule required;" for m in _SCRAM),
+            ]
+        if self.ssl_port is not None:
+            prefix = "listener.name.ssl.ssl"
+            lines += [
+                f"{prefix}.keystore.type=PEM",
+                f"{prefix}.keystore.location={self.ssl_keystore}",
+                f"{prefix}.truststore.type=PEM",
+                f"{prefix}.truststore.location={self.ssl_truststore}",
+                f"{prefix}.client.auth=required",
+            ]
+        return "\n".join(lines)
+
+    def scram_arguments(self) -> list[str]:
+        """The storage tool's ``--add-scram`` arguments: each user under both SCRAM mechanisms."""
+        if self.sasl_port is None:
+            return []
+        return [
+            arg
+            for user, password in self.users
+            for m in _SCRAM
+            for arg in ("--add-scram", f"{m}=[name={user},password={password}]")
+        ]
 
 
 def _cache_root() -> Path:
@@ -46,6 +116,7 @@ class LocalKafka:
     home: Path  # e.g. <data dir>/kafka
     port: int = 9092
     heap_mb: int = 512
+    secure: SecureListeners = field(default_factory=SecureListeners)  # listeners beside PLAINTEXT
 
     @property
     def bootstrap(self) -> str:
@@ -116,7 +187,19 @@ class LocalKafka:
     def _write_config(self) -> Path:
         config = self.home / "server.properties"
         text = (_FILES / "kafka-server.properties").read_text()
-        config.write_text(text.format(port=self.port, controller_port=self.controller_port, log_dir=self.home / "data"))
+        listeners = [f"PLAINTEXT://127.0.0.1:{self.port}", *self.secure.listeners()]
+        protocols = ",".join(f"{listener.partition(':')[0]}:{listener.partition(':')[0]}" for listener in listeners)
+        filled = text.format(
+            listeners=",".join(listeners),
+            protocol_map=protocols,
+            controller_port=self.controller_port,
+            log_dir=self.home / "data",
+            secure_listeners=self.secure.properties(),
+        )
+        # Owner only: it holds the PLAIN users' passwords when SASL is on.
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(filled)
         return config
 
     def _format(self, config: Path, cluster_id: str) -> None:
@@ -127,8 +210,9 @@ class LocalKafka:
         # "--cluster-id=<id>", not "-t <id>": a base64url id starts with "-" once in 64, and the tool's
         # argument parser then takes it for an option and fails ("expected one argument").
         argv = self._java(
-            "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}", "-c", str(config)
-        )
+            "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}", "-c", str(config),
+            *self.secure.scram_arguments(),
+        )  # fmt: skip
         run_tool(argv, f"format Kafka storage in {self.home / 'data'}")
 
     def running_pid(self) -> int | None:

@@ -9,6 +9,7 @@ are masked, and :meth:`KafkaSecurity.describe`, the form for log and error lines
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -90,6 +91,7 @@ class KafkaSecurity:
         """Keyword arguments for ``AIOKafkaProducer``, ``AIOKafkaConsumer`` and ``AIOKafkaAdminClient``."""
         options: dict[str, Any] = {"security_protocol": self.protocol, "ssl_context": self.ssl_context()}
         if self.sasl:
+            logging.getLogger("aiokafka.conn").addFilter(_HIDE_SASL_REQUESTS)  # once: the same filter is kept once
             options |= {
                 "sasl_mechanism": self.mechanism,
                 "sasl_plain_username": self.username,
@@ -111,5 +113,21 @@ class KafkaSecurity:
             )
         return None if context is None else SSLCredentials(context)
 
+
+class _HideSaslRequests(logging.Filter):
+    """Masks the SASL authenticate requests aiokafka logs at DEBUG ("Request to host:port n: <request>"):
+    a PLAIN request holds the password in the clear, a SCRAM one the client's proof."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(_is_sasl_request(arg) for arg in record.args):
+            record.args = tuple("SaslAuthenticateRequest(<hidden>)" if _is_sasl_request(a) else a for a in record.args)
+        return True
+
+
+def _is_sasl_request(arg: object) -> bool:
+    return type(arg).__name__.startswith("SaslAuthenticateRequest")
+
+
+_HIDE_SASL_REQUESTS = _HideSaslRequests()
 
 PLAINTEXT = KafkaSecurity()  # no authentication, no TLS: a local broker; the default of every client

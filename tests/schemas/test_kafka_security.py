@@ -1,0 +1,261 @@
+"""Kafka clients over SASL and TLS, on a broker of this module's own (its own ports and data dir,
+stopped after the module): SASL_PLAINTEXT with PLAIN and SCRAM users, SSL that requires a client
+certificate signed by a CA made here with openssl. perfpulse's producer, a consumer, topic creation
+and the stream worker (Faust) go through them; a wrong password is refused with the mechanism and
+user named, and no password reaches a log line or an error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+
+from infra import LocalKafka
+from infra.kafka import SecureListeners
+from ingest.producer import KafkaUnavailable, RecordProducer
+from perfpulse.settings import Settings
+from perfpulse.stages import stream_stage
+from perfpulse.topics import TopicSetupError, ensure_settings_topics, ensure_topics
+from schemas import MetricBatch, MetricKind, SeriesPoints, Topics, decode_metrics_record, decode_rollups
+from schemas.kafka_security import KafkaSecurity, Mechanism
+from tests.ports import free_broker_port
+
+pytestmark = pytest.mark.integration
+
+USER = "perfpulse-svc"
+PASSWORD = "pw-4d1c9e7b-kafka"  # looked for in every log line and error: it must never appear
+WRONG_PASSWORD = "pw-wrong-0a6f2c"
+
+
+@dataclass(frozen=True)
+class SecureBroker:
+    sasl_bootstrap: str
+    ssl_bootstrap: str
+    ca: Path  # signed the broker's and the client's certificates
+    client_cert: Path
+    client_key: Path
+
+
+def _openssl(*args: str | Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
+
+
+def _sign(directory: Path, name: str, extensions: str) -> tuple[Path, Path]:
+    """A key and a certificate for ``name`` signed by the CA in ``directory``."""
+    key, csr, cert, ext = (directory / f"{name}.{suffix}" for suffix in ("key", "csr", "pem", "ext"))
+    ext.write_text(extensions)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr)
+    _openssl("x509", "-req", "-in", csr, "-CA", directory / "ca.pem", "-CAkey", directory / "ca.key",
+             "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", cert)  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    home = tmp_path_factory.mktemp("secure-kafka")
+    tls = home / "tls"
+    tls.mkdir()
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=perfpulse-test-ca",
+             "-keyout", tls / "ca.key", "-out", tls / "ca.pem")  # fmt: skip
+    broker_cert, broker_key = _sign(tls, "broker", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    client_cert, client_key = _sign(tls, "client", "extendedKeyUsage=clientAuth\n")
+    keystore = tls / "broker-keystore.pem"
+    keystore.write_text(broker_key.read_text() + broker_cert.read_text())
+    listeners = SecureListeners(
+        sasl_port=free_broker_port(),
+        users=((USER, PASSWORD),),
+        ssl_port=free_broker_port(),
+        ssl_keystore=keystore,
+        ssl_truststore=tls / "ca.pem",
+    )
+    broker = LocalKafka(home / "kafka", port=free_broker_port(), secure=listeners)
+    broker.start()
+    try:
+        yield SecureBroker(
+            f"127.0.0.1:{listeners.sasl_port}",
+            f"127.0.0.1:{listeners.ssl_port}",
+            tls / "ca.pem",
+            client_cert,
+            client_key,
+        )
+    finally:
+        broker.stop()
+
+
+def _sasl(mechanism: Mechanism, password: str = PASSWORD) -> KafkaSecurity:
+    return KafkaSecurity("SASL_PLAINTEXT", mechanism, USER, SecretStr(password))
+
+
+def _batch(service: str) -> MetricBatch:
+    now_ms = time.time_ns() // 1_000_000
+    ts = np.array([now_ms - 2_000, now_ms - 1_999], dtype=np.int64)
+    return MetricBatch(service, [SeriesPoints("lat", MetricKind.DISTRIBUTION, {}, ts, np.array([1.0, 3.0]))])
+
+
+async def _first_value(
+    bootstrap: str, topic: str, security: KafkaSecurity, wanted: Callable[[bytes], bool] = bool, timeout_s: float = 60
+) -> bytes:
+    """The first record value of ``topic`` that is ``wanted``, read through ``security``."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", **security.client_options()
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        if record.value is not None and wanted(record.value):
+                            return bytes(record.value)
+    finally:
+        await consumer.stop()
+
+
+async def _round_trip(bootstrap: str, security: KafkaSecurity) -> MetricBatch:
+    """Create topics, send one batch with perfpulse's producer, read it back with a consumer."""
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    await ensure_topics(bootstrap, topics, partitions=1, security=security)
+    producer = RecordProducer(bootstrap, topics, security=security)
+    try:
+        await producer.send_metrics([_batch("secure-svc")])
+    finally:
+        await producer.stop()
+    decoded = decode_metrics_record(await _first_value(bootstrap, topics.metrics, security))
+    assert isinstance(decoded, MetricBatch)
+    return decoded
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+async def test_records_go_both_ways_through_sasl_and_the_password_is_never_logged(
+    secure_broker: SecureBroker, mechanism: Mechanism, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    batch = await _round_trip(secure_broker.sasl_bootstrap, _sasl(mechanism))
+    assert batch.service == "secure-svc" and batch.series[0].values.tolist() == [1.0, 3.0]
+    assert caplog.records and PASSWORD not in caplog.text
+
+
+async def test_records_go_both_ways_through_tls_with_a_client_certificate(secure_broker: SecureBroker) -> None:
+    security = KafkaSecurity(
+        "SSL",
+        cafile=str(secure_broker.ca),
+        certfile=str(secure_broker.client_cert),
+        keyfile=str(secure_broker.client_key),
+    )
+    batch = await _round_trip(secure_broker.ssl_bootstrap, security)
+    assert batch.service == "secure-svc"
+
+
+async def test_tls_without_the_client_certificate_the_broker_requires_is_refused(
+    secure_broker: SecureBroker,
+) -> None:
+    security = KafkaSecurity("SSL", cafile=str(secure_broker.ca))
+    with pytest.raises(TopicSetupError, match=r"^cannot create topics on 127\.0\.0\.1:\d+ \(SSL\): "):
+        await ensure_topics(
+            secure_broker.ssl_bootstrap, Topics("refused."), partitions=1, timeout_s=5, security=security
+        )
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256"])
+async def test_a_wrong_password_names_the_mechanism_and_user_and_never_the_password(
+    secure_broker: SecureBroker, mechanism: Mechanism, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    security = _sasl(mechanism, WRONG_PASSWORD)
+    named = (
+        f"127.0.0.1:{secure_broker.sasl_bootstrap.rpartition(':')[2]} (SASL_PLAINTEXT, {mechanism} as user '{USER}')"
+    )
+    producer = RecordProducer(secure_broker.sasl_bootstrap, Topics("refused."), security=security, request_timeout_s=5)
+    with pytest.raises(KafkaUnavailable) as refused:
+        await producer.start()
+    assert str(refused.value).startswith(f"cannot send to Kafka at {named}: ")
+    with pytest.raises(TopicSetupError) as not_created:
+        await ensure_topics(
+            secure_broker.sasl_bootstrap, Topics("refused."), partitions=1, timeout_s=5, security=security
+        )
+    assert str(not_created.value).startswith(f"cannot create topics on {named}: ")
+    assert "Authentication failed" in caplog.text  # the broker's reason, as aiokafka logs it
+    for text in (str(refused.value), str(not_created.value), caplog.text, repr(security)):
+        assert WRONG_PASSWORD not in text
+
+
+async def test_the_stream_worker_rolls_up_through_scram(
+    secure_broker: SecureBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings = Settings(
+        kafka_bootstrap=secure_broker.sasl_bootstrap,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=SecretStr(PASSWORD),
+        data_dir=tmp_path / "data",
+        topic_prefix=prefix,
+        consumer_group=f"g-{prefix.rstrip('.')}",
+        window="1s",
+        grace="1s",
+    )
+    counts = await ensure_settings_topics(settings)
+    stage = stream_stage(settings, counts[settings.topics.metrics])
+    stop = asyncio.Event()
+    task = asyncio.create_task(stage.run(stop))
+    try:
+        async with asyncio.timeout(60):  # Faust joins the group through SCRAM, then owns the partitions
+            while "partitions assigned" not in stage.health().detail:
+                ended, _ = await asyncio.wait({task}, timeout=0.2)
+                assert not ended, f"the stage ended: {task.exception()!r}"
+        producer = RecordProducer(settings.kafka_bootstrap, settings.topics, security=settings.kafka_security)
+        try:
+            await producer.send_metrics([_batch("scram-svc")])
+        finally:
+            await producer.stop()
+        value = await _first_value(
+            settings.kafka_bootstrap,
+            settings.topics.rollups,
+            settings.kafka_security,
+            lambda v: bool(decode_rollups(v).rows),
+        )
+        [row] = decode_rollups(value).rows
+        assert (row.service, row.count, row.sum) == ("scram-svc", 2, 4.0)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+    assert PASSWORD not in caplog.text
+
+
+def test_sasl_without_a_user_or_password_and_unknown_names_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="SASL_SSL needs a SASL username and password"):
+        KafkaSecurity("SASL_SSL", "PLAIN", USER)
+    with pytest.raises(ValueError, match="cannot use Kafka security protocol 'TLS'"):
+        KafkaSecurity("TLS")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot use SASL mechanism 'GSSAPI'"):
+        KafkaSecurity("SASL_PLAINTEXT", "GSSAPI", USER, SecretStr(PASSWORD))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"cannot read Kafka CA file /nonexistent/ca\.pem"):
+        KafkaSecurity("SSL", cafile="/nonexistent/ca.pem").client_options()
+
+
+def test_the_forms_for_lines_and_reprs_hold_the_user_but_never_the_password() -> None:
+    security = _sasl("SCRAM-SHA-256")
+    assert security.at("k:9092") == f"k:9092 (SASL_PLAINTEXT, SCRAM-SHA-256 as user '{USER}')"
+    assert KafkaSecurity().at("k:9092") == "k:9092"
+    assert PASSWORD not in repr(security) and PASSWORD not in str(security)
+    assert security.client_options()["sasl_plain_password"] == PASSWORD  # what aiokafka is given
+    credentials = security.faust_credentials()
+    assert (credentials.username, credentials.password, credentials.mechanism.value) == (
+        USER,
+        PASSWORD,
+        "SCRAM-SHA-256",
+    )
+    assert PASSWORD not in repr(credentials)
+    assert KafkaSecurity().faust_credentials() is None
