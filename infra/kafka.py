@@ -283,7 +283,7 @@ async def kafka_reachable(bootstrap: str, timeout_s: float = 5.0, *, security: K
             await admin.close()
 
 
-def metadata_ok(bootstrap: str) -> bool:
+def metadata_ok(bootstrap: str, security: KafkaSecurity = PLAINTEXT) -> bool:
     """Blocking form of :func:`kafka_reachable`; a closed port answers False at once (without
     a client that would log a connection error per attempt)."""
     host, _, port = bootstrap.split(",")[0].rpartition(":")
@@ -292,4 +292,4 @@ def metadata_ok(bootstrap: str) -> bool:
             pass
     except (OSError, ValueError):
         return False
-    return asyncio.run(kafka_reachable(bootstrap, timeout_s=3.0))
+    return asyncio.run(kafka_reachable(bootstrap, timeout_s=3.0, security=security))

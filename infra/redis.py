@@ -1,11 +1,15 @@
-"""A local Redis from Debian's ``redis-server``, started when none answers on the port."""
+"""A local Redis from Debian's ``redis-server``, started when none answers on the port, with a
+password when one is given (written to a config file only its owner reads, never on the command line,
+where ``ps`` would show it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from infra.process import InfraError, alive_pid, start_detached, stop_pid, wait_until
 
@@ -19,6 +23,7 @@ class LocalRedis:
     home: Path  # e.g. <data dir>/redis
     port: int = 6379
     max_memory_mb: int = 256
+    password: str | None = field(default=None, repr=False)  # clients must AUTH with it (requirepass)
 
     @property
     def pid_file(self) -> Path:
@@ -29,18 +34,32 @@ class LocalRedis:
         return self.home / "redis.log"
 
     @property
+    def config_file(self) -> Path:
+        return self.home / "redis.conf"
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL clients use; it holds the password when there is one (print it through mask_url)."""
+        auth = "" if self.password is None else f":{quote(self.password, safe='')}@"
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def running_pid(self) -> int | None:
         return alive_pid(self.pid_file)
 
     def is_ready(self) -> bool:
-        """True when the server answers PING."""
+        """True when the server answers PING (after AUTH with the password, when there is one)."""
+        request, answer = b"*1\r\n$4\r\nPING\r\n", b"+PONG\r\n"
+        if self.password is not None:
+            secret = self.password.encode()
+            request = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + request
+            answer = b"+OK\r\n" + answer
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(request)
+                received = b""
+                while len(received) < len(answer) and (chunk := sock.recv(64)):
+                    received += chunk
+                return received.startswith(answer)
         except OSError:
             return False
 
@@ -53,8 +72,10 @@ class LocalRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise InfraError("cannot start Redis: redis-server is not installed (run `make deps`)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._write_config()
         argv = [
-            binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.home),
+            binary, str(self.config_file), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.home),
             "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--maxmemory", f"{self.max_memory_mb}mb", "--maxmemory-policy", "allkeys-lru",
         ]  # fmt: skip
@@ -64,3 +85,15 @@ class LocalRedis:
 
     def stop(self) -> bool:
         return stop_pid(self.pid_file, timeout_s=15.0)
+
+    def _write_config(self) -> None:
+        """The settings kept off the command line: the password, owner-readable only."""
+        lines = [] if self.password is None else [f'requirepass "{_escaped(self.password)}"']
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(f"{line}\n" for line in lines))
+
+
+def _escaped(text: str) -> str:
+    """``text`` inside a double-quoted redis.conf string: every byte but letters and digits as \\xHH."""
+    return "".join(chr(b) if chr(b).isalnum() and b < 128 else f"\\x{b:02x}" for b in text.encode())

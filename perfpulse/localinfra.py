@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console
 
@@ -30,14 +30,15 @@ def local_redis(settings: Settings) -> LocalRedis | None:
     url = urlsplit(settings.redis_url)
     if url.hostname not in _LOCAL_HOSTS:
         return None
-    return LocalRedis(settings.data_dir.resolve() / "redis", port=url.port or 6379)
+    password = None if url.password is None else unquote(url.password)
+    return LocalRedis(settings.data_dir.resolve() / "redis", port=url.port or 6379, password=password)
 
 
 def start_local(settings: Settings, console: Console) -> Iterator[tuple[str, str, str]]:
     """Start what is local and not yet up; yield (service, started|running|external, address)."""
     kafka = local_kafka(settings)
     if kafka is None:
-        yield "kafka", "remote", settings.kafka_bootstrap
+        yield "kafka", "remote", settings.kafka_security.at(settings.kafka_bootstrap)
     else:
         if not kafka.libs_dir.joinpath(".complete").exists():
             console.print("kafka: fetching broker jars from Maven Central (once; cached)...")
@@ -48,7 +49,7 @@ def start_local(settings: Settings, console: Console) -> Iterator[tuple[str, str
     if redis is None:
         yield "redis", "remote", mask_url(settings.redis_url)
     else:
-        yield "redis", redis.start(), redis.url
+        yield "redis", redis.start(), mask_url(redis.url)
 
 
 def stop_local(settings: Settings) -> Iterator[tuple[str, bool]]:
@@ -68,11 +69,13 @@ class ServiceStatus:
 def status_local(settings: Settings) -> list[ServiceStatus]:
     rows = []
     kafka = local_kafka(settings)
-    up = metadata_ok(settings.kafka_bootstrap) if kafka is None else kafka.is_ready()
+    up = metadata_ok(settings.kafka_bootstrap, settings.kafka_security) if kafka is None else kafka.is_ready()
     rows.append(
         ServiceStatus("kafka", settings.kafka_bootstrap, "up" if up else "down", kafka.running_pid() if kafka else None)
     )
     redis = local_redis(settings)
     if redis is not None:
-        rows.append(ServiceStatus("redis", redis.url, "up" if redis.is_ready() else "down", redis.running_pid()))
+        rows.append(
+            ServiceStatus("redis", mask_url(redis.url), "up" if redis.is_ready() else "down", redis.running_pid())
+        )
     return rows

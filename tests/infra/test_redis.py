@@ -1,14 +1,23 @@
-"""The local Redis: a server that cannot start says why."""
+"""The local Redis: a server that cannot start says why; one with a password refuses clients without
+it, keeps it off its command line, and perfpulse's clients reach it through the URL."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis as redis_client
+import redis.asyncio as aioredis
 
 from infra import InfraError, LocalRedis
+from perfpulse.settings import mask_url
+from perfpulse.storedfeed import StoredFeed
+from tests.perfpulse.test_storedfeed import CELL, subscribed
+from tests.ports import free_broker_port
 
 
 @pytest.mark.integration
@@ -24,3 +33,43 @@ def test_a_taken_port_fails_the_start_with_redis_s_reason(tmp_path: Path) -> Non
     assert message.startswith(f"cannot start Redis on port {redis.port}: the process exited with code 1; last lines")
     assert "Address already in use" in message
     assert redis.running_pid() is None
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make deps)")
+async def test_a_password_is_required_kept_off_the_command_line_and_masked(tmp_path: Path) -> None:
+    password = 'pw/with:odd "chars" \\ 91c'
+    redis = LocalRedis(tmp_path / "redis", port=free_broker_port(), password=password)
+    assert redis.start() == "started"
+    try:
+        assert redis.is_ready()
+        assert not LocalRedis(redis.home, port=redis.port).is_ready()  # no AUTH: NOAUTH, not PONG
+        assert password.encode() not in _command_line(redis)
+        assert password not in repr(redis)
+        assert mask_url(redis.url) == f"redis://:***@127.0.0.1:{redis.port}/0"
+        with pytest.raises(redis_client.AuthenticationError):
+            await _ping(f"redis://127.0.0.1:{redis.port}/0")
+        with pytest.raises(redis_client.AuthenticationError):
+            await _ping(f"redis://:wrong@127.0.0.1:{redis.port}/0")
+        # perfpulse's Redis clients take the password from the URL: the sink's feed publishes through it
+        channel = f"stored-{uuid.uuid4().hex[:8]}"
+        listen = await subscribed(redis.url, channel, 1)
+        await StoredFeed(redis.url, channel).publish([CELL])
+        assert await listen == [[CELL]]
+    finally:
+        redis.stop()
+
+
+def _command_line(redis: LocalRedis) -> bytes:
+    """The running server's arguments, as ``ps`` shows them to every local user."""
+    pid = redis.running_pid()
+    assert pid is not None
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+async def _ping(url: str) -> None:
+    client: Any = aioredis.from_url(url)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
