@@ -99,7 +99,7 @@ async def ensure_topics(
         ]
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(wanted)
+                _raise_refusals(await admin.create_topics(wanted))
         counts = await _partition_counts(admin, [topics.metrics, topics.spans, *derived], timeout_s)
         sources = counts.get(topics.metrics, 0) + counts.get(topics.spans, 0)
         for name in derived:
@@ -113,6 +113,15 @@ async def ensure_topics(
         raise TopicSetupError(f"cannot create topics on {security.at(bootstrap)}: {exc!r}") from exc
     finally:
         await admin.close()
+
+
+def _raise_refusals(response: Any) -> None:
+    """The broker answers a refused topic (a replication factor above its broker count, a config it
+    rejects) in the response, not as an exception: without this the wait for the topic ran into its
+    timeout and said only that the topic was not served."""
+    for name, code, message in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):  # created by another process meanwhile
+            raise TopicSetupError(f"cannot create topic {name}: {message} (Kafka error code {code})")
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
