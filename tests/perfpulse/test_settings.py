@@ -1,12 +1,15 @@
-"""Settings that concern security: TLS comes as a pair, URLs are shown without their secrets."""
+"""Settings that concern security: TLS comes as a pair, URLs are shown without their secrets, Kafka's
+security settings are complete or refused and never show their password."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from perfpulse.settings import Settings, mask_url
+from schemas.kafka_security import KafkaSecurity
 
 
 @pytest.mark.parametrize(
@@ -41,3 +44,31 @@ def test_allowed_hosts_are_a_comma_separated_list() -> None:
         "perfpulse.internal",
         "grafana.local:3000",
     ]
+
+
+def test_kafka_security_comes_from_the_environment_and_its_password_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    password = "pw-0c5e-kafka"
+    for name, value in {
+        "SECURITY_PROTOCOL": "SASL_SSL",
+        "SASL_MECHANISM": "SCRAM-SHA-512",
+        "SASL_USERNAME": "svc",
+        "SASL_PASSWORD": password,
+        "SSL_CAFILE": str(tmp_path / "ca.pem"),
+    }.items():
+        monkeypatch.setenv(f"PERFPULSE_KAFKA_{name}", value)
+    settings = Settings()
+    expected = KafkaSecurity("SASL_SSL", "SCRAM-SHA-512", "svc", SecretStr(password), cafile=str(tmp_path / "ca.pem"))
+    assert settings.kafka_security == expected
+    for shown in (repr(settings), str(settings), settings.model_dump_json(), settings.kafka_security.at("k:9092")):
+        assert password not in shown
+
+
+def test_kafka_sasl_without_a_password_and_unknown_protocols_are_refused() -> None:
+    with pytest.raises(ValidationError, match="SASL_PLAINTEXT needs a SASL username and password"):
+        Settings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="svc")
+    with pytest.raises(ValidationError, match="kafka_security_protocol"):
+        Settings(kafka_security_protocol="TLS")
+    with pytest.raises(ValidationError, match="kafka_sasl_mechanism"):
+        Settings(kafka_sasl_mechanism="GSSAPI")
