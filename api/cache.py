@@ -3,11 +3,15 @@ aligned boundaries, each closed part kept in L1 (this process, api/l1cache.py) a
 api/l2cache.py), the open edge read from ClickHouse every time.
 
 Parts: a query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
-every query of that step shares them); a block that ended before the settle horizon (its windows
-emitted and stored) is cached, the ragged head and the tail up to ``end`` are read each time. A
-query without a step is one bucket over the whole range: cached whole once its range has settled.
-Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads
-running at once are one read (request coalescing).
+every query of that step shares them) and at the last step boundary before the settle horizon (its
+windows emitted and stored). A query without a step is one bucket over the whole range, one part.
+Settled parts are kept in L1 and L2; the open edge after the horizon in L1 only, at most
+:data:`OPEN_TTL_S` and until a window it holds is stored: so under load the open edge is read from
+ClickHouse about once a second per query, not once per request, and new windows show as soon as the
+sink stores them. A range is first moved to window boundaries (``start`` and ``end`` rounded up to a
+multiple of the window: the same windows start inside), so requests a few milliseconds apart share
+their parts. Consecutive parts not found in a cache are read in one ClickHouse query, and identical
+reads running at once are one read (request coalescing).
 
 Staleness: the sink publishes every (metric, service, window) it stored, late corrections
 included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
@@ -29,6 +33,7 @@ import asyncio
 import collections
 import functools
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -55,6 +60,7 @@ from schemas.events import StoredWindow, decode_stored
 
 __all__ = [
     "BLOCK_BUCKETS",
+    "OPEN_TTL_S",
     "UNHEARD_TTL_S",
     "Answer",
     "CacheConfig",
@@ -68,6 +74,7 @@ log = logging.getLogger("perfpulse.api.cache")
 
 BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
+OPEN_TTL_S = 1.0  # L1 lifetime of an open edge's answer (dropped sooner when a window of it is stored)
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
 
@@ -115,7 +122,8 @@ Compute = Callable[[int, int], Coroutine[Any, Any, Part]]  # the answer of [star
 class _Range:
     start_ms: int
     end_ms: int
-    ttl_s: float | None  # L2 lifetime when cached; None: read every time (not settled)
+    l1_ttl_s: float  # L1 lifetime, at most (an invalidation drops it sooner)
+    l2_ttl_s: float | None  # L2 lifetime; None: not kept in L2 (the open edge)
 
 
 @dataclass(slots=True)
@@ -133,8 +141,9 @@ class CacheConfig:
     l1_bytes: int  # L1 bound, bytes
     l1_ttl_s: float  # L1 lifetime of an answer
     blocks_ttl_s: float  # L2 lifetime of a closed block of a stepped query
-    ranges_ttl_s: float  # L2 lifetime of a settled query without step
+    ranges_ttl_s: float  # L2 lifetime of another settled part (a query without step, a ragged end)
     settle_ms: int  # a window is settled this long after its start (window + grace + the sink's flush)
+    window_ms: int  # the stream stage's window: every stored window starts at a multiple of it
 
 
 class QueryCache:
@@ -178,31 +187,37 @@ class QueryCache:
         return Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing)
 
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
-        if spec.step_ms is None:
-            return [_Range(start_ms, end_ms, self.config.ranges_ttl_s if end_ms <= horizon else None)]
-        block = spec.step_ms * BLOCK_BUCKETS
-        first = -(-start_ms // block) * block
-        ranges = []
-        if start_ms < min(first, end_ms):
-            ranges.append(_Range(start_ms, min(first, end_ms), None))
-        at = first
-        while at + block <= end_ms:
-            ranges.append(_Range(at, at + block, self.config.blocks_ttl_s if at + block <= horizon else None))
-            at += block
-        if max(at, start_ms) < end_ms:
-            ranges.append(_Range(max(at, start_ms), end_ms, None))
-        return ranges
+        """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored
+        window starts in between, so the answer is the same), cut at blocks and at the settled edge."""
+        window = self.config.window_ms
+        start_ms, end_ms = -(-start_ms // window) * window, -(-end_ms // window) * window
+        if start_ms >= end_ms:
+            return []
+        cuts = {start_ms, end_ms}
+        if spec.step_ms is not None:
+            block = spec.step_ms * BLOCK_BUCKETS
+            cuts.update(range(-(-start_ms // block) * block, end_ms, block))
+            cuts.add(min(max(horizon // spec.step_ms * spec.step_ms, start_ms), end_ms))
+        bounds = sorted(cuts)
+        return [self._range(spec, lo, hi, horizon) for lo, hi in itertools.pairwise(bounds)]
+
+    def _range(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> _Range:
+        if end_ms > horizon:
+            return _Range(start_ms, end_ms, min(OPEN_TTL_S, self.config.l1_ttl_s), None)
+        whole_block = spec.step_ms is not None and end_ms - start_ms == spec.step_ms * BLOCK_BUCKETS
+        l2_ttl_s = self.config.blocks_ttl_s if whole_block else self.config.ranges_ttl_s
+        return _Range(start_ms, end_ms, min(l2_ttl_s, self.config.l1_ttl_s), l2_ttl_s)
 
     async def _lookup(self, spec: QuerySpec, ranges: list[_Range]) -> tuple[list[Part | None], str | None]:
         """Each cacheable range's part from L1, then L2; the L2 ``gen`` to write with (None: no L2)."""
         found: list[Part | None] = [None] * len(ranges)
         for i, r in enumerate(ranges):
-            raw = self.l1.get(spec.key(r.start_ms, r.end_ms)) if r.ttl_s is not None else None
+            raw = self.l1.get(spec.key(r.start_ms, r.end_ms))
             if raw is not None:
                 found[i] = Part.decode(raw)
                 CACHE_HITS.labels("l1").inc()
-        wanted = [i for i, r in enumerate(ranges) if r.ttl_s is not None and found[i] is None]
-        CACHE_MISSES.labels("l1").inc(len(wanted))
+        CACHE_MISSES.labels("l1").inc(found.count(None))
+        wanted = [i for i, r in enumerate(ranges) if r.l2_ttl_s is not None and found[i] is None]
         if not wanted or self.l2 is None:
             return found, None
         stamp = (self._epoch, self._windows_heard)
@@ -220,18 +235,16 @@ class QueryCache:
         return found, gen
 
     async def _store(self, spec: QuerySpec, r: _Range, part: Part, stamp: tuple[int, int], l2_gen: str | None) -> None:
-        if r.ttl_s is None:
-            return
         raw = part.encode()
         self._keep_l1(spec, r, raw, stamp)
-        if self.l2 is not None and l2_gen is not None:
-            await self.l2.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), r.ttl_s, l2_gen)
+        if self.l2 is not None and l2_gen is not None and r.l2_ttl_s is not None:
+            await self.l2.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), r.l2_ttl_s, l2_gen)
 
     def _keep_l1(self, spec: QuerySpec, r: _Range, raw: bytes, stamp: tuple[int, int]) -> None:
         """Keep ``raw`` in L1 unless a window heard since ``stamp`` was taken touches its cell."""
-        if r.ttl_s is None or self._changed_since(stamp, spec.cell(r.start_ms, r.end_ms)):
+        if self._changed_since(stamp, spec.cell(r.start_ms, r.end_ms)):
             return
-        ttl_s = min(r.ttl_s, self.config.l1_ttl_s) if self.hearing else UNHEARD_TTL_S
+        ttl_s = r.l1_ttl_s if self.hearing else min(r.l1_ttl_s, UNHEARD_TTL_S)
         evicted = self.l1.evictions
         self.l1.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), ttl_s)
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.context import ApiContext, api_context
 from api.errors import error_responses
 from api.models import MetricsCatalog, ServicesCatalog
 from api.params import time_range
 from api.responses import FastJSONResponse
+from api.ttlcache import app_ttl_cache
 from storage.queries import ServiceInfo, ServiceRed, list_metrics, list_services, red_by_service
 from storage.traces import SpanRed, span_red
 
@@ -25,6 +26,10 @@ REQUEST_METRIC = "http.server.duration"
 STATUS_LABEL = "status_code"
 DEFAULT_RANGE_MS = 15 * 60_000
 RED_LEVELS = (0.5, 0.95, 0.99)
+# Dashboards and load balancers poll these: a range is taken at whole seconds (its ends rounded up)
+# and its answer kept CACHE_TTL_S, so any number of clients cost one storage read per second and range.
+CACHE_TTL_S = 1.0
+CACHE_ENTRIES = 1_024
 _RANGE_ERRORS = error_responses({400: "start or end is invalid"})
 
 
@@ -62,6 +67,7 @@ def _red(found: list[ServiceRed], duration_ms: int) -> dict[str, dict[str, Any]]
     responses=_RANGE_ERRORS,
 )
 async def services(
+    request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
@@ -71,7 +77,17 @@ async def services(
 
     Span RED is computed from the spans table, not from the stream stage's ``span.*`` metrics: those
     carry no span kind, so a service's client and internal spans would count as requests too."""
-    start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+    start_ms, end_ms = _whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
+    cache = app_ttl_cache(request, "services", CACHE_TTL_S, CACHE_ENTRIES)
+    return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _services(context, start_ms, end_ms)))
+
+
+def _whole_seconds(bounds: tuple[int, int]) -> tuple[int, int]:
+    start_ms, end_ms = bounds
+    return -(-start_ms // 1_000) * 1_000, -(-end_ms // 1_000) * 1_000
+
+
+async def _services(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:
     found, red_rows, span_rows = await asyncio.gather(
         asyncio.to_thread(list_services, context.store, start_ms, end_ms),
         asyncio.to_thread(
@@ -102,7 +118,7 @@ async def services(
             for s in found
         ],
     }
-    return FastJSONResponse(body)
+    return body
 
 
 @router.get(
@@ -113,11 +129,17 @@ async def services(
     responses=_RANGE_ERRORS,
 )
 async def metrics(
+    request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
 ) -> FastJSONResponse:
-    start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+    start_ms, end_ms = _whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
+    cache = app_ttl_cache(request, "metrics", CACHE_TTL_S, CACHE_ENTRIES)
+    return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _metrics(context, start_ms, end_ms)))
+
+
+async def _metrics(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:
     found = await asyncio.to_thread(list_metrics, context.store, start_ms, end_ms)
     body = {
         "start": start_ms,
@@ -134,4 +156,4 @@ async def metrics(
             for m in found
         ],
     }
-    return FastJSONResponse(body)
+    return body

@@ -27,7 +27,7 @@ from api.health_scores import TARGETS, alerts_on, health_score
 from api.models_services import MAX_LABEL_TEXT, ServiceHealth
 from api.params import csv_param, duration_param, now_ms
 from api.responses import FastJSONResponse
-from api.ttlcache import TtlCache
+from api.ttlcache import TtlCache, app_ttl_cache
 from storage.queries import Bucket, fetch_buckets
 
 __all__ = ["CACHE_TTL_S", "DEFAULT_WINDOW", "router"]
@@ -43,12 +43,8 @@ Answer = dict[str, Any]
 
 
 def _cache(request: Request) -> TtlCache[Answer]:
-    """The app's cache of health answers, made at its first use."""
-    state = request.app.state
-    if not hasattr(state, "service_health_cache"):
-        state.service_health_cache = TtlCache[Answer](CACHE_TTL_S, CACHE_ENTRIES)
-    cache: TtlCache[Answer] = state.service_health_cache
-    return cache
+    """The app's cache of health answers."""
+    return app_ttl_cache(request, "service_health", CACHE_TTL_S, CACHE_ENTRIES)
 
 
 def _instances(values: list[str] | None) -> tuple[str, ...]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["TtlCache"]
+from fastapi import Request
+
+__all__ = ["TtlCache", "app_ttl_cache"]
 
 V = TypeVar("V")
 
@@ -56,3 +58,14 @@ class TtlCache(Generic[V]):
             del self._entries[key]
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # dicts keep insertion order: the oldest
+
+
+def app_ttl_cache(request: Request, name: str, ttl_s: float, max_entries: int) -> TtlCache[Any]:
+    """The app's cache called ``name``, made at its first use (one per app, shared by its requests)."""
+    state = request.app.state
+    if not hasattr(state, "ttl_caches"):
+        state.ttl_caches = {}
+    caches: dict[str, TtlCache[Any]] = state.ttl_caches
+    if name not in caches:
+        caches[name] = TtlCache[Any](ttl_s, max_entries)
+    return caches[name]

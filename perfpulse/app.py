@@ -177,6 +177,7 @@ def _query_cache(settings: Settings) -> QueryCache:
         blocks_ttl_s=parse_duration_ms(settings.cache_blocks_ttl) / 1000,
         ranges_ttl_s=parse_duration_ms(settings.cache_ranges_ttl) / 1000,
         settle_ms=settings.window_ms + settings.grace_ms + SINK_FLUSH_MS,
+        window_ms=settings.window_ms,
     )
     if not settings.cache_l2:
         return QueryCache(config, None)

@@ -143,9 +143,65 @@ def test_with_redis_stopped_answers_are_clickhouses(
         assert query(app, metric) == down
 
 
-async def test_identical_reads_at_once_run_once() -> None:
-    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
+def unit_cache(settle_ms: int = 0) -> QueryCache:
+    """A cache of L1 alone over 1 s windows, hearing invalidations."""
+    config = CacheConfig(
+        l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=settle_ms, window_ms=1_000
+    )
     cache = QueryCache(config, l2=None)
+    cache.hearing = True
+    return cache
+
+
+class Reads:
+    """A stand-in for the ClickHouse read the API passes in: records each range asked, answers one
+    point per 10 s inside it."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int]] = []
+
+    async def __call__(self, start_ms: int, end_ms: int) -> Part:
+        self.ranges.append((start_ms, end_ms))
+        first = -(-start_ms // 10_000) * 10_000
+        return Part([{"group": {}, "points": [{"t": t, "count": 1} for t in range(first, end_ms, 10_000)]}])
+
+
+async def test_the_open_edge_is_read_once_until_a_window_of_it_is_stored() -> None:
+    cache = unit_cache(settle_ms=5_000)
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    now = time.time_ns() // 1_000_000
+    read = Reads()
+    # ends 1 ms and 400 ms past a window boundary: the same windows, one read
+    boundary = now // 1_000 * 1_000
+    first = await cache.answer(spec, boundary - 60_000 + 1, boundary + 1, read)
+    again = await cache.answer(spec, boundary - 60_000 + 400, boundary + 400, read)
+    assert read.ranges == [(boundary - 59_000, boundary + 1_000)]
+    assert again.series == first.series and not first.settled
+    cache.invalidate([StoredWindow("m", "gateway", boundary - 10_000, 1_000, False)])  # the sink stored one
+    await cache.answer(spec, boundary - 60_000 + 1, boundary + 1, read)
+    assert len(read.ranges) == 2
+
+
+async def test_a_stepped_query_reads_only_what_is_not_settled_yet() -> None:
+    cache = unit_cache(settle_ms=5_000)
+    spec = QuerySpec("m", (), ("count",), (), (), 10_000)  # blocks of 600 s
+    now = time.time_ns() // 1_000_000
+    read = Reads()
+    start = (now - 1_800_000) // 1_000 * 1_000 + 1  # half an hour, not aligned to a block
+    await cache.answer(spec, start, now, read)
+    horizon_step = (now - 5_000) // 10_000 * 10_000
+    read_once = sorted(read.ranges)
+    assert read_once[0][0] == start + 999 and read_once[-1][1] == -(-now // 1_000) * 1_000
+    read.ranges.clear()
+    await cache.answer(spec, start, now, read)
+    assert read.ranges == []  # everything kept, the open edge for OPEN_TTL_S
+    cache.invalidate([StoredWindow("m", "gateway", horizon_step, 1_000, False)])  # the open edge changed
+    await cache.answer(spec, start, now, read)
+    assert read.ranges == [(horizon_step, -(-now // 1_000) * 1_000)]  # only the part after the settled edge
+
+
+async def test_identical_reads_at_once_run_once() -> None:
+    cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
     started, release = asyncio.Event(), asyncio.Event()
     reads: list[tuple[int, int]] = []
@@ -156,7 +212,7 @@ async def test_identical_reads_at_once_run_once() -> None:
         await release.wait()
         return Part([{"group": {}, "points": [{"t": start_ms, "count": 3}]}])
 
-    end = time.time_ns() // 1_000_000 + 60_000  # open: not cached, so only coalescing can spare a read
+    end = (time.time_ns() // 1_000_000 // 1_000 + 60) * 1_000  # open: only coalescing spares a read
     waiting = [asyncio.create_task(cache.answer(spec, 1_000, end, read)) for _ in range(5)]
     await started.wait()  # the others asked before the read began (the loop runs tasks in order)
     release.set()
@@ -175,9 +231,7 @@ def test_cache_figures_are_on_metrics(client: TestClient) -> None:
 
 
 async def test_a_read_during_a_change_keeps_only_the_parts_the_change_did_not_touch() -> None:
-    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
-    cache = QueryCache(config, l2=None)
-    cache.hearing = True
+    cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), 1_000)  # blocks of 60 s
     started, release = asyncio.Event(), asyncio.Event()
     reads: list[tuple[int, int]] = []
@@ -199,9 +253,7 @@ async def test_a_read_during_a_change_keeps_only_the_parts_the_change_did_not_to
 
 
 async def test_a_request_joining_a_read_begun_before_a_change_does_not_cache_it() -> None:
-    config = CacheConfig(l1_bytes=1 << 20, l1_ttl_s=60, blocks_ttl_s=60, ranges_ttl_s=60, settle_ms=0)
-    cache = QueryCache(config, l2=None)
-    cache.hearing = True
+    cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
     started, release = asyncio.Event(), asyncio.Event()
     reads = 0

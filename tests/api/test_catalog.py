@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api import catalog
 from schemas import MetricKind
 from tests.api.apps import app_store, assert_error_shape
 from tests.storage.builders import BASE_MS, insert_rows, window_row
@@ -88,3 +89,19 @@ def test_bad_range_is_a_400(client: TestClient, path: str) -> None:
     response = client.get(path, params={"start": BASE_MS, "end": BASE_MS - 1})
     assert response.status_code == 400
     assert_error_shape(response.json(), "query.start")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/services", "/api/v1/metrics"])
+def test_ranges_a_few_milliseconds_apart_share_one_answer(
+    client: TestClient, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog, "CACHE_TTL_S", 60.0)  # a slow machine must not see the answer expire
+    monkeypatch.setattr(client.app.state, "ttl_caches", {}, raising=False)  # type: ignore[attr-defined]
+    t0 = BASE_MS + 5 * SLICE_MS
+    insert_rows(app_store(client), [window_row([10.0], window_start_ms=t0, service=f"shared{path[-1]}")])
+    first = client.get(path, params={"start": t0 + 1, "end": t0 + SLICE_MS - 999}).json()
+    # stored in between, with no stored-windows message: the answer kept for this second does not show it
+    insert_rows(app_store(client), [window_row([20.0], window_start_ms=t0 + 1_000, service=f"late{path[-1]}")])
+    second = client.get(path, params={"start": t0 + 400, "end": t0 + SLICE_MS - 1}).json()
+    assert (first["start"], first["end"]) == (t0 + 1_000, t0 + SLICE_MS)  # rounded up to whole seconds
+    assert second == first
