@@ -84,6 +84,7 @@ class Outcome:
     errors: dict[str, float] = field(default_factory=dict)
 
     def p(self, query: str, level: float) -> float:
+        """The ``level`` percentile (0-100) of ``query``'s timings, ms."""
         return float(np.percentile(self.timings_ms[query], level))
 
 
@@ -137,8 +138,8 @@ def send(args: argparse.Namespace, t0_ms: int, system: str, *extra: str) -> dict
     if result.returncode != 0:
         raise RuntimeError(f"the {system} sender failed: {result.stderr[-3000:]}")
     out: dict[str, Any] = orjson.loads(result.stdout.strip().splitlines()[-1])
-    if out.get("dropped"):
-        raise RuntimeError(f"the {system} sender dropped {out['dropped']} samples")
+    if out.get("dropped") or out["sent"] != args.samples:
+        raise RuntimeError(f"the {system} sender delivered {out['sent']} of {args.samples} samples: {out}")
     return out
 
 
@@ -154,6 +155,7 @@ def errors_of(answers: dict[str, Any], exact: dict[str, Any], t0_ms: int) -> dic
 
 
 def exact_answers(samples: Samples, t0_ms: int, method: Method) -> dict[str, Any]:
+    """numpy's exact (a), (b) (per step) and (c) on the samples, by ``method``."""
     one = samples.of(SERVICE, ROUTE)
     return {
         "a": exact_quantile(samples.values[one], 0.99, method),
@@ -163,6 +165,7 @@ def exact_answers(samples: Samples, t0_ms: int, method: Method) -> dict[str, Any
 
 
 def vm_calls(vm: VictoriaMetrics, t0_ms: int) -> dict[str, Callable[[], Any]]:
+    """VictoriaMetrics' (a), (c) (a value each) and (b) (step start ms -> value)."""
     end_ms = t0_ms + SPAN_MS
 
     def steps() -> dict[int, float]:
@@ -209,6 +212,7 @@ def measure(system: System, args: argparse.Namespace, samples: Samples, t0_ms: i
 
 
 def run_vm(args: argparse.Namespace, samples: Samples, t0_ms: int) -> Outcome:
+    """Start VictoriaMetrics on an empty data dir, measure it, stop it."""
     vm = VictoriaMetrics(HOME / "compare-vm", args.vm_port)
     vm.start()
     total = total_query(SPAN_MS)
@@ -260,6 +264,7 @@ def uncached_env() -> Iterator[None]:
 
 
 def perfpulse_calls(d: Deployment, t0_ms: int) -> dict[str, Callable[[], Any]]:
+    """perfpulse's (a), (c) (a value each; no answer is an error) and (b) (step start ms -> value)."""
     whole: dict[str, Any] = {
         "metric": METRIC,
         "start": t0_ms,
@@ -283,6 +288,7 @@ def perfpulse_calls(d: Deployment, t0_ms: int) -> dict[str, Callable[[], Any]]:
 
 
 def run_perfpulse(args: argparse.Namespace, samples: Samples, t0_ms: int) -> Outcome:
+    """Deploy perfpulse on a fresh store (and Kafka unless one answers), measure it, stop it."""
     kafka = LocalKafka(HOME / "kafka", port=KAFKA_PORT)
     state = kafka.start()
     console.print(f"perfpulse: Kafka on {kafka.bootstrap}: {state}")

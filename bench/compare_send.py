@@ -32,6 +32,7 @@ BUFFERED_MAX = 1_500_000  # points an emitter may hold before the sender waits f
 
 
 def send_vm(samples: Samples, url: str, connections: int) -> dict[str, float]:
+    """Post every body; a body answered other than 204 ends the run with VictoriaMetrics' answer."""
     labels = [{"service": service, "route": route} for service, route in SERIES]
     bodies = import_bodies(samples.ts_ms, samples.values, labels, samples.series, PER_BODY)
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -49,6 +50,7 @@ def send_vm(samples: Samples, url: str, connections: int) -> dict[str, float]:
 
 
 def send_perfpulse(samples: Samples, bootstrap: str, prefix: str) -> dict[str, float]:
+    """Record every sample and wait until Kafka acknowledged them (up to 900 s)."""
     emitters = {
         service: Emitter(
             service, bootstrap, topic_prefix=prefix, batch_size=PER_CALL, linger_ms=50, max_buffer=2_000_000
@@ -71,8 +73,9 @@ def send_perfpulse(samples: Samples, bootstrap: str, prefix: str) -> dict[str, f
         while emitter.buffered > BUFFERED_MAX:
             time.sleep(0.01)
         emitter.observe_many("http.server.duration", values, ts_ms=ts, route=route)
-    for emitter in emitters.values():
-        emitter.flush(timeout=900)
+    for service, emitter in emitters.items():
+        if not emitter.flush(timeout=900):
+            raise RuntimeError(f"Kafka did not acknowledge all points of {service} within 900 s")
     done = time.time()
     out = {"first_send": first, "done": done, "sent": sum(e.sent for e in emitters.values()),
            "dropped": sum(e.dropped for e in emitters.values())}  # fmt: skip
