@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.context import ApiContext, api_context
 from api.errors import error_responses
 from api.models import MetricsCatalog, ServicesCatalog
-from api.params import time_range
+from api.params import time_range, whole_seconds
 from api.responses import FastJSONResponse
 from api.ttlcache import app_ttl_cache
 from storage.queries import ServiceInfo, ServiceRed, list_metrics, list_services, red_by_service
@@ -26,10 +26,6 @@ REQUEST_METRIC = "http.server.duration"
 STATUS_LABEL = "status_code"
 DEFAULT_RANGE_MS = 15 * 60_000
 RED_LEVELS = (0.5, 0.95, 0.99)
-# Dashboards and load balancers poll these: a range is taken at whole seconds (its ends rounded up)
-# and its answer kept CACHE_TTL_S, so any number of clients cost one storage read per second and range.
-CACHE_TTL_S = 1.0
-CACHE_ENTRIES = 1_024
 _RANGE_ERRORS = error_responses({400: "start or end is invalid"})
 
 
@@ -77,14 +73,9 @@ async def services(
 
     Span RED is computed from the spans table, not from the stream stage's ``span.*`` metrics: those
     carry no span kind, so a service's client and internal spans would count as requests too."""
-    start_ms, end_ms = _whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
-    cache = app_ttl_cache(request, "services", CACHE_TTL_S, CACHE_ENTRIES)
+    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
+    cache = app_ttl_cache(request, "services")
     return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _services(context, start_ms, end_ms)))
-
-
-def _whole_seconds(bounds: tuple[int, int]) -> tuple[int, int]:
-    start_ms, end_ms = bounds
-    return -(-start_ms // 1_000) * 1_000, -(-end_ms // 1_000) * 1_000
 
 
 async def _services(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -134,8 +125,8 @@ async def metrics(
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
 ) -> FastJSONResponse:
-    start_ms, end_ms = _whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
-    cache = app_ttl_cache(request, "metrics", CACHE_TTL_S, CACHE_ENTRIES)
+    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
+    cache = app_ttl_cache(request, "metrics")
     return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _metrics(context, start_ms, end_ms)))
 
 

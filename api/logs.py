@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError, error_responses
 from api.models import LogsPage
-from api.params import csv_param, parse_trace_id, time_range
+from api.params import csv_param, parse_trace_id, time_range, whole_seconds
 from api.responses import FastJSONResponse
+from api.ttlcache import app_ttl_cache
 from schemas import LogLevel
 from storage.logs import LogEntry, LogKey, LogQuery, search_logs, text_tokens
 
@@ -73,6 +74,7 @@ def _entry(entry: LogEntry) -> dict[str, Any]:
     responses=error_responses({400: "a parameter is invalid (named in details)"}),
 )
 async def find_logs(
+    request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
     service: Annotated[str | None, Query(description="only these services (comma-separated)")] = None,
     level: Annotated[str | None, Query(description=f"only these levels (comma-separated: {','.join(_LEVELS)})")] = None,
@@ -85,8 +87,9 @@ async def find_logs(
 ) -> FastJSONResponse:
     """``q`` matches words, not substrings: it is split at every character that is not a letter or
     a digit, and a record matches when its message holds every word. ``ts`` is epoch ms (fractional).
-    ``next_cursor`` (null on the last page) continues without repeats or gaps."""
-    start_ms, end_ms = time_range(start, end, DEFAULT_RANGE_MS)
+    ``next_cursor`` (null on the last page) continues without repeats or gaps. The range is taken at
+    whole seconds (its ends rounded up), and an answer is kept a second for the same question."""
+    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
     query = LogQuery(
         start_ms,
         end_ms,
@@ -97,11 +100,23 @@ async def find_logs(
         limit=limit,
         after=_after(cursor),
     )
+    key = (
+        start_ms,
+        end_ms,
+        *map(tuple, (query.services, query.levels, query.words)),
+        query.trace_id,
+        limit,
+        query.after,
+    )
+    body = await app_ttl_cache(request, "logs").get(key, lambda: _page(context, query))
+    return FastJSONResponse(body)
+
+
+async def _page(context: ApiContext, query: LogQuery) -> dict[str, Any]:
     page = await asyncio.to_thread(search_logs, context.store, query)
-    body = {
-        "start": start_ms,
-        "end": end_ms,
+    return {
+        "start": query.start_ms,
+        "end": query.end_ms,
         "logs": [_entry(e) for e in page.logs],
         "next_cursor": encode_cursor("logs", page.next_key) if page.next_key else None,
     }
-    return FastJSONResponse(body)

@@ -21,6 +21,7 @@ __all__ = [
     "parse_trace_id",
     "time_range",
     "timestamp_param",
+    "whole_seconds",
 ]
 
 _ZERO_TRACE = "0" * 32
@@ -75,6 +76,13 @@ def time_range(
         msg = f"the range is {days:.1f} days long, the limit is {max_span_ms / 86_400_000:g} days (range bound)"
         raise ApiError.bad_param("start", msg)
     return start_ms, end_ms
+
+
+def whole_seconds(bounds: tuple[int, int]) -> tuple[int, int]:
+    """``bounds`` (epoch ms) rounded up to whole seconds: polled reads whose ranges differ by a few
+    milliseconds (``end`` defaults to now) share one answer, kept a second."""
+    start_ms, end_ms = bounds
+    return -(-start_ms // 1_000) * 1_000, -(-end_ms // 1_000) * 1_000
 
 
 def duration_param(name: str, value: str) -> int:

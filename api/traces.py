@@ -17,7 +17,9 @@ from api.errors import ApiError, error_responses
 from api.models import Dependencies, TraceDetail, TracesPage
 from api.params import parse_trace_id, time_range
 from api.responses import FastJSONResponse
+from api.ttlcache import app_ttl_cache
 from schemas.limits import MAX_DURATION_MS
+from storage import Store
 from storage.traces import TraceQuery, TraceSummary, dependencies, fetch_trace, search_traces
 from storage.tracetree import SpanNode, TraceTree
 
@@ -98,18 +100,26 @@ def render_trace(tree: TraceTree, truncated: bool) -> dict[str, Any]:
     responses=error_responses({400: "malformed trace id", 404: "no span of the trace is stored"}),
 )
 async def get_trace(
+    request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
     trace_id: Annotated[str, Path(description="32 hex digits")],
 ) -> FastJSONResponse:
     """Every span of the trace in tree order. ``self_ms``: time a span spent outside its children;
     ``critical_path``: the sections of spans that decide the trace's latency (Jaeger's algorithm),
     in time order, covering the root span; ``critical_ms``: a span's share of it. Spans whose parent
-    is missing are ``orphan`` and sit at depth 0 beside the root."""
+    is missing are ``orphan`` and sit at depth 0 beside the root. An answer is kept a second (a
+    trace still receiving spans shows them at most that late)."""
     wanted = parse_trace_id(trace_id, "path.trace_id")
-    tree, truncated = await asyncio.to_thread(fetch_trace, context.store, wanted)
-    if tree is None:
+    body = await app_ttl_cache(request, "traces").get(wanted, lambda: asyncio.to_thread(_trace, context.store, wanted))
+    if body is None:
         raise ApiError(404, f"trace {wanted} not found", [{"loc": "path.trace_id", "msg": "no span of it is stored"}])
-    return FastJSONResponse(render_trace(tree, truncated))
+    return FastJSONResponse(body)
+
+
+def _trace(store: Store, trace_id: str) -> dict[str, Any] | None:
+    """The body of one trace (rendered in the caller's thread: a big trace is CPU work); None: unknown."""
+    tree, truncated = fetch_trace(store, trace_id)
+    return None if tree is None else render_trace(tree, truncated)
 
 
 def _tag_filters(request: Request) -> dict[str, str]:

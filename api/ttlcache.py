@@ -16,7 +16,12 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 
-__all__ = ["TtlCache", "app_ttl_cache"]
+__all__ = ["POLL_ENTRIES", "POLL_TTL_S", "TtlCache", "app_ttl_cache"]
+
+# Reads dashboards and load balancers poll (services, metrics, logs, a trace): kept a second, so any
+# number of clients cost one storage read per second and question.
+POLL_TTL_S = 1.0
+POLL_ENTRIES = 1_024
 
 V = TypeVar("V")
 
@@ -51,6 +56,10 @@ class TtlCache(Generic[V]):
                 del self._entries[key]
             raise
 
+    def clear(self) -> None:
+        """Forget every answer: the next request of each key computes it again."""
+        self._entries.clear()
+
     def _make_room(self, now: float) -> None:
         if len(self._entries) < self.max_entries:
             return
@@ -60,12 +69,15 @@ class TtlCache(Generic[V]):
             del self._entries[next(iter(self._entries))]  # dicts keep insertion order: the oldest
 
 
-def app_ttl_cache(request: Request, name: str, ttl_s: float, max_entries: int) -> TtlCache[Any]:
-    """The app's cache called ``name``, made at its first use (one per app, shared by its requests)."""
+def app_ttl_cache(
+    request: Request, name: str, ttl_s: float | None = None, max_entries: int = POLL_ENTRIES
+) -> TtlCache[Any]:
+    """The app's cache called ``name``, made at its first use (one per app, shared by its requests);
+    ``ttl_s`` defaults to :data:`POLL_TTL_S`."""
     state = request.app.state
     if not hasattr(state, "ttl_caches"):
         state.ttl_caches = {}
     caches: dict[str, TtlCache[Any]] = state.ttl_caches
     if name not in caches:
-        caches[name] = TtlCache[Any](ttl_s, max_entries)
+        caches[name] = TtlCache[Any](POLL_TTL_S if ttl_s is None else ttl_s, max_entries)
     return caches[name]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api import catalog
+from api import ttlcache
 from schemas import MetricKind
 from tests.api.apps import app_store, assert_error_shape
 from tests.storage.builders import BASE_MS, insert_rows, window_row
@@ -95,7 +95,7 @@ def test_bad_range_is_a_400(client: TestClient, path: str) -> None:
 def test_ranges_a_few_milliseconds_apart_share_one_answer(
     client: TestClient, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(catalog, "CACHE_TTL_S", 60.0)  # a slow machine must not see the answer expire
+    monkeypatch.setattr(ttlcache, "POLL_TTL_S", 60.0)  # a slow machine must not see the answer expire
     monkeypatch.setattr(client.app.state, "ttl_caches", {}, raising=False)  # type: ignore[attr-defined]
     t0 = BASE_MS + 5 * SLICE_MS
     insert_rows(app_store(client), [window_row([10.0], window_start_ms=t0, service=f"shared{path[-1]}")])
