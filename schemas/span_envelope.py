@@ -12,8 +12,10 @@ records, or raises :class:`~schemas.envelope.EnvelopeError` naming every bad fie
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import replace
+from itertools import chain
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
@@ -24,7 +26,7 @@ from schemas.checks import check_service, check_timestamp
 from schemas.envelope import EnvelopeError, FieldError, validate_envelope
 from schemas.limits import Limits, check_epoch_ns
 from schemas.log_envelope import Scalar, TimeIn, parse_level
-from schemas.redact import Redactor
+from schemas.redact import REDACTED, Redactor
 from schemas.spans import SPAN_ID, TRACE_ID, Span, SpanEvent, SpanKind, SpanStatus, check_span
 from schemas.timeparse import parse_timestamp_ns
 
@@ -34,15 +36,20 @@ __all__ = [
     "SpanLogIn",
     "SpansEnvelope",
     "check_span_fields",
+    "check_spans",
     "pack_spans",
     "parse_spans_envelope",
+    "redact_maps",
     "redact_span",
+    "redact_spans",
+    "redact_texts",
 ]
 
 MAX_SPANS_PER_RECORD: Final = 500  # spans per Kafka record we write
 _SPAN_OVERHEAD_BYTES: Final = 400  # the JSON keys, ids and numbers around one span's texts
 _EVENT_OVERHEAD_BYTES: Final = 80
 _ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_HEX: Final = re.compile(r"[0-9a-f]*+")  # ids joined: one match for a whole column
 
 
 class SpanLogIn(BaseModel):
@@ -125,6 +132,84 @@ def check_span_fields(span: Span, now_ms: int, limits: Limits) -> tuple[str, str
     return None
 
 
+def check_spans(spans: list[Span], now_ms: int, limits: Limits) -> list[tuple[int, tuple[str, str]]]:
+    """What :func:`check_span_fields` finds in ``spans``, as ``(index, (field, reason))`` in order,
+    at a fraction of its cost per span: checks over whole columns (ids joined under one regex, each
+    distinct service and tag name once, the longest tag value, a size bound from the largest
+    parts) and a few comparisons per span single out the spans worth checking one by one: those
+    with span logs and those a comparison flags; all of them when a column check fails."""
+    lo_ns = (now_ms - limits.max_past_ms) * 1_000_000  # check_timestamp's bounds on end_ns // 1e6
+    hi_ns = (now_ms + limits.max_future_ms + 1) * 1_000_000
+    max_name, max_tags = limits.max_name_length, limits.max_span_attributes
+    suspects = [
+        i
+        for i, s in enumerate(spans)
+        if s.events
+        or not (
+            len(s.trace_id) == 32
+            and len(s.span_id) == 16
+            and (s.parent_span_id is None or len(s.parent_span_id) == 16)
+            and 0 < len(s.operation) <= max_name
+            and s.start_ns <= s.end_ns
+            and lo_ns <= s.end_ns < hi_ns
+            and len(s.tags) <= max_tags
+        )
+    ]
+    if not _columns_pass(spans, limits):
+        suspects = list(range(len(spans)))
+    return [(i, problem) for i in suspects if (problem := check_span_fields(spans[i], now_ms, limits)) is not None]
+
+
+def _columns_pass(spans: list[Span], limits: Limits) -> bool:
+    """Whether the checks of :func:`check_span_fields` that look at texts pass for every span with
+    no span logs (ids, service, tag names and values, the size bound)."""
+    parents = [s.parent_span_id for s in spans if s.parent_span_id is not None]
+    traces, span_ids = [s.trace_id for s in spans], [s.span_id for s in spans]
+    tags = [s.tags for s in spans]
+    keys = set(chain.from_iterable(tags))
+    longest_value = max(map(len, chain.from_iterable(map(dict.values, tags))), default=0)
+    longest_key = max(map(len, keys), default=0)
+    services = {s.service for s in spans}
+    largest = max(map(len, services), default=0) + max((len(s.operation) for s in spans), default=0)
+    largest += max((len(s.status_message) for s in spans), default=0)
+    largest += max(map(len, tags), default=0) * (longest_key + longest_value + 6)
+    return (
+        _HEX.fullmatch("".join(traces)) is not None
+        and _HEX.fullmatch("".join(span_ids)) is not None
+        and _HEX.fullmatch("".join(parents)) is not None
+        and _ZERO_TRACE not in traces
+        and _ZERO_SPAN not in span_ids
+        and _ZERO_SPAN not in parents
+        and all(check_service(s, limits) is None for s in services)
+        and "" not in keys
+        and longest_key <= limits.max_label_key_length
+        and longest_value <= limits.max_attribute_value_length
+        and largest * 4 + _SPAN_OVERHEAD_BYTES <= limits.max_record_bytes
+    )
+
+
+def redact_spans(spans: list[Span], redactor: Redactor) -> list[Span]:
+    """:func:`redact_span` on each span, in place, with each distinct text and tag name checked once
+    (:func:`redact_maps`); returns ``spans``."""
+    tags = [s.tags for s in spans]
+    messages = [s.status_message for s in spans]
+    if (masked_tags := redact_maps(tags, redactor)) is not tags:
+        for span, masked in zip(spans, masked_tags, strict=True):
+            span.tags = masked
+    if (masked_messages := redact_texts(messages, redactor)) is not messages:
+        for span, message in zip(spans, masked_messages, strict=True):
+            span.status_message = message
+    events = [e for s in spans for e in s.events]
+    if events:
+        texts = [e.message for e in events]
+        attributes = [e.attributes for e in events]
+        for event, message, masked in zip(
+            events, redact_texts(texts, redactor), redact_maps(attributes, redactor), strict=True
+        ):
+            event.message, event.attributes = message, masked
+    return spans
+
+
 def redact_span(span: Span, redactor: Redactor) -> Span:
     """Mask secrets in tags, status message and span logs (messages and attributes), in place;
     returns the span."""
@@ -139,6 +224,34 @@ def redact_span(span: Span, redactor: Redactor) -> Span:
     return span
 
 
+def redact_texts(texts: list[str], redactor: Redactor) -> list[str]:
+    """Each text as :meth:`Redactor.text` leaves it; ``texts`` itself when none changes.
+
+    The distinct texts are joined by newlines and redacted once: no pattern of the Redactor matches
+    across a newline but the PEM body's, and that one always changes the text, and next to a newline
+    each pattern decides as at the end or the start of a text. So an unchanged join means unchanged
+    texts, and only a batch holding a secret pays a pass per distinct text."""
+    distinct = set(texts)
+    joined = "\n".join(distinct)
+    if redactor.text(joined) == joined:
+        return texts
+    masked = {t: redactor.text(t) for t in distinct}
+    return [masked[t] for t in texts]
+
+
+def redact_maps(maps: list[dict[str, str]], redactor: Redactor) -> list[dict[str, str]]:
+    """Each map as :meth:`Redactor.attributes` leaves it (values of sensitive keys replaced, the rest
+    through :meth:`Redactor.text`); ``maps`` itself when nothing changes. Keys and values are checked
+    once per distinct one (:func:`redact_texts`)."""
+    keys = {key for key in set(chain.from_iterable(maps)) if redactor.sensitive(key)}
+    values = list(set(chain.from_iterable(map(dict.values, maps))))
+    masked = redact_texts(values, redactor)
+    if not keys and masked is values:
+        return maps
+    text = {v: m for v, m in zip(values, masked, strict=True) if v != m}
+    return [{k: REDACTED if k in keys else text.get(v, v) for k, v in m.items()} for m in maps]
+
+
 def _span_chars(span: Span) -> int:
     """Characters in the span's texts (UTF-8 takes at most 4 bytes for one)."""
     size = len(span.service) + len(span.operation) + len(span.status_message)
@@ -151,6 +264,16 @@ def _span_chars(span: Span) -> int:
 
 def span_bytes(span: Span) -> int:
     """About how many bytes the span takes in a ``spans`` record (never much less)."""
+    tags = span.tags
+    if (
+        not span.events
+        and span.service.isascii()
+        and span.operation.isascii()
+        and span.status_message.isascii()
+        and "".join(tags).isascii()
+        and "".join(tags.values()).isascii()
+    ):  # one byte a character: the character count is the size
+        return _SPAN_OVERHEAD_BYTES + _span_chars(span)
     size = _SPAN_OVERHEAD_BYTES + text_bytes(span.service) + text_bytes(span.operation)
     size += text_bytes(span.status_message)
     for key, value in span.tags.items():

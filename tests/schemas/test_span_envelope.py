@@ -7,9 +7,19 @@ from typing import Any
 
 import pytest
 
-from schemas import EnvelopeError, Limits, Redactor, SpanKind, SpanStatus
+from schemas import EnvelopeError, Limits, Redactor, Span, SpanEvent, SpanKind, SpanStatus
 from schemas.redact import REDACTED
-from schemas.span_envelope import MAX_SPANS_PER_RECORD, pack_spans, parse_spans_envelope
+from schemas.span_envelope import (
+    MAX_SPANS_PER_RECORD,
+    check_span_fields,
+    check_spans,
+    pack_spans,
+    parse_spans_envelope,
+    redact_maps,
+    redact_span,
+    redact_spans,
+    redact_texts,
+)
 
 NOW = 1_800_000_000_000
 LIMITS = Limits()
@@ -154,3 +164,97 @@ def test_spans_are_packed_by_count_and_size() -> None:
     sized = pack_spans(big, LIMITS)
     assert len(sized) > 1 and all(len(b) * 8_000 <= LIMITS.max_record_bytes for b in sized)
     assert [s for b in sized for s in b] == big
+
+
+# Batch checks and redaction: the same outcome as span by span, text by text.
+
+SECRET_TEXTS = [
+    "login with password=hunter2 failed",
+    "Authorization: Bearer abcdefghijklmnop",
+    "postgres://app:s3cr3t@db:5432/x",
+    "card 4111 1111 1111 1111 declined",
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+    "-----BEGIN PRIVATE KEY-----\nMIIEow unterminated",
+    "token ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    '{"api_key": "k-123", "n": 5}',
+    "--password hunter2 -h db",
+    "https://hooks.slack.com/services/T000/B000/XXXX",
+    "Cookie: a=1; b=2",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+    "[REDACTED]",
+    "ends with key=",
+]
+PLAIN_TEXTS = ["GET", "/api/quotes", "200", "10.0.0.7", "u4242", "", "worker-3", "token expired", "basic setup", "4111"]
+
+
+@pytest.mark.parametrize("secret", [*SECRET_TEXTS, None])
+def test_redact_texts_masks_as_text_by_text(secret: str | None) -> None:
+    redactor = Redactor()
+    texts = [*PLAIN_TEXTS, *PLAIN_TEXTS[::-1]]
+    if secret is not None:
+        texts.insert(3, secret)
+        texts.append(secret)
+    masked = redact_texts(texts, redactor)
+    assert masked == [redactor.text(t) for t in texts]
+    if secret is None:
+        assert masked is texts  # nothing to mask: the list itself, nothing copied
+    elif secret not in ("[REDACTED]", "ends with key="):  # those two stay as they are
+        assert masked[3] != secret and masked[-1] == masked[3]
+
+
+def test_redact_maps_masks_as_map_by_map() -> None:
+    redactor = Redactor.of(["session", "authorization"])
+    maps = [
+        {"http.route": "/a", "user": "u1"},
+        {"session": "s3cr3t", "note": "password=hunter2"},
+        {"http.request.header.authorization": "Basic dXNlcjpwYXNz", "n": "1"},
+        {},
+    ]
+    assert redact_maps(maps, redactor) == [redactor.attributes(m) for m in maps]
+    clean = [{"http.route": "/a"}, {"user": "u1"}]
+    assert redact_maps(clean, redactor) is clean
+
+
+def test_redact_spans_masks_tags_messages_and_span_logs_as_redact_span() -> None:
+    redactor = Redactor.of(["session"])
+
+    def spans() -> list[Span]:
+        return [
+            Span(TRACE, "00f067aa0ba902b7", None, "gateway", "op", NOW, NOW, status_message="password=x",
+                 tags={"session": "s", "a": "b"}, events=[SpanEvent(NOW, "Bearer abcdefghijklm", "warn", {"n": "1"})]),
+            Span(TRACE, "00f067aa0ba902b8", None, "gateway", "op", NOW, NOW, tags={"a": "b"}),
+        ]  # fmt: skip
+
+    assert redact_spans(spans(), redactor) == [redact_span(s, redactor) for s in spans()]
+
+
+def test_check_spans_finds_what_check_span_fields_finds() -> None:
+    now_ns = NOW * 1_000_000
+
+    def good(**changes: Any) -> Span:
+        span = Span(TRACE, "00f067aa0ba902b7", None, "gateway", "op", now_ns - 10**9, now_ns - 10**8, tags={"a": "b"})
+        for name, value in changes.items():
+            setattr(span, name, value)
+        return span
+
+    spans = [
+        good(),
+        good(trace_id="0" * 32),
+        good(span_id="00F067AA0BA902B7"),
+        good(parent_span_id=""),
+        good(service="bad service"),
+        good(operation=""),
+        good(end_ns=now_ns - 2 * 10**9),
+        good(end_ns=now_ns + 3_600 * 10**9),
+        good(tags={"": "x"}),
+        good(tags={"k": "v" * 9000}),
+        good(tags={f"k{i}": "v" for i in range(129)}),
+        good(events=[SpanEvent(now_ns, "m" * 40_000)]),
+        good(events=[SpanEvent(now_ns, "fine")]),
+        good(tags={f"k{i}": "v" * 8000 for i in range(100)}),
+        good(),
+    ]
+    expected = [(i, p) for i, s in enumerate(spans) if (p := check_span_fields(s, NOW, LIMITS)) is not None]
+    assert check_spans(spans, NOW, LIMITS) == expected
+    assert [i for i, _ in expected] == [*range(1, 12), 13]
+    assert check_spans([good(), good()], NOW, LIMITS) == []

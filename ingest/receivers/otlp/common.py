@@ -23,7 +23,7 @@ import orjson
 from fastapi.responses import Response
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from schemas.attributes import attribute_text
@@ -197,17 +197,15 @@ def any_value(value: AnyValue) -> object:
 
 
 def attributes_of(attributes: Any) -> dict[str, str]:
-    """OTLP attributes (a repeated ``KeyValue``) as text, the way every ingest path stores them."""
-    out: dict[str, str] = {}
-    kv: KeyValue
-    for kv in attributes:
-        value = kv.value
-        text = value.string_value  # the common case first: one field read, no oneof lookup
-        if text or value.WhichOneof("value") == "string_value":
-            out[kv.key] = text
-        else:
-            out[kv.key] = attribute_text(any_value(value))
-    return out
+    """OTLP attributes (a repeated ``KeyValue``) as text, the way every ingest path stores them; a
+    repeated key keeps its last value."""
+    # One comprehension: a string value costs one field read, any other a oneof lookup as well.
+    return {
+        kv.key: text
+        if (text := (value := kv.value).string_value) or value.WhichOneof("value") == "string_value"
+        else attribute_text(any_value(value))
+        for kv in attributes
+    }
 
 
 def service_of(resource: Resource) -> str:

@@ -9,8 +9,9 @@
   ``exception`` event: "<exception.type>: <exception.message>", level error), the attributes kept;
   a ``level``/``log.level`` attribute sets the level, else info. Links are not stored.
 
-A span that fails the checks every ingest path applies (:func:`~schemas.span_envelope.check_span_fields`)
-is rejected alone and counted in ``partial_success``; the others are redacted and stored.
+A span that fails the checks every ingest path applies (:func:`~schemas.span_envelope.check_span_fields`,
+run per batch by :func:`~schemas.span_envelope.check_spans`) is rejected alone and counted in
+``partial_success``; the others are redacted and stored.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Final
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 
-from ingest.receivers.otlp.common import Rejections, attributes_of, hex_id, service_of
+from ingest.receivers.otlp.common import Rejections, attributes_of, service_of
 from schemas import Limits, Redactor, Span, SpanEvent, SpanKind, SpanStatus
 from schemas.log_envelope import parse_level
-from schemas.span_envelope import check_span_fields, redact_span
+from schemas.span_envelope import check_spans, redact_spans
 
 __all__ = ["ConvertedSpans", "convert_traces"]
 
@@ -59,21 +60,31 @@ class ConvertedSpans:
 def convert_traces(
     request: ExportTraceServiceRequest, now_ms: int, limits: Limits, redactor: Redactor
 ) -> ConvertedSpans:
-    """The acceptable spans of ``request``, redacted, and the rejected ones counted with reasons."""
-    out = ConvertedSpans()
+    """The acceptable spans of ``request``, redacted, and the rejected ones counted with reasons.
+
+    The spans are checked and redacted as one batch (:func:`~schemas.span_envelope.check_spans`,
+    :func:`~schemas.span_envelope.redact_spans`): per span, only the fields are read."""
+    spans: list[Span] = []
+    places: list[tuple[int, int, int]] = []  # (resource, scope, span) of each span, to name a rejected one
     for r, resource_spans in enumerate(request.resource_spans):
         resource = resource_spans.resource
         service = service_of(resource)
         resource_tags = {k: v for k, v in attributes_of(resource.attributes).items() if k in _RESOURCE_TAGS}
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             for i, otlp in enumerate(scope_spans.spans):
-                span = _span(otlp, service, resource_tags)
-                problem = check_span_fields(span, now_ms, limits)
-                if problem is not None:
-                    where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
-                    out.rejected.add(f"{where}{'.' + problem[0] if problem[0] else ''}: {problem[1]}")
-                    continue
-                out.spans.append(redact_span(span, redactor))
+                spans.append(_span(otlp, service, resource_tags))
+                places.append((r, s, i))
+    out = ConvertedSpans()
+    problems = check_spans(spans, now_ms, limits)
+    for index, (field_name, reason) in problems:
+        r, s, i = places[index]
+        out.rejected.add(
+            f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]{'.' + field_name if field_name else ''}: {reason}"
+        )
+    if problems:
+        rejected = {index for index, _ in problems}
+        spans = [span for index, span in enumerate(spans) if index not in rejected]
+    out.spans = redact_spans(spans, redactor)
     return out
 
 
@@ -81,20 +92,22 @@ def _span(otlp: OtlpSpan, service: str, resource_tags: dict[str, str]) -> Span:
     tags = attributes_of(otlp.attributes)
     if resource_tags:
         tags = {**resource_tags, **tags}
-    code = otlp.status.code
+    status = otlp.status
+    code = status.code
+    parent = otlp.parent_span_id
     return Span(
-        trace_id=hex_id(otlp.trace_id) or "",
-        span_id=hex_id(otlp.span_id) or "",
-        parent_span_id=hex_id(otlp.parent_span_id),
-        service=service,
-        operation=otlp.name,
-        start_ns=otlp.start_time_unix_nano,
-        end_ns=otlp.end_time_unix_nano,
-        kind=_KINDS.get(otlp.kind, SpanKind.INTERNAL),
-        status=_STATUSES[code] if 0 <= code < len(_STATUSES) else SpanStatus.UNSET,
-        status_message=otlp.status.message,
-        tags=tags,
-        events=[_event(e) for e in otlp.events],
+        otlp.trace_id.hex(),
+        otlp.span_id.hex(),
+        parent.hex() if parent else None,
+        service,
+        otlp.name,
+        otlp.start_time_unix_nano,
+        otlp.end_time_unix_nano,
+        _KINDS.get(otlp.kind, SpanKind.INTERNAL),
+        _STATUSES[code] if 0 <= code < len(_STATUSES) else SpanStatus.UNSET,
+        status.message,
+        tags,
+        [_event(e) for e in otlp.events] if otlp.events else [],
     )
 
 
