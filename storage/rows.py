@@ -7,14 +7,17 @@ stored Kafka offset per partition is always a prefix boundary), and hands them o
 
 from __future__ import annotations
 
+from itertools import chain, islice
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from schemas import DeadLetter, LogRecord, MetricBatch, Redactor, RollupBatch, Span
+from schemas import DeadLetter, LogRecord, MetricBatch, Redactor, RollupBatch
 from schemas.alerts import TransitionRecord
 from schemas.sketch import PAGE_SLOTS
+from schemas.span_envelope import redact_maps, redact_texts
+from schemas.spans import SpanArrays
 
 __all__ = [
     "AlertHistoryColumns",
@@ -172,7 +175,9 @@ class AlertHistoryColumns(_RowColumns):
 
 class SpanColumns:
     """Spans of ``spans`` records -> table ``spans``, redacted on the way: tag values, the status
-    message and span logs (events) pass through the :class:`~schemas.Redactor`."""
+    message and span logs (events) pass through the :class:`~schemas.Redactor`, each distinct text
+    once per record (:func:`~schemas.span_envelope.redact_maps`). A record's columns are appended
+    whole: no work per span but the duration and the redaction's lookups."""
 
     names: ClassVar[list[str]] = [
         "trace_id", "span_id", "parent_span_id", "service", "operation", "kind", "status", "status_message",
@@ -185,33 +190,45 @@ class SpanColumns:
         self._columns: list[list[Any]] = [[] for _ in self.names]
         self.rows = 0
 
-    def add(self, partition: int, offset: int, spans: list[Span]) -> None:
+    def add(self, partition: int, offset: int, spans: SpanArrays) -> None:
         (trace, span_id, parent, service, operation, kind, status, message, start, duration, tags,
          event_ts, event_message, event_level, event_attributes, partitions, offsets) = self._columns  # fmt: skip
-        text, attributes = self.redactor.text, self.redactor.attributes
-        for span in spans:
-            trace.append(span.trace_id)
-            span_id.append(span.span_id)
-            parent.append(span.parent_span_id or "")
-            service.append(span.service)
-            operation.append(span.operation)
-            kind.append(span.kind.value)
-            status.append(span.status.value)
-            message.append(text(span.status_message))
-            start.append(span.start_ns)  # DateTime64(9) takes epoch-ns ints
-            duration.append(span.end_ns - span.start_ns)
-            tags.append(attributes(span.tags) if span.tags else {})
-            event_ts.append([e.ts_ns for e in span.events])
-            event_message.append([text(e.message) for e in span.events])
-            event_level.append([e.level for e in span.events])
-            event_attributes.append([attributes(e.attributes) for e in span.events])
-        partitions.extend([partition] * len(spans))
-        offsets.extend([offset] * len(spans))
-        self.rows += len(spans)
+        redactor = self.redactor
+        trace.extend(spans.trace_id)
+        span_id.extend(spans.span_id)
+        parent.extend(spans.parent_span_id)
+        service.extend(spans.service)
+        operation.extend(spans.operation)
+        kind.extend(spans.kind)
+        status.extend(spans.status)
+        message.extend(redact_texts(spans.status_message, redactor))
+        start.extend(spans.start_ns)  # DateTime64(9) takes epoch-ns ints
+        duration.extend([e - s for s, e in zip(spans.start_ns, spans.end_ns, strict=True)])
+        tags.extend(redact_maps(spans.tags, redactor))
+        event_ts.extend(spans.event_ts)
+        event_level.extend(spans.event_level)
+        if any(spans.event_message):
+            event_message.extend(_regroup(redact_texts(list(chain.from_iterable(spans.event_message)), redactor),
+                                          spans.event_message))  # fmt: skip
+            flat = list(chain.from_iterable(spans.event_attributes))
+            event_attributes.extend(_regroup(redact_maps(flat, redactor), spans.event_attributes))
+        else:
+            event_message.extend(spans.event_message)
+            event_attributes.extend(spans.event_attributes)
+        n = len(spans)
+        partitions.extend([partition] * n)
+        offsets.extend([offset] * n)
+        self.rows += n
 
     def take(self) -> TableColumns:
         columns, self._columns, self.rows = self._columns, [[] for _ in self.names], 0
         return "spans", columns, self.names
+
+
+def _regroup(flat: list[Any], shape: list[list[Any]]) -> list[list[Any]]:
+    """``flat`` cut into lists as long as those of ``shape``."""
+    items = iter(flat)
+    return [list(islice(items, len(group))) for group in shape]
 
 
 class LogColumns:

@@ -44,13 +44,13 @@ from schemas import (
     decode_logs,
     decode_metrics_record,
     decode_rollups,
-    decode_spans,
     past_end,
     record_type,
 )
 from schemas.alerts import decode_transition
 from schemas.events import StoredWindow
 from schemas.kafka_security import KafkaSecurity
+from schemas.spans import decode_span_arrays
 from schemas.stage import Health
 from storage import metrics
 from storage.client import Store
@@ -242,7 +242,7 @@ class Sink:
             self._points.add(tp.partition, record.offset, batch)
 
     def _take_spans(self, tp: TopicPartition, record: Any) -> None:
-        self._spans.add(tp.partition, record.offset, decode_spans(record.value))
+        self._spans.add(tp.partition, record.offset, decode_span_arrays(record.value))
 
     def _take_logs(self, tp: TopicPartition, record: Any) -> None:
         self._logs.add(tp.partition, record.offset, decode_logs(record.value))

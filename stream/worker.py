@@ -39,7 +39,6 @@ from schemas import (
     Topics,
     WireError,
     decode_metrics_record,
-    decode_spans,
     decode_tick,
     encode_deadletter,
     encode_rollups,
@@ -50,6 +49,7 @@ from schemas import (
 )
 from schemas.alerts import StatesRecord, TransitionRecord, encode_states, encode_transition
 from schemas.kafka_security import KafkaSecurity
+from schemas.spans import decode_span_arrays
 from stream import metrics
 from stream.alerts import PartitionAlerts
 from stream.partition import PartitionWindows
@@ -213,7 +213,7 @@ class StreamWorker:
             record = decode_metrics_record(value)
             return [record] if isinstance(record, MetricBatch) else record
         if kind is RecordType.SPANS and tp.topic == topics.spans:
-            return span_metrics(decode_spans(value))
+            return span_metrics(decode_span_arrays(value))
         raise WireError(unreadable_reason(headers, value, tp.topic))
 
     async def _handle(self, event: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from schemas import LogLevel, LogRecord, Span, SpanEvent, SpanKind, SpanStatus
+from schemas.spans import SpanArrays
 from storage import Store
 from storage.rows import LogColumns, SpanColumns
 from tests.storage.builders import BASE_MS, SEEDED_PARTITION
@@ -78,7 +79,7 @@ def log(
 def insert_spans(store: Store, spans: Iterable[Span], partition: int = SEEDED_PARTITION, offset: int = 0) -> None:
     """Insert as the sink would, as if all came in the Kafka record at ``(partition, offset)``."""
     columns = SpanColumns()
-    columns.add(partition, offset, list(spans))
+    columns.add(partition, offset, SpanArrays.of(list(spans)))
     store.insert(*columns.take())
 
 

@@ -16,6 +16,7 @@ from schemas import (
     SpanStatus,
 )
 from schemas.sketch import PAGE_SLOTS
+from schemas.spans import SpanArrays
 from storage import Store
 from storage.rows import DeadLetterColumns, PointColumns, RollupColumns, SpanColumns
 from tests.storage.builders import BASE_MS, window_row
@@ -128,7 +129,7 @@ def test_spans_read_back_with_their_kafka_position_and_secrets_masked(store: Sto
     root = span(1, 1, None, 0, 12.5, kind=SpanKind.SERVER, status=SpanStatus.ERROR, tags={"session": "s", "a": "b"})
     root.status_message = "login with password=hunter2 failed"  # "password" is no key here, but text patterns apply
     root.events = [SpanEvent(BASE_NS + 1, "Bearer abcdefghijklm", "warn", {"secret": "x", "n": "1"})]
-    columns.add(2, 9, [root, span(1, 2, 1, 1, 1)])
+    columns.add(2, 9, SpanArrays.of([root, span(1, 2, 1, 1, 1)]))
     assert columns.rows == 2
     store.insert(*columns.take())
     assert columns.rows == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas import MetricKind, Span, SpanStatus
+from schemas.spans import SpanArrays
 from stream.spanmetrics import SPAN_CALLS, SPAN_DURATION, SPAN_ERRORS, span_metrics
 
 T0 = 1_800_000_000_000_000_000  # epoch ns
@@ -18,12 +19,14 @@ def span(service: str, operation: str, start_ms: float, duration_ms: float, erro
 
 def test_each_service_gets_duration_calls_and_errors_per_operation() -> None:
     batches = span_metrics(
-        [
-            span("gateway", "GET /a", 0, 12.5),
-            span("gateway", "GET /a", 5, 7.25, error=True),
-            span("gateway", "GET /b", 1, 3.0),
-            span("orchestrator", "plan", 2, 40.0),
-        ]
+        SpanArrays.of(
+            [
+                span("gateway", "GET /a", 0, 12.5),
+                span("gateway", "GET /a", 5, 7.25, error=True),
+                span("gateway", "GET /b", 1, 3.0),
+                span("orchestrator", "plan", 2, 40.0),
+            ]
+        )
     )
     by_service = {b.service: {(s.name, s.labels["operation"]): s for s in b.series} for b in batches}
     gateway = by_service["gateway"]
@@ -39,4 +42,4 @@ def test_each_service_gets_duration_calls_and_errors_per_operation() -> None:
 
 
 def test_no_spans_no_batches() -> None:
-    assert span_metrics([]) == []
+    assert span_metrics(SpanArrays.of([])) == []
