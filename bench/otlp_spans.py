@@ -9,6 +9,13 @@ every span is read back from the ``spans`` topic and counted.
 Kafka: ``PERFPULSE_BENCH_KAFKA=host:port`` to use a running broker, else a local one is started
 under ``.perfpulse-bench/otlp-kafka`` (port 29192) and stopped at the end.
 Last line: ``RESULT otlp_spans_per_s=... requests=... p50_ms=... p99_ms=...``.
+
+``python -m bench.otlp_spans --stages``: the per-span CPU time of each stage on ~100k spans of the
+same requests, no Kafka: the receiver (protobuf parse, conversion, checks, redaction, batching,
+record encoding as the producer does it), the stream worker (decode, span metrics), the sink (decode,
+redaction, insert columns) and the insert of those columns into an embedded store (chDB). Process
+CPU time, best of ``--runs``, so that other processes on the machine count less. Last line:
+``RESULT receiver_us=... worker_us=... sink_us=... insert_us=... spans=...``.
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -36,8 +45,14 @@ from infra import LocalKafka
 from ingest.producer import RecordProducer
 from ingest.receivers.http import IngestContext
 from ingest.receivers.otlp import create_otlp_app
+from ingest.receivers.otlp.traces import convert_traces
 from perfpulse.topics import ensure_topics
-from schemas import Limits, Redactor, Topics, decode_spans
+from schemas import Limits, Redactor, Span, Topics, decode_spans, encode_spans
+from schemas.span_envelope import pack_spans
+from schemas.spans import decode_span_arrays
+from storage import apply_migrations, open_store
+from storage.rows import SpanColumns
+from stream.spanmetrics import span_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 SPANS_PER_REQUEST = 512
@@ -138,11 +153,69 @@ def send(url: str, spans: int) -> None:
     print(orjson.dumps(out).decode())
 
 
+def receive(bodies: list[bytes], limits: Limits, redactor: Redactor) -> list[bytes]:
+    """The receiver's work on ``bodies``: the records the producer would send (a record per service
+    and batch, as :meth:`~ingest.producer.RecordProducer.send_spans` cuts them)."""
+    now_ms = time.time_ns() // 1_000_000
+    records: list[bytes] = []
+    for body in bodies:
+        converted = convert_traces(ExportTraceServiceRequest.FromString(body), now_ms, limits, redactor)
+        for batch in pack_spans(converted.spans, limits):
+            by_service: dict[str, list[Span]] = {}
+            for span in batch:
+                by_service.setdefault(span.service, []).append(span)
+            records.extend(encode_spans(part) for part in by_service.values())
+    return records
+
+
+def cpu_us_per_span(work: Callable[[], object], spans: int, runs: int) -> float:
+    """The least process CPU time of ``runs`` calls of ``work``, in µs per span."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        work()
+        best = min(best, time.process_time() - started)
+    return best / spans * 1e6
+
+
+def stages(runs: int) -> None:
+    limits, redactor = Limits(), Redactor()
+    rng = random.Random(7)
+    bodies = [request_body(rng) for _ in range(196)]  # 100,352 spans
+    spans = len(bodies) * SPANS_PER_REQUEST
+    records = receive(bodies, limits, redactor)
+    receiver = cpu_us_per_span(lambda: receive(bodies, limits, redactor), spans, runs)
+    worker = cpu_us_per_span(lambda: [span_metrics(decode_span_arrays(r)) for r in records], spans, runs)
+
+    def sink() -> SpanColumns:
+        columns = SpanColumns(redactor)
+        for offset, record in enumerate(records):
+            columns.add(0, offset, decode_span_arrays(record))
+        return columns
+
+    sinking = cpu_us_per_span(sink, spans, runs)
+    with tempfile.TemporaryDirectory() as directory:
+        store = open_store(f"chdb://{directory}/ch", pool_size=1)
+        apply_migrations(store)
+        table = sink().take()
+        insert = cpu_us_per_span(lambda: store.insert(*table), spans, runs)
+        store.close()
+    print(
+        f"RESULT receiver_us={receiver:.2f} worker_us={worker:.2f} sink_us={sinking:.2f} "
+        f"insert_us={insert:.2f} spans={spans}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the client posts")
     parser.add_argument("--send", type=int, help="only send this many spans to $BENCH_OTLP_URL (make bench)")
+    parser.add_argument("--stages", action="store_true", help="per-span CPU time of each stage, no Kafka")
+    parser.add_argument("--runs", type=int, default=3, help="--stages: runs per stage, the best reported")
     args = parser.parse_args()
+    if args.stages:
+        stages(args.runs)
+        return
     if args.send:
         send(os.environ["BENCH_OTLP_URL"], args.send)
         return
