@@ -117,6 +117,11 @@ class LocalKafka:
     port: int = 9092
     heap_mb: int = 512
     secure: SecureListeners = field(default_factory=SecureListeners)  # listeners beside PLAINTEXT
+    # In a cluster (infra/kafkacluster.py): this node's id, the controller ports of every node in
+    # node-id order (a static quorum; empty: this node alone is its quorum), the id all nodes share.
+    node_id: int = 1
+    voters: tuple[int, ...] = ()
+    cluster_id: str | None = None  # None: a new random id at the first start
 
     @property
     def bootstrap(self) -> str:
@@ -189,7 +194,15 @@ class LocalKafka:
         text = (_FILES / "kafka-server.properties").read_text()
         listeners = [f"PLAINTEXT://127.0.0.1:{self.port}", *self.secure.listeners()]
         protocols = ",".join(f"{listener.partition(':')[0]}:{listener.partition(':')[0]}" for listener in listeners)
+        if self.voters:
+            quorum = "controller.quorum.voters=" + ",".join(
+                f"{node}@127.0.0.1:{port}" for node, port in enumerate(self.voters, start=1)
+            )
+        else:
+            quorum = f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
         filled = text.format(
+            node_id=self.node_id,
+            quorum=quorum,
             listeners=",".join(listeners),
             protocol_map=protocols,
             controller_port=self.controller_port,
@@ -209,8 +222,10 @@ class LocalKafka:
             return
         # "--cluster-id=<id>", not "-t <id>": a base64url id starts with "-" once in 64, and the tool's
         # argument parser then takes it for an option and fails ("expected one argument").
+        # A static quorum (voters) is named in the config; a node alone is formatted as its own quorum.
+        standalone = [] if self.voters else ["--standalone"]
         argv = self._java(
-            "kafka.tools.StorageTool", "format", "--standalone", f"--cluster-id={cluster_id}", "-c", str(config),
+            "kafka.tools.StorageTool", "format", *standalone, f"--cluster-id={cluster_id}", "-c", str(config),
             *self.secure.scram_arguments(),
         )  # fmt: skip
         run_tool(argv, f"format Kafka storage in {self.home / 'data'}")
@@ -243,14 +258,15 @@ class LocalKafka:
                 config = self._write_config()
             except OSError as exc:
                 raise InfraError(f"cannot write Kafka's configuration in {self.home}: {exc}") from exc
-            self._format(config, new_cluster_id())
+            self._format(config, self.cluster_id or new_cluster_id())
             broker = start_detached(self._java("kafka.Kafka", str(config)), self.log_file, self.pid_file)
             wait_until(self.is_ready, timeout_s, f"Kafka on {self.bootstrap}", broker, self.log_file)
         return "started"
 
-    def stop(self) -> bool:
-        """Stop the broker this data dir started (controlled shutdown). True if one was running."""
-        return stop_pid(self.pid_file, timeout_s=60.0)
+    def stop(self, timeout_s: float = 60.0) -> bool:
+        """Stop the broker this data dir started (controlled shutdown; killed after ``timeout_s``).
+        True if one was running."""
+        return stop_pid(self.pid_file, timeout_s=timeout_s)
 
 
 def new_cluster_id() -> str:
