@@ -1,12 +1,13 @@
 """A local Redis from Debian's ``redis-server``, started when none answers on the port, with a
 password when one is given (written to a config file only its owner reads, never on the command line,
-where ``ps`` would show it)."""
+where ``ps`` would show it), and over TLS only when given a certificate (``rediss://``)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +25,13 @@ class LocalRedis:
     port: int = 6379
     max_memory_mb: int = 256
     password: str | None = field(default=None, repr=False)  # clients must AUTH with it (requirepass)
+    tls_cert: Path | None = None  # PEM certificate: the port then speaks TLS only
+    tls_key: Path | None = None  # PEM private key of tls_cert
+    tls_ca: Path | None = None  # PEM CA that signed tls_cert: what clients are told to trust
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None) or (self.tls_cert is None) != (self.tls_ca is None):
+            raise ValueError("tls_cert, tls_key and tls_ca go together: set all three (TLS) or none")
 
     @property
     def pid_file(self) -> Path:
@@ -41,7 +49,9 @@ class LocalRedis:
     def url(self) -> str:
         """The URL clients use; it holds the password when there is one (print it through mask_url)."""
         auth = "" if self.password is None else f":{quote(self.password, safe='')}@"
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        if self.tls_ca is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={quote(str(self.tls_ca), safe='/')}"
 
     def running_pid(self) -> int | None:
         return alive_pid(self.pid_file)
@@ -54,13 +64,18 @@ class LocalRedis:
             request = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(secret), secret) + request
             answer = b"+OK\r\n" + answer
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as plain:
+                sock = plain
+                if self.tls_ca is not None:
+                    sock = ssl.create_default_context(cafile=self.tls_ca).wrap_socket(
+                        plain, server_hostname="127.0.0.1"
+                    )
                 sock.sendall(request)
                 received = b""
                 while len(received) < len(answer) and (chunk := sock.recv(64)):
                     received += chunk
                 return received.startswith(answer)
-        except OSError:
+        except OSError:  # ssl.SSLError included
             return False
 
     def start(self, timeout_s: float = 20.0) -> str:
@@ -75,7 +90,7 @@ class LocalRedis:
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_config()
         argv = [
-            binary, str(self.config_file), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.home),
+            binary, str(self.config_file), "--bind", "127.0.0.1", *self._port_arguments(), "--dir", str(self.home),
             "--save", "", "--appendonly", "no", "--daemonize", "no",
             "--maxmemory", f"{self.max_memory_mb}mb", "--maxmemory-policy", "allkeys-lru",
         ]  # fmt: skip
@@ -85,6 +100,14 @@ class LocalRedis:
 
     def stop(self) -> bool:
         return stop_pid(self.pid_file, timeout_s=15.0)
+
+    def _port_arguments(self) -> list[str]:
+        if self.tls_cert is None or self.tls_key is None or self.tls_ca is None:
+            return ["--port", str(self.port)]
+        return [
+            "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(self.tls_cert),
+            "--tls-key-file", str(self.tls_key), "--tls-ca-cert-file", str(self.tls_ca), "--tls-auth-clients", "no",
+        ]  # fmt: skip
 
     def _write_config(self) -> None:
         """The settings kept off the command line: the password, owner-readable only."""

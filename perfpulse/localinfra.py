@@ -28,7 +28,7 @@ def local_kafka(settings: Settings) -> LocalKafka | None:
 
 def local_redis(settings: Settings) -> LocalRedis | None:
     url = urlsplit(settings.redis_url)
-    if url.hostname not in _LOCAL_HOSTS:
+    if url.hostname not in _LOCAL_HOSTS or url.scheme != "redis":  # a TLS Redis is never started here
         return None
     password = None if url.password is None else unquote(url.password)
     return LocalRedis(settings.data_dir.resolve() / "redis", port=url.port or 6379, password=password)

@@ -1,5 +1,5 @@
 """The local Redis: a server that cannot start says why; one with a password refuses clients without
-it, keeps it off its command line, and perfpulse's clients reach it through the URL."""
+it, keeps it off its command line, and perfpulse's clients reach it through the URL, over TLS too."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from perfpulse.settings import mask_url
 from perfpulse.storedfeed import StoredFeed
 from tests.perfpulse.test_storedfeed import CELL, subscribed
 from tests.ports import free_broker_port
+from tests.tlscerts import SERVER, make_ca, sign
 
 
 @pytest.mark.integration
@@ -52,10 +53,7 @@ async def test_a_password_is_required_kept_off_the_command_line_and_masked(tmp_p
         with pytest.raises(redis_client.AuthenticationError):
             await _ping(f"redis://:wrong@127.0.0.1:{redis.port}/0")
         # perfpulse's Redis clients take the password from the URL: the sink's feed publishes through it
-        channel = f"stored-{uuid.uuid4().hex[:8]}"
-        listen = await subscribed(redis.url, channel, 1)
-        await StoredFeed(redis.url, channel).publish([CELL])
-        assert await listen == [[CELL]]
+        await _feed_round_trip(redis.url)
     finally:
         redis.stop()
 
@@ -67,9 +65,36 @@ def _command_line(redis: LocalRedis) -> bytes:
     return Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
+async def _feed_round_trip(url: str) -> None:
+    """What the sink's stored-windows feed publishes at ``url`` reaches a subscriber there."""
+    channel = f"stored-{uuid.uuid4().hex[:8]}"
+    listen = await subscribed(url, channel, 1)
+    await StoredFeed(url, channel).publish([CELL])
+    assert await listen == [[CELL]]
+
+
 async def _ping(url: str) -> None:
     client: Any = aioredis.from_url(url)
     try:
         await client.ping()
     finally:
         await client.aclose()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed (make deps)")
+async def test_rediss_with_a_password_carries_perfpulse_s_messages_and_refuses_plain_clients(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path / "tls")
+    cert, key = sign(tmp_path / "tls", "redis", SERVER)
+    redis = LocalRedis(
+        tmp_path / "redis", port=free_broker_port(), password="pw-tls-5e0d", tls_cert=cert, tls_key=key, tls_ca=ca
+    )
+    assert redis.start() == "started"
+    try:
+        assert redis.url.startswith(f"rediss://:pw-tls-5e0d@127.0.0.1:{redis.port}/0?ssl_ca_certs=")
+        assert mask_url(redis.url).startswith(f"rediss://:***@127.0.0.1:{redis.port}/0?")
+        with pytest.raises(redis_client.ConnectionError):  # plain text to a TLS port
+            await _ping(f"redis://:pw-tls-5e0d@127.0.0.1:{redis.port}/0?socket_timeout=5")
+        await _feed_round_trip(redis.url)
+    finally:
+        redis.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from perfpulse.topics import TopicSetupError, ensure_settings_topics, ensure_top
 from schemas import MetricBatch, MetricKind, SeriesPoints, Topics, decode_metrics_record, decode_rollups
 from schemas.kafka_security import KafkaSecurity, Mechanism
 from tests.ports import free_broker_port
+from tests.tlscerts import SERVER, make_ca, sign
 
 pytestmark = pytest.mark.integration
 
@@ -46,29 +46,13 @@ class SecureBroker:
     client_key: Path
 
 
-def _openssl(*args: str | Path) -> None:
-    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
-
-
-def _sign(directory: Path, name: str, extensions: str) -> tuple[Path, Path]:
-    """A key and a certificate for ``name`` signed by the CA in ``directory``."""
-    key, csr, cert, ext = (directory / f"{name}.{suffix}" for suffix in ("key", "csr", "pem", "ext"))
-    ext.write_text(extensions)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr)
-    _openssl("x509", "-req", "-in", csr, "-CA", directory / "ca.pem", "-CAkey", directory / "ca.key",
-             "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", cert)  # fmt: skip
-    return cert, key
-
-
 @pytest.fixture(scope="module")
 def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     home = tmp_path_factory.mktemp("secure-kafka")
     tls = home / "tls"
-    tls.mkdir()
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=perfpulse-test-ca",
-             "-keyout", tls / "ca.key", "-out", tls / "ca.pem")  # fmt: skip
-    broker_cert, broker_key = _sign(tls, "broker", "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    client_cert, client_key = _sign(tls, "client", "extendedKeyUsage=clientAuth\n")
+    ca = make_ca(tls)
+    broker_cert, broker_key = sign(tls, "broker", SERVER)
+    client_cert, client_key = sign(tls, "client", "extendedKeyUsage=clientAuth\n")
     keystore = tls / "broker-keystore.pem"
     keystore.write_text(broker_key.read_text() + broker_cert.read_text())
     listeners = SecureListeners(
@@ -76,7 +60,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         users=((USER, PASSWORD),),
         ssl_port=free_broker_port(),
         ssl_keystore=keystore,
-        ssl_truststore=tls / "ca.pem",
+        ssl_truststore=ca,
     )
     broker = LocalKafka(home / "kafka", port=free_broker_port(), secure=listeners)
     broker.start()
@@ -84,7 +68,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         yield SecureBroker(
             f"127.0.0.1:{listeners.sasl_port}",
             f"127.0.0.1:{listeners.ssl_port}",
-            tls / "ca.pem",
+            ca,
             client_cert,
             client_key,
         )
