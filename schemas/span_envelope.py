@@ -12,6 +12,7 @@ records, or raises :class:`~schemas.envelope.EnvelopeError` naming every bad fie
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -135,52 +136,47 @@ def check_span_fields(span: Span, now_ms: int, limits: Limits) -> tuple[str, str
 def check_spans(spans: list[Span], now_ms: int, limits: Limits) -> list[tuple[int, tuple[str, str]]]:
     """What :func:`check_span_fields` finds in ``spans``, as ``(index, (field, reason))`` in order,
     at a fraction of its cost per span: checks over whole columns (ids joined under one regex, each
-    distinct service and tag name once, the longest tag value, a size bound from the largest
-    parts) and a few comparisons per span single out the spans worth checking one by one: those
-    with span logs and those a comparison flags; all of them when a column check fails."""
-    lo_ns = (now_ms - limits.max_past_ms) * 1_000_000  # check_timestamp's bounds on end_ns // 1e6
-    hi_ns = (now_ms + limits.max_future_ms + 1) * 1_000_000
-    max_name, max_tags = limits.max_name_length, limits.max_span_attributes
-    suspects = [
-        i
-        for i, s in enumerate(spans)
-        if s.events
-        or not (
-            len(s.trace_id) == 32
-            and len(s.span_id) == 16
-            and (s.parent_span_id is None or len(s.parent_span_id) == 16)
-            and 0 < len(s.operation) <= max_name
-            and s.start_ns <= s.end_ns
-            and lo_ns <= s.end_ns < hi_ns
-            and len(s.tags) <= max_tags
-        )
-    ]
-    if not _columns_pass(spans, limits):
-        suspects = list(range(len(spans)))
+    distinct service and tag name once, the extremes of lengths and times, a size bound from the
+    largest parts) leave only the spans with span logs to check one by one; when a column check
+    fails, every span is checked."""
+    suspects = (
+        [i for i, s in enumerate(spans) if s.events] if _columns_pass(spans, now_ms, limits) else range(len(spans))
+    )
     return [(i, problem) for i in suspects if (problem := check_span_fields(spans[i], now_ms, limits)) is not None]
 
 
-def _columns_pass(spans: list[Span], limits: Limits) -> bool:
-    """Whether the checks of :func:`check_span_fields` that look at texts pass for every span with
-    no span logs (ids, service, tag names and values, the size bound)."""
-    parents = [s.parent_span_id for s in spans if s.parent_span_id is not None]
+def _columns_pass(spans: list[Span], now_ms: int, limits: Limits) -> bool:
+    """Whether every check of :func:`check_span_fields` but those of span logs passes for every span."""
     traces, span_ids = [s.trace_id for s in spans], [s.span_id for s in spans]
+    parents = [s.parent_span_id for s in spans if s.parent_span_id is not None]
+    operations = [s.operation for s in spans]
+    starts, ends = [s.start_ns for s in spans], [s.end_ns for s in spans]
     tags = [s.tags for s in spans]
     keys = set(chain.from_iterable(tags))
     longest_value = max(map(len, chain.from_iterable(map(dict.values, tags))), default=0)
     longest_key = max(map(len, keys), default=0)
+    most_tags = max(map(len, tags), default=0)
     services = {s.service for s in spans}
-    largest = max(map(len, services), default=0) + max((len(s.operation) for s in spans), default=0)
-    largest += max((len(s.status_message) for s in spans), default=0)
-    largest += max(map(len, tags), default=0) * (longest_key + longest_value + 6)
+    largest = max(map(len, services), default=0) + max(map(len, operations), default=0)
+    largest += max((len(s.status_message) for s in spans), default=0) + most_tags * (longest_key + longest_value + 6)
     return (
-        _HEX.fullmatch("".join(traces)) is not None
+        set(map(len, traces)) <= {32}
+        and set(map(len, span_ids)) <= {16}
+        and set(map(len, parents)) <= {16}
+        and _HEX.fullmatch("".join(traces)) is not None
         and _HEX.fullmatch("".join(span_ids)) is not None
         and _HEX.fullmatch("".join(parents)) is not None
         and _ZERO_TRACE not in traces
         and _ZERO_SPAN not in span_ids
         and _ZERO_SPAN not in parents
         and all(check_service(s, limits) is None for s in services)
+        and min(map(len, operations), default=1) > 0
+        and max(map(len, operations), default=0) <= limits.max_name_length
+        and all(map(operator.le, starts, ends))
+        # check_timestamp's bounds on end_ns // 1e6
+        and min(ends, default=now_ms * 1_000_000) >= (now_ms - limits.max_past_ms) * 1_000_000
+        and max(ends, default=0) < (now_ms + limits.max_future_ms + 1) * 1_000_000
+        and most_tags <= limits.max_span_attributes
         and "" not in keys
         and longest_key <= limits.max_label_key_length
         and longest_value <= limits.max_attribute_value_length
