@@ -116,6 +116,7 @@ class Part:
 
 
 Compute = Callable[[int, int], Coroutine[Any, Any, Part]]  # the answer of [start_ms, end_ms) from ClickHouse
+_Kept = tuple[bytes, Part]  # an L1 entry: the part encoded (its size, what L2 holds) and decoded (what a hit uses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ class QueryCache:
 
     def __init__(self, config: CacheConfig, l2: L2Cache | None) -> None:
         self.config = config
-        self.l1 = L1Cache(config.l1_bytes)
+        self.l1 = L1Cache[_Kept](config.l1_bytes, size_of=lambda kept: len(kept[0]))
         self.l2 = l2
         self.hearing = False  # subscribed to the stored-windows channel now
         self._epoch = 0  # moves when invalidations may have been missed
@@ -212,9 +213,9 @@ class QueryCache:
         """Each cacheable range's part from L1, then L2; the L2 ``gen`` to write with (None: no L2)."""
         found: list[Part | None] = [None] * len(ranges)
         for i, r in enumerate(ranges):
-            raw = self.l1.get(spec.key(r.start_ms, r.end_ms))
-            if raw is not None:
-                found[i] = Part.decode(raw)
+            kept = self.l1.get(spec.key(r.start_ms, r.end_ms))
+            if kept is not None:
+                found[i] = kept[1]
                 CACHE_HITS.labels("l1").inc()
         CACHE_MISSES.labels("l1").inc(found.count(None))
         wanted = [i for i, r in enumerate(ranges) if r.l2_ttl_s is not None and found[i] is None]
@@ -230,23 +231,23 @@ class QueryCache:
                 CACHE_MISSES.labels("l2").inc()
                 continue
             CACHE_HITS.labels("l2").inc()
-            found[i] = Part.decode(raw)
-            self._keep_l1(spec, ranges[i], raw, stamp)
+            part = found[i] = Part.decode(raw)
+            self._keep_l1(spec, ranges[i], (raw, part), stamp)
         return found, gen
 
     async def _store(self, spec: QuerySpec, r: _Range, part: Part, stamp: tuple[int, int], l2_gen: str | None) -> None:
         raw = part.encode()
-        self._keep_l1(spec, r, raw, stamp)
+        self._keep_l1(spec, r, (raw, part), stamp)
         if self.l2 is not None and l2_gen is not None and r.l2_ttl_s is not None:
             await self.l2.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), r.l2_ttl_s, l2_gen)
 
-    def _keep_l1(self, spec: QuerySpec, r: _Range, raw: bytes, stamp: tuple[int, int]) -> None:
-        """Keep ``raw`` in L1 unless a window heard since ``stamp`` was taken touches its cell."""
+    def _keep_l1(self, spec: QuerySpec, r: _Range, kept: _Kept, stamp: tuple[int, int]) -> None:
+        """Keep ``kept`` in L1 unless a window heard since ``stamp`` was taken touches its cell."""
         if self._changed_since(stamp, spec.cell(r.start_ms, r.end_ms)):
             return
         ttl_s = r.l1_ttl_s if self.hearing else min(r.l1_ttl_s, UNHEARD_TTL_S)
         evicted = self.l1.evictions
-        self.l1.put(spec.key(r.start_ms, r.end_ms), raw, spec.cell(r.start_ms, r.end_ms), ttl_s)
+        self.l1.put(spec.key(r.start_ms, r.end_ms), kept, spec.cell(r.start_ms, r.end_ms), ttl_s)
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
         CACHE_BYTES.set(self.l1.bytes)
 
@@ -386,7 +387,7 @@ def _merge(parts: list[Part]) -> list[dict[str, Any]]:
     return [series[key] for key in sorted(series)]
 
 
-def query_cache(request: Request) -> QueryCache:
+async def query_cache(request: Request) -> QueryCache:
     """FastAPI dependency: the cache the composition root installed on ``app.state.cache``."""
     cache: QueryCache = request.app.state.cache
     return cache

@@ -28,7 +28,8 @@ class ApiContext:
     channel_env: Mapping[str, str] = field(default_factory=dict)  # resolves ${VAR} in channels listed by the rules API
 
 
-def api_context(request: Request) -> ApiContext:
-    """FastAPI dependency: the context the composition root installed."""
+async def api_context(request: Request) -> ApiContext:
+    """FastAPI dependency: the context the composition root installed (async: FastAPI would run a
+    plain function in its thread pool, a thread hop per request for reading an attribute)."""
     context: ApiContext = request.app.state.api
     return context

@@ -4,12 +4,15 @@ revalidated), brotli or gzip per ``Accept-Encoding`` above a size threshold, and
 
 :class:`HttpCacheMiddleware` buffers a response only when it comes whole (one body message); a
 streamed one (the live feed's Server-Sent Events) passes through untouched. Compression of large
-bodies runs in a worker thread: never CPU work of that size on the event loop.
+bodies runs in a worker thread: never CPU work of that size on the event loop. A data GET's body is
+compressed once per ETag and coding (the last :data:`_COMPRESSED_BYTES` kept): many clients polling
+the same answer cost one compression.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import gzip
 import hashlib
 import time
@@ -31,6 +34,7 @@ _COMPRESSIBLE = ("application/json", "text/", "application/javascript", "image/s
 _THREAD_BYTES = 64 * 1024  # bodies past this are hashed and compressed in a worker thread
 _MAX_ACCEPT_ENCODING = 512  # characters of Accept-Encoding read (the rest is ignored)
 _MAX_IF_NONE_MATCH = 2048  # characters of If-None-Match read
+_COMPRESSED_BYTES = 16 * 1024 * 1024  # compressed data GET bodies kept, by ETag and coding
 
 
 def answer_headers(response: Response, answer: Answer) -> None:
@@ -85,6 +89,7 @@ class HttpCacheMiddleware:
     def __init__(self, app: ASGIApp, min_bytes: int = 1024) -> None:
         self.app = app
         self.min_bytes = min_bytes
+        self._compressed = _Compressed(_COMPRESSED_BYTES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,6 +139,7 @@ class HttpCacheMiddleware:
         ):
             coding = choose_encoding(request.get("accept-encoding", ""))
             headers.add_vary_header("Accept-Encoding")
+        etag = None
         if data_get and status == 200:
             etag = await _off_loop(_etag, body)
             headers["ETag"] = etag
@@ -146,11 +152,45 @@ class HttpCacheMiddleware:
                 await send({"type": "http.response.body", "body": b""})
                 return
         if coding is not None:
-            body = await _off_loop(_encode, body, coding)
+            body = await self._encode(body, coding, etag)
             headers["Content-Encoding"] = coding
             headers["Content-Length"] = str(len(body))
         await send(_with_timing({**start, "headers": headers.raw}, began))
         await send({"type": "http.response.body", "body": body})
+
+    async def _encode(self, body: bytes, coding: str, etag: str | None) -> bytes:
+        """``body`` compressed with ``coding``; kept by ``etag`` (None: not kept)."""
+        if etag is None:
+            encoded: bytes = await _off_loop(_encode, body, coding)
+            return encoded
+        found = self._compressed.get((etag, coding))
+        if found is None:
+            found = await _off_loop(_encode, body, coding)
+            self._compressed.put((etag, coding), found)
+        return found
+
+
+class _Compressed:
+    """Compressed bodies by (ETag, coding), least recently used out past ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._bodies: collections.OrderedDict[tuple[str, str], bytes] = collections.OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        body = self._bodies.get(key)
+        if body is not None:
+            self._bodies.move_to_end(key)
+        return body
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        if key in self._bodies or len(body) > self.max_bytes:
+            return
+        self._bodies[key] = body
+        self.bytes += len(body)
+        while self.bytes > self.max_bytes:
+            self.bytes -= len(self._bodies.popitem(last=False)[1])
 
 
 async def _off_loop(work: Any, body: bytes, *args: Any) -> Any:

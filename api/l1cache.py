@@ -1,11 +1,15 @@
 """The L1 cache: answers in this process's memory, least recently used first out, bounded in bytes,
-each with a time to live, indexed by metric so a stored window drops exactly the cells it touches."""
+each with a time to live, indexed by metric so a stored window drops exactly the cells it touches.
+Values are kept as they are (the query cache keeps decoded answers, so a hit costs no parsing);
+``size_of`` tells the bytes each one counts."""
 
 from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from api.cachecell import Cell
 from schemas.events import StoredWindow
@@ -14,29 +18,32 @@ __all__ = ["L1Cache"]
 
 _ENTRY_OVERHEAD = 200  # bytes an entry costs besides its value (key, cell, index): counted against the bound
 
+V = TypeVar("V")
+
 
 @dataclass(slots=True)
-class _Entry:
-    value: bytes
+class _Entry(Generic[V]):
+    value: V
     cell: Cell
     expires: float  # time.monotonic() past which the entry is not answered
     size: int  # bytes counted for it
 
 
-class L1Cache:
-    """At most ``max_bytes`` of entries (values plus a fixed overhead each)."""
+class L1Cache(Generic[V]):
+    """At most ``max_bytes`` of entries (``size_of`` each value, plus a fixed overhead each)."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, size_of: Callable[[V], int]) -> None:
         self.max_bytes = max_bytes
+        self.size_of = size_of
         self.bytes = 0  # counted bytes held now
         self.evictions = 0  # entries pushed out by the bound or expired
-        self._entries: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
+        self._entries: collections.OrderedDict[str, _Entry[V]] = collections.OrderedDict()
         self._by_metric: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -47,9 +54,9 @@ class L1Cache:
         self._entries.move_to_end(key)
         return entry.value
 
-    def put(self, key: str, value: bytes, cell: Cell, ttl_s: float) -> None:
+    def put(self, key: str, value: V, cell: Cell, ttl_s: float) -> None:
         """Keep ``value`` for ``ttl_s`` seconds; a value larger than the whole bound is not kept."""
-        size = len(value) + _ENTRY_OVERHEAD
+        size = self.size_of(value) + _ENTRY_OVERHEAD
         if size > self.max_bytes:
             return
         if key in self._entries:

@@ -42,7 +42,7 @@ CACHE_ENTRIES = 4_096
 Answer = dict[str, Any]
 
 
-def _cache(request: Request) -> TtlCache[Answer]:
+async def _cache(request: Request) -> TtlCache[Answer]:
     """The app's cache of health answers."""
     return app_ttl_cache(request, "service_health", CACHE_TTL_S, CACHE_ENTRIES)
 

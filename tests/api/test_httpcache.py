@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from api import httpcache
 from api.httpcache import SETTLED_MAX_AGE_S, HttpCacheMiddleware, choose_encoding
 from tests.api.apps import app_store
 from tests.storage.builders import BASE_MS, insert_rows, window_row
@@ -71,10 +72,25 @@ def test_large_answers_are_compressed_as_the_client_accepts(client: TestClient) 
         assert decode(_wire(client, accepted)) == plain.content
 
 
-def _wire(client: TestClient, accepted: str) -> bytes:
+def _wire(client: TestClient, accepted: str, params: dict[str, Any] = SETTLED) -> bytes:
     """The compressed body as sent (httpx decodes ``response.content``)."""
-    with client.stream("GET", "/api/v1/query", params=SETTLED, headers={"Accept-Encoding": accepted}) as response:
+    with client.stream("GET", "/api/v1/query", params=params, headers={"Accept-Encoding": accepted}) as response:
         return b"".join(response.iter_raw())
+
+
+def test_a_repeated_answer_is_compressed_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoded: list[str] = []
+
+    def counting(body: bytes, coding: str) -> bytes:
+        encoded.append(coding)
+        return real(body, coding)
+
+    real = httpcache._encode
+    monkeypatch.setattr(httpcache, "_encode", counting)
+    params = {**SETTLED, "stats": "p90,count"}  # an answer no other test asks for
+    wires = [_wire(client, "br", params) for _ in range(3)]
+    assert encoded == ["br"] and wires[0] == wires[1] == wires[2]
+    assert _wire(client, "gzip", params) != wires[0] and encoded == ["br", "gzip"]
 
 
 def test_small_answers_are_not_compressed(client: TestClient) -> None:

@@ -15,7 +15,7 @@ def cell(metric: str = "m", services: tuple[str, ...] = (), start: int = 0, end:
 
 
 def test_the_least_recently_used_goes_first_when_the_bound_is_reached() -> None:
-    cache = L1Cache(max_bytes=3 * (1_000 + OVERHEAD))
+    cache = L1Cache[bytes](max_bytes=3 * (1_000 + OVERHEAD), size_of=len)
     for key in "abc":
         cache.put(key, b"x" * 1_000, cell(), ttl_s=60)
     assert cache.get("a") == b"x" * 1_000  # now b is the least recently used
@@ -25,7 +25,7 @@ def test_the_least_recently_used_goes_first_when_the_bound_is_reached() -> None:
 
 
 def test_a_value_larger_than_the_bound_is_not_kept_and_replacing_counts_once() -> None:
-    cache = L1Cache(max_bytes=1_000)
+    cache = L1Cache[bytes](max_bytes=1_000, size_of=len)
     cache.put("big", b"z" * 1_000, cell(), ttl_s=60)
     assert cache.get("big") is None and cache.bytes == 0
     cache.put("k", b"1", cell(), ttl_s=60)
@@ -34,14 +34,14 @@ def test_a_value_larger_than_the_bound_is_not_kept_and_replacing_counts_once() -
 
 
 def test_an_expired_entry_is_not_answered() -> None:
-    cache = L1Cache(max_bytes=10_000)
+    cache = L1Cache[bytes](max_bytes=10_000, size_of=len)
     cache.put("gone", b"v", cell(), ttl_s=0)
     assert cache.get("gone") is None
     assert (cache.bytes, cache.evictions) == (0, 1)
 
 
 def test_a_stored_window_drops_exactly_the_cells_it_touches() -> None:
-    cache = L1Cache(max_bytes=100_000)
+    cache = L1Cache[bytes](max_bytes=100_000, size_of=len)
     cells = {
         "all": cell(),
         "gateway": cell(services=("gateway",)),
