@@ -115,7 +115,9 @@ class Store:
                 "(a running perfpulse) owns it; go through its API, or stop it first"
             )
         try:
-            return clickhouse_connect.get_client(dsn=self.url)
+            # clickhouse-connect takes host, credentials and port from the DSN but not its scheme: an
+            # https:// URL without secure=True spoke plain HTTP to the TLS port.
+            return clickhouse_connect.get_client(dsn=self.url, secure=urlsplit(self.url).scheme == "https")
         except ProgrammingError as exc:
             raise StoreError(f"cannot open ClickHouse at {_redact(self.url)}: {exc}") from exc
         except (ClickHouseError, OSError) as exc:

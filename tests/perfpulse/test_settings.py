@@ -1,8 +1,13 @@
 """Settings that concern security: TLS comes as a pair, URLs are shown without their secrets, Kafka's
-security settings are complete or refused and never show their password."""
+security settings are complete or refused and never show their password, an https:// ClickHouse URL
+is spoken over TLS."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import ssl
+import threading
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,8 @@ from pydantic import SecretStr, ValidationError
 
 from perfpulse.settings import Settings, mask_url
 from schemas.kafka_security import KafkaSecurity
+from storage import StoreError, open_store
+from tests.tlscerts import SERVER, make_ca, sign
 
 
 @pytest.mark.parametrize(
@@ -72,3 +79,39 @@ def test_kafka_sasl_without_a_password_and_unknown_protocols_are_refused() -> No
         Settings(kafka_security_protocol="TLS")
     with pytest.raises(ValidationError, match="kafka_sasl_mechanism"):
         Settings(kafka_sasl_mechanism="GSSAPI")
+
+
+def test_an_https_clickhouse_url_speaks_tls_with_its_ca_and_never_shows_its_password(tmp_path: Path) -> None:
+    """An HTTPS endpoint on loopback with a certificate of a CA made here: the store's client must
+    finish the TLS handshake (trusting the URL's ``ca_cert``) before it can send its HTTP request."""
+    ca = make_ca(tmp_path / "tls")
+    cert, key = sign(tmp_path / "tls", "clickhouse", SERVER)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    requests: list[bytes] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        threading.Thread(target=_refuse_over_tls, args=(listener, context, requests), daemon=True).start()
+        url = f"https://reader:pw-ch-2b7e@127.0.0.1:{listener.getsockname()[1]}/perfpulse?ca_cert={ca}"
+        with pytest.raises(StoreError) as refused:
+            open_store(Settings(clickhouse_url=url).store_url, pool_size=1)
+    assert requests and requests[0].startswith((b"GET /", b"POST /"))  # HTTP, inside TLS
+    assert "pw-ch-2b7e" not in str(refused.value) and "https://reader:***@127.0.0.1:" in str(refused.value)
+
+
+def _refuse_over_tls(listener: socket.socket, context: ssl.SSLContext, requests: list[bytes]) -> None:
+    """Answer each HTTPS request on ``listener`` with ClickHouse's authentication failure."""
+    body = b"Code: 516. DB::Exception: reader: Authentication failed. (AUTHENTICATION_FAILED)\n"
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:  # closed by the test, or no client for 30 s
+            return
+        with contextlib.suppress(OSError), context.wrap_socket(connection, server_side=True) as tls:
+            head = b""
+            while b"\r\n\r\n" not in head and (chunk := tls.recv(4096)):
+                head += chunk
+            requests.append(head)
+            tls.sendall(
+                b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
