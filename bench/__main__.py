@@ -6,7 +6,9 @@ Scenarios (each on a fresh all-in-one deployment: API + sink owning chDB, stream
    first send until all are queryable through /api/v1/query (1 s window, 1 s grace);
 2. freshness: a steady 50k points/s for 30 s (1 s window, 1 s grace); emit-to-queryable per point;
 3. query latency: 10M points over the last hour (default 10 s window), then a mix of dashboard
-   queries (whole hour, per minute, last 15 min per 10 s by route, one route);
+   queries (whole hour, per minute, last 15 min per 10 s by route, one route), the query caches off;
+   cached: 1M points over the last hour, then 64 clients ask the dashboard's mix (bench/cached.py)
+   with ``end`` now for 20 s, closed loop, caches on;
 4. spans: OTLP/HTTP protobuf traces in until queryable by id, then 10M spans stored and trace-by-id
    lookups over them;
 5. alerts: 1,000 services, a rule each, 100 of them breach for one 1 s window; from the window's end
@@ -53,7 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".perfpulse-bench"
 KAFKA_PORT = 29092
 API_PORT = 28080
-REDIS_PORT = 28379  # the live scenario's own Redis
+REDIS_PORT = 28379  # the bench's own Redis (live and cached scenarios)
 METRIC = "http.server.duration"
 console = Console(stderr=True)
 
@@ -147,6 +149,23 @@ def deployed(name: str, window: str, grace: str, rules: Path | None = None, work
     finally:
         group.stop_all()
         deployment.client.close()
+
+
+@contextmanager
+def uncached_env() -> Iterator[None]:
+    """perfpulse's query caches off (L1 in the API, L2 in Redis) and its OTLP port off (unused here)
+    for the deployment's settings, which read the environment."""
+    overrides = {"PERFPULSE_CACHE_L1_MB": "0", "PERFPULSE_CACHE_L2": "false", "PERFPULSE_OTLP_PORT": "0"}
+    before = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 async def wait_group_stable(settings: Settings, members: int, timeout_s: float = 120) -> None:
@@ -254,7 +273,7 @@ def freshness(figures: dict[str, float], rate: float = 50_000, seconds: float = 
 
 
 def query_latency(figures: dict[str, float], n: int = 10_000_000) -> None:
-    with deployed("query", "10s", "2s") as d:
+    with uncached_env(), deployed("query", "10s", "2s") as d:
         console.print(f"query: loading {n:,} points spread over the last hour (10 s window) ...")
         loaded = time.time()
         span = run_sender(d, "backfill", "--points", str(n), "--hours", "1")
@@ -286,6 +305,25 @@ def query_latency(figures: dict[str, float], n: int = 10_000_000) -> None:
         figures["query_p99_ms"] = float(np.percentile(every, 99))
         for name, values in timings.items():
             figures[f"query ({name}) p99_ms"] = float(np.percentile(values, 99))
+
+
+def cached_reads(figures: dict[str, float], n: int = 1_000_000, clients: int = 64, seconds: float = 20) -> None:
+    with bench_redis(), deployed("cached", "10s", "2s") as d:
+        console.print(
+            f"cached: loading {n:,} points over the last hour, then {clients} clients for {seconds:.0f} s ..."
+        )
+        span = run_sender(d, "backfill", "--points", str(n), "--hours", "1")
+        d.wait_count(METRIC, span["start_ms"] - span["start_ms"] % 10_000, span["end_ms"] + 1, n, timeout_s=600)
+        argv = [sys.executable, "-m", "bench.cached", "--url", d.settings.api_url, "--clients", str(clients),
+                "--seconds", str(seconds)]  # fmt: skip
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
+        if result.returncode != 0:
+            raise RuntimeError(f"bench.cached failed: {result.stderr[-3000:]}")
+        out = orjson.loads(result.stdout.strip().splitlines()[-1])
+        if out["errors"]:
+            raise RuntimeError(f"{out['errors']} of {out['answered']} cached reads were not answered 200")
+        figures["cached_qps"], figures["cached_p99_ms"] = out["qps"], out["p99_ms"]
+        figures["cached_p50_ms"] = out["p50_ms"]
 
 
 def stored_server_spans(d: Deployment, start_ms: int, services: set[str]) -> int:
@@ -392,20 +430,25 @@ def alert_latency(figures: dict[str, float], services: int = 1_000, breaching: i
         server.shutdown()
 
 
-def live_feed(figures: dict[str, float], connections: int = 1_000, seconds: float = 30) -> None:
-    """Live-feed latency (window stored to result received) and results/s at ``connections``. The
-    sink tells the API through Redis: a Redis of the bench's own, handed to the deployment's settings
-    through the environment they are read from."""
+@contextmanager
+def bench_redis() -> Iterator[None]:
+    """A Redis of the bench's own for the deployment (the query cache's L2 and its stored-windows
+    channel, the live feed), handed to its settings through the environment they are read from."""
     redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
     redis.start()
     os.environ["PERFPULSE_REDIS_URL"] = redis.url
     try:
-        with deployed("live", "1s", "1s") as d:
-            console.print(f"live: {connections:,} WebSocket clients, 10 subscriptions each, {seconds:.0f} s ...")
-            figures.update(live_measure(d.settings, connections=connections, seconds=seconds))
+        yield
     finally:
         del os.environ["PERFPULSE_REDIS_URL"]
         redis.stop()
+
+
+def live_feed(figures: dict[str, float], connections: int = 1_000, seconds: float = 30) -> None:
+    """Live-feed latency (window stored to result received) and results/s at ``connections``."""
+    with bench_redis(), deployed("live", "1s", "1s") as d:
+        console.print(f"live: {connections:,} WebSocket clients, 10 subscriptions each, {seconds:.0f} s ...")
+        figures.update(live_measure(d.settings, connections=connections, seconds=seconds))
 
 
 def main() -> None:
@@ -419,6 +462,7 @@ def main() -> None:
         "throughput": throughput,
         "freshness": freshness,
         "query": query_latency,
+        "cached": cached_reads,
         "spans": spans_scenario,
         "alerts": alert_latency,
         "accuracy": accuracy,
@@ -434,7 +478,8 @@ def main() -> None:
     targets = {"ingest_points_per_s": ">= 200000", "freshness_p99_ms": "<= 3000 (window + grace + 1 s)",
                "query_p99_ms": "<= 50", "worker_rss_mb": "<= 500", "spans_per_s": ">= 50000",
                "trace_query_p99_ms": "<= 50", "alert_latency_p99_ms": "<= 2000 (grace + 1 s)",
-               "ws_p99_ms": "<= 100", "ws_msgs_per_s": ">= 10000", "ws_connect_p99_ms": "<= 100"}  # fmt: skip
+               "ws_p99_ms": "<= 100", "ws_msgs_per_s": ">= 10000", "ws_connect_p99_ms": "<= 100",
+               "cached_qps": ">= 3000", "cached_p99_ms": "<= 50"}  # fmt: skip
     for key, value in figures.items():
         table.add_row(key, f"{value:,.1f}", targets.get(key, ""))
     Console().print(table)
@@ -444,6 +489,8 @@ def main() -> None:
         "freshness_p99_ms",
         "query_p50_ms",
         "query_p99_ms",
+        "cached_qps",
+        "cached_p99_ms",
         "worker_rss_mb",
         "spans_per_s",
         "trace_query_p99_ms",

@@ -32,8 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-from bench.__main__ import HOME, KAFKA_PORT, METRIC, REPO, Deployment, deployed
+from bench.__main__ import HOME, KAFKA_PORT, METRIC, REPO, Deployment, deployed, uncached_env
 from bench.compare_chart import draw
 from bench.compare_data import (
     INTERPOLATED,
@@ -244,23 +243,6 @@ def _kafka_pid(kafka: LocalKafka) -> int:
         if connection.status == psutil.CONN_LISTEN and port == kafka.port and connection.pid:
             return connection.pid
     raise RuntimeError(f"no process listens on Kafka's port {kafka.port}")
-
-
-@contextmanager
-def uncached_env() -> Iterator[None]:
-    """perfpulse's query caches off (L1 in the API, L2 in Redis) and its OTLP port off (unused here)
-    for the deployment's settings, which read the environment."""
-    overrides = {"PERFPULSE_CACHE_L1_MB": "0", "PERFPULSE_CACHE_L2": "false", "PERFPULSE_OTLP_PORT": "0"}
-    before = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
 
 
 def perfpulse_calls(d: Deployment, t0_ms: int) -> dict[str, Callable[[], Any]]:
