@@ -49,6 +49,8 @@ class SecureListeners:
     and SCRAM-SHA-512 (SCRAM credentials are written when the storage is formatted).
     ``ssl_port``: SSL with the broker's PEM key and certificate chain in ``ssl_keystore`` and the CA
     of its clients in ``ssl_truststore``; clients must show a certificate that CA signed.
+    ``sasl_ssl_port``: SASL_SSL, the users of ``sasl_port`` over the TLS of ``ssl_port`` (no client
+    certificate asked: SASL authenticates the client).
     """
 
     sasl_port: int | None = None
@@ -56,44 +58,55 @@ class SecureListeners:
     ssl_port: int | None = None
     ssl_keystore: Path | None = None  # PEM: the broker's PKCS#8 private key, then its certificate chain
     ssl_truststore: Path | None = None  # PEM: the CA of client certificates
+    sasl_ssl_port: int | None = None
 
     def __post_init__(self) -> None:
         for user, password in self.users:
             if not (_CREDENTIAL.fullmatch(user) and _CREDENTIAL.fullmatch(password)):
                 raise ValueError(f"cannot use SASL user {user!r}: user and password must match {_CREDENTIAL.pattern}")
-        if self.ssl_port is not None and (self.ssl_keystore is None or self.ssl_truststore is None):
-            raise ValueError("an SSL listener needs ssl_keystore and ssl_truststore")
+        tls = self.ssl_port is not None or self.sasl_ssl_port is not None
+        if tls and (self.ssl_keystore is None or self.ssl_truststore is None):
+            raise ValueError("an SSL or SASL_SSL listener needs ssl_keystore and ssl_truststore")
+
+    def _named_ports(self) -> list[tuple[str, int]]:
+        """(listener name, port) of each listener asked for; the name is its security protocol."""
+        named = (("SASL_PLAINTEXT", self.sasl_port), ("SSL", self.ssl_port), ("SASL_SSL", self.sasl_ssl_port))
+        return [(name, port) for name, port in named if port is not None]
 
     def listeners(self) -> list[str]:
-        """``NAME://127.0.0.1:port`` of each listener (the listener name is its protocol)."""
-        ports = (("SASL_PLAINTEXT", self.sasl_port), ("SSL", self.ssl_port))
-        return [f"{name}://127.0.0.1:{port}" for name, port in ports if port is not None]
+        """``NAME://127.0.0.1:port`` of each listener."""
+        return [f"{name}://127.0.0.1:{port}" for name, port in self._named_ports()]
 
     def properties(self) -> str:
         """The broker properties of these listeners."""
-        lines = []
-        if self.sasl_port is not None:
-            plain_users = " ".join(f'user_{user}="{password}"' for user, password in self.users)
-            prefix = "listener.name.sasl_plaintext"
-            lines += [
-                f"sasl.enabled.mechanisms=PLAIN,{','.join(_SCRAM)}",
-                f"{prefix}.plain.sasl.jaas.config={_JAAS}.plain.PlainLoginModule required {plain_users};",
-                *(f"{prefix}.{m.lower()}.sasl.jaas.config={_JAAS}.scram.ScramLoginModule required;" for m in _SCRAM),
-            ]
-        if self.ssl_port is not None:
-            prefix = "listener.name.ssl.ssl"
-            lines += [
-                f"{prefix}.keystore.type=PEM",
-                f"{prefix}.keystore.location={self.ssl_keystore}",
-                f"{prefix}.truststore.type=PEM",
-                f"{prefix}.truststore.location={self.ssl_truststore}",
-                f"{prefix}.client.auth=required",
-            ]
+        names = [name for name, _ in self._named_ports()]
+        lines = [f"sasl.enabled.mechanisms=PLAIN,{','.join(_SCRAM)}"] if self._sasl else []
+        plain_users = " ".join(f'user_{user}="{password}"' for user, password in self.users)
+        for name in names:
+            prefix = f"listener.name.{name.lower()}"
+            if name.startswith("SASL_"):
+                lines.append(f"{prefix}.plain.sasl.jaas.config={_JAAS}.plain.PlainLoginModule required {plain_users};")
+                lines += [
+                    f"{prefix}.{m.lower()}.sasl.jaas.config={_JAAS}.scram.ScramLoginModule required;" for m in _SCRAM
+                ]
+            if name.endswith("SSL"):
+                lines += [
+                    f"{prefix}.ssl.keystore.type=PEM",
+                    f"{prefix}.ssl.keystore.location={self.ssl_keystore}",
+                    f"{prefix}.ssl.truststore.type=PEM",
+                    f"{prefix}.ssl.truststore.location={self.ssl_truststore}",
+                ]
+            if name == "SSL":
+                lines.append(f"{prefix}.ssl.client.auth=required")
         return "\n".join(lines)
+
+    @property
+    def _sasl(self) -> bool:
+        return self.sasl_port is not None or self.sasl_ssl_port is not None
 
     def scram_arguments(self) -> list[str]:
         """The storage tool's ``--add-scram`` arguments: each user under both SCRAM mechanisms."""
-        if self.sasl_port is None:
+        if not self._sasl:
             return []
         return [
             arg

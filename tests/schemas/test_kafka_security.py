@@ -1,8 +1,8 @@
 """Kafka clients over SASL and TLS, on a broker of this module's own (its own ports and data dir,
 stopped after the module): SASL_PLAINTEXT with PLAIN and SCRAM users, SSL that requires a client
-certificate signed by a CA made here with openssl. perfpulse's producer, a consumer, topic creation
-and the stream worker (Faust) go through them; a wrong password is refused with the mechanism and
-user named, and no password reaches a log line or an error."""
+certificate signed by a CA made here with openssl, and SASL_SSL. perfpulse's producer, a consumer and
+topic creation go through each, the stream worker (Faust) through SCRAM over TLS; a wrong password is
+refused with the mechanism and user named, and no password reaches a log line or an error."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ WRONG_PASSWORD = "pw-wrong-0a6f2c"
 class SecureBroker:
     sasl_bootstrap: str
     ssl_bootstrap: str
+    sasl_ssl_bootstrap: str
     ca: Path  # signed the broker's and the client's certificates
     client_cert: Path
     client_key: Path
@@ -61,6 +62,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         ssl_port=free_broker_port(),
         ssl_keystore=keystore,
         ssl_truststore=ca,
+        sasl_ssl_port=free_broker_port(),
     )
     broker = LocalKafka(home / "kafka", port=free_broker_port(), secure=listeners)
     broker.start()
@@ -68,6 +70,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         yield SecureBroker(
             f"127.0.0.1:{listeners.sasl_port}",
             f"127.0.0.1:{listeners.ssl_port}",
+            f"127.0.0.1:{listeners.sasl_ssl_port}",
             ca,
             client_cert,
             client_key,
@@ -140,6 +143,12 @@ async def test_records_go_both_ways_through_tls_with_a_client_certificate(secure
     assert batch.service == "secure-svc"
 
 
+async def test_records_go_both_ways_through_sasl_over_tls(secure_broker: SecureBroker) -> None:
+    security = KafkaSecurity("SASL_SSL", "SCRAM-SHA-256", USER, SecretStr(PASSWORD), cafile=str(secure_broker.ca))
+    batch = await _round_trip(secure_broker.sasl_ssl_bootstrap, security)
+    assert batch.service == "secure-svc"
+
+
 async def test_tls_without_the_client_certificate_the_broker_requires_is_refused(
     secure_broker: SecureBroker,
 ) -> None:
@@ -173,15 +182,16 @@ async def test_a_wrong_password_names_the_mechanism_and_user_and_never_the_passw
         assert WRONG_PASSWORD not in text
 
 
-async def test_the_stream_worker_rolls_up_through_scram(
+async def test_the_stream_worker_rolls_up_through_scram_over_tls(
     secure_broker: SecureBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     prefix = f"t{uuid.uuid4().hex[:10]}."
     settings = Settings(
-        kafka_bootstrap=secure_broker.sasl_bootstrap,
-        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_bootstrap=secure_broker.sasl_ssl_bootstrap,
+        kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_ssl_cafile=secure_broker.ca,
         kafka_sasl_username=USER,
         kafka_sasl_password=SecretStr(PASSWORD),
         data_dir=tmp_path / "data",
