@@ -18,10 +18,11 @@ _LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 def local_kafka(settings: Settings) -> LocalKafka | None:
-    """The broker to run for ``kafka_bootstrap``, or None when it names a remote cluster."""
+    """The broker to run for ``kafka_bootstrap``, or None when it names a remote cluster or a secured
+    one (the local broker is PLAINTEXT; a secured Kafka on loopback is someone else's to run)."""
     first = settings.kafka_bootstrap.split(",")[0]
     host, _, port = first.rpartition(":")
-    if host not in _LOCAL_HOSTS or "," in settings.kafka_bootstrap:
+    if host not in _LOCAL_HOSTS or "," in settings.kafka_bootstrap or settings.kafka_security_protocol != "PLAINTEXT":
         return None
     return LocalKafka(settings.data_dir.resolve() / "kafka", port=int(port))
 

@@ -49,7 +49,9 @@ def test_a_kafka_refusal_names_mechanism_and_user_and_no_password(settings: Sett
     with pytest.raises(SystemExit):
         _prepare(secured, Console(file=out, width=300))
     shown = out.getvalue()
-    assert f"cannot create topics on {settings.kafka_bootstrap} (SASL_PLAINTEXT, PLAIN as user 'svc')" in shown
+    named = f"{settings.kafka_bootstrap} (SASL_PLAINTEXT, PLAIN as user 'svc')"
+    assert f"kafka: remote ({named})" in shown  # a secured Kafka is never one perfpulse starts itself
+    assert f"cannot create topics on {named}" in shown
     assert "pw-19ab-kafka" not in shown
 
 
