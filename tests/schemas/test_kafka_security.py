@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,12 +29,14 @@ from ingest.producer import KafkaUnavailable, RecordProducer
 from perfpulse.settings import Settings
 from perfpulse.stages import stream_stage
 from perfpulse.topics import TopicSetupError, ensure_settings_topics, ensure_topics
-from schemas import MetricBatch, MetricKind, SeriesPoints, Topics, decode_metrics_record, decode_rollups
+from schemas import MetricBatch, MetricKind, RollupRow, SeriesPoints, Topics, decode_metrics_record, decode_rollups
 from schemas.kafka_security import KafkaSecurity, Mechanism
 from tests.ports import free_broker_port
 from tests.tlscerts import SERVER, make_ca, sign
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
 
 USER = "perfpulse-svc"
 PASSWORD = "pw-4d1c9e7b-kafka"  # looked for in every log line and error: it must never appear
@@ -253,3 +259,53 @@ def test_the_forms_for_lines_and_reprs_hold_the_user_but_never_the_password() ->
     )
     assert PASSWORD not in repr(credentials)
     assert KafkaSecurity().faust_credentials() is None
+
+
+def test_a_worker_process_set_up_by_environment_rolls_up_over_sasl_ssl_and_logs_no_password(
+    secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    """``perfpulse worker`` at log level debug, its Kafka settings in PERFPULSE_KAFKA_*: PLAIN, whose
+    password travels in the clear inside TLS, so any log line of its request would show it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    security = KafkaSecurity("SASL_SSL", "PLAIN", USER, SecretStr(PASSWORD), cafile=str(secure_broker.ca))
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PERFPULSE_")} | {
+        "PERFPULSE_KAFKA_BOOTSTRAP": secure_broker.sasl_ssl_bootstrap,
+        "PERFPULSE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "PERFPULSE_KAFKA_SASL_MECHANISM": "PLAIN",
+        "PERFPULSE_KAFKA_SASL_USERNAME": USER,
+        "PERFPULSE_KAFKA_SASL_PASSWORD": PASSWORD,
+        "PERFPULSE_KAFKA_SSL_CAFILE": str(secure_broker.ca),
+        "PERFPULSE_TOPIC_PREFIX": prefix,
+        "PERFPULSE_CONSUMER_GROUP": f"g-{prefix.rstrip('.')}",
+        "PERFPULSE_DATA_DIR": str(tmp_path / "data"),
+        "PERFPULSE_WINDOW": "1s",
+        "PERFPULSE_GRACE": "1s",
+        "PERFPULSE_LOG_LEVEL": "debug",
+        "PERFPULSE_LOG_FORMAT": "json",
+    }
+    output = tmp_path / "worker.log"
+    with output.open("w") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "perfpulse", "worker"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        row = asyncio.run(_rolled_up(secure_broker.sasl_ssl_bootstrap, Topics(prefix), security))
+        assert (row.service, row.count, row.sum) == ("secure-svc", 2, 4.0)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    logged = output.read_text()
+    assert logged.strip() and PASSWORD not in logged
+
+
+async def _rolled_up(bootstrap: str, topics: Topics, security: KafkaSecurity) -> RollupRow:
+    """Send one batch to ``topics``; the first rollup row the stream worker makes of it."""
+    await ensure_topics(bootstrap, topics, partitions=4, security=security)
+    producer = RecordProducer(bootstrap, topics, security=security)
+    try:
+        await producer.send_metrics([_batch("secure-svc")])
+    finally:
+        await producer.stop()
+    value = await _first_value(bootstrap, topics.rollups, security, lambda v: bool(decode_rollups(v).rows), 90)
+    [row] = decode_rollups(value).rows
+    return row
