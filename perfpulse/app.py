@@ -32,6 +32,7 @@ from api.batch import router as batch_router
 from api.cache import CacheConfig, QueryCache
 from api.cacheseal import Sealer
 from api.canary import router as canary_router
+from api.cors import IngestCors
 from api.dashboard import router as dashboard_router
 from api.heatmap import router as heatmap_router
 from api.hosts import HostCheck
@@ -147,7 +148,9 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(HttpCacheMiddleware, min_bytes=settings.compress_min_bytes)
     install_auth(app, auth)
-    app.add_middleware(LiveKeys)  # added last, so it runs first: a browser's key reaches auth as a header
+    app.add_middleware(LiveKeys)  # added late, so it runs early: a browser's key reaches auth as a header
+    if settings.cors_origin_list:  # outermost: a preflight carries no key, so it is answered before auth
+        app.add_middleware(IngestCors, origins=settings.cors_origin_list)
     app.include_router(ingest_router)
     app.include_router(otlp_router)
     app.include_router(query_router)

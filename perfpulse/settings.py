@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = Field(
         "", description="comma-separated Host names accepted besides localhost while the API listens on loopback"
     )
+    cors_origins: str = Field(
+        "", description="comma-separated web origins (https://shop.example.com) whose pages may POST to /api/v1/ingest"
+    )
     metrics_open: bool = Field(False, description="serve /metrics without a key (a scraper on a trusted network)")
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): the API and OTLP port serve HTTPS")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
@@ -138,6 +141,22 @@ class Settings(BaseSettings):
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration_ms(value)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or f"{parts.scheme}://{parts.netloc}" != origin
+            ):
+                raise ValueError(
+                    f"cors_origins: {origin[:100]!r} is not an origin: give scheme://host[:port] with no path or "
+                    "wildcard, e.g. https://shop.example.com"
+                )
         return value
 
     @field_validator("rules")
@@ -236,6 +255,10 @@ class Settings(BaseSettings):
     @property
     def allowed_host_list(self) -> list[str]:
         return [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
 def mask_url(url: str) -> str:
