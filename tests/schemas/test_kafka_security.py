@@ -114,15 +114,20 @@ async def _first_value(
         await consumer.stop()
 
 
-async def _round_trip(bootstrap: str, security: KafkaSecurity) -> MetricBatch:
-    """Create topics, send one batch with perfpulse's producer, read it back with a consumer."""
-    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
-    await ensure_topics(bootstrap, topics, partitions=1, security=security)
+async def _send_one(bootstrap: str, topics: Topics, security: KafkaSecurity, partitions: int) -> None:
+    """Create ``topics`` and send one batch (service "secure-svc") with perfpulse's producer."""
+    await ensure_topics(bootstrap, topics, partitions=partitions, security=security)
     producer = RecordProducer(bootstrap, topics, security=security)
     try:
         await producer.send_metrics([_batch("secure-svc")])
     finally:
         await producer.stop()
+
+
+async def _round_trip(bootstrap: str, security: KafkaSecurity) -> MetricBatch:
+    """Send one batch to new topics, read it back with a consumer."""
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    await _send_one(bootstrap, topics, security, partitions=1)
     decoded = decode_metrics_record(await _first_value(bootstrap, topics.metrics, security))
     assert isinstance(decoded, MetricBatch)
     return decoded
@@ -300,12 +305,7 @@ def test_a_worker_process_set_up_by_environment_rolls_up_over_sasl_ssl_and_logs_
 
 async def _rolled_up(bootstrap: str, topics: Topics, security: KafkaSecurity) -> RollupRow:
     """Send one batch to ``topics``; the first rollup row the stream worker makes of it."""
-    await ensure_topics(bootstrap, topics, partitions=4, security=security)
-    producer = RecordProducer(bootstrap, topics, security=security)
-    try:
-        await producer.send_metrics([_batch("secure-svc")])
-    finally:
-        await producer.stop()
+    await _send_one(bootstrap, topics, security, partitions=4)
     value = await _first_value(bootstrap, topics.rollups, security, lambda v: bool(decode_rollups(v).rows), 90)
     [row] = decode_rollups(value).rows
     return row
