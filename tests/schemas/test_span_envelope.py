@@ -19,6 +19,7 @@ from schemas.span_envelope import (
     redact_span,
     redact_spans,
     redact_texts,
+    span_bytes,
 )
 
 NOW = 1_800_000_000_000
@@ -258,3 +259,15 @@ def test_check_spans_finds_what_check_span_fields_finds() -> None:
     assert check_spans(spans, NOW, LIMITS) == expected
     assert [i for i, _ in expected] == [*range(1, 12), 13]
     assert check_spans([good(), good()], NOW, LIMITS) == []
+
+
+@pytest.mark.parametrize("value", ["x", "é", "x" * 300, "€" * 300])
+def test_packing_is_greedy_whatever_the_texts(value: str) -> None:
+    spans = parse(body(*[span(spanId=f"{i + 1:016x}", tags={"t": value * (1 + i % 3)}) for i in range(1_100)]))
+    batches = pack_spans(spans, LIMITS)
+    assert [s for b in batches for s in b] == spans
+    sizes = [sum(map(span_bytes, b)) for b in batches]
+    assert max(sizes) <= LIMITS.max_record_bytes and max(map(len, batches)) <= MAX_SPANS_PER_RECORD
+    for (batch, size), following in zip(zip(batches, sizes, strict=True), batches[1:], strict=False):
+        # the next span did not fit: the batch was full by count or by size
+        assert len(batch) == MAX_SPANS_PER_RECORD or size + span_bytes(following[0]) > LIMITS.max_record_bytes
