@@ -1,8 +1,9 @@
 """Kafka clients over SASL and TLS, on a broker of this module's own (its own ports and data dir,
 stopped after the module): SASL_PLAINTEXT with PLAIN and SCRAM users, SSL that requires a client
 certificate signed by a CA made here with openssl, and SASL_SSL. perfpulse's producer, a consumer and
-topic creation go through each, the stream worker (Faust) through SCRAM over TLS; a wrong password is
-refused with the mechanism and user named, and no password reaches a log line or an error."""
+topic creation go through each, the stream worker (Faust) through SCRAM over TLS, the sink through
+TLS with a client certificate; a wrong password is refused with the mechanism and user named, and no
+password reaches a log line or an error."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from perfpulse.stages import stream_stage
 from perfpulse.topics import TopicSetupError, ensure_settings_topics, ensure_topics
 from schemas import MetricBatch, MetricKind, RollupRow, SeriesPoints, Topics, decode_metrics_record, decode_rollups
 from schemas.kafka_security import KafkaSecurity, Mechanism
+from storage import apply_migrations, open_store
+from storage.sink import Sink, SinkConfig
 from tests.ports import free_broker_port
 from tests.tlscerts import SERVER, make_ca, sign
 
@@ -309,3 +312,38 @@ async def _rolled_up(bootstrap: str, topics: Topics, security: KafkaSecurity) ->
     value = await _first_value(bootstrap, topics.rollups, security, lambda v: bool(decode_rollups(v).rows), 90)
     [row] = decode_rollups(value).rows
     return row
+
+
+async def test_the_sink_stores_what_it_reads_over_tls_with_a_client_certificate(
+    secure_broker: SecureBroker, tmp_path: Path
+) -> None:
+    security = KafkaSecurity(
+        "SSL",
+        cafile=str(secure_broker.ca),
+        certfile=str(secure_broker.client_cert),
+        keyfile=str(secure_broker.client_key),
+    )
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    await _send_one(secure_broker.ssl_bootstrap, topics, security, partitions=1)
+    store = open_store(f"chdb://{tmp_path}/ch", pool_size=1)
+    try:
+        apply_migrations(store)
+        config = SinkConfig(
+            bootstrap=secure_broker.ssl_bootstrap, topics=topics, group=f"g-{topics.prefix}", security=security
+        )
+        stop = asyncio.Event()
+        sink = asyncio.create_task(Sink(config, store).run(stop))
+        try:
+            async with asyncio.timeout(60):
+                while not await asyncio.to_thread(store.rows, "SELECT service, value FROM points ORDER BY value"):
+                    ended, _ = await asyncio.wait({sink}, timeout=0.5)
+                    assert not ended, f"the sink ended: {sink.exception()!r}"
+        finally:
+            stop.set()
+            await asyncio.wait_for(sink, 15)
+        assert store.rows("SELECT service, value FROM points ORDER BY value") == [
+            ("secure-svc", 1.0),
+            ("secure-svc", 3.0),
+        ]
+    finally:
+        store.close()
