@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".perfpulse"), description="local state: chDB store, Kafka and Redis files")
     window: str = Field("10s", description="tumbling window length, e.g. 1s, 10s, 1m")
     grace: str = Field("2s", description="how long after its end a window still accepts points")
+    max_series_per_window: int = Field(
+        50_000, ge=1, description="series one window of one partition holds; points of more go to overflow series"
+    )
+    max_series_per_service: int = Field(
+        10_000, ge=1, description="series of one service in one window of one partition; more go to overflow series"
+    )
     api_host: str = Field("127.0.0.1", description="address the API listens on")
     api_port: int = Field(8080, description="port the API listens on")
     allowed_hosts: str = Field(

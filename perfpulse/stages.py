@@ -112,7 +112,7 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], stop: asyncio
 
 def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
     """The stream stage; ``metrics_partitions``: the metrics topic's partition count, as it is in Kafka."""
-    from stream import StreamConfig
+    from stream import SeriesCaps, StreamConfig
     from stream.stage import StreamStage
 
     return StreamStage(
@@ -125,6 +125,7 @@ def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
             grace_ms=settings.grace_ms,
             metrics_partitions=metrics_partitions,
             rules_path=settings.rules,
+            caps=SeriesCaps(settings.max_series_per_window, settings.max_series_per_service),
         )
     )
 

@@ -10,6 +10,7 @@ __all__ = [
     "DEADLETTERS",
     "LATE_POINTS",
     "OPEN_WINDOWS",
+    "OVERFLOW_POINTS",
     "POINTS_PROCESSED",
     "ROLLUP_ROWS",
     "WINDOWS_EMITTED",
@@ -17,6 +18,9 @@ __all__ = [
 
 POINTS_PROCESSED = Counter("perfpulse_stream_points_total", "Metric points folded into windows")
 LATE_POINTS = Counter("perfpulse_stream_late_points_total", "Points that arrived after their window closed")
+OVERFLOW_POINTS = Counter(
+    "perfpulse_stream_overflow_points_total", "Points of new series past a series cap, folded into overflow series"
+)
 WINDOWS_EMITTED = Counter("perfpulse_stream_windows_emitted_total", "Windows closed on time and emitted")
 ROLLUP_ROWS = Counter("perfpulse_stream_rollup_rows_total", "Rollup rows sent (main and corrections)")
 DEADLETTERS = Counter("perfpulse_deadletters_total", "Records sent to the dead-letter topic", ["stage"])

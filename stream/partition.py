@@ -21,6 +21,9 @@ A point whose window already closed (its end plus the grace period is behind the
 would close more than the *horizon* past the last tick (points dated in the future, which would
 pin the restart offset) is not held either: it is emitted as a partial row at the next tick.
 
+Series are capped per window (stream/caps.py): points of new series past a cap go to an overflow
+series of their metric, decided by what the window holds, so a replay decides the same.
+
 Every decision depends on the watermark and the records since the restart offset, never on what
 came before it: an earlier rule held a future window for a while *after it opened*, and a replay
 that reopened it later (from a record past the restart offset) emitted it at another tick, counting
@@ -36,13 +39,14 @@ import numpy as np
 
 from schemas import MetricBatch, RollupRow, Tick
 from stream.aggregate import SeriesAggregate, SeriesKey
+from stream.caps import SeriesCaps, WindowSeries
 
 __all__ = ["PartitionWindows", "TickResult"]
 
 
 @dataclass(slots=True)
 class _Window:
-    series: dict[SeriesKey, SeriesAggregate]
+    held: WindowSeries  # series -> SeriesAggregate, with what the caps count
     first_offset: int  # offset of the oldest record that contributed
 
 
@@ -56,16 +60,25 @@ class TickResult:
 class PartitionWindows:
     """Open windows and pending corrections of one metrics partition."""
 
-    def __init__(self, window_ms: int, grace_ms: int, horizon_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        window_ms: int,
+        grace_ms: int,
+        horizon_ms: int | None = None,
+        caps: SeriesCaps = SeriesCaps(),  # noqa: B008 - frozen dataclass, safe as a default
+    ) -> None:
         """A window closing more than ``horizon_ms`` after the watermark is emitted at each tick as a
-        partial row instead of being held (default: a minute, or four windows and graces if longer)."""
+        partial row instead of being held (default: a minute, or four windows and graces if longer);
+        ``caps`` bound the series of a window and of one tick's corrections."""
         self.window_ms = window_ms  # tumbling window length, milliseconds
         self.grace_ms = grace_ms  # a window closes at end + grace, milliseconds
         self.horizon_ms = horizon_ms if horizon_ms is not None else max(60_000, 4 * (window_ms + grace_ms))
         self.watermark_ms: int | None = None  # close_ms of the newest tick seen
+        self.caps = caps
         self.last_offset = -1  # offset of the last record handled
+        self.overflow_points = 0  # points folded into overflow series so far (stream/caps.py)
         self._open: dict[int, _Window] = {}  # window start ms -> window
-        self._late: dict[tuple[int, SeriesKey], SeriesAggregate] = {}  # corrections since the last tick
+        self._late: dict[int, WindowSeries] = {}  # window start ms -> corrections since the last tick
         self._late_first_offset: int | None = None
         self._ticks: deque[int] = deque()  # offsets of ticks not yet behind the restart offset
 
@@ -89,21 +102,27 @@ class PartitionWindows:
 
     def _fold(self, offset: int, key: SeriesKey, start: int, values: np.ndarray, weights: np.ndarray | None) -> int:
         if self._is_closed(start):
-            aggregate = self._late.get((start, key))
-            if aggregate is None:
-                aggregate = self._late[(start, key)] = SeriesAggregate(key[2])
+            held = self._late.get(start)
+            if held is None:
+                held = self._late[start] = WindowSeries()
                 if self._late_first_offset is None:
                     self._late_first_offset = offset
-            aggregate.add(values, weights)
+            self._add(held, key, values, weights)
             return len(values)
         window = self._open.get(start)
         if window is None:
-            window = self._open[start] = _Window({}, offset)
-        aggregate = window.series.get(key)
-        if aggregate is None:
-            aggregate = window.series[key] = SeriesAggregate(key[2])
-        aggregate.add(values, weights)
+            window = self._open[start] = _Window(WindowSeries(), offset)
+        self._add(window.held, key, values, weights)
         return 0
+
+    def _add(self, held: WindowSeries, key: SeriesKey, values: np.ndarray, weights: np.ndarray | None) -> None:
+        key, overflow = held.admit(key, self.caps)
+        aggregate = held.series.get(key)
+        if aggregate is None:
+            aggregate = held.series[key] = SeriesAggregate(key[2])
+        aggregate.add(values, weights)
+        if overflow:
+            self.overflow_points += len(values)
 
     def _is_closed(self, start: int) -> bool:
         return self.watermark_ms is not None and start + self.window_ms + self.grace_ms <= self.watermark_ms
@@ -119,12 +138,13 @@ class PartitionWindows:
             window = self._open[start]
             if self._is_closed(start):
                 closed += 1
-                rows.extend(agg.to_row(key, start, self.window_ms, False) for key, agg in window.series.items())
+                rows.extend(agg.to_row(key, start, self.window_ms, False) for key, agg in window.held.series.items())
                 del self._open[start]
             elif start + self.window_ms + self.grace_ms > self.watermark_ms + self.horizon_ms:
-                rows.extend(agg.to_row(key, start, self.window_ms, True) for key, agg in window.series.items())
+                rows.extend(agg.to_row(key, start, self.window_ms, True) for key, agg in window.held.series.items())
                 del self._open[start]
-        rows.extend(agg.to_row(key, start, self.window_ms, True) for (start, key), agg in self._late.items())
+        for start, held in self._late.items():
+            rows.extend(agg.to_row(key, start, self.window_ms, True) for key, agg in held.series.items())
         self._late.clear()
         self._late_first_offset = None
         return TickResult(rows, closed, self._restart_offset(offset))

@@ -20,6 +20,7 @@ its partitions move in a rebalance.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,7 @@ from schemas.kafka_security import KafkaSecurity
 from schemas.spans import decode_span_arrays
 from stream import metrics
 from stream.alerts import PartitionAlerts
+from stream.caps import SeriesCaps
 from stream.partition import PartitionWindows
 from stream.restore import last_states
 from stream.spanmetrics import span_metrics
@@ -61,6 +63,7 @@ __all__ = ["StreamConfig", "StreamWorker"]
 log = logging.getLogger("perfpulse.stream")
 
 ROWS_PER_RECORD = 100  # rollup rows per Kafka record (~4 KB each with a full digest)
+_OVERFLOW_LOG_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class StreamConfig:
     session_timeout_s: float = 10.0  # how fast a dead worker's partitions move on
     rules_path: Path | None = None  # alert rules file, evaluated at window closes; None: no alerting
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how Faust and the restore reach Kafka
+    caps: SeriesCaps = field(default_factory=SeriesCaps)  # series per window (stream/caps.py)
 
     @property
     def tick_every_ms(self) -> int:
@@ -98,6 +102,7 @@ class StreamWorker:
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
         self._partitions: dict[TP, _Partition] = {}
+        self._overflow_logged = -math.inf  # monotonic time of the last overflow warning
         self._rules = RulesWatcher(config.rules_path, window_ms=config.window_ms) if config.rules_path else None
         if self._rules is not None:
             self._rules.reload()
@@ -199,7 +204,8 @@ class StreamWorker:
                 )
                 if snapshot is not None:
                     alerts.restore(snapshot)
-            state = self._partitions[tp] = _Partition(PartitionWindows(cfg.window_ms, cfg.grace_ms), alerts)
+            windows = PartitionWindows(cfg.window_ms, cfg.grace_ms, caps=cfg.caps)
+            state = self._partitions[tp] = _Partition(windows, alerts)
         return state
 
     def _decode(self, tp: TP, headers: Any, value: bytes) -> list[MetricBatch] | Tick:
@@ -230,11 +236,14 @@ class StreamWorker:
         if isinstance(record, Tick):
             await self._on_tick(self._rollups_partition(tp), offset, record, state)
             return
+        overflowed = state.windows.overflow_points
         for batch in record:
             late = state.windows.add(offset, batch)
             metrics.POINTS_PROCESSED.inc(batch.n_points)
             if late:
                 metrics.LATE_POINTS.inc(late)
+        if state.windows.overflow_points > overflowed:
+            self._overflowed(tp, state.windows.overflow_points - overflowed)
 
     async def _on_tick(self, partition: int, offset: int, tick: Tick, state: _Partition) -> None:
         """Emit what the tick closes into rollups ``partition`` and the alert records of its
@@ -269,6 +278,20 @@ class StreamWorker:
         else:
             topic, value, kind = self._alert_states, encode_states(record), RecordType.ALERT_STATES
         return await topic.send(key=record.key, value=value, partition=record.src_partition, headers=type_headers(kind))
+
+    def _overflowed(self, tp: TP, points: int) -> None:
+        """Count points folded into overflow series; say so at most once a minute (a flood must not
+        flood the log)."""
+        metrics.OVERFLOW_POINTS.inc(points)
+        now = time.monotonic()
+        if now - self._overflow_logged >= _OVERFLOW_LOG_EVERY_S:
+            self._overflow_logged = now
+            caps = self.config.caps
+            log.warning(
+                "%s[%d]: points of new series past the series caps (%d a window, %d per service) went to "
+                'overflow series labelled overflow="true"; perfpulse_stream_overflow_points_total counts them',
+                tp.topic, tp.partition, caps.max_series, caps.max_per_service,
+            )  # fmt: skip
 
     async def _dead_letter(self, tp: TP, offset: int, payload: bytes, reason: str) -> None:
         letter = DeadLetter(
