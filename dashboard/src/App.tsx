@@ -4,7 +4,7 @@ import { lazy, type ReactNode, Suspense, useEffect } from "react";
 import { ApiKeyField } from "./components/ApiKeyField";
 import { checkAccess, useAccess } from "./lib/auth";
 import { RangePicker } from "./components/RangePicker";
-import { DEFAULT_REFRESH, REFRESH_CHOICES, refreshNow, useRefreshTimer } from "./lib/refresh";
+import { DEFAULT_REFRESH, LIVE_FALLBACK_MS, REFRESH_CHOICES, refreshNow, useAutoRefresh } from "./lib/refresh";
 import { hrefKeeping, navigate, setParams, useLocation } from "./lib/router";
 import { setTheme, useTheme } from "./lib/theme";
 import { useRange } from "./lib/useRange";
@@ -63,7 +63,7 @@ export function App() {
     void checkAccess();
   }, [access.key]);
   const refresh = params.get("refresh") ?? DEFAULT_REFRESH;
-  useRefreshTimer(REFRESH_CHOICES.find((c) => c.token === refresh)?.ms ?? 0);
+  const live = useAutoRefresh(refresh, access.key, access.needsKey);
   const section = path === "/" ? "/" : `/${path.split("/")[1]}`;
   return (
     <div className="app">
@@ -83,7 +83,7 @@ export function App() {
         <select
           aria-label="Auto-refresh"
           value={refresh}
-          onChange={(e) => setParams({ refresh: e.target.value === DEFAULT_REFRESH ? null : e.target.value }, true)}
+          onChange={(e) => setParams({ refresh: e.target.value }, true)}
         >
           {REFRESH_CHOICES.map((c) => (
             <option key={c.token} value={c.token}>
@@ -91,6 +91,15 @@ export function App() {
             </option>
           ))}
         </select>
+        {live && (
+          <span
+            className={`pill live-state ${live === "live" ? "pill-ok" : ""}`}
+            data-state={live}
+            title={live === "polling" ? `The live feed cannot be reached: refreshing every ${LIVE_FALLBACK_MS / 1000} s meanwhile` : undefined}
+          >
+            {live}
+          </span>
+        )}
         <button type="button" onClick={refreshNow} title="Refresh now">
           Refresh
         </button>
