@@ -2,8 +2,8 @@
 stopped after the module): SASL_PLAINTEXT with PLAIN and SCRAM users, SSL that requires a client
 certificate signed by a CA made here with openssl, and SASL_SSL. perfpulse's producer, a consumer and
 topic creation go through each, the stream worker (Faust) through SCRAM over TLS, the sink through
-TLS with a client certificate; a wrong password is refused with the mechanism and user named, and no
-password reaches a log line or an error."""
+TLS with a client certificate, the notifier through SCRAM; a wrong password is refused with the
+mechanism and user named, and no password reaches a log line or an error."""
 
 from __future__ import annotations
 
@@ -21,19 +21,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
+from alerting.rules import State
 from infra import LocalKafka
 from infra.kafka import SecureListeners
 from ingest.producer import KafkaUnavailable, RecordProducer
 from perfpulse.settings import Settings
-from perfpulse.stages import stream_stage
+from perfpulse.stages import migration_params, notifier_stage, stream_stage
 from perfpulse.topics import TopicSetupError, ensure_settings_topics, ensure_topics
 from schemas import MetricBatch, MetricKind, RollupRow, SeriesPoints, Topics, decode_metrics_record, decode_rollups
 from schemas.kafka_security import KafkaSecurity, Mechanism
 from storage import apply_migrations, open_store
 from storage.sink import Sink, SinkConfig
+from tests.alerting.notify.test_stage import record, rules_file
 from tests.ports import free_broker_port
 from tests.tlscerts import SERVER, make_ca, sign
 
@@ -345,5 +347,46 @@ async def test_the_sink_stores_what_it_reads_over_tls_with_a_client_certificate(
             ("secure-svc", 1.0),
             ("secure-svc", 3.0),
         ]
+    finally:
+        store.close()
+
+
+async def test_the_notifier_reads_an_alert_through_scram(secure_broker: SecureBroker, tmp_path: Path) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    settings = Settings(
+        kafka_bootstrap=secure_broker.sasl_bootstrap,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=SecretStr(PASSWORD),
+        data_dir=tmp_path / "data",
+        topic_prefix=prefix,
+        consumer_group=f"g-{prefix.rstrip('.')}",
+        rules=rules_file(tmp_path, "http://127.0.0.1:1"),  # deliveries fail; reading is what is checked
+    )
+    await ensure_settings_topics(settings)
+    fired = time.time_ns() // 1_000_000 - 5_000
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", **settings.kafka_security.client_options()
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topics.alerts, record(10, 0, State.FIRING, fired, fired), partition=2)
+    finally:
+        await producer.stop()
+    store = open_store(f"chdb://{tmp_path}/ch", pool_size=2)
+    try:
+        apply_migrations(store, migration_params(settings))
+        stage = notifier_stage(settings, store)
+        stop = asyncio.Event()
+        task = asyncio.create_task(stage.run(stop))
+        try:
+            async with asyncio.timeout(60):
+                while stage.health().detail.split(",")[0] != "1 alert(s)":
+                    ended, _ = await asyncio.wait({task}, timeout=0.5)
+                    assert not ended, f"the notifier ended: {task.exception()!r}"
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
     finally:
         store.close()
