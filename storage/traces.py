@@ -17,6 +17,7 @@ from storage.client import API_QUERY_SETTINGS, Store
 from storage.tracetree import TraceTree, build_tree
 
 __all__ = [
+    "MAX_TRACE_BYTES",
     "MAX_TRACE_SPANS",
     "TRACE_SQL",
     "Dependency",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 MAX_TRACE_SPANS = 100_000  # spans of one trace returned at most (a runaway trace cannot exhaust the API)
+MAX_TRACE_BYTES = 64 * 1024 * 1024  # and at most this many bytes of their texts (tags, events, names)
 # A trace found by a search is summarized from its spans within this much of the search range: a
 # trace longer than that is summarized by its part near the range.
 SUMMARY_SLACK_MS = 3_600_000
@@ -53,22 +55,35 @@ def _rank_keys(levels: Sequence[float], condition: str = "1") -> str:
     return f"if(countIf({condition}) = 0, [], arrayMap(i -> ks[i], [{ranks}]))"
 
 
-# Served from the spans' by_trace projection (migration 20261130090000), ordered by trace_id.
+# Served from the spans' by_trace projection (migration 20261130090000), ordered by trace_id. ``upto``:
+# bytes of the spans so far (ClickHouse's byteSize of each span's texts), so a trace of huge spans is
+# cut at MAX_TRACE_BYTES in ClickHouse, before it is read into the process; the first span past the
+# bound comes back too, to tell the cut.
 TRACE_SQL = """
-    SELECT span_id, parent_span_id, service, operation, kind, status, status_message,
-           toUnixTimestamp64Nano(start), duration_ns, tags,
-           arrayMap(t -> toUnixTimestamp64Nano(t), events.ts), events.message, events.level, events.attributes
-    FROM spans
-    WHERE trace_id = {trace_id:String}
-    ORDER BY start, span_id
-    LIMIT {limit:UInt32}
+    SELECT * FROM (
+        SELECT span_id, parent_span_id, service, operation, kind, status, status_message,
+               toUnixTimestamp64Nano(start), duration_ns, tags,
+               arrayMap(t -> toUnixTimestamp64Nano(t), events.ts), events.message, events.level, events.attributes,
+               sum(byteSize(operation, status_message, tags, events.message, events.attributes))
+                   OVER (ORDER BY start, span_id ROWS UNBOUNDED PRECEDING) AS upto,
+               byteSize(operation, status_message, tags, events.message, events.attributes) AS size
+        FROM spans
+        WHERE trace_id = {trace_id:String}
+        ORDER BY start, span_id
+        LIMIT {limit:UInt32}
+    )
+    WHERE upto - size < {max_bytes:UInt64}
 """
 
 
 def fetch_trace(store: Store, trace_id: str) -> tuple[TraceTree | None, bool]:
     """The tree of trace ``trace_id`` (32 lowercase hex), None when no span of it is stored, and
-    whether it was cut at :data:`MAX_TRACE_SPANS` spans."""
-    rows = store.rows(TRACE_SQL, {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1}, API_QUERY_SETTINGS)
+    whether it was cut at :data:`MAX_TRACE_SPANS` spans or :data:`MAX_TRACE_BYTES` bytes."""
+    params = {"trace_id": trace_id, "limit": MAX_TRACE_SPANS + 1, "max_bytes": MAX_TRACE_BYTES}
+    rows = store.rows(TRACE_SQL, params, API_QUERY_SETTINGS)
+    cut = len(rows) > MAX_TRACE_SPANS or bool(rows and rows[-1][14] > MAX_TRACE_BYTES)
+    if cut:
+        rows = rows[:MAX_TRACE_SPANS] if len(rows) > MAX_TRACE_SPANS else rows[: max(1, len(rows) - 1)]
     spans = [
         Span(
             trace_id=trace_id,
@@ -84,9 +99,9 @@ def fetch_trace(store: Store, trace_id: str) -> tuple[TraceTree | None, bool]:
             tags=r[9],
             events=[SpanEvent(int(ts), m, lv, a) for ts, m, lv, a in zip(r[10], r[11], r[12], r[13], strict=True)],
         )
-        for r in rows[:MAX_TRACE_SPANS]
+        for r in rows
     ]
-    return build_tree(trace_id, spans), len(rows) > MAX_TRACE_SPANS
+    return build_tree(trace_id, spans), cut
 
 
 @dataclass(frozen=True)

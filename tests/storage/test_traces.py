@@ -6,8 +6,16 @@ from __future__ import annotations
 import pytest
 
 from schemas import Span, SpanEvent, SpanKind, SpanStatus
-from storage import Store
-from storage.traces import TRACE_SQL, TraceQuery, dependencies, fetch_trace, search_traces, span_red
+from storage import Store, traces
+from storage.traces import (
+    MAX_TRACE_BYTES,
+    TRACE_SQL,
+    TraceQuery,
+    dependencies,
+    fetch_trace,
+    search_traces,
+    span_red,
+)
 from tests.storage.builders import BASE_MS
 from tests.storage.telemetry import BASE_NS, MS, insert_spans, span, span_id, trace_id
 
@@ -46,8 +54,22 @@ def test_a_trace_comes_back_whole_with_its_tree_and_nanosecond_times(store: Stor
 def test_a_trace_is_read_through_the_trace_ordered_projection(store: Store) -> None:
     insert_spans(store, [*checkout(1, 0), *checkout(2, 5)])
     # force_optimize_projection: ClickHouse refuses the query when no projection serves it.
-    rows = store.rows(TRACE_SQL + " SETTINGS force_optimize_projection = 1", {"trace_id": trace_id(2), "limit": 10})
+    params = {"trace_id": trace_id(2), "limit": 10, "max_bytes": MAX_TRACE_BYTES}
+    rows = store.rows(TRACE_SQL + " SETTINGS force_optimize_projection = 1", params)
     assert len(rows) == 4
+
+
+def test_a_trace_of_huge_spans_is_cut_at_the_byte_bound(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traces, "MAX_TRACE_BYTES", 100_000)
+    big = [span(3, i + 1, None if i == 0 else 1, i, 1.0, tags={"payload": "x" * 30_000}) for i in range(10)]
+    insert_spans(store, big)
+    tree, truncated = fetch_trace(store, trace_id(3))
+    assert tree is not None and truncated
+    got = sorted(n.span.span_id for n in tree.walk())
+    assert got == [span_id(i + 1) for i in range(len(got))] and 2 <= len(got) <= 4  # the earliest, ~100 KB of them
+    monkeypatch.setattr(traces, "MAX_TRACE_BYTES", 10_000_000)
+    whole, cut = fetch_trace(store, trace_id(3))
+    assert whole is not None and not cut and len(list(whole.walk())) == 10
 
 
 def test_an_unknown_trace_is_none(store: Store) -> None:
