@@ -17,6 +17,7 @@ run per batch by :func:`~schemas.span_envelope.check_spans`) is rejected alone a
 from __future__ import annotations
 
 import contextlib
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -65,19 +66,20 @@ def convert_traces(
     The spans are checked and redacted as one batch (:func:`~schemas.span_envelope.check_spans`,
     :func:`~schemas.span_envelope.redact_spans`): per span, only the fields are read."""
     spans: list[Span] = []
-    places: list[tuple[int, int, int]] = []  # (resource, scope, span) of each span, to name a rejected one
+    scopes: list[tuple[int, int, int]] = []  # (resource, scope, index of its first span), to name a rejected span
     for r, resource_spans in enumerate(request.resource_spans):
         resource = resource_spans.resource
         service = service_of(resource)
         resource_tags = {k: v for k, v in attributes_of(resource.attributes).items() if k in _RESOURCE_TAGS}
         for s, scope_spans in enumerate(resource_spans.scope_spans):
-            for i, otlp in enumerate(scope_spans.spans):
-                spans.append(_span(otlp, service, resource_tags))
-                places.append((r, s, i))
+            scopes.append((r, s, len(spans)))
+            spans.extend([_span(otlp, service, resource_tags) for otlp in scope_spans.spans])
     out = ConvertedSpans()
     problems = check_spans(spans, now_ms, limits)
+    firsts = [first for _, _, first in scopes]
     for index, (field_name, reason) in problems:
-        r, s, i = places[index]
+        r, s, first = scopes[bisect_right(firsts, index) - 1]  # the last scope starting at or before it
+        i = index - first
         out.rejected.add(
             f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]{'.' + field_name if field_name else ''}: {reason}"
         )
