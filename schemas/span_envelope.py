@@ -239,11 +239,12 @@ def redact_texts(texts: list[str], redactor: Redactor) -> list[str]:
 def redact_maps(maps: list[dict[str, str]], redactor: Redactor) -> list[dict[str, str]]:
     """Each map as :meth:`Redactor.attributes` leaves it (values of sensitive keys replaced, the rest
     through :meth:`Redactor.text`); ``maps`` itself when nothing changes. Keys and values are checked
-    once per distinct one (:func:`redact_texts`)."""
+    once per distinct one (:func:`redact_texts`); maps redacted already (the sink redacts what the
+    receivers did) come back as they are."""
     keys = {key for key in set(chain.from_iterable(maps)) if redactor.sensitive(key)}
     values = list(set(chain.from_iterable(map(dict.values, maps))))
     masked = redact_texts(values, redactor)
-    if not keys and masked is values:
+    if masked is values and (not keys or all(m.get(k, REDACTED) == REDACTED for k in keys for m in maps)):
         return maps
     text = {v: m for v, m in zip(values, masked, strict=True) if v != m}
     return [{k: REDACTED if k in keys else text.get(v, v) for k, v in m.items()} for m in maps]

@@ -212,7 +212,9 @@ def test_redact_maps_masks_as_map_by_map() -> None:
         {"http.request.header.authorization": "Basic dXNlcjpwYXNz", "n": "1"},
         {},
     ]
-    assert redact_maps(maps, redactor) == [redactor.attributes(m) for m in maps]
+    masked = redact_maps(maps, redactor)
+    assert masked == [redactor.attributes(m) for m in maps]
+    assert redact_maps(masked, redactor) is masked  # redacted already, as the sink gets them: nothing copied
     clean = [{"http.route": "/a"}, {"user": "u1"}]
     assert redact_maps(clean, redactor) is clean
 
