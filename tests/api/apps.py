@@ -81,3 +81,16 @@ def assert_error_shape(body: Any, loc: str | None = None) -> None:
         assert set(detail) == {"loc", "msg"} and isinstance(detail["msg"], str) and detail["msg"], detail
     if loc is not None:
         assert loc in [d["loc"] for d in body["details"]], body
+
+
+def keys_by_scope(client: TestClient, name: str) -> dict[str, str]:
+    """One key per scope (admin, read, ingest) named ``name <scope>``, created through the API: the
+    first while no key exists, the app sees each at once (a key written to the store directly shows
+    only at its next refresh)."""
+    created: dict[str, str] = {}
+    for scope in ("admin", "read", "ingest"):
+        headers = {"Authorization": f"Bearer {created['admin']}"} if created else {}
+        response = client.post("/api/v1/keys", json={"scope": scope, "name": f"{name} {scope}"}, headers=headers)
+        assert response.status_code == 201, response.text
+        created[scope] = response.json()["key"]
+    return created

@@ -22,7 +22,7 @@ from api.auth import KEYS_REFRESH_S
 from perfpulse.settings import Settings
 from storage.keys import revoke_key
 from tests.alerting.receivers import free_port
-from tests.api.apps import app_settings, app_store, assert_error_shape, new_topics, running_app
+from tests.api.apps import app_settings, app_store, assert_error_shape, keys_by_scope, new_topics, running_app
 
 OPEN = {"/healthz", "/readyz"}
 READ_ONLY_POSTS = {"/api/v1/rules/validate", "/api/v1/canary", "/api/v1/query/batch"}  # they write nothing
@@ -88,14 +88,7 @@ def test_without_any_key_everything_is_open(client: TestClient) -> None:
 
 @pytest.fixture(scope="module")
 def keys(client: TestClient) -> dict[str, str]:
-    """One key per scope, created through the API (the first while no key exists)."""
-    created: dict[str, str] = {}
-    for scope in ("admin", "read", "ingest"):
-        headers = bearer(created["admin"]) if created else {}
-        response = client.post("/api/v1/keys", json={"scope": scope, "name": f"test {scope}"}, headers=headers)
-        assert response.status_code == 201, response.text
-        created[scope] = response.json()["key"]
-    return created
+    return keys_by_scope(client, "test")
 
 
 def test_every_route_but_health_refuses_a_request_without_a_key(client: TestClient, keys: dict[str, str]) -> None:

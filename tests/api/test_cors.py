@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from perfpulse.settings import Settings
-from tests.api.apps import app_settings, new_topics, running_app
+from tests.api.apps import app_settings, keys_by_scope, new_topics, running_app
 
 SHOP = "https://shop.example.com"
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization, content-type"}
@@ -31,14 +31,7 @@ def client(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def keys(client: TestClient) -> dict[str, str]:
-    """One key per scope, created through the API (the first while no key exists: it sees them at once)."""
-    created: dict[str, str] = {}
-    for scope in ("admin", "read", "ingest"):
-        headers = {"Authorization": f"Bearer {created['admin']}"} if created else {}
-        response = client.post("/api/v1/keys", json={"scope": scope}, headers=headers)
-        assert response.status_code == 201, response.text
-        created[scope] = response.json()["key"]
-    return created
+    return keys_by_scope(client, "cors")
 
 
 def points() -> dict[str, object]:

@@ -38,7 +38,7 @@ from schemathesis.core.result import Err
 
 from api.auth import Access, access_of
 from perfpulse.settings import Settings
-from tests.api.apps import app_settings, new_topics, running_app
+from tests.api.apps import app_settings, keys_by_scope, new_topics, running_app
 
 SCOPES = ("admin", "read", "ingest")
 # Each operation is called with the narrowest key that may call it (the admin key for writes and
@@ -81,14 +81,7 @@ def client(kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def keys(client: TestClient) -> dict[str, str]:
-    """One key per scope, created through the API (the first while no key exists)."""
-    created: dict[str, str] = {}
-    for scope in ("admin", "read", "ingest"):
-        headers = {"Authorization": f"Bearer {created['admin']}"} if created else {}
-        response = client.post("/api/v1/keys", json={"scope": scope, "name": f"schemathesis {scope}"}, headers=headers)
-        assert response.status_code == 201, response.text
-        created[scope] = response.json()["key"]
-    return created
+    return keys_by_scope(client, "schemathesis")
 
 
 @pytest.fixture(scope="module", params=SCOPES)
