@@ -2,9 +2,11 @@
 
 Modes (one JSON line on stdout when done):
 
-- ``burst``: N points as fast as ``observe()`` takes them, timestamps = now.
-- ``steady``: R points/s for S seconds, timestamps = now, paced every 10 ms; also prints the
-  number of points per 1 s window (for freshness).
+- ``burst``: N points as fast as ``observe()`` takes them, timestamps = now: one ``observe(value)``
+  call per point on bound instruments (``Emitter.bind_distribution``, one per service and route,
+  taken in turn), or ``observe_many`` with ``--bulk``.
+- ``steady``: R points/s for S seconds, timestamps = now, paced every 10 ms, one ``observe`` call
+  per point on bound instruments; also prints the number of points per 1 s window (for freshness).
 - ``backfill``: N points with timestamps spread evenly over the last H hours, oldest first, in
   bulk (``observe_many``): a store to query.
 - ``spans``: N spans (traces of 20: a server span and 19 children, 7 services) spread over the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 from collections import Counter
@@ -23,6 +26,7 @@ import numpy as np
 import orjson
 
 from ingest import Emitter
+from ingest.sdk.instruments import BoundDistribution
 from schemas import Span, SpanKind, encode_spans
 
 SERVICES = ("gateway", "orchestrator", "frontend")
@@ -37,8 +41,13 @@ def _emitters(bootstrap: str, prefix: str) -> list[Emitter]:
     ]
 
 
+def _instruments(emitters: list[Emitter]) -> list[BoundDistribution]:
+    """One bound instrument per service and route (name and labels checked here, once)."""
+    return [e.bind_distribution(METRIC, route=route) for e in emitters for route in ROUTES]
+
+
 def burst(emitters: list[Emitter], n: int, bulk: bool) -> dict[str, float]:
-    """``bulk``: observe_many() in chunks of 1,000 per series, else one observe() per point."""
+    """``bulk``: observe_many() in chunks of 1,000 per series, else one bound observe() per point."""
     rng = np.random.default_rng(1)
     values = rng.lognormal(3.3, 0.8, n)
     combos = [(e, route) for e in emitters for route in ROUTES]
@@ -49,9 +58,10 @@ def burst(emitters: list[Emitter], n: int, bulk: bool) -> dict[str, float]:
             for k, (emitter, route) in enumerate(combos):
                 emitter.observe_many(METRIC, values[start + k : start + step : len(combos)], route=route)
     else:
-        for i, value in enumerate(values.tolist()):
-            emitter, route = combos[i % len(combos)]
-            emitter.observe(METRIC, value, route=route)
+        for observe, value in zip(
+            itertools.cycle([h.observe for h in _instruments(emitters)]), values.tolist(), strict=False
+        ):
+            observe(value)
     recorded = time.time()
     for emitter in emitters:
         emitter.flush(timeout=300)
@@ -60,20 +70,17 @@ def burst(emitters: list[Emitter], n: int, bulk: bool) -> dict[str, float]:
 
 def steady(emitters: list[Emitter], rate: float, seconds: float) -> dict[str, object]:
     rng = np.random.default_rng(2)
-    combos = [(e, route) for e in emitters for route in ROUTES]
+    observers = itertools.cycle([h.observe for h in _instruments(emitters)])
     per_window: Counter[int] = Counter()
     tick_s = 0.01
     start = time.time()
     sent = 0
-    i = 0
     while (now := time.time()) < start + seconds:
         due = int((now - start) * rate) - sent
         if due > 0:
             now_ms = int(now * 1000)
-            for value in rng.lognormal(3.3, 0.8, due).tolist():
-                emitter, route = combos[i % len(combos)]
-                emitter.observe(METRIC, value, ts_ms=now_ms, route=route)
-                i += 1
+            for observe, value in zip(observers, rng.lognormal(3.3, 0.8, due).tolist(), strict=False):
+                observe(value, ts_ms=now_ms)
             per_window[now_ms - now_ms % 1000] += due
             sent += due
         time.sleep(max(0.0, tick_s - (time.time() - now)))

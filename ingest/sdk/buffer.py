@@ -1,6 +1,8 @@
 """The emitter's bounded point buffer: open columns per series, built records, and their fate.
 
-Recording a point appends two numbers to the column arrays of its series under one lock. A drain
+Recording a point appends two numbers to the column arrays of its series under one lock, after one
+comparison (``held`` against a threshold that stands for the capacity, a filled record, closing and
+unreported drops); anything else takes a slower path that handles it. A drain
 moves the open columns into ``MetricBatch`` records of at most ``batch_size`` points, numbered in
 drain order (``seq``), which wait until the sender takes them and settles each one as
 acknowledged or lost. Points come in validated: this module checks no names, labels or values.
@@ -23,10 +25,9 @@ import numpy.typing as npt
 from ingest.sdk.ledger import Ledger
 from schemas import Limits, MetricBatch, MetricKind, SeriesPoints, pack_records
 
-__all__ = ["CallKey", "Pending", "PointBuffer", "Series", "SeriesKey"]
+__all__ = ["Pending", "PointBuffer", "Series", "SeriesKey"]
 
 SeriesKey = tuple[str, MetricKind, tuple[tuple[str, str], ...]]  # name, kind, sorted merged labels
-CallKey = tuple[str, MetricKind, tuple[tuple[str, str], ...]]  # name, kind, labels as the call passed them
 _Drained = tuple["Series", "array.array[int]", "array.array[float]"]  # a series and its drained columns
 
 _NEVER: Final = 1 << 62  # a wake threshold no buffer reaches
@@ -81,34 +82,51 @@ class PointBuffer(Ledger[Pending]):
         self.capacity = capacity  # most points held
         self._on_fill = on_fill
         self._on_drop = on_drop
-        # Read without the lock on the recording path (a miss takes the lock in :meth:`series`).
-        self.index: dict[CallKey, Series] = {}
         self._series: dict[SeriesKey, Series] = {}  # canonical key -> series
         self._dirty: list[Series] = []  # series with open points
         self._wake_at = batch_size  # held at which the open points fill a record; _NEVER once told
         self._limit = capacity  # 0 once closed: every new point is dropped
+        # Below this many held points :meth:`append` takes its fast path: there is room, and one more
+        # point does not fill a record (which wakes the sender); 0 while drops are unreported. Kept
+        # in step by _refresh_locked wherever one of those changes.
+        self._fast_until = 0
+        self._refresh_locked()
+
+    def _refresh_locked(self) -> None:
+        self._fast_until = 0 if self.unlogged_drops else min(self._limit, self._wake_at - 1)
 
     # ------------------------------------------------------------------ recording (caller's thread)
 
-    def series(self, call_key: CallKey, key: SeriesKey) -> Series:
-        """The series of canonical ``key``, created if new, and remembered for ``call_key``."""
+    def series(self, key: SeriesKey) -> Series:
+        """The series of canonical ``key``, created if new."""
         with self.lock:
             series = self._series.get(key)
             if series is None:
                 series = self._series[key] = Series(key)
-            self.index[call_key] = series
         return series
 
     def append(self, series: Series, value: float, ts_ms: int) -> None:
-        """Buffer one point (a finite value, an accepted timestamp), or drop it when full."""
+        """Buffer one point (a value within limits, an accepted timestamp), or drop it when full."""
+        with self.lock:
+            # The hot path: room, no record filled, nothing to report, the series still indexed.
+            if self.held < self._fast_until and series.live:
+                values = series.values
+                if not values:
+                    self._dirty.append(series)
+                values.append(value)
+                series.ts.append(ts_ms)
+                self.held += 1
+                return
+        self._append_slow(series, value, ts_ms)
+
+    def _append_slow(self, series: Series, value: float, ts_ms: int) -> None:
+        """:meth:`append` when the buffer is full or closed, a record's worth is open, drops wait to
+        be reported, or the series was forgotten (the state is read again under the lock)."""
         wake = False
-        lock = self.lock
-        lock.acquire()  # cheaper than ``with`` on this path
-        try:
+        with self.lock:
             held = self.held
             if held >= self._limit and not self._evict_oldest_locked():
-                self.dropped += 1
-                self.unlogged_drops += 1
+                self._count_dropped_locked(1)
             else:
                 if not series.live:
                     series = self._revive_locked(series)
@@ -121,8 +139,7 @@ class PointBuffer(Ledger[Pending]):
                 if held >= self._wake_at:
                     self._wake_at = _NEVER
                     wake = True
-        finally:
-            lock.release()
+            self._refresh_locked()
         if wake:
             self._on_fill()
         if self.unlogged_drops:
@@ -138,8 +155,7 @@ class PointBuffer(Ledger[Pending]):
                 pass
             kept = max(0, min(n, self._limit - self.held))
             if kept < n:
-                self.dropped += n - kept
-                self.unlogged_drops += n - kept
+                self._count_dropped_locked(n - kept)
             if kept:
                 if not series.live:
                     series = self._revive_locked(series)
@@ -151,6 +167,7 @@ class PointBuffer(Ledger[Pending]):
                 if self.held >= self._wake_at:
                     self._wake_at = _NEVER
                     wake = True
+            self._refresh_locked()
         if wake:
             self._on_fill()
         if self.unlogged_drops:
@@ -158,14 +175,22 @@ class PointBuffer(Ledger[Pending]):
         return kept
 
     def _revive_locked(self, series: Series) -> Series:
+        """The live series of a forgotten one's key: itself again (a bound instrument keeps using it,
+        on the fast path) unless another took the key meanwhile."""
         live = self._series.get(series.key)
         if live is None:
-            live = self._series[series.key] = Series(series.key)
+            series.live = True
+            live = self._series[series.key] = series
         return live
 
     def _released_locked(self, n: int) -> None:
         super()._released_locked(n)
         self._wake_at -= n  # the open points' threshold moves with what is held
+        self._refresh_locked()
+
+    def _count_dropped_locked(self, n: int) -> None:
+        super()._count_dropped_locked(n)
+        self._fast_until = 0  # the next point takes the slow path, which reports the drops
 
     def _clear_open_locked(self) -> None:
         self._dirty.clear()
@@ -181,17 +206,17 @@ class PointBuffer(Ledger[Pending]):
                 taken.append((series, series.ts, series.values))
                 series.ts, series.values = array.array("q"), array.array("d")
             self._wake_at = self.held + self.batch_size  # nothing open any more
-            if len(self._series) > _MAX_SERIES or len(self.index) > 4 * _MAX_SERIES:
+            self._refresh_locked()
+            if len(self._series) > _MAX_SERIES:
                 self._forget_idle_locked()
         return self._enqueue(self._build(taken), Pending)
 
     def _forget_idle_locked(self) -> None:
-        """Bound memory under label churn: drop the series with no open points and the call cache."""
+        """Bound memory under label churn: drop the series with no open points."""
         for key, series in list(self._series.items()):
             if not series.values:
                 series.live = False
                 del self._series[key]
-        self.index.clear()
 
     def _build(self, taken: Sequence[_Drained]) -> list[MetricBatch]:
         """Pack drained columns into records of at most ``batch_size`` points (numpy views, no copy)."""
@@ -208,3 +233,4 @@ class PointBuffer(Ledger[Pending]):
         with self.lock:
             self.closed = True
             self._limit = 0
+            self._refresh_locked()

@@ -1,7 +1,11 @@
 """The emitter SDK: what a Python service embeds to send its metrics, spans and logs to perfpulse.
 
 Recording a point validates it at the call and appends it to a bounded
-:class:`~ingest.sdk.buffer.PointBuffer`; nothing else happens on the caller's thread. A
+:class:`~ingest.sdk.buffer.PointBuffer`; nothing else happens on the caller's thread. A bound
+instrument (:meth:`Emitter.bind_distribution`, :meth:`Emitter.bind_counter`,
+:meth:`Emitter.bind_gauge`, see :mod:`ingest.sdk.instruments`) has its name and labels checked once,
+so that each recording checks only the value; the unbound calls (:meth:`Emitter.observe`, ...) find
+a cached bound instrument by name and labels and record through it. A
 :class:`~ingest.sdk.sender.Sender` thread drains the buffer into ``MetricBatch`` records of at most
 ``batch_size`` points when that many are waiting or every ``linger_ms``, and sends them. The
 caller's code may be sync or async; the emitter never touches the caller's event loop.
@@ -29,13 +33,13 @@ import time
 from collections.abc import Mapping
 from time import time_ns
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar
 
-import numpy as np
 import numpy.typing as npt
 
 from ingest.producer import RecordProducer
-from ingest.sdk.buffer import Pending, PointBuffer, Series
+from ingest.sdk.buffer import Pending, PointBuffer
+from ingest.sdk.instruments import BoundCounter, BoundDistribution, BoundGauge
 from ingest.sdk.recordbuffer import Batch, RecordBuffer
 from ingest.sdk.sender import Lane, Sender
 from ingest.sdk.tasks import TaskBook, TaskCreation, TaskRun
@@ -46,7 +50,7 @@ from schemas.checks import check_labels, check_metric_name, check_service, check
 from schemas.log_envelope import MAX_LOGS_PER_RECORD, pack_logs, parse_level, redact_log
 from schemas.span_envelope import MAX_SPANS_PER_RECORD, pack_spans, redact_span
 
-__all__ = ["Emitter", "Timer"]
+__all__ = ["BoundCounter", "BoundDistribution", "BoundGauge", "Emitter", "Timer"]
 
 log = logging.getLogger("perfpulse.ingest.sdk.emitter")
 
@@ -54,6 +58,10 @@ _DIST: Final = MetricKind.DISTRIBUTION
 _COUNTER: Final = MetricKind.COUNTER
 _GAUGE: Final = MetricKind.GAUGE
 _DROP_LOG_EVERY_S: Final = 10.0
+_MAX_CACHED: Final = 400_000  # unbound calls' cached instruments per kind; past it the cache starts over
+
+B = TypeVar("B", BoundDistribution, BoundCounter, BoundGauge)
+CallKey = tuple[str, tuple[tuple[str, str], ...]]  # name, labels as the call passed them
 
 
 class Emitter:
@@ -136,6 +144,10 @@ class Emitter:
         self._sender = Sender(
             service, self._lanes, bootstrap, self.topics, linger_ms=linger_ms, request_timeout_s=request_timeout_s
         )
+        # The unbound calls' instruments, read without a lock (a dict lookup is atomic); bounded.
+        self._distributions: dict[CallKey, BoundDistribution] = {}
+        self._counters: dict[CallKey, BoundCounter] = {}
+        self._gauges: dict[CallKey, BoundGauge] = {}
         self._tasks = TaskBook()
         self._close_lock = threading.Lock()
         self._closing = False  # close() has begun
@@ -146,19 +158,43 @@ class Emitter:
 
     # ------------------------------------------------------------------ recording (caller's thread)
 
+    def bind_distribution(self, name: str, /, **labels: str) -> BoundDistribution:
+        """Distribution ``name`` with ``labels`` (merged over the default labels) fixed: its
+        ``observe(value)`` is the cheap call for hot paths. Raises ``ValueError`` naming a bad name or
+        label; recording then checks only values and timestamps."""
+        return self._bind(BoundDistribution, name, _DIST, labels)
+
+    def bind_counter(self, name: str, /, **labels: str) -> BoundCounter:
+        """Counter ``name`` with ``labels`` fixed: ``add(value=1)``. Raises as :meth:`bind_distribution`."""
+        return self._bind(BoundCounter, name, _COUNTER, labels)
+
+    def bind_gauge(self, name: str, /, **labels: str) -> BoundGauge:
+        """Gauge ``name`` with ``labels`` fixed: ``set(value)``. Raises as :meth:`bind_distribution`."""
+        return self._bind(BoundGauge, name, _GAUGE, labels)
+
     def observe(self, name: str, value: float, /, *, ts_ms: int | None = None, **labels: str) -> None:
         """Record one observation of a distribution (a latency in ms, a size)."""
-        self._append(self._lookup(name, _DIST, labels), value, ts_ms)
+        try:
+            bound = self._distributions[(name, tuple(labels.items()))]
+        except (KeyError, TypeError):  # first call with these labels, or an unhashable label value
+            bound = self._cached(self._distributions, BoundDistribution, name, _DIST, labels)
+        bound.observe(value, ts_ms)
 
     def count(self, name: str, value: float = 1.0, /, *, ts_ms: int | None = None, **labels: str) -> None:
         """Add a non-negative increment to a counter (rates are sums per second)."""
-        if value < 0:
-            raise ValueError(f"counter {name!r} increment must not be negative, got {value!r}")
-        self._append(self._lookup(name, _COUNTER, labels), value, ts_ms)
+        try:
+            bound = self._counters[(name, tuple(labels.items()))]
+        except (KeyError, TypeError):  # first call with these labels, or an unhashable label value
+            bound = self._cached(self._counters, BoundCounter, name, _COUNTER, labels)
+        bound.add(value, ts_ms)
 
     def gauge(self, name: str, value: float, /, *, ts_ms: int | None = None, **labels: str) -> None:
         """Record a sampled level (queue length, memory in bytes, utilisation 0..1)."""
-        self._append(self._lookup(name, _GAUGE, labels), value, ts_ms)
+        try:
+            bound = self._gauges[(name, tuple(labels.items()))]
+        except (KeyError, TypeError):  # first call with these labels, or an unhashable label value
+            bound = self._cached(self._gauges, BoundGauge, name, _GAUGE, labels)
+        bound.set(value, ts_ms)
 
     def observe_many(
         self,
@@ -171,37 +207,17 @@ class Emitter:
     ) -> int:
         """Record many observations of one distribution series at once; return how many were kept.
 
-        ``values``: a 1-D sequence or array of finite numbers. ``ts_ms``: one timestamp for all
-        (default now) or one per value. Points that do not fit in the buffer are dropped and counted.
+        ``values``: a 1-D sequence or array of numbers within ``±limits.max_abs_value``. ``ts_ms``: one
+        timestamp for all (default now) or one per value. Points that do not fit in the buffer are
+        dropped and counted.
         """
-        vals = np.ascontiguousarray(values, dtype=np.float64)
-        if vals.ndim != 1:
-            raise ValueError(f"values of {name!r} must be one-dimensional, got shape {vals.shape}")
-        finite = np.isfinite(vals)
-        if not finite.all():
-            bad = int(np.argmin(finite))
-            raise ValueError(f"values of {name!r} must be finite, got {vals[bad]!r} at index {bad}")
-        n = len(vals)
-        if ts_ms is None or np.ndim(ts_ms) == 0:
-            now = time_ns() // 1_000_000
-            ts_one = now if ts_ms is None else self._check_ts(name, cast(int, ts_ms), now)
-            ts = np.full(n, ts_one, dtype=np.int64)
-        else:
-            ts = np.ascontiguousarray(ts_ms, dtype=np.int64)
-            if ts.shape != vals.shape:
-                raise ValueError(f"ts_ms of {name!r} must hold one timestamp per value ({n}), got {ts.shape}")
-            if n:
-                now = time_ns() // 1_000_000
-                self._check_ts(name, int(ts.min()), now)
-                self._check_ts(name, int(ts.max()), now)
-        series = self._lookup(name, _DIST, labels)
-        if n == 0:
-            return 0
-        return self._buffer.extend(series, vals, ts)
+        return self._cached(self._distributions, BoundDistribution, name, _DIST, labels).observe_many(
+            values, ts_ms=ts_ms
+        )
 
     def timer(self, name: str, /, **labels: str) -> Timer:
         """A :class:`Timer` recording elapsed milliseconds into distribution ``name``."""
-        return Timer(self, self._lookup(name, _DIST, labels))
+        return self._cached(self._distributions, BoundDistribution, name, _DIST, labels).timer()
 
     # ------------------------------------------------------------------ task queues (caller's thread)
 
@@ -307,28 +323,47 @@ class Emitter:
     def _build_logs(self, records: list[LogRecord]) -> list[list[LogRecord]]:
         return pack_logs((redact_log(r, self.redactor) for r in records), self.limits)
 
-    def _lookup(self, name: str, kind: MetricKind, labels: dict[str, str]) -> Series:
-        try:
-            series = self._buffer.index.get((name, kind, tuple(labels.items())))
-        except TypeError:  # an unhashable label value: let validation name it
-            series = None
-        return self._resolve(name, kind, labels) if series is None else series
-
-    def _resolve(self, name: str, kind: MetricKind, labels: dict[str, str]) -> Series:
-        """Validate a new (name, kind, labels) combination and cache its series (the slow path)."""
+    def _bind(self, make: type[B], name: str, kind: MetricKind, labels: dict[str, str]) -> B:
+        """Validate name and labels and make a bound instrument of their series (the slow path)."""
         if (problem := check_metric_name(name, self.limits)) is not None:
             raise ValueError(f"cannot record metric: {problem}")
         merged = {**self.labels, **labels} if self.labels else labels
         if (problem := check_labels(merged, self.limits)) is not None:
             raise ValueError(f"cannot record {name!r}: {problem}")
-        return self._buffer.series((name, kind, tuple(labels.items())), (name, kind, tuple(sorted(merged.items()))))
+        series = self._buffer.series((name, kind, tuple(sorted(merged.items()))))
+        return make(self._buffer, series, self._check_ts, self.limits.max_abs_value)
 
-    def _append(self, series: Series, value: float, ts_ms: int | None) -> None:
-        """Validate one point of a resolved series and buffer it (the hot path)."""
-        v = float(value)
-        if v - v != 0.0:  # NaN or infinity
-            raise ValueError(f"value of {series.name!r} must be finite, got {value!r}")
-        self._buffer.append(series, v, time_ns() // 1_000_000 if ts_ms is None else self._check_ts(series.name, ts_ms))
+    def _cached(self, cache: dict[CallKey, B], make: type[B], name: str, kind: MetricKind, labels: dict[str, str]) -> B:
+        """The unbound calls' instrument of ``name`` and ``labels``: cached, else :meth:`_bind` (and
+        cached: at most ``_MAX_CACHED`` per kind, then the cache starts over; the series stay)."""
+        key = (name, tuple(labels.items()))
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable label value: let validation name it
+            return self._bind(make, name, kind, labels)
+        bound = self._bind(make, name, kind, labels)
+        if len(cache) >= _MAX_CACHED:
+            cache.clear()
+        cache[key] = bound
+        return bound
+
+    def _lookup(
+        self, name: str, kind: MetricKind, labels: dict[str, str]
+    ) -> BoundDistribution | BoundCounter | BoundGauge:
+        """The unbound calls' instrument of ``name`` of ``kind`` with ``labels``, for :meth:`_append`
+        (:mod:`ingest.sdk.tasks` records its points so)."""
+        if kind is _COUNTER:
+            return self._cached(self._counters, BoundCounter, name, kind, labels)
+        if kind is _GAUGE:
+            return self._cached(self._gauges, BoundGauge, name, kind, labels)
+        return self._cached(self._distributions, BoundDistribution, name, kind, labels)
+
+    @staticmethod
+    def _append(bound: BoundDistribution | BoundCounter | BoundGauge, value: float, ts_ms: int | None) -> None:
+        """Record ``value`` through an instrument of :meth:`_lookup`, checked as its kind requires."""
+        bound._record(value, ts_ms)
 
     def _check_ts(self, name: str, ts_ms: int, now_ms: int | None = None) -> int:
         ts = int(ts_ms)

@@ -6,15 +6,16 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
+from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from ingest.sdk.buffer import Series
-    from ingest.sdk.emitter import Emitter
 
 __all__ = ["Timer"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Append = Callable[["Series", float, int], None]  # PointBuffer.append: (series, value, ts_ms)
 
 
 class Timer:
@@ -22,13 +23,15 @@ class Timer:
 
     Use as ``with``/``async with`` block (one block at a time per Timer object) or as a decorator of
     sync and async functions (each call timed on its own). The time is recorded also when the block
-    or the call raises. Made by :meth:`Emitter.timer <ingest.sdk.emitter.Emitter.timer>`.
+    or the call raises, stamped when it ends. An elapsed time is finite and not negative, so it is
+    appended to the buffer unchecked. Made by :meth:`Emitter.timer <ingest.sdk.emitter.Emitter.timer>`
+    and :meth:`BoundDistribution.timer <ingest.sdk.instruments.BoundDistribution.timer>`.
     """
 
-    __slots__ = ("_emitter", "_series", "_start")
+    __slots__ = ("_append", "_series", "_start")
 
-    def __init__(self, emitter: Emitter, series: Series) -> None:
-        self._emitter = emitter
+    def __init__(self, append: Append, series: Series) -> None:
+        self._append = append
         self._series = series
         self._start = 0.0
 
@@ -37,7 +40,7 @@ class Timer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._emitter._append(self._series, (time.perf_counter() - self._start) * 1000.0, None)
+        self._append(self._series, (time.perf_counter() - self._start) * 1000.0, time_ns() // 1_000_000)
 
     async def __aenter__(self) -> Timer:
         return self.__enter__()
@@ -46,7 +49,7 @@ class Timer:
         self.__exit__()
 
     def __call__(self, func: F) -> F:
-        emitter, series = self._emitter, self._series
+        append, series = self._append, self._series
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -55,7 +58,7 @@ class Timer:
                 try:
                     return await func(*args, **kwargs)
                 finally:
-                    emitter._append(series, (time.perf_counter() - start) * 1000.0, None)
+                    append(series, (time.perf_counter() - start) * 1000.0, time_ns() // 1_000_000)
 
             return cast(F, timed_async)
 
@@ -65,6 +68,6 @@ class Timer:
             try:
                 return func(*args, **kwargs)
             finally:
-                emitter._append(series, (time.perf_counter() - start) * 1000.0, None)
+                append(series, (time.perf_counter() - start) * 1000.0, time_ns() // 1_000_000)
 
         return cast(F, timed)
