@@ -29,6 +29,7 @@ try:
     from rich.console import Console
     from rich.table import Table
 
+    from perfpulse.gctuning import tune_gc
     from perfpulse.settings import Settings
 except ModuleNotFoundError as missing:
     raise _server_missing(missing.name) from None
@@ -113,6 +114,7 @@ def worker(bootstrap: Bootstrap = None, window: Window = None, grace: Grace = No
 
     settings = load_settings(bootstrap=bootstrap, window=window, grace=grace)
     _logging(settings)
+    tune_gc()
     try:
         asyncio.run(run_worker(settings))
     except KeyboardInterrupt:
@@ -129,6 +131,7 @@ def sink(bootstrap: Bootstrap = None, data_dir: DataDir = None, clickhouse_url: 
 
     settings = load_settings(bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url)
     _logging(settings)
+    tune_gc()
     try:
         asyncio.run(run_stages(settings, lambda store: [Sink(sink_config(settings), store)]))
     except KeyboardInterrupt:
@@ -145,6 +148,7 @@ def notifier(bootstrap: Bootstrap = None, data_dir: DataDir = None, clickhouse_u
 
     settings = load_settings(bootstrap=bootstrap, data_dir=data_dir, clickhouse_url=clickhouse_url)
     _logging(settings)
+    tune_gc()
     try:
         asyncio.run(run_stages(settings, lambda store: [notifier_stage(settings, store)]))
     except KeyboardInterrupt:
@@ -185,6 +189,7 @@ def api(
     except StoreLocked as exc:
         raise _fail(str(exc)) from None
     console.print(f"perfpulse API on [bold]{settings.api_url}[/bold] (OpenAPI at {settings.api_url}/docs)")
+    tune_gc()
     uvicorn.run(
         create_app(settings, with_sink=with_sink, with_notifier=with_notifier, store=store),
         host=settings.api_host,
