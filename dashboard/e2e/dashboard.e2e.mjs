@@ -286,6 +286,66 @@ if (PHASE === "open") {
     return { lines, screenshot };
   });
 
+  // 11. Live refresh, the default (no refresh parameter): the overview opens the live feed, says
+  // "live", and asks its queries again after the feed's batches, with no reload and no poll (the feed
+  // is the only refresh while live), until what it shows changes (a batch may be an alert transition,
+  // which leaves the figures as they were); the charts keep their canvases (updated in place).
+  await run("liveRefresh", async (page) => {
+    const frames = []; // the live feed's frames as received: type and when (epoch ms)
+    page.on("websocket", (ws) => {
+      if (!ws.url().includes("/api/v1/live")) return;
+      ws.on("framereceived", ({ payload }) => {
+        if (typeof payload === "string") frames.push({ type: JSON.parse(payload).type, at: Date.now() });
+      });
+    });
+    await page.goto(`${base}/?range=5m`);
+    await page.waitForSelector('.live-state[data-state="live"]');
+    await waitForChartsWithData(page);
+    const before = await gauge(page, "gateway", "p95");
+    // In the page: what it shows, and when the gauges asked a new query (a refresh).
+    const valuesBefore = await page.evaluate(() => {
+      window.__shown = () =>
+        JSON.stringify({
+          health: [...document.querySelectorAll(".health-card dd")].map((el) => el.textContent),
+          gauges: [...document.querySelectorAll(".gauge")].map((el) => el.dataset.value),
+          points: [...document.querySelectorAll("figure.chart")].map((el) => el.dataset.points),
+        });
+      window.__refreshes = [];
+      new MutationObserver(() => window.__refreshes.push(Date.now())).observe(
+        document.querySelector('.latency-row[data-service="gateway"] .gauge[data-stat="p95"]'),
+        { attributes: true, attributeFilter: ["data-query"] },
+      );
+      for (const canvas of document.querySelectorAll("figure.chart canvas")) canvas.__before = true; // gone if re-created
+      return window.__shown();
+    });
+    await page.waitForFunction((was) => window.__shown() !== was, valuesBefore, { timeout: 90_000, polling: 200 });
+    const changedAt = Date.now();
+    const valuesAfter = await page.evaluate(() => window.__shown());
+    const after = await gauge(page, "gateway", "p95");
+    const seen = await page.evaluate(() => ({
+      refreshTimes: window.__refreshes, // undefined after a reload
+      sameCanvases: [...document.querySelectorAll("figure.chart canvas")].every((c) => c.__before === true),
+    }));
+    const refreshes = (seen.refreshTimes ?? []).map((at) => {
+      const batches = frames.filter((f) => f.type === "batch" && f.at <= at);
+      return { batches: batches.length, sinceBatchMs: batches.length ? at - batches.at(-1).at : null };
+    });
+    const state = await page.getAttribute(".live-state", "data-state");
+    const screenshot = await shot(page, "live-refresh");
+    await page.selectOption('select[aria-label="Auto-refresh"]', "10s");
+    await page.waitForSelector(".live-state", { state: "detached" });
+    await page.selectOption('select[aria-label="Auto-refresh"]', "live");
+    await page.waitForSelector('.live-state[data-state="live"]');
+    const url = page.url();
+    return {
+      state, before, after, valuesBefore, valuesAfter, refreshes, url, screenshot,
+      sameDocument: seen.refreshTimes !== undefined,
+      sameCanvases: seen.sameCanvases,
+      changedAfterMs: changedAt - (frames.find((f) => f.type === "subscribed")?.at ?? changedAt),
+      frameTypes: [...new Set(frames.map((f) => f.type))],
+    };
+  });
+
   // 9. The alert panel's writes: a rule made in the panel (validated first) fires within seconds on the
   // demo's traffic; a silence created from one of its alerts mutes it; its delivery attempts open; the
   // silence is expired from the panel.

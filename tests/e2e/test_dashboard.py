@@ -217,6 +217,18 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
     assert logs["firstLines"][0] == f"line {LOG_COUNT - 1:05d} of {LOG_COUNT}"
     assert logs["lastLine"] == f"line 00000 of {LOG_COUNT}"
 
+    # Live refresh (the default): the overview said "live" and asked its queries again after batches
+    # of the live feed, in the same document (no reload) and on the same chart canvases, until what it
+    # shows changed; the picker writes refresh=live into the URL.
+    live = checks["liveRefresh"]
+    assert live["state"] == "live" and live["sameDocument"] and live["sameCanvases"], live
+    assert live["after"]["query"] != live["before"]["query"]
+    # every refresh came after a batch (none from a timer: the page polls only when the feed is down)
+    assert live["refreshes"] and all(r["batches"] > 0 for r in live["refreshes"]), live["refreshes"]
+    assert live["valuesAfter"] != live["valuesBefore"], live
+    assert {"hello", "subscribed", "batch"} <= set(live["frameTypes"]), live["frameTypes"]
+    assert "refresh=live" in live["url"]
+
     for check in checks.values():
         assert Path(check["screenshot"]).is_file()
 
