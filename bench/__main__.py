@@ -53,7 +53,7 @@ from perfpulse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".perfpulse-bench"
-KAFKA_PORT = 29092
+KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))  # the bench's own Kafka (another port beside a dev one)
 API_PORT = 28080
 REDIS_PORT = 28379  # the bench's own Redis (live and cached scenarios)
 METRIC = "http.server.duration"
