@@ -1,11 +1,12 @@
 """The emitter's bounded point buffer: open columns per series, built records, and their fate.
 
-Recording a point appends two numbers to the column arrays of its series under one lock, after one
+Recording a point (a series' :meth:`~PointBuffer.recorder`) checks its value against the bounds it
+was given and appends two numbers to the column arrays of its series under one lock, after one
 comparison (``held`` against a threshold that stands for the capacity, a filled record, closing and
 unreported drops); anything else takes a slower path that handles it. A drain
 moves the open columns into ``MetricBatch`` records of at most ``batch_size`` points, numbered in
 drain order (``seq``), which wait until the sender takes them and settles each one as
-acknowledged or lost. Points come in validated: this module checks no names, labels or values.
+acknowledged or lost. Names and labels come in validated: this module checks none.
 
 Accounting is the :class:`~ingest.sdk.ledger.Ledger`'s, counted in points: at most ``capacity`` are
 held; when full, the oldest built record not in flight is dropped to make room (fresh points are
@@ -17,7 +18,8 @@ from __future__ import annotations
 
 import array
 from collections.abc import Callable, Sequence
-from typing import Final
+from time import time_ns
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -25,13 +27,19 @@ import numpy.typing as npt
 from ingest.sdk.ledger import Ledger
 from schemas import Limits, MetricBatch, MetricKind, SeriesPoints, pack_records
 
-__all__ = ["Pending", "PointBuffer", "Series", "SeriesKey"]
+__all__ = ["Pending", "PointBuffer", "Record", "Series", "SeriesKey"]
 
 SeriesKey = tuple[str, MetricKind, tuple[tuple[str, str], ...]]  # name, kind, sorted merged labels
 _Drained = tuple["Series", "array.array[int]", "array.array[float]"]  # a series and its drained columns
 
 _NEVER: Final = 1 << 62  # a wake threshold no buffer reaches
 _MAX_SERIES: Final = 100_000  # past this many series, idle ones are forgotten at the next drain
+
+
+class Record(Protocol):
+    """Records one point of a series (see :meth:`PointBuffer.recorder`)."""
+
+    def __call__(self, value: float, /, ts_ms: int | None = None) -> None: ...
 
 
 class Series:
@@ -105,22 +113,45 @@ class PointBuffer(Ledger[Pending]):
                 series = self._series[key] = Series(key)
         return series
 
-    def append(self, series: Series, value: float, ts_ms: int) -> None:
-        """Buffer one point (a value within limits, an accepted timestamp), or drop it when full."""
-        with self.lock:
-            # The hot path: room, no record filled, nothing to report, the series still indexed.
-            if self.held < self._fast_until and series.live:
-                values = series.values
-                if not values:
-                    self._dirty.append(series)
-                values.append(value)
-                series.ts.append(ts_ms)
-                self.held += 1
-                return
-        self._append_slow(series, value, ts_ms)
+    def recorder(
+        self,
+        series: Series,
+        low: float,
+        high: float,
+        refuse: Callable[[object], Exception],
+        check_ts: Callable[[int], int],
+    ) -> Record:
+        """The function that records one point of ``series``: ``record(value, ts_ms=None)``, the
+        caller's hot path in one frame. ``value`` must lie in ``low..high`` (NaN never does), else
+        ``refuse(value)`` is raised; ``ts_ms`` (default now) is passed through ``check_ts``, which
+        raises for a refused one. The point is buffered, or dropped and counted when full."""
+        lock = self.lock
+        append_slow = self._append_slow
+
+        def record(value: float, ts_ms: int | None = None) -> None:
+            try:
+                ok = low <= value <= high
+            except TypeError:  # not a number: refuse() says so
+                ok = False
+            if not ok:
+                raise refuse(value)
+            ts = time_ns() // 1_000_000 if ts_ms is None else check_ts(ts_ms)
+            with lock:
+                # Room, no record filled, nothing to report, the series still indexed.
+                if self.held < self._fast_until and series.live:
+                    values = series.values
+                    if not values:
+                        self._dirty.append(series)
+                    values.append(value)
+                    series.ts.append(ts)
+                    self.held += 1
+                    return
+            append_slow(series, value, ts)
+
+        return record
 
     def _append_slow(self, series: Series, value: float, ts_ms: int) -> None:
-        """:meth:`append` when the buffer is full or closed, a record's worth is open, drops wait to
+        """Recording when the buffer is full or closed, a record's worth is open, drops wait to
         be reported, or the series was forgotten (the state is read again under the lock)."""
         wake = False
         with self.lock:

@@ -12,24 +12,31 @@ instrument by name and labels and record through it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from time import time_ns
-from typing import Final, cast
+from typing import Final, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from ingest.sdk.buffer import PointBuffer, Series
+from ingest.sdk.buffer import PointBuffer, Record, Series
 from ingest.sdk.timer import Timer
+from schemas import MetricKind
 
 __all__ = ["BoundCounter", "BoundDistribution", "BoundGauge", "CheckTs"]
 
-CheckTs = Callable[[str, int, int | None], int]  # (name, ts_ms, now_ms or None) -> ts_ms, else ValueError
+
+class CheckTs(Protocol):
+    """Checks ``ts_ms`` of series ``name`` against ``now_ms`` (default now): returns it, or raises
+    ``ValueError`` naming both."""
+
+    def __call__(self, name: str, ts_ms: int, now_ms: int | None = None, /) -> int: ...
+
 
 _MS: Final = 1_000_000  # nanoseconds per millisecond
 
 
-def _value_error(kind: str, name: str, value: object, max_abs: float) -> Exception:
+def _value_error(kind: MetricKind, name: str, value: object, *, max_abs: float) -> Exception:
     """The error for a refused value: ValueError naming the series and the value, TypeError for a
     non-number."""
     try:
@@ -37,48 +44,48 @@ def _value_error(kind: str, name: str, value: object, max_abs: float) -> Excepti
         in_range = -max_abs <= cast(float, value) <= max_abs
     except TypeError:
         return TypeError(f"value of {name!r} must be a number, got {value!r}")
-    if kind == "counter" and negative and in_range:
+    if kind is MetricKind.COUNTER and negative and in_range:
         return ValueError(f"counter {name!r} increment must not be negative, got {value!r}")
     return ValueError(f"value of {name!r} must be finite and within ±{max_abs:g}, got {value!r}")
 
 
 class _Bound:
-    """What every bound instrument holds: its series, the buffer and the checks' limits."""
+    """What every bound instrument holds: its series, the buffer, its recording function and limits."""
 
-    __slots__ = ("_append", "_buffer", "_check_ts", "_max", "_min", "_series", "labels", "name")
+    __slots__ = ("_buffer", "_check_ts", "_max", "_record", "_series", "labels", "name")
 
     def __init__(self, buffer: PointBuffer, series: Series, check_ts: CheckTs, max_abs: float) -> None:
         self.name = series.name
         self.labels = dict(series.labels)  # merged with the emitter's default labels
         self._series = series
         self._buffer = buffer
-        self._append = buffer.append  # bound once: the per-call path does no attribute lookup on the buffer
         self._check_ts = check_ts
         self._max = max_abs
-        self._min = -max_abs  # negated once here, not per call
+        low = 0.0 if series.kind is MetricKind.COUNTER else -max_abs
+        # record(value, ts_ms=None): checks the value and timestamp and appends, in one frame.
+        self._record: Record = buffer.recorder(
+            series, low, max_abs, partial(_value_error, series.kind, series.name, max_abs=max_abs),
+            partial(check_ts, series.name),
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.labels!r})"
 
-    def _record(self, value: float, /, ts_ms: int | None = None) -> None:
-        """Record one value within ``±limits.max_abs_value``; ``ts_ms``: epoch ms (default now) within
-        the limits' skew window. Raises ``ValueError`` (``TypeError`` for a non-number) naming the
-        series and the value; never blocks (a point that does not fit is dropped and counted)."""
-        try:
-            ok = self._min <= value <= self._max  # also false for NaN
-        except TypeError:
-            ok = False
-        if not ok:
-            raise _value_error("value", self.name, value, self._max)
-        self._append(self._series, value, time_ns() // _MS if ts_ms is None else self._check_ts(self.name, ts_ms, None))
-
 
 class BoundDistribution(_Bound):
-    """A distribution series: each value is one observation (a latency in ms, a size). Thread-safe."""
+    """A distribution series: each value is one observation (a latency in ms, a size). Thread-safe.
 
-    __slots__ = ()
+    ``observe(value, ts_ms=None)`` records one observation: ``value`` a number within
+    ``±limits.max_abs_value`` (NaN and infinity are refused), ``ts_ms`` epoch ms (default now) within
+    the limits' skew window. It raises ``ValueError`` (``TypeError`` for a non-number) naming the
+    series and the value, and never blocks: a point that does not fit is dropped and counted.
+    """
 
-    observe = _Bound._record  # one observation
+    __slots__ = ("observe",)
+
+    def __init__(self, buffer: PointBuffer, series: Series, check_ts: CheckTs, max_abs: float) -> None:
+        super().__init__(buffer, series, check_ts, max_abs)
+        self.observe: Record = self._record  # an attribute, not a method: one call, one frame
 
     def observe_many(self, values: npt.ArrayLike, /, *, ts_ms: int | npt.ArrayLike | None = None) -> int:
         """Record many observations at once; return how many were kept (the rest did not fit in the
@@ -109,7 +116,7 @@ class BoundDistribution(_Bound):
 
     def timer(self) -> Timer:
         """A :class:`~ingest.sdk.timer.Timer` recording elapsed milliseconds into this series."""
-        return Timer(self._append, self._series)
+        return Timer(self._record)
 
 
 class BoundCounter(_Bound):
@@ -119,21 +126,18 @@ class BoundCounter(_Bound):
 
     def add(self, value: float = 1.0, /, ts_ms: int | None = None) -> None:
         """Add an increment (default 1) in ``0..limits.max_abs_value``; otherwise as
-        :meth:`BoundDistribution.observe`."""
-        try:
-            ok = 0 <= value <= self._max  # also false for NaN
-        except TypeError:
-            ok = False
-        if not ok:
-            raise _value_error("counter", self.name, value, self._max)
-        self._append(self._series, value, time_ns() // _MS if ts_ms is None else self._check_ts(self.name, ts_ms, None))
-
-    _record = add  # what Emitter._append calls, whatever the kind
+        :class:`BoundDistribution`'s ``observe``."""
+        self._record(value, ts_ms)
 
 
 class BoundGauge(_Bound):
-    """A gauge series: each value is a sampled level (queue length, bytes in use). Thread-safe."""
+    """A gauge series: each value is a sampled level (queue length, bytes in use). Thread-safe.
 
-    __slots__ = ()
+    ``set(value, ts_ms=None)`` records the current level, checked as :class:`BoundDistribution`'s
+    ``observe``."""
 
-    set = _Bound._record  # the current level
+    __slots__ = ("set",)
+
+    def __init__(self, buffer: PointBuffer, series: Series, check_ts: CheckTs, max_abs: float) -> None:
+        super().__init__(buffer, series, check_ts, max_abs)
+        self.set: Record = self._record

@@ -6,16 +6,14 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
-from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
-    from ingest.sdk.buffer import Series
+    from ingest.sdk.buffer import Record
 
 __all__ = ["Timer"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Append = Callable[["Series", float, int], None]  # PointBuffer.append: (series, value, ts_ms)
 
 
 class Timer:
@@ -23,16 +21,14 @@ class Timer:
 
     Use as ``with``/``async with`` block (one block at a time per Timer object) or as a decorator of
     sync and async functions (each call timed on its own). The time is recorded also when the block
-    or the call raises, stamped when it ends. An elapsed time is finite and not negative, so it is
-    appended to the buffer unchecked. Made by :meth:`Emitter.timer <ingest.sdk.emitter.Emitter.timer>`
+    or the call raises, stamped when it ends. Made by :meth:`Emitter.timer <ingest.sdk.emitter.Emitter.timer>`
     and :meth:`BoundDistribution.timer <ingest.sdk.instruments.BoundDistribution.timer>`.
     """
 
-    __slots__ = ("_append", "_series", "_start")
+    __slots__ = ("_record", "_start")
 
-    def __init__(self, append: Append, series: Series) -> None:
-        self._append = append
-        self._series = series
+    def __init__(self, record: Record) -> None:
+        self._record = record  # of the series (PointBuffer.recorder)
         self._start = 0.0
 
     def __enter__(self) -> Timer:
@@ -40,7 +36,7 @@ class Timer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._append(self._series, (time.perf_counter() - self._start) * 1000.0, time_ns() // 1_000_000)
+        self._record((time.perf_counter() - self._start) * 1000.0)
 
     async def __aenter__(self) -> Timer:
         return self.__enter__()
@@ -49,7 +45,7 @@ class Timer:
         self.__exit__()
 
     def __call__(self, func: F) -> F:
-        append, series = self._append, self._series
+        record = self._record
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
@@ -58,7 +54,7 @@ class Timer:
                 try:
                     return await func(*args, **kwargs)
                 finally:
-                    append(series, (time.perf_counter() - start) * 1000.0, time_ns() // 1_000_000)
+                    record((time.perf_counter() - start) * 1000.0)
 
             return cast(F, timed_async)
 
@@ -68,6 +64,6 @@ class Timer:
             try:
                 return func(*args, **kwargs)
             finally:
-                append(series, (time.perf_counter() - start) * 1000.0, time_ns() // 1_000_000)
+                record((time.perf_counter() - start) * 1000.0)
 
         return cast(F, timed)
