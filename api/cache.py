@@ -1,17 +1,18 @@
 """The query cache: answers of ``GET /api/v1/query`` (and each query of a batch) cut into parts at
-aligned boundaries, each closed part kept in L1 (this process, api/l1cache.py) and L2 (Redis,
-api/l2cache.py), the open edge read from ClickHouse every time.
+aligned boundaries, kept in L1 (this process, api/l1cache.py) and, once settled, L2 (Redis,
+api/l2cache.py).
 
-Parts: a query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
+Parts: a range is first moved to window boundaries (``start`` and ``end`` rounded up to a multiple
+of the window: the same windows start inside), so requests a few milliseconds apart share their
+parts. A query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
 every query of that step shares them) and at the last step boundary before the settle horizon (its
 windows emitted and stored). A query without a step is one bucket over the whole range, one part.
-Settled parts are kept in L1 and L2; the open edge after the horizon in L1 only, at most
-:data:`OPEN_TTL_S` and until a window it holds is stored: so under load the open edge is read from
-ClickHouse about once a second per query, not once per request, and new windows show as soon as the
-sink stores them. A range is first moved to window boundaries (``start`` and ``end`` rounded up to a
-multiple of the window: the same windows start inside), so requests a few milliseconds apart share
-their parts. Consecutive parts not found in a cache are read in one ClickHouse query, and identical
-reads running at once are one read (request coalescing).
+Settled parts are kept in L1 and L2; the open edge after the horizon in L1 only, until a window it
+holds is stored (the sink's message drops it) and at most :data:`OPEN_TTL_S` (a bound on what a lost
+message could cost): so under load the open edge is read from ClickHouse about once per stored
+window and query, not once per request, and new windows show as soon as the sink stores them.
+Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads running
+at once are one read (request coalescing).
 
 Staleness: the sink publishes every (metric, service, window) it stored, late corrections
 included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
@@ -74,7 +75,7 @@ log = logging.getLogger("perfpulse.api.cache")
 
 BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
-OPEN_TTL_S = 1.0  # L1 lifetime of an open edge's answer (dropped sooner when a window of it is stored)
+OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
 

@@ -4,8 +4,9 @@ The notifier may run in another process, so the API never touches a live notifie
 state the notifier saved (cached per saved version) through
 :class:`~alerting.notify.view.NotifierView`, and asks for changes by queueing commands in storage.
 Reads share one view for :data:`VIEW_TTL_S` (dashboards poll alerts and silences: any number of
-them cost one storage read a second); a command queued here drops it, so this process reads its own
-writes, and waiting for a command's outcome always reads storage.
+them cost one storage read a second), then serve it while a new one is read (stale-while-revalidate,
+up to :data:`~api.ttlcache.POLL_STALE_S`); a command queued here drops it, so this process reads its
+own writes, and waiting for a command's outcome always reads storage.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from typing import Any
 
 from alerting.notify.view import NotifierView, state_document
-from api.ttlcache import TtlCache
+from api.ttlcache import POLL_STALE_S, TtlCache
 from schemas.notifier import CommandKind, NotifierCommand
 from storage import Store
 from storage.alerts import commands_since, load_notifier_state, queue_command
@@ -33,7 +34,7 @@ class NotifierAccess:
         self.store = store
         self.name = name
         self._cached: tuple[int, dict[str, Any]] | None = None  # (version, parsed state)
-        self._views = TtlCache[NotifierView](VIEW_TTL_S, 1)
+        self._views = TtlCache[NotifierView](VIEW_TTL_S, 1, stale_s=POLL_STALE_S)
 
     def _state(self) -> dict[str, Any] | None:
         loaded = load_notifier_state(self.store, self.name)

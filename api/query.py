@@ -124,7 +124,11 @@ async def run_query(
     context: ApiContext, cache: QueryCache, spec: QuerySpec, start_ms: int, end_ms: int
 ) -> tuple[dict[str, Any], Answer]:
     """The body of ``GET /api/v1/query`` for ``spec`` over ``[start_ms, end_ms)`` and how it was
-    answered; a 400 when percentiles of a counter are asked."""
+    answered; a 400 when percentiles of a counter are asked. The range is answered, and said, with
+    its ends rounded up to window boundaries: the same windows start inside, and requests of one
+    window period get the same body (one ETag, one compression)."""
+    window = context.window_ms
+    start_ms, end_ms = -(-start_ms // window) * window, -(-end_ms // window) * window
     answer = await cache.answer(spec, start_ms, end_ms, functools.partial(_read, context, spec))
     if answer.counter and any(s in QUANTILES for s in spec.stats):
         raise ApiError.bad_param(

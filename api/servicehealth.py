@@ -44,7 +44,7 @@ Answer = dict[str, Any]
 
 async def _cache(request: Request) -> TtlCache[Answer]:
     """The app's cache of health answers."""
-    return app_ttl_cache(request, "service_health", CACHE_TTL_S, CACHE_ENTRIES)
+    return app_ttl_cache(request, "service_health", CACHE_TTL_S, CACHE_ENTRIES, stale_s=0.0)  # at most 1 s old
 
 
 def _instances(values: list[str] | None) -> tuple[str, ...]:

@@ -16,26 +16,36 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 
-__all__ = ["POLL_ENTRIES", "POLL_TTL_S", "TtlCache", "app_ttl_cache"]
+__all__ = ["POLL_ENTRIES", "POLL_STALE_S", "POLL_TTL_S", "TtlCache", "app_ttl_cache"]
 
 # Reads dashboards and load balancers poll (services, metrics, logs, a trace): kept a second, so any
-# number of clients cost one storage read per second and question.
+# number of clients cost one storage read per second and question; for POLL_STALE_S more the kept
+# answer is served while one new read runs, so no client waits for a read of a polled question.
 POLL_TTL_S = 1.0
+POLL_STALE_S = 10.0
 POLL_ENTRIES = 1_024
 
 V = TypeVar("V")
 
 
 class TtlCache(Generic[V]):
-    """Answers by key, each computed at most once per ``ttl_s`` (``clock``: seconds, monotonic)."""
+    """Answers by key, each computed at most once per ``ttl_s`` (``clock``: seconds, monotonic).
 
-    def __init__(self, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
-        if ttl_s <= 0 or max_entries < 1:
-            raise ValueError(f"cannot build a cache of ttl {ttl_s!r} s and {max_entries!r} entries")
+    With ``stale_s``, an answer past ``ttl_s`` but younger than ``ttl_s + stale_s`` is still served
+    while one computation of its key runs in the background (stale-while-revalidate); its result, when
+    it succeeds, is the next answer. A failed refresh keeps the old answer until it is too old."""
+
+    def __init__(
+        self, ttl_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic, *, stale_s: float = 0.0
+    ) -> None:
+        if ttl_s <= 0 or max_entries < 1 or stale_s < 0:
+            raise ValueError(f"cannot build a cache of ttl {ttl_s!r} s, {max_entries!r} entries, stale {stale_s!r} s")
         self.ttl_s = ttl_s
+        self.stale_s = stale_s
         self.max_entries = max_entries
         self._clock = clock
         self._entries: dict[Hashable, tuple[float, asyncio.Future[V]]] = {}  # key -> (computed at, answer)
+        self._refreshing: dict[Hashable, asyncio.Future[V]] = {}  # key -> its background computation
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -44,6 +54,10 @@ class TtlCache(Generic[V]):
         """The answer for ``key``: the one kept if computed less than ``ttl_s`` ago, else ``compute()``'s."""
         now = self._clock()
         entry = self._entries.get(key)
+        if entry is not None and now - entry[0] >= self.ttl_s and self._servable(entry, now):
+            if key not in self._refreshing:
+                self._refresh(key, compute, now)
+            return entry[1].result()
         if entry is None or now - entry[0] >= self.ttl_s:
             self._make_room(now)
             entry = (now, asyncio.ensure_future(compute()))
@@ -56,9 +70,29 @@ class TtlCache(Generic[V]):
                 del self._entries[key]
             raise
 
+    def _servable(self, entry: tuple[float, asyncio.Future[V]], now: float) -> bool:
+        """Whether an answer past its ttl may still be served while a new one is computed."""
+        at, answer = entry
+        return (
+            now - at < self.ttl_s + self.stale_s and answer.done() and not answer.cancelled() and not answer.exception()
+        )
+
+    def _refresh(self, key: Hashable, compute: Callable[[], Awaitable[V]], now: float) -> None:
+        future = asyncio.ensure_future(compute())
+        self._refreshing[key] = future
+
+        def done(finished: asyncio.Future[V]) -> None:
+            if self._refreshing.get(key) is finished:
+                del self._refreshing[key]
+            if not finished.cancelled() and finished.exception() is None and key in self._entries:
+                self._entries[key] = (now, finished)
+
+        future.add_done_callback(done)
+
     def clear(self) -> None:
         """Forget every answer: the next request of each key computes it again."""
         self._entries.clear()
+        self._refreshing.clear()
 
     def _make_room(self, now: float) -> None:
         if len(self._entries) < self.max_entries:
@@ -70,7 +104,11 @@ class TtlCache(Generic[V]):
 
 
 def app_ttl_cache(
-    request: Request, name: str, ttl_s: float | None = None, max_entries: int = POLL_ENTRIES
+    request: Request,
+    name: str,
+    ttl_s: float | None = None,
+    max_entries: int = POLL_ENTRIES,
+    stale_s: float = POLL_STALE_S,
 ) -> TtlCache[Any]:
     """The app's cache called ``name``, made at its first use (one per app, shared by its requests);
     ``ttl_s`` defaults to :data:`POLL_TTL_S`."""
@@ -79,5 +117,5 @@ def app_ttl_cache(
         state.ttl_caches = {}
     caches: dict[str, TtlCache[Any]] = state.ttl_caches
     if name not in caches:
-        caches[name] = TtlCache[Any](POLL_TTL_S if ttl_s is None else ttl_s, max_entries)
+        caches[name] = TtlCache[Any](POLL_TTL_S if ttl_s is None else ttl_s, max_entries, stale_s=stale_s)
     return caches[name]

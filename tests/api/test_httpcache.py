@@ -91,6 +91,11 @@ def test_a_repeated_answer_is_compressed_once(client: TestClient, monkeypatch: p
     wires = [_wire(client, "br", params) for _ in range(3)]
     assert encoded == ["br"] and wires[0] == wires[1] == wires[2]
     assert _wire(client, "gzip", params) != wires[0] and encoded == ["br", "gzip"]
+    # a large POST answer (a batch) is kept compressed by its hash as well
+    batch = {"queries": [{**params, "stats": ["p90", "count"]}] * 2}
+    sent = [client.post("/api/v1/query/batch", json=batch, headers={"Accept-Encoding": "br"}) for _ in range(3)]
+    assert all(r.headers["content-encoding"] == "br" for r in sent) and sent[0].content == sent[2].content
+    assert len(sent[0].content) >= 16 * 1024 and encoded == ["br", "gzip", "br"]
 
 
 def test_small_answers_are_not_compressed(client: TestClient) -> None:

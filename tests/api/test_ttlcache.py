@@ -99,3 +99,53 @@ def test_entries_are_bounded_expired_first_then_oldest() -> None:
 def test_refuses_a_cache_that_cannot_hold_anything() -> None:
     with pytest.raises(ValueError, match="cannot build a cache of ttl 0"):
         TtlCache[int](0, 10)
+
+
+def test_a_stale_answer_is_served_while_one_refresh_runs() -> None:
+    async def scenario() -> None:
+        clock, compute = Clock(), Counter()
+        cache = TtlCache[int](1.0, 10, clock, stale_s=10.0)
+        assert await cache.get("a", compute) == 1
+        clock.now += 2.0  # past the ttl, within the stale time
+        compute.release.clear()
+        assert [await cache.get("a", compute) for _ in range(5)] == [1] * 5  # no caller waits
+        await asyncio.sleep(0)  # the refresh starts
+        assert compute.runs == 2  # one refresh for all of them
+        compute.release.set()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert await cache.get("a", compute) == 2 and compute.runs == 2
+        clock.now += 1.0 + 10.0  # too old to serve: callers wait for a new answer
+        assert await cache.get("a", compute) == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_refresh_keeps_the_stale_answer_and_clear_drops_both() -> None:
+    async def scenario() -> None:
+        clock = Clock()
+        cache = TtlCache[int](1.0, 10, clock, stale_s=10.0)
+        assert await cache.get("a", Counter()) == 1
+
+        async def failing() -> int:
+            raise RuntimeError("storage unavailable")
+
+        clock.now += 2.0
+        assert await cache.get("a", failing) == 1
+        await asyncio.sleep(0)
+        assert await cache.get("a", failing) == 1  # the refresh failed: still the old answer
+        release = asyncio.Event()
+
+        async def held() -> int:
+            await release.wait()
+            return 7
+
+        clock.now += 0.5
+        await asyncio.sleep(0)
+        assert await cache.get("a", held) == 1  # starts a refresh that outlives clear()
+        cache.clear()
+        release.set()
+        await asyncio.sleep(0)
+        assert await cache.get("a", Counter()) == 1 and len(cache) == 1  # computed afresh, not the held one
+
+    asyncio.run(scenario())
