@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from ingest.sdk.emitter import Emitter
 from schemas import MetricKind, Span, SpanKind, SpanStatus
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 
 __all__ = [
     "SERVICES",
@@ -314,6 +315,7 @@ async def run_demo(
     *,
     tick_s: float = 0.1,
     schedule: IncidentSchedule | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> DemoStats:
     """Emit the three services' traffic at ``rate_per_s`` requests per second until ``stop`` is set
     (forever without one), then flush and return what was produced. A random seed is drawn when
@@ -324,7 +326,9 @@ async def run_demo(
     schedule = IncidentSchedule(seed) if schedule is None else schedule
     stop = asyncio.Event() if stop is None else stop
     emitters = {
-        p.name: Emitter(p.name, bootstrap, topic_prefix=topic_prefix, labels={"instance": f"127.0.0.1:{p.port}"})
+        p.name: Emitter(
+            p.name, bootstrap, topic_prefix=topic_prefix, labels={"instance": f"127.0.0.1:{p.port}"}, security=security
+        )
         for p in SERVICES
     }
     started = last = time.monotonic()

@@ -180,4 +180,6 @@ async def run_demo_for(settings: Settings, rate: float, seconds: float | None) -
     _stop_on_signals(stop)
     if seconds is not None:
         asyncio.get_running_loop().call_later(seconds, stop.set)
-    await run_demo(settings.kafka_bootstrap, settings.topic_prefix, rate_per_s=rate, stop=stop)
+    await run_demo(
+        settings.kafka_bootstrap, settings.topic_prefix, rate_per_s=rate, stop=stop, security=settings.kafka_security
+    )

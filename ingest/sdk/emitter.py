@@ -47,6 +47,7 @@ from ingest.sdk.timer import Timer
 from ingest.sdk.tracing import ActiveSpan, SpanContext, current_context, fit_attributes
 from schemas import Limits, LogRecord, MetricKind, Redactor, Span, SpanKind, Topics
 from schemas.checks import check_labels, check_metric_name, check_service, check_timestamp
+from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 from schemas.log_envelope import MAX_LOGS_PER_RECORD, pack_logs, parse_level, redact_log
 from schemas.span_envelope import MAX_SPANS_PER_RECORD, pack_spans, redact_span
 
@@ -91,13 +92,15 @@ class Emitter:
         max_span_buffer: int = 20_000,
         max_log_buffer: int = 20_000,
         redactor: Redactor = Redactor(),  # noqa: B008 - frozen dataclass, safe as a default
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         """``batch_size``: points per Kafka record; ``linger_ms``: longest wait before a partial
         record is sent; ``max_buffer``: points held while Kafka is slow or down;
         ``request_timeout_s``: per attempt to reach Kafka; ``exit_timeout_s``: how long the atexit
         flush may take; ``max_span_buffer``/``max_log_buffer``: spans and log records held while
         Kafka is slow or down; ``redactor``: masks secrets in span tags, span logs and log records
-        before they leave the process. Starts the background thread."""
+        before they leave the process; ``security``: how to reach Kafka (SASL, TLS; see
+        :class:`~schemas.kafka_security.KafkaSecurity`). Starts the background thread."""
         if (problem := check_service(service, limits)) is not None:
             raise ValueError(f"cannot create emitter: {problem}")
         default_labels = dict(labels or {})
@@ -142,8 +145,9 @@ class Emitter:
             Lane("log records", self._logs, _send_logs),
         ]
         self._sender = Sender(
-            service, self._lanes, bootstrap, self.topics, linger_ms=linger_ms, request_timeout_s=request_timeout_s
-        )
+            service, self._lanes, bootstrap, self.topics,
+            linger_ms=linger_ms, request_timeout_s=request_timeout_s, security=security,
+        )  # fmt: skip
         # The unbound calls' instruments, read without a lock (a dict lookup is atomic); bounded.
         self._distributions: dict[CallKey, BoundDistribution] = {}
         self._counters: dict[CallKey, BoundCounter] = {}

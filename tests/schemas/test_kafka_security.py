@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from alerting.rules import State
 from infra import LocalKafka
 from infra.kafka import SecureListeners
+from ingest import Emitter
 from ingest.producer import KafkaUnavailable, RecordProducer
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_stage, stream_stage
@@ -146,6 +147,18 @@ async def test_records_go_both_ways_through_sasl_and_the_password_is_never_logge
     batch = await _round_trip(secure_broker.sasl_bootstrap, _sasl(mechanism))
     assert batch.service == "secure-svc" and batch.series[0].values.tolist() == [1.0, 3.0]
     assert caplog.records and PASSWORD not in caplog.text
+
+
+async def test_the_sdk_emitter_sends_through_scram(secure_broker: SecureBroker) -> None:
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    security = _sasl("SCRAM-SHA-256")
+    await ensure_topics(secure_broker.sasl_bootstrap, topics, partitions=1, security=security)
+    with Emitter("sdk-svc", secure_broker.sasl_bootstrap, topic_prefix=topics.prefix, security=security) as emitter:
+        emitter.observe("lat", 42.0)
+        assert await asyncio.to_thread(emitter.flush, 30)
+    decoded = decode_metrics_record(await _first_value(secure_broker.sasl_bootstrap, topics.metrics, security))
+    assert isinstance(decoded, MetricBatch) and decoded.service == "sdk-svc"
+    assert decoded.series[0].values.tolist() == [42.0]
 
 
 async def test_records_go_both_ways_through_tls_with_a_client_certificate(secure_broker: SecureBroker) -> None:
