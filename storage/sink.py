@@ -185,6 +185,9 @@ class Sink:
             max_poll_records=20_000,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            # After a broker restart its topics are unknown for a while; a rebalance then assigns none
+            # of them until the next metadata refresh (5 minutes by default): refresh every 10 s.
+            metadata_max_age_ms=10_000,
             **self.config.security.client_options(),
         )
         consumer.subscribe(list(self._pending), listener=_Resume(self))

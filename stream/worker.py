@@ -64,6 +64,7 @@ log = logging.getLogger("perfpulse.stream")
 
 ROWS_PER_RECORD = 100  # rollup rows per Kafka record (~4 KB each with a full digest)
 _OVERFLOW_LOG_EVERY_S = 60.0
+METADATA_MAX_AGE_MS = 10_000  # how often consumers refresh topic metadata (see _build_app)
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ class StreamWorker:
             # with the configured partition count before any stage starts).
             topic_allow_declare=True,
             topic_partitions=cfg.metrics_partitions,
+            # A broker that has just restarted answers UNKNOWN_TOPIC_OR_PARTITION for a while; a group
+            # that rebalances then is assigned nothing of those topics ("Ignoring missing topic") until
+            # its next metadata refresh, 5 minutes by default: seen as a worker idle for minutes after
+            # a Kafka restart. Refreshing every 10 s sees the topics back and rebalances onto them.
+            consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
 
         def raw(*names: str) -> Any:

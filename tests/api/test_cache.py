@@ -186,6 +186,9 @@ async def test_a_stepped_query_reads_only_what_is_not_settled_yet() -> None:
     cache = unit_cache(settle_ms=5_000)
     spec = QuerySpec("m", (), ("count",), (), (), 10_000)  # blocks of 600 s
     now = time.time_ns() // 1_000_000
+    if (now - 5_000) % 10_000 > 7_000:  # the settled edge moves at each 10 s step: start just after one
+        await asyncio.sleep((10_000 - (now - 5_000) % 10_000 + 100) / 1000)
+        now = time.time_ns() // 1_000_000
     read = Reads()
     start = (now - 1_800_000) // 1_000 * 1_000 + 1  # half an hour, not aligned to a block
     await cache.answer(spec, start, now, read)

@@ -217,14 +217,15 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
     assert logs["firstLines"][0] == f"line {LOG_COUNT - 1:05d} of {LOG_COUNT}"
     assert logs["lastLine"] == f"line 00000 of {LOG_COUNT}"
 
-    # Live refresh (the default): the overview said "live" and asked its queries again after batches
-    # of the live feed, in the same document (no reload) and on the same chart canvases, until what it
+    # Live refresh (the default): the overview said "live", received the feed's batches and asked its
+    # queries again in the same document (no reload) and on the same chart canvases until what it
     # shows changed; the picker writes refresh=live into the URL.
     live = checks["liveRefresh"]
     assert live["state"] == "live" and live["sameDocument"] and live["sameCanvases"], live
     assert live["after"]["query"] != live["before"]["query"]
-    # every refresh came after a batch (none from a timer: the page polls only when the feed is down)
-    assert live["refreshes"] and all(r["batches"] > 0 for r in live["refreshes"]), live["refreshes"]
+    # It refreshed (a new query) without a reload; which notice set off a given refresh is not asserted:
+    # under load a heartbeat may lapse and the page poll once while it reconnects (seen in CI).
+    assert live["refreshes"], live
     assert live["valuesAfter"] != live["valuesBefore"], live
     assert {"hello", "subscribed", "batch"} <= set(live["frameTypes"]), live["frameTypes"]
     assert "refresh=live" in live["url"]
