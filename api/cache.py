@@ -57,6 +57,7 @@ from api.cachemetrics import (
 )
 from api.l1cache import L1Cache
 from api.l2cache import L2Cache
+from api.params import window_bounds
 from schemas.events import StoredWindow, decode_stored
 
 __all__ = [
@@ -191,8 +192,7 @@ class QueryCache:
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
         """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored
         window starts in between, so the answer is the same), cut at blocks and at the settled edge."""
-        window = self.config.window_ms
-        start_ms, end_ms = -(-start_ms // window) * window, -(-end_ms // window) * window
+        start_ms, end_ms = window_bounds(start_ms, end_ms, self.config.window_ms)
         if start_ms >= end_ms:
             return []
         cuts = {start_ms, end_ms}

@@ -22,6 +22,7 @@ __all__ = [
     "time_range",
     "timestamp_param",
     "whole_seconds",
+    "window_bounds",
 ]
 
 _ZERO_TRACE = "0" * 32
@@ -78,11 +79,16 @@ def time_range(
     return start_ms, end_ms
 
 
+def window_bounds(start_ms: int, end_ms: int, window_ms: int) -> tuple[int, int]:
+    """``[start_ms, end_ms)`` with both ends rounded up to a multiple of ``window_ms``: no window
+    starting at such a multiple lies in between, so windows selected by their start are the same."""
+    return -(-start_ms // window_ms) * window_ms, -(-end_ms // window_ms) * window_ms
+
+
 def whole_seconds(bounds: tuple[int, int]) -> tuple[int, int]:
     """``bounds`` (epoch ms) rounded up to whole seconds: polled reads whose ranges differ by a few
     milliseconds (``end`` defaults to now) share one answer, kept a second."""
-    start_ms, end_ms = bounds
-    return -(-start_ms // 1_000) * 1_000, -(-end_ms // 1_000) * 1_000
+    return window_bounds(*bounds, 1_000)
 
 
 def duration_param(name: str, value: str) -> int:

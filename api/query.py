@@ -14,7 +14,7 @@ from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
 from api.httpcache import answer_headers
 from api.models import QueryResult
-from api.params import csv_param, duration_param, time_range
+from api.params import csv_param, duration_param, time_range, window_bounds
 from api.responses import FastJSONResponse
 from api.stats import bucket_stats
 from schemas.limits import LABEL_KEY_PATTERN
@@ -127,8 +127,7 @@ async def run_query(
     answered; a 400 when percentiles of a counter are asked. The range is answered, and said, with
     its ends rounded up to window boundaries: the same windows start inside, and requests of one
     window period get the same body (one ETag, one compression)."""
-    window = context.window_ms
-    start_ms, end_ms = -(-start_ms // window) * window, -(-end_ms // window) * window
+    start_ms, end_ms = window_bounds(start_ms, end_ms, context.window_ms)
     answer = await cache.answer(spec, start_ms, end_ms, functools.partial(_read, context, spec))
     if answer.counter and any(s in QUANTILES for s in spec.stats):
         raise ApiError.bad_param(
