@@ -126,6 +126,7 @@ def stream_stage(settings: Settings, metrics_partitions: int) -> StreamStage:
             metrics_partitions=metrics_partitions,
             rules_path=settings.rules,
             caps=SeriesCaps(settings.max_series_per_window, settings.max_series_per_service),
+            faust_dir=settings.data_dir / "stream",
         )
     )
 

@@ -80,6 +80,7 @@ class StreamConfig:
     rules_path: Path | None = None  # alert rules file, evaluated at window closes; None: no alerting
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how Faust and the restore reach Kafka
     caps: SeriesCaps = field(default_factory=SeriesCaps)  # series per window (stream/caps.py)
+    faust_dir: Path = Path(".perfpulse/stream")  # Faust's own files (table metadata; the store is memory)
 
     @property
     def tick_every_ms(self) -> int:
@@ -113,11 +114,14 @@ class StreamWorker:
 
     def _build_app(self) -> faust.App:
         cfg = self.config
+        cfg.faust_dir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
         app = faust.App(
             cfg.group,
             broker=";".join(f"kafka://{host}" for host in cfg.bootstrap.split(",")),
             broker_credentials=cfg.security.faust_credentials(),
             store="memory://",
+            # Faust's default is "<app id>-data" in the working directory.
+            datadir=str(cfg.faust_dir),
             key_serializer="raw",
             value_serializer="raw",
             web_enabled=False,
