@@ -31,15 +31,32 @@ export function alertsOf(service: string, alerts: readonly Alert[]): Alert[] {
   );
 }
 
+/** One line per rule of ``alerts``: its instances counted by state, firing first, e.g. "alert
+ * p95_slow: 3 firing, 1 pending" (a rule grouped by instance or path fires once per group). */
+export function alertLines(alerts: readonly Alert[]): string[] {
+  const byRule = new Map<string, Map<string, number>>();
+  for (const a of alerts) {
+    const states = byRule.get(a.rule) ?? new Map<string, number>();
+    states.set(a.state, (states.get(a.state) ?? 0) + 1);
+    byRule.set(a.rule, states);
+  }
+  return [...byRule.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([rule, states]) => {
+      const counts = [...states.entries()].sort(([a], [b]) => stateOrder(a) - stateOrder(b)).map(([state, n]) => `${n} ${state}`);
+      return `alert ${rule}: ${counts.join(", ")}`;
+    });
+}
+
+const stateOrder = (state: string) => (state === "firing" ? 0 : state === "pending" ? 1 : 2);
+
 export function judge(service: ServiceSummary, alerts: readonly Alert[]): HealthVerdict {
   const red = redOf(service);
   const mine = alertsOf(service.service, alerts);
   const reasons: string[] = [];
   let failing = false;
-  for (const a of mine) {
-    reasons.push(`${a.state} alert ${a.rule}`);
-    if (a.state === "firing" && a.severity === "critical") failing = true;
-  }
+  for (const a of mine) if (a.state === "firing" && a.severity === "critical") failing = true;
+  reasons.push(...alertLines(mine));
   if (red && red.requests > 0) {
     if (red.error_rate >= FAILING_ERROR_RATE) failing = true;
     if (red.error_rate >= TARGETS.errorRate) reasons.push(`errors ${(red.error_rate * 100).toFixed(2)} % ≥ 0.1 %`);

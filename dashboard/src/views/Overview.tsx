@@ -119,7 +119,13 @@ const HealthGrid = memo(function HealthGrid({ services, alerts }: { services: Se
               <dt>p95</dt>
               <dd>{formatMs(red?.p95)}</dd>
             </dl>
-            <div className="health-reasons">{verdict.reasons.join(" · ") || (red ? `from ${s.red ? LATENCY_METRIC : `${s.span_red?.basis} spans`}` : "no requests")}</div>
+            <ul className="health-reasons">
+              {verdict.reasons.length ? (
+                verdict.reasons.map((reason) => <li key={reason}>{reason}</li>)
+              ) : (
+                <li>{red ? `from ${s.red ? LATENCY_METRIC : `${s.span_red?.basis} spans`}` : "no requests"}</li>
+              )}
+            </ul>
             <div className="health-links">
               <Link href={hrefKeeping("/traces", params, { service: s.service })}>traces</Link>
               <Link href={hrefKeeping("/logs", params, { service: s.service })}>logs</Link>
