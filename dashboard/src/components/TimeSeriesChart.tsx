@@ -1,6 +1,8 @@
 // A time-series chart on uPlot: lines or filled areas, a y axis labelled with its unit, drag across
 // to zoom the whole page's range, click a point to drill down. New data is handed to the existing
-// plot (setData), so a refresh redraws without re-creating the chart: no flicker.
+// plot (setData), so a refresh redraws without re-creating the chart: no flicker. Buckets still open
+// (``openFrom``) are left out of the lines and drawn dashed over a shaded band, their legend values
+// marked "open window": a partial bucket must not read as a dip or a spike.
 import { memo, useEffect, useMemo, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -25,6 +27,7 @@ export interface TimeSeriesChartProps {
   onZoom?: (start: number, end: number) => void;
   onPick?: (t: number) => void;
   height?: number;
+  openFrom?: number | null; // epoch ms: buckets starting here or later are still open (partial figures)
 }
 
 function cssVar(name: string): string {
@@ -32,7 +35,7 @@ function cssVar(name: string): string {
 }
 
 function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
-  const { title, unit, x, series, format, thresholds, xRange, onZoom, onPick, height = 180 } = props;
+  const { title, unit, x, series, format, thresholds, xRange, onZoom, onPick, height = 180, openFrom = null } = props;
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   // Callbacks go through refs: a new closure each render must not rebuild the chart.
@@ -43,10 +46,18 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
 
   const shape = series.map((s) => `${s.label}|${s.color}|${s.fill ? 1 : 0}|${s.dash ? 1 : 0}`).join(",");
   const theme = useTheme();
+  const openIdx = openFrom == null ? -1 : x.findIndex((t) => t >= openFrom);
   const data = useMemo<uPlot.AlignedData>(
-    () => [x.map((t) => t / 1000), ...series.map((s) => s.values)] as uPlot.AlignedData,
-    [x, series],
+    () =>
+      [
+        x.map((t) => t / 1000),
+        ...series.map((s) => (openIdx < 0 ? s.values : s.values.map((v, i) => (i >= openIdx ? null : v)))),
+      ] as uPlot.AlignedData,
+    [x, series, openIdx],
   );
+  // The open buckets' own values, for the dashed segments and the legend (the lines leave them out).
+  const open = useRef({ series, openIdx });
+  open.current = { series, openIdx };
 
   useEffect(() => {
     const el = host.current;
@@ -82,7 +93,11 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
           dash: s.dash ? [4, 4] : undefined,
           spanGaps: false,
           points: { show: false },
-          value: (_u, v) => callbacks.current.format(v),
+          value: (_u, v, sidx, idx) => {
+            const { series: all, openIdx: from } = open.current;
+            if (idx == null || from < 0 || idx < from) return callbacks.current.format(v);
+            return `${callbacks.current.format(all[sidx - 1]?.values[idx] ?? null)} (open window)`;
+          },
         })),
       ],
       hooks: {
@@ -96,6 +111,7 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
           },
         ],
         draw: [
+          (u) => drawOpen(u, open.current.series, open.current.openIdx),
           (u) => {
             const lines = callbacks.current.thresholds ?? [];
             if (!lines.length) return;
@@ -155,10 +171,16 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
   }, [data, xRange.start, xRange.end]);
 
   const points = series.reduce((n, s) => n + s.values.filter((v) => v != null).length, 0);
+  const openStart = openIdx < 0 ? null : x[openIdx];
   return (
-    <figure className="chart" data-chart={title} data-points={points}>
+    <figure className="chart" data-chart={title} data-points={points} data-open-from={openStart ?? ""}>
       <figcaption>
         {title} <span className="unit">({unit})</span>
+        {openStart != null && (
+          <span className="open-note" title="This bucket's windows are still arriving: its figures are partial, so it is drawn apart.">
+            dashed from {new Date(openStart).toLocaleTimeString(undefined, { hour12: false })}: window still open, partial
+          </span>
+        )}
       </figcaption>
       <div ref={host} className="chart-canvas" />
       {points === 0 && <div className="chart-empty">No data in this range</div>}
@@ -167,3 +189,48 @@ function TimeSeriesChartImpl(props: TimeSeriesChartProps) {
 }
 
 export const TimeSeriesChart = memo(TimeSeriesChartImpl);
+
+/** The open buckets: a shaded band from the first open bucket to the right edge, and each series'
+ * values there dashed, joined to its last complete value. */
+function drawOpen(u: uPlot, series: readonly ChartSeries[], openIdx: number) {
+  if (openIdx < 0) return;
+  const xs = u.data[0];
+  const left = Math.max(u.bbox.left, u.valToPos(xs[openIdx] as number, "x", true));
+  const right = u.bbox.left + u.bbox.width;
+  if (left >= right) return;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip(); // a partial value past the complete ones' scale stays inside the plot
+  ctx.fillStyle = cssVar("--grid");
+  ctx.globalAlpha = 0.5;
+  ctx.fillRect(left, u.bbox.top, right - left, u.bbox.height);
+  ctx.globalAlpha = 1;
+  ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+  ctx.lineWidth = 1.5 * devicePixelRatio;
+  for (const s of series) {
+    ctx.strokeStyle = s.color;
+    ctx.fillStyle = s.color;
+    ctx.beginPath();
+    let drawn = 0;
+    for (let i = Math.max(0, openIdx - 1); i < s.values.length; i += 1) {
+      const v = s.values[i];
+      if (v == null) continue;
+      const px = u.valToPos(xs[i] as number, "x", true);
+      const py = u.valToPos(v, "y", true);
+      if (drawn === 0) ctx.moveTo(px, py);
+      else ctx.lineTo(px, py);
+      drawn += 1;
+    }
+    ctx.stroke();
+    for (let i = openIdx; i < s.values.length; i += 1) {
+      const v = s.values[i];
+      if (v == null) continue;
+      ctx.beginPath();
+      ctx.arc(u.valToPos(xs[i] as number, "x", true), u.valToPos(v, "y", true), 2.5 * devicePixelRatio, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  ctx.restore();
+}

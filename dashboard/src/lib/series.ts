@@ -9,6 +9,19 @@ export function bucketStarts(start: number, end: number, stepMs: number): number
   return out;
 }
 
+// After a bucket's end its last window still takes points for the stream's grace (2 s by default)
+// and is stored within the sink's flush (1 s): until then the bucket counts only part of its requests.
+export const STORE_LAG_MS = 5_000;
+
+/** The start of the first bucket of ``x`` that is still open (its end is after ``now`` less
+ * :data:`STORE_LAG_MS`, or after the range's ``end``, which cuts it): its figures are partial, a
+ * rate dips and a ratio jumps. Null when every bucket is complete. */
+export function openFrom(x: readonly number[], stepMs: number, end: number, now: number): number | null {
+  const complete = Math.min(end, now - STORE_LAG_MS);
+  const open = x.find((t) => t + stepMs > complete);
+  return open ?? null;
+}
+
 /** The values of ``stat`` of one series at each of ``x`` (null for a bucket the API did not return). */
 export function column(series: QuerySeries | undefined, stat: Stat, x: readonly number[]): (number | null)[] {
   const byT = new Map<number, number | null>();

@@ -11,7 +11,7 @@ import * as api from "../lib/api";
 import { formatBytes, formatCount, formatMs, formatPercent, formatRate } from "../lib/format";
 import { judge, redOf, TARGETS } from "../lib/health";
 import { hrefKeeping, navigate, setParams, useLocation } from "../lib/router";
-import { bucketStarts, colorFor, column, groupValues, seriesOf } from "../lib/series";
+import { bucketStarts, colorFor, column, groupValues, openFrom, seriesOf } from "../lib/series";
 import { chooseStep, serializeRange } from "../lib/timeRange";
 import type { Cell } from "../lib/heatmap";
 import type { Alert, QueryResult, ServiceSummary } from "../lib/types";
@@ -52,6 +52,9 @@ export default function Overview() {
   );
   const services = useMemo(() => groupValues(lines.data, "service"), [lines.data]);
   const x = useMemo(() => bucketStarts(start, end, lines.data?.step_ms ?? stepMs), [start, end, stepMs, lines.data]);
+  const lineStep = lines.data?.step_ms ?? stepMs;
+  // Read when the answers change (a refresh brings new ones): the buckets still open at that moment.
+  const openAt = useMemo(() => openFrom(x, lineStep, end, Date.now()), [x, lineStep, end]);
   const gaugeQuery = `/api/v1/query?metric=${LATENCY_METRIC}&start=${start}&end=${end}&stats=p50,p95,p99&group_by=service`;
   return (
     <div className="overview">
@@ -91,8 +94,8 @@ export default function Overview() {
         </div>
       </section>
       <section className="two-up">
-        <RateChart lines={lines.data} services={services} x={x} r={r} stepMs={lines.data?.step_ms ?? stepMs} />
-        <ErrorChart byStatus={byStatus.data} services={services} x={x} r={r} stepMs={lines.data?.step_ms ?? stepMs} />
+        <RateChart lines={lines.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
+        <ErrorChart byStatus={byStatus.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
       </section>
       <TasksAndResources r={r} stepMs={stepMs} />
     </div>
@@ -212,15 +215,18 @@ interface GridChartProps {
   x: number[];
   r: ResolvedRange;
   stepMs: number;
+  openAt: number | null; // the first open bucket (partial figures), drawn apart
 }
 
-const RateChart = memo(function RateChart({ lines, services, x, r, stepMs }: GridChartProps & { lines: QueryResult | null }) {
+const RateChart = memo(function RateChart({ lines, services, x, r, stepMs, openAt }: GridChartProps & { lines: QueryResult | null }) {
   const series = useMemo(
     () => services.map((svc) => ({ label: svc, values: column(seriesOf(lines, "service", svc), "rate", x), color: colorFor(svc, services) })),
     [lines, services, x],
   );
   const onPick = useCallback((t: number) => drillTo(t, stepMs), [stepMs]);
-  return <TimeSeriesChart title="Request rate" unit="req/s" x={x} series={series} format={fmtRate} xRange={r} onZoom={zoom} onPick={onPick} />;
+  return (
+    <TimeSeriesChart title="Request rate" unit="req/s" x={x} series={series} format={fmtRate} xRange={r} onZoom={zoom} onPick={onPick} openFrom={openAt} />
+  );
 });
 
 /** Per bucket: the 5xx requests' share of all requests, both counts as the API returned them. */
@@ -241,7 +247,7 @@ export function errorPercent(byStatus: QueryResult | null, service: string, x: r
   });
 }
 
-const ErrorChart = memo(function ErrorChart({ byStatus, services, x, r, stepMs }: GridChartProps & { byStatus: QueryResult | null }) {
+const ErrorChart = memo(function ErrorChart({ byStatus, services, x, r, stepMs, openAt }: GridChartProps & { byStatus: QueryResult | null }) {
   const series = useMemo(
     () => services.map((svc) => ({ label: svc, values: errorPercent(byStatus, svc, x), color: colorFor(svc, services), fill: true })),
     [byStatus, services, x],
@@ -258,6 +264,7 @@ const ErrorChart = memo(function ErrorChart({ byStatus, services, x, r, stepMs }
       xRange={r}
       onZoom={zoom}
       onPick={onPick}
+      openFrom={openAt}
     />
   );
 });
