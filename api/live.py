@@ -177,17 +177,19 @@ def _sent(frame: Frame, transport: str, fmt: Format) -> None:
         SEND_LAG.labels(transport).observe(time.monotonic() - frame.oldest)
 
 
-async def _send(websocket: WebSocket, body: dict[str, Any], fmt: Format) -> None:
-    data = encode(body, fmt)
+async def _send(websocket: WebSocket, data: str | bytes) -> None:
     await (websocket.send_text(data) if isinstance(data, str) else websocket.send_bytes(data))
 
 
 async def _write(websocket: WebSocket, hub: LiveHub, conn: Connection, fmt: Format) -> None:
+    """Send ``conn``'s frames. A send waits only while this client's socket is not draining (the
+    server's write buffer over its high-water mark); the client's queue is bounded meanwhile."""
     async for frame in hub.frames(conn):
         if frame.kind == "close":
             return
         try:
-            await asyncio.wait_for(_send(websocket, frame.body, fmt), SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # no task per send, as wait_for makes
+                await _send(websocket, hub.encode(frame, fmt))
         except TimeoutError:
             conn.close(1013, f"a frame waited more than {SEND_TIMEOUT_S:.0f} s to be sent", "send_timeout")
             return
@@ -210,7 +212,7 @@ async def live(websocket: WebSocket) -> None:
     CONNECTIONS.labels("websocket").inc()
     try:
         await websocket.accept(subprotocol=protocol)
-        await _send(websocket, _hello(hub), fmt)
+        await _send(websocket, encode(_hello(hub), fmt))
         reader = asyncio.create_task(_read(websocket, hub, conn))
         writer = asyncio.create_task(_write(websocket, hub, conn, fmt))
         watcher = _watch_key(websocket.app, websocket.scope, conn)
@@ -244,10 +246,16 @@ def _hello(hub: LiveHub) -> dict[str, Any]:
     }
 
 
-def _sse(frame_kind: str, body: dict[str, Any]) -> bytes:
-    cursor = body.get("cursor")
+def _sse(frame_kind: str, cursor: str | None, data: str) -> bytes:
     head = f"id: {cursor}\n" if cursor else ""
-    return f"{head}event: {frame_kind}\ndata: ".encode() + orjson.dumps(body) + b"\n\n"
+    return f"{head}event: {frame_kind}\ndata: {data}\n\n".encode()
+
+
+def _sse_frame(hub: LiveHub, frame: Frame) -> bytes:
+    cursor = frame.cursor if frame.control is None else frame.control.get("cursor")
+    data = hub.encode(frame, Format.JSON)
+    assert isinstance(data, str)  # JSON frames are text
+    return _sse(frame.kind, cursor, data)
 
 
 _SSE_ANSWER = {
@@ -305,9 +313,9 @@ async def _stream(
     CONNECTIONS.labels("sse").inc()
     try:
         hello_body = {k: v for k, v in hello.items() if k != "cursor"}  # not an id: nothing was received yet
-        yield f"retry: {SSE_RETRY_MS}\n".encode() + _sse("hello", hello_body)
+        yield f"retry: {SSE_RETRY_MS}\n".encode() + _sse("hello", None, orjson.dumps(hello_body).decode())
         async for frame in hub.frames(conn):
-            yield _sse(frame.kind, frame.body)
+            yield _sse_frame(hub, frame)
             _sent(frame, "sse", Format.JSON)
             if frame.kind == "close":
                 return

@@ -20,9 +20,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from api.livefeed_encode import FrameCache, encode_result
 from api.livefeed_metrics import CLOSED, RESULT_QUERIES, RESULT_SECONDS, STORED_MESSAGES
 from api.livefeed_subs import AlertsSub, Cell, QuerySub, ServicesSub, cells_of, query_result, red_result, spec_key
-from api.livefeed_wire import Cursor, LiveInputError
+from api.livefeed_wire import Cursor, Format, LiveInputError, encode
 from schemas.events import StoredWindow, decode_stored
 from storage import Store, StoreError
 from storage.alerts import HistoryKey, HistoryQuery, alert_history
@@ -53,6 +54,7 @@ class LiveLimits:
     resume_s: float = 300.0  # results kept for resuming clients
     heartbeat_s: float = 15.0  # a heartbeat frame when nothing else went out for this long
     timeout_s: float = 45.0  # a WebSocket client silent for this long is closed
+    flush_s: float = 0.1  # results of a round wait at most this long for the rest of it before going out
 
 
 class LiveFull(Exception):
@@ -68,16 +70,38 @@ class Entry:
     body: dict[str, Any]
     at: float = field(default_factory=time.monotonic)  # when it was computed
     series: int = 1  # its size, in series (services), what bounds a frame
+    _encoded: dict[Format, bytes] = field(default_factory=dict)
+
+    def encoded(self, fmt: Format) -> bytes:
+        """``body`` in ``fmt``, encoded once whatever the connections it goes to."""
+        found = self._encoded.get(fmt)
+        if found is None:
+            found = self._encoded[fmt] = encode_result(self.body, fmt)
+        return found
 
 
 @dataclass(slots=True)
 class Frame:
-    """What a connection sends next: ``kind`` ``batch``, ``heartbeat``, a control reply or ``close``."""
+    """What a connection sends next: ``kind`` ``batch``, ``heartbeat``, a control reply or ``close``.
+    A batch is its results (``taken``: entry and the client's id) and ``cursor``; its dict ``body``
+    is made only when asked (SSE, tests): WebSocket frames are spliced from the shared encodings."""
 
     kind: str
-    body: dict[str, Any]
+    control: dict[str, Any] | None = None  # the body of any frame but a batch
+    taken: list[tuple[Entry, str]] = field(default_factory=list)
+    cursor: str = ""
     oldest: float | None = None  # monotonic time of the oldest result in a batch (send lag)
-    events: int = 0
+
+    @property
+    def events(self) -> int:
+        return len(self.taken)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self.control is not None:
+            return self.control
+        events = [{"sub": sub_id, "seq": entry.seq, **entry.body} for entry, sub_id in self.taken]
+        return {"type": "batch", "cursor": self.cursor, "events": events}
 
 
 class Connection:
@@ -94,6 +118,7 @@ class Connection:
         self._wake = asyncio.Event()
 
     def push(self, entry: Entry, sub_id: str) -> None:
+        """Queue a result; it goes out after :meth:`wake` (the hub wakes once per round, not per result)."""
         if self.closing is not None:
             return
         if len(self._queue) >= self.limits.max_queue:
@@ -101,6 +126,8 @@ class Connection:
             self.close(1013, why, "slow_consumer")
             return
         self._queue.append((entry, sub_id))
+
+    def wake(self) -> None:
         self._wake.set()
 
     def reply(self, body: dict[str, Any]) -> None:
@@ -124,7 +151,8 @@ class Connection:
         sent_at = time.monotonic()  # the transport sent its hello
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.limits.heartbeat_s)
+                async with asyncio.timeout(self.limits.heartbeat_s):  # no task per wait, as wait_for makes
+                    await self._wake.wait()
             self._wake.clear()
             while self._control:
                 yield Frame(str(self._control[0]["type"]), self._control.popleft())
@@ -151,10 +179,8 @@ class Connection:
                 series += self._queue[0][0].series
                 taken.append(self._queue.popleft())
             self.last_seq = taken[-1][0].seq
-            events = [{"sub": sub_id, "seq": entry.seq, **entry.body} for entry, sub_id in taken]
-            body = {"type": "batch", "cursor": f"{stream}.{self.last_seq}", "events": events}
             sent_at = time.monotonic()
-            yield Frame("batch", body, oldest=taken[0][0].at, events=len(events))
+            yield Frame("batch", taken=taken, cursor=f"{stream}.{self.last_seq}", oldest=taken[0][0].at)
             if self._queue:
                 self._wake.set()
 
@@ -190,6 +216,8 @@ class LiveHub:
         self._alerts_from: int | None = None  # epoch ms alerts have been watched since (None: not watched)
         self._slots = asyncio.Semaphore(QUERY_SLOTS)
         self._tasks: list[asyncio.Task[None]] = []
+        self._frames = FrameCache()
+        self._woken: set[Connection] = set()  # connections given results since the last flush
 
     @property
     def seq(self) -> int:
@@ -222,6 +250,14 @@ class LiveHub:
     def frames(self, conn: Connection) -> AsyncIterator[Frame]:
         return conn.frames(self.stream, self._seq)
 
+    def encode(self, frame: Frame, fmt: Format) -> str | bytes:
+        """``frame`` in ``fmt`` (a str for a text frame): batches of the same results under the same
+        ids are encoded once for all the connections that send them."""
+        if frame.control is not None:
+            return encode(frame.control, fmt)
+        events = [(sub_id, entry.seq, entry.encoded(fmt)) for entry, sub_id in frame.taken]
+        return self._frames.batch(frame.cursor, events, fmt)
+
     def subscribe(self, conn: Connection, subs: Sequence[Sub], resume: Cursor | None) -> str | None:
         """Add ``subs`` to ``conn``; with ``resume``, first queue the results of those subscriptions
         it missed since that cursor. Returns why it could not resume (None: resumed or not asked);
@@ -239,6 +275,7 @@ class LiveHub:
                 )
             for entry, sub_id in missed if refusal is None else ():
                 conn.push(entry, sub_id)
+            conn.wake()
         if self._alerts_from is None and any(isinstance(sub, AlertsSub) for sub in subs):
             self._alerts_from = time.time_ns() // 1_000_000
         for sub, key in zip(subs, keys, strict=True):
@@ -337,15 +374,32 @@ class LiveHub:
         for conn, ids in shared.members.items():
             for sub_id in sorted(ids):
                 conn.push(entry, sub_id)
+        self._woken.update(shared.members)
+
+    def _flush(self) -> None:
+        """Wake the connections given results since the last flush: one frame each for all of them."""
+        for conn in self._woken:
+            conn.wake()
+        self._woken.clear()
 
     async def stored(self, windows: Sequence[StoredWindow], at_ms: int) -> int:
         """Compute and push the results of every subscription ``windows`` touched; returns how many."""
         self._prune()
         work = [(key, s.spec) for key, s in list(self._keys.items()) if not isinstance(s.spec, AlertsSub)]
-        # Each result goes out as soon as it is computed (a client waits for its own query only), a
-        # subscription's in window order.
-        published = await asyncio.gather(*(self._compute_all(key, spec, windows, at_ms) for key, spec in work))
-        return sum(published)
+        # A round's results go out together, at most flush_s after the first: a client subscribed to
+        # many gets one frame for them (and all its subscribers share its encoding), not one each;
+        # a subscription's in window order.
+        computing = {asyncio.create_task(self._compute_all(key, spec, windows, at_ms)) for key, spec in work}
+        published = 0
+        try:
+            while computing:
+                done, computing = await asyncio.wait(computing, timeout=self.limits.flush_s)
+                published += sum(task.result() for task in done)
+                self._flush()
+        finally:
+            for task in computing:
+                task.cancel()
+        return published
 
     async def _compute_all(
         self, key: str, spec: QuerySub | ServicesSub, windows: Sequence[StoredWindow], at_ms: int
@@ -461,3 +515,4 @@ class LiveHub:
                     ):
                         body = {"window": None, "late": False, "stored_at": now_ms, "data": entry.to_dict()}
                         self._publish(key, {**body, "truncated": False})
+            self._flush()

@@ -226,6 +226,25 @@ def test_one_query_per_distinct_subscription_whatever_the_connections(
     assert ec["data"]["series"][0]["points"][0] == {"t": BASE_MS + 7_000, "max": pytest.approx(100, rel=0.01)}
 
 
+def test_the_results_of_one_round_arrive_in_one_frame(server: tuple[str, FastAPI], module_settings: Settings) -> None:
+    _, app = server
+    first, second = fresh_metric(), fresh_metric()
+    live = LiveHub(app.state.api.store, 1_000, module_settings.redis_url, "unheard", LiveLimits(flush_s=60))
+    conn = live.open(0)
+    live.subscribe(
+        conn, [QuerySub.model_validate(query_sub(m, sub_id)) for m, sub_id in ((first, "a"), (second, "b"))], None
+    )
+    windows = [store_window(app, metric, BASE_MS + 8_000) for metric in (first, second)]
+
+    async def scenario() -> tuple[int, list[Any]]:
+        reading = asyncio.create_task(_frames(conn, 1))  # takes the first frame the round wakes it for
+        return await live.stored(windows, time.time_ns() // 1_000_000), await reading
+
+    published, (batch,) = asyncio.run(scenario())
+    assert published == 2
+    assert sorted((e["sub"], e["data"]["metric"]) for e in batch.body["events"]) == [("a", first), ("b", second)]
+
+
 def test_services_subscription_gives_red_figures_per_window(
     server: tuple[str, FastAPI], module_settings: Settings
 ) -> None:
@@ -438,6 +457,7 @@ def test_a_slow_client_is_closed_with_a_reason_once_its_queue_is_full() -> None:
         conn = Connection(LiveLimits(max_queue=3), interval_s=0)
         for seq in range(1, 5):
             conn.push(Entry(seq, "k", {"n": seq}), "s")
+        conn.wake()
         return await _frames(conn, 1)
 
     (closing,) = asyncio.run(scenario())
@@ -449,6 +469,7 @@ def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
         conn = Connection(LiveLimits(heartbeat_s=0.01), interval_s=0)
         for seq in range(1, 602):
             conn.push(Entry(seq, "k", {"n": seq}), "s")
+        conn.wake()
         return await _frames(conn, 3)
 
     big, rest, heartbeat = asyncio.run(scenario())
@@ -484,6 +505,7 @@ def test_a_frame_is_bounded_by_the_series_it_carries() -> None:
         conn = Connection(LiveLimits(), interval_s=0)
         for seq, series in enumerate([1_500, 400, 100, 1_999, 1, 2_000], start=1):
             conn.push(Entry(seq, "k", {"n": seq}, series=series), "s")
+        conn.wake()
         return await _frames(conn, 3)
 
     frames = asyncio.run(scenario())
