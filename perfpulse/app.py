@@ -43,7 +43,11 @@ from api.live import LiveKeys
 from api.live import router as live_router
 from api.livefeed_hub import LiveHub, LiveLimits
 from api.notifier import NotifierAccess
+from api.procboard import ProcessBoard, reporting
 from api.ratelimit import Budget, RateLimiter
+from api.resources import ResourcesState
+from api.resources import router as resources_router
+from api.selfstats import SelfSampler
 from api.servicehealth import router as service_health_router
 from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
@@ -124,7 +128,12 @@ def create_app(
             guarded = otlp_port(
                 app.state.ingest, settings.api_host, settings.otlp_port, guard=auth.wrap, tls=settings.tls_options
             )
-            async with guarded:
+            # this process's memory, CPU and connections on the deployment's process board (api/procboard.py)
+            board = ProcessBoard(settings.redis_url, settings.topic_prefix, cluster=settings.redis_cluster)
+            role = "+".join(["api", *(s.name for s in stages)])
+            sampler = SelfSampler(role, port=settings.api_port, live=lambda: len(app.state.live.connections))
+            async with guarded, board, reporting(board, sampler) as latest:
+                app.state.resources = ResourcesState(board, latest)
                 yield
         finally:
             stop.set()
@@ -167,6 +176,7 @@ def create_app(
     app.include_router(service_health_router)
     app.include_router(canary_router)
     app.include_router(live_router)
+    app.include_router(resources_router)
     app.include_router(dashboard_router)  # last: its fallback answers the paths the others leave
     return app
 

@@ -17,6 +17,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from api.health import prometheus_metrics
+from api.procboard import ProcessBoard, reporting
+from api.selfstats import SelfSampler
+from perfpulse.settings import Settings
 from schemas.stage import Stage
 
 __all__ = ["health_app", "health_port"]
@@ -45,7 +48,19 @@ def health_app(stages: Sequence[Stage]) -> FastAPI:
 
 @asynccontextmanager
 async def health_port(stages: Sequence[Stage], host: str, port: int) -> AsyncIterator[None]:
-    """Serve :func:`health_app` on ``host:port`` while the block runs; 0 turns it off."""
+    """Serve :func:`health_app` on ``host:port`` while the block runs (0 turns it off), and report the
+    process's memory, CPU and connections to the deployment's process board (api/procboard.py), from
+    which the API's /api/v1/resources answers. The board's Redis and namespace are settings read from
+    the environment only (no command flag sets them), so Settings() gives this process's own."""
+    settings = Settings()
+    sampler = SelfSampler("+".join(stage.name for stage in stages))
+    board = ProcessBoard(settings.redis_url, settings.topic_prefix, cluster=settings.redis_cluster)
+    async with board, reporting(board, sampler), _serve_health(stages, host, port):
+        yield
+
+
+@asynccontextmanager
+async def _serve_health(stages: Sequence[Stage], host: str, port: int) -> AsyncIterator[None]:
     if not port:
         yield
         return
