@@ -4,7 +4,8 @@ The composition root runs it beside the API (embedded store: one process owns ch
 of its own (``perfpulse notifier``, with a ClickHouse server); the API reads what it saved through
 :class:`~alerting.notify.view.NotifierView` and asks for changes (silences, redeliveries) through
 commands in storage, which this stage applies in order. It reads every partition
-of the ``alerts`` topic (one notifier per deployment: grouping and inhibition need every alert),
+of the ``alerts`` topic (one sending notifier per deployment: grouping and inhibition need every alert;
+any other notifier started waits as standby, alerting/notify/lease.py),
 skips what the stream stage re-emits after a restart (the identity ``(tick offset, seq)`` of a
 record at or below the highest one taken from its partition, schemas/alerts.py), hands transitions
 to the notifier, records delivery attempts in ``notification_attempts`` and saves its state to
@@ -15,6 +16,17 @@ When the state is saved: after every batch of records that handed transitions to
 (before the next batch is read), right after every send (delivered or not), after silence changes
 and redeliveries (before the API answers), and at shutdown. On start the newest saved state is
 restored and each partition read from the saved position (from its beginning when none was saved).
+
+Lease (alerting/notify/lease.py): the stage joins the Kafka consumer group of its name; the member
+given the partitions holds the lease. A holding begins ``lease_s`` after the assignment and a
+commit the group accepted; it restores the newest saved state, saves it at once under a new term
+(so no save of an older holder can win afterwards), and reads and sends while the lease is valid
+(renewed by a commit every ``renew_s``). When the lease lapses or the partitions go to another
+member, the holding ends: sending and saving stop, and the state in memory is dropped (the next
+holding, here or in another notifier, restores it from storage). A standby takes over when the
+holder stops (``lease_s`` after it leaves the group) or dies (after the group's session timeout, 10 s, then
+``lease_s``); what the holder sent was saved right after each send, so nothing is sent twice
+except in window 2 below.
 
 Delivery guarantee, as implemented: every firing and every resolution the stream stage publishes
 is notified at least once, and no notification is sent twice except in one crash window:
@@ -30,6 +42,8 @@ is notified at least once, and no notification is sent twice except in one crash
 3. Replays of the stream stage (its own restarts) never reach the notifier: the frontier, saved
    with the state, skips them across notifier restarts too. A graceful stop saves last, so
    stopping and starting never repeats nor loses a notification.
+4. A holder paused between its last lease check and the write of a request sends that request
+   when it resumes (lease.py); every other send of a holder that lost the lease is refused.
 
 Attempt rows are written with the save that follows them: a crash loses the attempt rows of window
 2 (the deliveries themselves are repeated, not lost). Dead letters are part of the saved state.
@@ -42,7 +56,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +64,6 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
@@ -67,6 +80,7 @@ from alerting.notify import (
 )
 from alerting.notify.channelsfile import ChannelsWatcher
 from alerting.notify.delivery import wall_clock_ms
+from alerting.notify.lease import TERM_SHIFT, HolderAssignor, Lease, LeaseListener, LeaseLost
 from alerting.notify.silences import Silence
 from alerting.notify.store import NotifierStore
 from alerting.rules import AlertTransition, transition_from_record
@@ -92,7 +106,7 @@ UNREADABLE = Counter("perfpulse_notifier_unreadable_records_total", "Alerts-topi
 class NotifierConfig:
     bootstrap: str  # Kafka bootstrap servers
     topic: str  # the alerts topic
-    group: str  # Kafka consumer group (commits, for lag only) and the name the state is saved under
+    group: str  # Kafka consumer group (the lease; commits, for lag) and the name the state is saved under
     rules_path: Path  # the rules file: channels come from it, the rules API edits it
     window_ms: int | None = None  # the stream window: rule windows must be multiples of it
     env: Mapping[str, str] | None = None  # resolves ${VAR} in channel settings (None: the process environment)
@@ -101,6 +115,8 @@ class NotifierConfig:
     lazy_save_s: float = 10.0  # a position that moved without transitions is saved at most this late
     command_poll_s: float = 0.5  # how often the API's commands (silences, redeliveries) are looked for
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how its Kafka clients connect
+    lease_s: float = 6.0  # a holder sends until this long after its last accepted commit; a new one waits as long
+    renew_s: float = 1.0  # how often the holder commits, renewing its lease (well under lease_s)
 
 
 class AttemptRecorder:
@@ -171,15 +187,40 @@ class _TrackingSender:
             self._recorder.end(notification)
 
 
+class _FencedSender:
+    """``inner``, refusing to start a send without the lease (:class:`LeaseLost`, nothing recorded)."""
+
+    def __init__(self, inner: Sender, lease: Lease) -> None:
+        self._inner = inner
+        self._lease = lease
+
+    async def send(self, channel: Channel, notification: Notification) -> list[Delivery]:
+        self._lease.check()
+        return await self._inner.send(channel, notification)
+
+
+async def _together(ended: asyncio.Event, *work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` concurrently until all return; the first failure sets ``ended`` (the others end
+    on it), the rest are awaited, then it is raised."""
+    tasks = [asyncio.ensure_future(w) for w in work]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        ended.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 COMMAND_HORIZON_MS = 300_000  # commands are looked for this far behind the newest applied (clock skew, races)
 RESULTS_KEPT = 100  # outcomes of applied commands kept in the state for the API to report
 
 
 class NotifierStage:
-    """Rules watcher, notifier, alerts-topic consumer, command applier and state persistence.
+    """Rules watcher, notifier, alerts-topic consumer, command applier, state persistence, lease.
 
-    :meth:`run` restores the saved state, then consumes, notifies and applies commands until its
-    stop event, and saves a last time. The notifier keeps sending while Kafka is away.
+    :meth:`run` waits for the lease; holding it, restores the saved state, then consumes, notifies
+    and applies commands until its stop event or the lease's end, and saves a last time (stopped
+    while holding). The notifier keeps sending while Kafka is away for less than ``lease_s``.
     """
 
     name = "notifier"
@@ -192,10 +233,21 @@ class NotifierStage:
         self._clock = clock
         self._dirty = asyncio.Event()  # something changed that a save should persist
         self.attempts = AttemptRecorder(self._dirty.set)
-        self._client = httpx.AsyncClient()
-        sender = ChannelSender(self._client, recorder=self.attempts, clock=clock, external_url=config.external_url)
+        self._lease = Lease(config.lease_s)
+        # The lease is checked right before each request is written, each retry and each send.
+        self._client = httpx.AsyncClient(event_hooks={"request": [self._fence_request]})
+        sender = ChannelSender(
+            self._client,
+            recorder=self.attempts,
+            clock=clock,
+            sleep=self._fenced_sleep,
+            external_url=config.external_url,
+        )
         self.notifier = Notifier(
-            {}, sender=self.attempts.sender(sender), clock=clock, on_dead_letter=lambda _: self._dirty.set()
+            {},
+            sender=self.attempts.sender(_FencedSender(sender, self._lease)),
+            clock=clock,
+            on_dead_letter=lambda _: self._dirty.set(),
         )
         env = os.environ if config.env is None else config.env
         self.channels = ChannelsWatcher(config.rules_path, env=env, on_change=self._channels_changed)
@@ -206,10 +258,13 @@ class NotifierStage:
         self._positions: dict[int, int] = {}  # alerts partition -> next offset to read
         self._applied: dict[int, int] = {}  # seq -> at_ms of the commands applied within the horizon
         self._results: dict[int, Any] = {}  # seq -> outcome of an applied command (newest RESULTS_KEPT)
-        self._version = 0  # of the newest saved state
+        self._version = 0  # of the newest saved state: term << TERM_SHIFT | saves within the term
+        self._term = 0  # of the current holding (0: none yet)
+        self._holding = False  # between restore and the end of a holding
+        self._consumer: AIOKafkaConsumer | None = None  # the group member, while it runs
         self._save_lock = asyncio.Lock()
         self._last_save = time.monotonic()
-        self._consuming = False  # the alerts consumer is reading (health)
+        self._consuming = False  # a member of the lease group (health)
 
     def health(self) -> Health:
         if self.channels.current is None:
@@ -217,30 +272,39 @@ class NotifierStage:
             return Health(self.name, False, "the channels of the rules file do not load: " + reasons)
         if not self._consuming:
             return Health(self.name, False, f"not reading {self.config.topic} (Kafka unreachable or starting)")
-        return Health(self.name, True, f"{len(self.notifier.alerts())} alert(s), state version {self._version}")
+        if not self._holding:
+            return Health(self.name, True, "standby: waiting for the lease (another notifier may hold it)")
+        return Health(
+            self.name,
+            True,
+            f"{len(self.notifier.alerts())} alert(s), state version {self._version}, term {self._term}",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Restore, then consume, notify and apply commands until ``stop``; save at the end."""
-        await self.open()
-        try:
-            await asyncio.gather(self._consume_until(stop), self.notify(stop))
-        finally:
-            await self.close()
-
-    async def _consume_until(self, stop: asyncio.Event) -> None:
-        """:meth:`consume`, restarted with backoff when Kafka fails; it resumes from the positions in
-        memory, which are never behind the saved ones."""
+        """Be a member of the lease group until ``stop``: standby, or holding (restore, consume, notify,
+        apply commands, save at the end); rejoined with backoff when Kafka fails."""
         delay = 1.0
-        while not stop.is_set():
-            try:
-                await self.consume(stop)
-                delay = 1.0
-            except Exception as exc:  # the notifier keeps sending while the topic is out of reach
-                self._consuming = False
-                log.warning("cannot read %s: %r; retrying in %.0f s", self.config.topic, exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 30.0)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._member(stop)
+                    delay = 1.0
+                except Exception as exc:  # Kafka out of reach: the lease lapses, a holding ends
+                    self._consuming = False
+                    log.warning("cannot read %s: %r; retrying in %.0f s", self.config.topic, exc, delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 30.0)
+        finally:
+            await self._client.aclose()
+
+    async def _fence_request(self, request: httpx.Request) -> None:
+        self._lease.check()
+
+    async def _fenced_sleep(self, seconds: float) -> None:
+        """The wait before a retry; the retry is not made when the lease ended meanwhile."""
+        await asyncio.sleep(seconds)
+        self._lease.check()
 
     def _channels_changed(self, channels: Mapping[str, Channel]) -> None:
         self.notifier.set_channels(channels)
@@ -249,11 +313,15 @@ class NotifierStage:
     # -- persistence ----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Restore the newest saved state (none saved: start empty, read every partition from its start)."""
+        """Restore the newest saved state (none saved: start empty, read every partition from its start)
+        and begin a term one above the state's, so the next save outranks every saved state."""
         loaded = await asyncio.to_thread(self.store.load_state, self.config.group)
+        self._term = 1 + (loaded[0] >> TERM_SHIFT if loaded is not None else 0)
         if loaded is None:
+            self._version = self._term << TERM_SHIFT
             return
-        self._version, text = loaded
+        version, text = loaded
+        self._version = self._term << TERM_SHIFT
         try:
             data = orjson.loads(text)  # codec: the saved state (ClickHouse)
             frontier = {int(p): (int(i[0]), int(i[1])) for p, i in data["frontier"].items()}
@@ -264,18 +332,20 @@ class NotifierStage:
             self.notifier.restore(data["notifier"])
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.error("cannot restore the notifier state (version %d): %s; rebuilding it from the topic",
-                      self._version, exc)  # fmt: skip
+                      version, exc)  # fmt: skip
             self.notifier.restore({})
             return
         self._replays = ReplayFilter(frontier)
         self._positions, self._applied, self._results = positions, applied, results
-        log.info("notifier state restored (version %d): %d alert(s), positions %s",
-                 self._version, len(self.notifier.alerts()), positions)  # fmt: skip
+        log.info("notifier state restored (version %d, term %d now): %d alert(s), positions %s",
+                 version, self._term, len(self.notifier.alerts()), positions)  # fmt: skip
 
     async def save(self) -> None:
         """Persist the notifier's state with the frontier and positions it reflects, and the attempt
-        rows recorded since the last save. Raises :class:`StoreError` (rows are kept for the next)."""
+        rows recorded since the last save. Raises :class:`StoreError` (rows are kept for the next), and
+        :class:`LeaseLost` without the lease (another notifier's state must not be overwritten)."""
         async with self._save_lock:
+            self._lease.check()
             self._dirty.clear()
             state = orjson.dumps(  # codec: the saved state (ClickHouse)
                 {
@@ -304,13 +374,13 @@ class NotifierStage:
         self.store.save_state(self.config.group, version, state)
         self.store.insert_attempts(rows)
 
-    async def close(self) -> None:
-        """Save a last time and release the HTTP client; call after both tasks returned."""
-        try:
-            await self.save()
-        except Exception as exc:  # the store's error: nothing more to do at shutdown than say so
-            log.error("cannot save the notifier state at shutdown: %s", exc)
-        await self._client.aclose()
+    def _forget(self) -> None:
+        """Drop the state in memory at the end of a holding: it may lag what a newer holder saves, and
+        the next holding restores what was saved."""
+        self.notifier.restore({})
+        self._replays, self._positions, self._applied, self._results = ReplayFilter(), {}, {}, {}
+        self.attempts.take()
+        self._dirty.clear()
 
     # -- the notifier's side --------------------------------------------------------------------
 
@@ -336,6 +406,8 @@ class NotifierStage:
                     next_poll = time.monotonic() + self.config.rules_poll_s
                     self.channels.poll()
                     self.notifier.silences.gc(self._clock())
+            except LeaseLost:  # the holding is ending (its watch stops the rest)
+                return
             except Exception:  # never end while the notifier's run loop goes on beside it
                 log.exception("notifier housekeeping failed; retrying")
                 await asyncio.sleep(1.0)
@@ -387,42 +459,108 @@ class NotifierStage:
 
     # -- the topic's side -----------------------------------------------------------------------
 
-    async def consume(self, stop: asyncio.Event) -> None:
-        """Read the alerts topic until ``stop``; raises on Kafka errors (the caller restarts it, and
-        it resumes from the positions in memory, which are never behind the saved ones)."""
+    async def _member(self, stop: asyncio.Event) -> None:
+        """One membership of the lease group until ``stop``: standby until the lease is taken, then
+        holding until it ends, and again. Raises on Kafka errors."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.config.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            partition_assignment_strategy=(HolderAssignor(self._lease),),
+            session_timeout_ms=10_000,  # a holder paused this long is dropped from the group
+            heartbeat_interval_ms=1_000,
+            metadata_max_age_ms=10_000,  # a topic created later is assigned within 10 s
             **self.config.security.client_options(),
         )
+        consumer.subscribe([self.config.topic], listener=LeaseListener(self._lease, self._assigned))
+        self._consumer = consumer
         await consumer.start()
         try:
-            partitions = await self._partitions(stop)
-            if not partitions:
-                return
             self._consuming = True
-            consumer.assign(partitions)
-            await self._forget_foreign_positions(consumer, partitions)
-            fresh = [tp for tp in partitions if tp.partition not in self._positions]
-            for tp in partitions:
-                if tp.partition in self._positions:
-                    consumer.seek(tp, self._positions[tp.partition])
-            if fresh:
-                await consumer.seek_to_beginning(*fresh)
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-                moved = bool(batches)
-                transitions = [t for tp, records in batches.items() for r in records if (t := self._take(tp, r))]
-                if transitions:
-                    self.notifier.receive(transitions)
-                if transitions or (moved and time.monotonic() - self._last_save >= self.config.lazy_save_s):
-                    await self.save()
-                    await self._commit(consumer)
+                if await self._await_lease(consumer, stop):
+                    await self._hold(consumer, stop)
         finally:
             self._consuming = False
-            await consumer.stop()
+            self._consumer = None
+            self._lease.lose("the member leaves the group")
+            await consumer.stop()  # leaving the group hands the partitions to a standby at once
+
+    async def _assigned(self, partitions: list[TopicPartition]) -> None:
+        """A holding reads the partitions on from its positions; otherwise they wait, paused, for one."""
+        consumer = self._consumer
+        if consumer is None or not partitions:
+            return
+        if self._holding:
+            await self._position(consumer, partitions)
+        else:
+            consumer.pause(*partitions)
+
+    async def _await_lease(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> bool:
+        """Stay in the group (polling) until this member may hold: ``lease_s`` after its assignment,
+        with a commit accepted. False when stopped first."""
+        while not stop.is_set():
+            await consumer.getmany(timeout_ms=200)  # partitions stay paused: nothing is read
+            at = self._lease.takeover_at()
+            if at is not None and time.monotonic() >= at and await self._renew(consumer):
+                return True
+        return False
+
+    async def _hold(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        """One holding: restore, fence older holders' saves with this term's first save, then read,
+        notify and apply commands until ``stop`` or the lease's end; a last save when stopped."""
+        ended = asyncio.Event()
+        await self.open()
+        self._holding = True
+        try:
+            await self.save()
+            await self._position(consumer, self._lease.assigned)
+            log.info("notifier holds the lease (term %d)", self._term)
+            await _together(ended, self._read(consumer, ended), self.notify(ended), self._watch(stop, ended))
+            if stop.is_set():
+                await self.save()
+        except LeaseLost:
+            log.warning("notifier lease lapsed during term %d; standing by", self._term)
+        finally:
+            self._holding = False
+            self._forget()
+
+    async def _watch(self, stop: asyncio.Event, ended: asyncio.Event) -> None:
+        """End the holding on ``stop`` or when the lease is no longer valid."""
+        while not ended.is_set():
+            if stop.is_set() or not self._lease.valid():
+                ended.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+
+    async def _position(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Seek ``partitions`` to the positions in memory (from their start when none) and read them."""
+        await self._forget_foreign_positions(consumer, partitions)
+        fresh = [tp for tp in partitions if tp.partition not in self._positions]
+        for tp in partitions:
+            if tp.partition in self._positions:
+                consumer.seek(tp, self._positions[tp.partition])
+        if fresh:
+            await consumer.seek_to_beginning(*fresh)
+        consumer.resume(*partitions)
+
+    async def _read(self, consumer: AIOKafkaConsumer, ended: asyncio.Event) -> None:
+        """Read the alerts topic until ``ended``, renewing the lease every ``renew_s``; raises on Kafka
+        errors (the member rejoins; the next holding resumes from the saved positions)."""
+        renew_at = time.monotonic() + self.config.renew_s
+        while not ended.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            moved = bool(batches)
+            transitions = [t for tp, records in batches.items() for r in records if (t := self._take(tp, r))]
+            if transitions:
+                self.notifier.receive(transitions)
+            if transitions or (moved and time.monotonic() - self._last_save >= self.config.lazy_save_s):
+                await self.save()
+            if time.monotonic() >= renew_at:
+                renew_at = time.monotonic() + self.config.renew_s
+                await self._renew(consumer)
 
     async def _forget_foreign_positions(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
         """Read from its start a partition whose saved position is past the end of its log: the topic
@@ -436,25 +574,6 @@ class NotifierStage:
                         "recreated; reading it from its start", partition, self._positions[partition], end)  # fmt: skip
             del self._positions[partition]
             self._replays.reset(partition, None)
-
-    async def _partitions(self, stop: asyncio.Event) -> list[TopicPartition]:
-        """Every partition of the alerts topic, once it exists (empty when stopped first)."""
-        while not stop.is_set():
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.config.bootstrap, **self.config.security.client_options()
-            )
-            await admin.start()
-            try:
-                [described] = await admin.describe_topics([self.config.topic])
-            finally:
-                await admin.close()
-            found = sorted(p["partition"] for p in described.get("partitions", []))
-            if described.get("error_code", 0) == 0 and found:
-                return [TopicPartition(self.config.topic, p) for p in found]
-            log.info("waiting for topic %s", self.config.topic)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 2.0)
-        return []
 
     def _take(self, tp: TopicPartition, record: Any) -> AlertTransition | None:
         """The transition ``record`` carries, unless it is a replay or unreadable."""
@@ -476,10 +595,21 @@ class NotifierStage:
         TRANSITIONS.inc()
         return transition_from_record(decoded)
 
-    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
-        """Commit the saved positions (for lag monitoring; restarts use the saved state)."""
-        offsets = {TopicPartition(self.config.topic, p): o for p, o in self._positions.items()}
+    async def _renew(self, consumer: AIOKafkaConsumer) -> bool:
+        """Commit the positions (the committed offset of a partition not read yet again); accepted,
+        the lease is valid until ``lease_s`` after this call began. Whether it was accepted."""
+        began = time.monotonic()
         try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
-            log.warning("cannot commit notifier offsets: %r", exc)
+            async with asyncio.timeout(self.config.lease_s):
+                offsets = {}
+                for tp in consumer.assignment():
+                    position = self._positions.get(tp.partition)
+                    offsets[tp] = position if position is not None else (await consumer.committed(tp)) or 0
+                if not offsets:
+                    return False
+                await consumer.commit(offsets)
+        except (KafkaError, TimeoutError) as exc:
+            log.info("notifier lease not renewed: %r", exc)
+            return False
+        self._lease.renewed(began)
+        return True

@@ -170,9 +170,8 @@ async def run_service(settings: Settings, until: Callable[[], bool], *, graceful
     store = open_store(settings.store_url, pool_size=2)
     apply_migrations(store, migration_params(settings))
     service = notifier_stage(settings, store)
-    await service.open()
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(service.consume(stop)), asyncio.create_task(service.notify(stop))]
+    tasks = [asyncio.create_task(service.run(stop))]
     try:
         deadline = time.monotonic() + 30
         while not until():
@@ -184,7 +183,6 @@ async def run_service(settings: Settings, until: Callable[[], bool], *, graceful
         if graceful:
             stop.set()
             await asyncio.gather(*tasks)
-            await service.close()
         else:
             for task in tasks:
                 task.cancel()
