@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -77,37 +78,61 @@ def _hub(app: Any) -> LiveHub:
     return hub
 
 
-async def _key_withdrawn(auth: Auth, headers: Headers) -> str:
-    """Returns why, once the key a connection was opened with no longer reads (revoked, or a key is
-    now required): a live connection outlives the handshake the auth middleware checked."""
-    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
-    while True:
-        await asyncio.sleep(KEYS_REFRESH_S)
-        if auth.keys is None:
-            continue
-        try:
-            table = await auth.keys.current()
-        except StoreError:
-            continue  # the keys stay as last read; the auth middleware logs it
-        if not table.made:
-            continue
-        key = table.active.get(hash_key(token.strip())) if scheme.lower() == "bearer" and token.strip() else None
-        if key is None:
-            return "the API key was revoked, or a key is now required"
-        if key.scope not in (KeyScope.READ, KeyScope.ADMIN):
-            return f"API key {key.id} has scope {key.scope.value!r}; the live feed needs a read or admin key"
+class _KeyWatch:
+    """The keys open connections were opened with, checked by one task for all of them: a live
+    connection outlives the handshake the auth middleware checked. Every :data:`KEYS_REFRESH_S` it
+    reads the key table once and closes (1008) each connection whose key no longer reads (revoked,
+    or a key is now required); it runs while connections are watched."""
+
+    def __init__(self, auth: Auth) -> None:
+        self.auth = auth
+        self.watched: dict[Connection, str | None] = {}  # -> the hash of its bearer key, None: no key
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, conn: Connection, headers: Headers) -> None:
+        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+        key = token.strip()
+        self.watched[conn] = hash_key(key) if scheme.lower() == "bearer" and key else None
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+
+    def remove(self, conn: Connection) -> None:
+        self.watched.pop(conn, None)
+
+    async def _run(self) -> None:
+        while self.watched:
+            await asyncio.sleep(KEYS_REFRESH_S)
+            if self.auth.keys is None:
+                continue
+            try:
+                table = await self.auth.keys.current()
+            except StoreError:
+                continue  # the keys stay as last read; the auth middleware logs it
+            if not table.made:
+                continue
+            for conn, hashed in list(self.watched.items()):
+                key = table.active.get(hashed) if hashed is not None else None
+                if key is None:
+                    conn.close(1008, "the API key was revoked, or a key is now required", "key_withdrawn")
+                elif key.scope not in (KeyScope.READ, KeyScope.ADMIN):
+                    why = f"API key {key.id} has scope {key.scope.value!r}; the live feed needs a read or admin key"
+                    conn.close(1008, why, "key_withdrawn")
+                else:
+                    continue
+                self.remove(conn)
 
 
-def _watch_key(app: Any, scope: Scope, conn: Connection) -> asyncio.Task[str]:
-    """Close ``conn`` (1008) once its key is withdrawn; cancel the task when the connection ends."""
-    task = asyncio.create_task(_key_withdrawn(app.state.auth, Headers(scope=scope)))
+_watches: weakref.WeakKeyDictionary[Auth, _KeyWatch] = weakref.WeakKeyDictionary()  # one per app
 
-    def done(finished: asyncio.Task[str]) -> None:
-        if not finished.cancelled() and finished.exception() is None:
-            conn.close(1008, finished.result(), "key_withdrawn")
 
-    task.add_done_callback(done)
-    return task
+def _watch_key(app: Any, scope: Scope, conn: Connection) -> _KeyWatch:
+    """Watch ``conn``'s key until :meth:`_KeyWatch.remove` (when the connection ends)."""
+    auth: Auth = app.state.auth
+    watch = _watches.get(auth)
+    if watch is None:
+        watch = _watches[auth] = _KeyWatch(auth)
+    watch.add(conn, Headers(scope=scope))
+    return watch
 
 
 def _interval_s(value: str | None, loc: str) -> float:
@@ -149,7 +174,8 @@ async def _read(websocket: WebSocket, hub: LiveHub, conn: Connection) -> None:
     """The client's messages until it leaves, falls silent or sends what cannot be taken."""
     while conn.closing is None:
         try:
-            message = await asyncio.wait_for(websocket.receive(), hub.limits.timeout_s)
+            async with asyncio.timeout(hub.limits.timeout_s):  # no task per message, as wait_for makes
+                message = await websocket.receive()
         except TimeoutError:
             why = f"no message from the client in {hub.limits.timeout_s:.0f} s; answer heartbeats with pong"
             conn.close(4408, why, "client_silent")
@@ -210,16 +236,15 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close(code, why[:120])
         return
     CONNECTIONS.labels("websocket").inc()
+    watcher = _watch_key(websocket.app, websocket.scope, conn)
     try:
         await websocket.accept(subprotocol=protocol)
         await _send(websocket, encode(_hello(hub), fmt))
         reader = asyncio.create_task(_read(websocket, hub, conn))
         writer = asyncio.create_task(_write(websocket, hub, conn, fmt))
-        watcher = _watch_key(websocket.app, websocket.scope, conn)
         await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         conn.close(1000, "closed", "done")  # wakes the writer when the reader ended first
         reader.cancel()
-        watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await writer
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
@@ -230,6 +255,7 @@ async def live(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        watcher.remove(conn)
         hub.close(conn)
         CONNECTIONS.labels("websocket").dec()
 
@@ -307,9 +333,7 @@ async def live_sse(
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-async def _stream(
-    hub: LiveHub, conn: Connection, hello: dict[str, Any], watcher: asyncio.Task[str]
-) -> AsyncIterator[bytes]:
+async def _stream(hub: LiveHub, conn: Connection, hello: dict[str, Any], watcher: _KeyWatch) -> AsyncIterator[bytes]:
     CONNECTIONS.labels("sse").inc()
     try:
         hello_body = {k: v for k, v in hello.items() if k != "cursor"}  # not an id: nothing was received yet
@@ -320,7 +344,7 @@ async def _stream(
             if frame.kind == "close":
                 return
     finally:
-        watcher.cancel()
+        watcher.remove(conn)
         hub.close(conn)
         CONNECTIONS.labels("sse").dec()
 

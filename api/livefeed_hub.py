@@ -22,7 +22,17 @@ from redis.exceptions import RedisError
 
 from api.livefeed_encode import FrameCache, encode_result
 from api.livefeed_metrics import CLOSED, RESULT_QUERIES, RESULT_SECONDS, STORED_MESSAGES
-from api.livefeed_subs import AlertsSub, Cell, QuerySub, ServicesSub, cells_of, query_result, red_result, spec_key
+from api.livefeed_subs import (
+    AlertsSub,
+    Cell,
+    QuerySub,
+    ServicesSub,
+    cells_of,
+    query_results,
+    red_result,
+    runs,
+    spec_key,
+)
 from api.livefeed_wire import Cursor, Format, LiveInputError, encode
 from schemas.events import StoredWindow, decode_stored
 from storage import Store, StoreError
@@ -54,7 +64,9 @@ class LiveLimits:
     resume_s: float = 300.0  # results kept for resuming clients
     heartbeat_s: float = 15.0  # a heartbeat frame when nothing else went out for this long
     timeout_s: float = 45.0  # a WebSocket client silent for this long is closed
-    flush_s: float = 0.1  # results of a round wait at most this long for the rest of it before going out
+    # Results of a round wait at most this long for the rest of it: longer means fewer frames (one
+    # per connection each flush) when queries are slow, shorter a client waits less for its own.
+    flush_s: float = 0.25
 
 
 class LiveFull(Exception):
@@ -404,29 +416,35 @@ class LiveHub:
     async def _compute_all(
         self, key: str, spec: QuerySub | ServicesSub, windows: Sequence[StoredWindow], at_ms: int
     ) -> int:
-        return sum([await self._compute(key, spec, cell, at_ms) for cell in cells_of(spec, windows, self.window_ms)])
+        cells = cells_of(spec, windows, self.window_ms)
+        groups = runs(cells) if isinstance(spec, QuerySub) else [[cell] for cell in cells]
+        return sum([await self._compute(key, spec, group, at_ms) for group in groups])
 
-    async def _compute(self, key: str, spec: QuerySub | ServicesSub, cell: Cell, at_ms: int) -> bool:
-        """Compute and publish one result; False when the store could not answer (logged)."""
+    async def _compute(self, key: str, spec: QuerySub | ServicesSub, cells: list[Cell], at_ms: int) -> int:
+        """Compute and publish the results of ``cells`` (one query); 0 when the store could not
+        answer (logged)."""
         began = time.monotonic()
         async with self._slots:
             try:
                 if isinstance(spec, QuerySub):
                     RESULT_QUERIES.labels("query").inc()
-                    data, cut = await asyncio.to_thread(query_result, self.store, spec, cell, self.window_ms)
+                    found = await asyncio.to_thread(query_results, self.store, spec, cells, self.window_ms)
                 else:
                     RESULT_QUERIES.labels("services").inc()
-                    data, cut = await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms), False
+                    (cell,) = cells
+                    found = [(await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms), False)]
             except StoreError as exc:
-                log.warning("cannot compute a live result for %s: %s", cell, exc)
-                return False
+                log.warning("cannot compute a live result for %s: %s", cells, exc)
+                return 0
             except Exception:  # a defect in one result must not stop the feed of every client
-                log.exception("cannot compute a live result for %s", cell)
-                return False
+                log.exception("cannot compute a live result for %s", cells)
+                return 0
         RESULT_SECONDS.observe(time.monotonic() - began)
-        window = {"start": cell.start_ms, "end": cell.end_ms}
-        self._publish(key, {"window": window, "late": cell.late, "stored_at": at_ms, "truncated": cut, "data": data})
-        return True
+        for cell, (data, cut) in zip(cells, found, strict=True):
+            window = {"start": cell.start_ms, "end": cell.end_ms}
+            body = {"window": window, "late": cell.late, "stored_at": at_ms, "truncated": cut, "data": data}
+            self._publish(key, body)
+        return len(cells)
 
     async def _listen(self) -> None:
         """Hear the stored-windows channel; Redis down is logged once and retried until it is back."""

@@ -33,7 +33,9 @@ STORED_MESSAGES = Counter(
     "perfpulse_live_stored_messages_total", "Stored-windows messages heard on Redis, by outcome", ["outcome"]
 )
 RESULT_QUERIES = Counter(
-    "perfpulse_live_result_queries_total", "Queries run for live results (one per subscription and bucket)", ["kind"]
+    "perfpulse_live_result_queries_total",
+    "Queries run for live results (one per subscription and run of adjacent buckets in a round)",
+    ["kind"],
 )
 RESULT_SECONDS = Histogram(
     "perfpulse_live_result_seconds",

@@ -33,7 +33,7 @@ from schemas.events import StoredWindow
 from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage import Store
-from storage.queries import fetch_buckets, red_by_service
+from storage.queries import Bucket, fetch_buckets, red_by_service
 
 __all__ = [
     "MAX_SERIES",
@@ -46,8 +46,9 @@ __all__ = [
     "ServicesSub",
     "Subscription",
     "cells_of",
-    "query_result",
+    "query_results",
     "red_result",
+    "runs",
     "spec_key",
 ]
 
@@ -204,15 +205,39 @@ def _finite(value: float | int | None) -> float | int | None:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def query_result(store: Store, sub: QuerySub, cell: Cell, window_ms: int) -> tuple[dict[str, Any], bool]:
-    """``GET /api/v1/query``'s answer for ``cell`` (one point per series), and whether series past
-    :data:`MAX_SERIES` were cut. Blocking: run it in a thread. A counter asked for percentiles
-    answers them null (the subscription was valid when the metric's kind was not known)."""
-    step_ms = cell.end_ms - cell.start_ms
+def runs(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """``cells`` (oldest first, one width) in runs of adjacent ones, each computed by one query: a
+    round that took several windows of a subscription costs one query, and a late window far back
+    does not stretch the range of the current one."""
+    found: list[list[Cell]] = []
+    for cell in cells:
+        if found and found[-1][-1].end_ms == cell.start_ms:
+            found[-1].append(cell)
+        else:
+            found.append([cell])
+    return found
+
+
+def query_results(
+    store: Store, sub: QuerySub, run: Sequence[Cell], window_ms: int
+) -> list[tuple[dict[str, Any], bool]]:
+    """``GET /api/v1/query``'s answer for each cell of ``run`` (adjacent cells of one width; one
+    point per series), and whether series past :data:`MAX_SERIES` were cut, from one query.
+    Blocking: run it in a thread. A counter asked for percentiles answers them null (the
+    subscription was valid when the metric's kind was not known)."""
+    step_ms = run[0].end_ms - run[0].start_ms
     buckets = fetch_buckets(
-        store, sub.metric, cell.start_ms, cell.end_ms, step_ms, sub.group_by, sub.labels, sub.service,
+        store, sub.metric, run[0].start_ms, run[-1].end_ms, step_ms, sub.group_by, sub.labels, sub.service,
         quantile_levels(sub.stats), window_ms=window_ms,
     )  # fmt: skip
+    by_cell: dict[int, list[Bucket]] = {cell.start_ms: [] for cell in run}
+    for bucket in buckets:  # each cell's in the query's order: by group, then time
+        by_cell[bucket.t_ms].append(bucket)  # buckets start at cells: the run is adjacent and aligned
+    return [_query_result(sub, cell, by_cell[cell.start_ms]) for cell in run]
+
+
+def _query_result(sub: QuerySub, cell: Cell, buckets: list[Bucket]) -> tuple[dict[str, Any], bool]:
+    step_ms = cell.end_ms - cell.start_ms
     series = []
     for _, group in groupby(buckets, key=lambda b: tuple(b.group[d] for d in sub.group_by)):
         rows = list(group)

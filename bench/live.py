@@ -2,19 +2,22 @@
 received by WebSocket clients, at many connections, and the results received per second.
 
 Each of ``connections`` clients (one process, asyncio, permessage-deflate as a browser offers it)
-subscribes to the same ``subscriptions`` metric queries; a sender posts points of every metric every
-100 ms for ``seconds``. Each stored window then gives ``connections x subscriptions`` results: the
+subscribes to the same ``subscriptions`` metric queries; a sender (a process of its own) posts points
+of every metric every 100 ms for ``seconds``. Each stored window then gives ``connections x subscriptions`` results: the
 server runs one query per distinct subscription and fans the result out."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import httpx
 import numpy as np
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from perfpulse.settings import Settings
@@ -46,6 +49,12 @@ async def _send(api_url: str, metrics: int, seconds: float) -> int:
     return sent
 
 
+def _send_apart(api_url: str, metrics: int, seconds: float) -> int:
+    """:func:`_send` in a process of its own: the 1,000 receivers' event loop does not delay the
+    points (with both in one loop, a metric had 13 of its ~30 windows stored, 50 points each, not 500)."""
+    return asyncio.run(_send(api_url, metrics, seconds))
+
+
 async def _open(url: str, subscriptions: int, connect_ms: list[float]) -> ClientConnection:
     began = time.perf_counter()
     ws = await connect(url, open_timeout=60, max_size=16 * 1024 * 1024)
@@ -73,6 +82,29 @@ async def _receive(ws: ClientConnection, since_ms: int, latencies: list[float], 
                 times.append(received)
 
 
+def _server_figures(api_url: str) -> dict[str, float]:
+    """What the API process says of its live feed (``/metrics``): where the time of a result goes
+    (message heard to result computed, result computed to frame sent), queries, frames, closes."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{api_url}/metrics", timeout=30).text):
+        for sample in family.samples:
+            if sample.name.startswith("perfpulse_live_") and sample.labels.get("transport", "websocket") == "websocket":
+                samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
+
+    def mean_ms(name: str) -> float:
+        count = samples.get(f"{name}_count", 0.0)
+        return 1000 * samples.get(f"{name}_sum", 0.0) / count if count else 0.0
+
+    return {
+        "ws_server_result_mean_ms": mean_ms("perfpulse_live_result_seconds"),
+        "ws_server_send_lag_mean_ms": mean_ms("perfpulse_live_send_lag_seconds"),
+        "ws_server_queries": samples.get("perfpulse_live_result_queries_total", 0.0),
+        "ws_server_frames": samples.get("perfpulse_live_frames_sent_total", 0.0),
+        "ws_server_events": samples.get("perfpulse_live_events_sent_total", 0.0),
+        "ws_server_closed": samples.get("perfpulse_live_closed_total", 0.0),
+    }
+
+
 async def _measure(settings: Settings, connections: int, subscriptions: int, seconds: float) -> dict[str, float]:
     url = settings.api_url.replace("http", "ws", 1) + "/api/v1/live?interval_ms=0"
     connect_ms: list[float] = []
@@ -85,8 +117,12 @@ async def _measure(settings: Settings, connections: int, subscriptions: int, sec
     latencies: list[float] = []
     times: list[float] = []
     receivers = [asyncio.create_task(_receive(ws, since_ms, latencies, times)) for ws in sockets]
-    sent = await _send(settings.api_url, subscriptions, seconds)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as sender:
+        sent = await asyncio.get_running_loop().run_in_executor(
+            sender, _send_apart, settings.api_url, subscriptions, seconds
+        )
     await asyncio.sleep(5)  # the last windows close (window + grace) and are stored
+    server = await asyncio.to_thread(_server_figures, settings.api_url)
     for ws in sockets:
         await ws.close()
     await asyncio.gather(*receivers, return_exceptions=True)
@@ -99,6 +135,8 @@ async def _measure(settings: Settings, connections: int, subscriptions: int, sec
         "ws_p50_ms": float(np.percentile(latencies, 50)),
         "ws_p99_ms": float(np.percentile(latencies, 99)),
         "ws_msgs_per_s": len(times) / span_s if span_s > 0 else 0.0,
+        "ws_results": float(len(times)),
+        **server,
     }
 
 

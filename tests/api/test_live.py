@@ -245,6 +245,27 @@ def test_the_results_of_one_round_arrive_in_one_frame(server: tuple[str, FastAPI
     assert sorted((e["sub"], e["data"]["metric"]) for e in batch.body["events"]) == [("a", first), ("b", second)]
 
 
+def test_adjacent_windows_of_a_round_take_one_query_and_answer_as_the_query_api(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metric = fresh_metric()
+    live = LiveHub(app.state.api.store, 1_000, module_settings.redis_url, "unheard", LiveLimits())
+    conn = live.open(0)
+    live.subscribe(conn, [QuerySub.model_validate(query_sub(metric))], None)
+    starts = [BASE_MS + 20_000, BASE_MS + 21_000, BASE_MS + 22_000, BASE_MS + 40_000]  # a run of 3, one apart
+    windows = [store_window(app, metric, start, route=f"/r{i % 2}") for i, start in enumerate(starts)]
+    before = result_queries()
+    assert asyncio.run(live.stored(windows, time.time_ns() // 1_000_000)) == 4
+    assert result_queries() - before == 2
+    (batch,) = asyncio.run(_frames(conn, 1))
+    for event, start in zip(batch.body["events"], starts, strict=True):
+        params: dict[str, str | int] = {"metric": metric, "start": start, "end": start + 1_000, "step": "1s"}
+        params["stats"] = "p50,p99,count"
+        assert event["window"] == {"start": start, "end": start + 1_000}
+        assert event["data"] == httpx.get(f"http://{address}/api/v1/query", params=params).json()
+
+
 def test_services_subscription_gives_red_figures_per_window(
     server: tuple[str, FastAPI], module_settings: Settings
 ) -> None:
