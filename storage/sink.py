@@ -5,6 +5,16 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
 - every row carries the Kafka partition and offset of the record it came from, and one flush is
   one insert per table; on (re)assignment the sink seeks each partition to just after the highest
   offset stored, so a crash between insert and commit neither loses nor repeats a record;
+- the tables partitioned by day (``points``, ``spans``, ``logs``: ``PARTITION BY toDate(...)``)
+  make one part per day of an insert, and a crash between two parts would leave records stored in
+  part, below the highest offset stored. So their rows are inserted one day at a time (each insert
+  one part: one partition, at most :data:`MAX_PART_ROWS` rows, cut at record boundaries, so all or
+  nothing) and each partition of their topics resumes at the offset the group committed after the
+  last complete flush (the Kafka commit follows every insert of a flush), or from the log's start
+  when none was committed, but never after the highest offset stored; rows read again are dropped
+  when their (source partition, day) holds their record already (:func:`day_parts`). Per source
+  partition and day the stored rows are those of every record up to the day's highest offset, so
+  that test is exact;
 - the stream stage may re-emit rollups after its own restart; those carry the identity
   ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
   holds emissions of metrics partition N in tick order, so anything at or below the highest
@@ -18,7 +28,8 @@ ticks; the sink passes over them. Spans and log records are redacted (:class:`~s
 before they are stored: the sink is the one writer of ClickHouse, so a producer writing to Kafka
 directly cannot store a secret either.
 
-Kafka commits happen after each flush, for lag monitoring; correctness never depends on them.
+Kafka commits happen after each flush, for lag monitoring and as the resume point of the day-partitioned
+tables; a commit missing or behind only makes the sink read more again (and drop it), never store less.
 """
 
 from __future__ import annotations
@@ -26,10 +37,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -65,9 +77,92 @@ from storage.rows import (
 )
 from storage.tiers import TierFiller
 
-__all__ = ["ForeignStoreError", "Sink", "SinkConfig"]
+__all__ = ["MAX_PART_ROWS", "DayColumn", "ForeignStoreError", "Sink", "SinkConfig", "day_parts"]
 
 log = logging.getLogger("perfpulse.storage.sink")
+
+# Rows of one insert of one partition: below ClickHouse's max_insert_block_size (1,048,449), so the
+# server writes them as one block, one part.
+MAX_PART_ROWS = 500_000
+_NS_PER_DAY = 86_400 * 10**9
+
+DayStored = Mapping[int, Mapping[int, int]]  # source partition -> UTC day number -> highest offset stored
+
+
+@dataclass(frozen=True)
+class DayColumn:
+    """A table partitioned by the UTC day of ``column`` (integers, ``per_day`` of them a day)."""
+
+    column: str
+    per_day: int
+
+
+_BY_DAY = {
+    "points": DayColumn("ts", 86_400_000),
+    "spans": DayColumn("start", _NS_PER_DAY),
+    "logs": DayColumn("ts", _NS_PER_DAY),
+}
+
+
+def day_parts(
+    data: TableColumns, days: DayColumn, stored: DayStored, max_rows: int = MAX_PART_ROWS
+) -> list[TableColumns]:
+    """``data`` (rows with ``src_partition`` and ``src_offset``, in the order read) as inserts of one day
+    each, in day order, each at most ``max_rows`` rows cut between records (one record's rows of a day
+    are never split); a row is dropped when ``stored`` holds its record's rows of its day already (its
+    offset at or below the day's highest stored one of its source partition). Linear in the rows."""
+    table, columns, names = data
+    at = {name: i for i, name in enumerate(names)}
+    times = columns[at[days.column]]
+    if not len(times):
+        return []
+    if not stored and len(times) <= max_rows and min(times) // days.per_day == max(times) // days.per_day:
+        return [data]  # the usual flush: one day, nothing read again
+    day = np.asarray(times, dtype=np.int64) // days.per_day
+    source = np.asarray(columns[at["src_partition"]], dtype=np.int64)
+    offset = np.asarray(columns[at["src_offset"]], dtype=np.int64)
+    keep = np.ones(len(day), dtype=bool)
+    if stored:
+        pairs, inverse = np.unique(np.stack([source, day]), axis=1, return_inverse=True)
+        upto = np.array([stored.get(int(p), {}).get(int(d), -1) for p, d in pairs.T], dtype=np.int64)
+        keep = offset > upto[inverse.reshape(-1)]
+    parts = []
+    for one_day in np.unique(day[keep]):
+        rows = np.flatnonzero(keep & (day == one_day))
+        for piece in _pieces(rows, source, offset, max_rows):
+            parts.append((table, [_rows_of(column, piece) for column in columns], names))
+    return parts
+
+
+def _pieces(rows: np.ndarray, source: np.ndarray, offset: np.ndarray, max_rows: int) -> list[np.ndarray]:
+    """``rows`` cut into runs of at most ``max_rows``, each cut between two records (a record longer
+    than ``max_rows`` is one run)."""
+    pieces = []
+    start = 0
+    while start < len(rows):
+        end = min(start + max_rows, len(rows))
+        cut = end
+        while 0 < cut < len(rows) and cut > start and _same_record(rows, source, offset, cut):
+            cut -= 1
+        if cut == start:  # one record longer than max_rows: to its end
+            cut = end
+            while cut < len(rows) and _same_record(rows, source, offset, cut):
+                cut += 1
+        pieces.append(rows[start:cut])
+        start = cut
+    return pieces
+
+
+def _same_record(rows: np.ndarray, source: np.ndarray, offset: np.ndarray, i: int) -> bool:
+    """Whether rows[i - 1] and rows[i] come from one Kafka record."""
+    a, b = rows[i - 1], rows[i]
+    return bool(source[a] == source[b] and offset[a] == offset[b])
+
+
+def _rows_of(column: Any, rows: np.ndarray) -> Any:
+    if isinstance(column, np.ndarray):
+        return column[rows]
+    return [column[i] for i in rows.tolist()]
 
 
 @dataclass(frozen=True)
@@ -161,6 +256,9 @@ class Sink:
         self._alert_replays = ReplayFilter()  # per alerts partition: highest (tick, seq) taken
         self._readers = self._readers_by_topic()
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
+        # Per day-partitioned table, what the store held at the last resume, per source partition and
+        # day, while the sink reads records it may have stored (day_parts drops their rows).
+        self._day_stored: dict[str, dict[int, dict[int, int]]] = {}
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
         self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
@@ -299,12 +397,28 @@ class Sink:
     async def _insert(self, data: TableColumns) -> None:
         table, columns, names = data
         started = time.perf_counter()
-        await asyncio.to_thread(self.store.insert, table, columns, names)
+        if table in _BY_DAY:
+            await asyncio.to_thread(self._insert_by_day, data)
+        else:
+            await asyncio.to_thread(self.store.insert, table, columns, names)
         if table == "rollups":
             await asyncio.to_thread(self._tiers.copy, dict(zip(names, columns, strict=True)))
             await self._tell_stored(dict(zip(names, columns, strict=True)))
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
+
+    def _insert_by_day(self, data: TableColumns) -> None:
+        """Insert ``data`` one day part at a time (:func:`day_parts`); once past what was stored at the
+        resume, a source partition's rows are no longer looked up."""
+        table, columns, names = data
+        stored = self._day_stored.get(table, {})
+        for part in day_parts(data, _BY_DAY[table], stored):
+            self.store.insert(*part)
+        if stored:
+            source = np.asarray(columns[names.index("src_partition")], dtype=np.int64)
+            offset = np.asarray(columns[names.index("src_offset")], dtype=np.int64)
+            for partition in [p for p, days in stored.items() if np.any(offset[source == p] >= max(days.values()))]:
+                del stored[partition]
 
     async def _tell_stored(self, rows: dict[str, Any]) -> None:
         if self.config.on_stored is None:
@@ -341,7 +455,7 @@ class Sink:
         # Paused until seeked: while the stored positions are read, getmany() must not hand out
         # records fetched from the committed (or earliest) position of these partitions.
         consumer.pause(*assigned)
-        stored, frontiers = await asyncio.to_thread(self._stored_positions)
+        stored, frontiers, by_day = await asyncio.to_thread(self._stored_positions)
         if foreign := await _foreign_partitions(consumer, assigned, stored):
             # The sink refuses where the notifier starts the partition over: its positions are the
             # rows it stored, which it cannot forget without deleting data, and reading the new log
@@ -355,9 +469,12 @@ class Sink:
             )
             return
         topics = self.config.topics
+        day_tables = {topics.metrics: "points", topics.spans: "spans", topics.logs: "logs"}
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
+            if tp.topic in day_tables:
+                await self._resume_by_day(consumer, tp, offset, day_tables[tp.topic], by_day)
+            elif offset is not None:
                 consumer.seek(tp, offset + 1)
             self._consumed.pop(tp, None)
             if tp.topic == topics.rollups:
@@ -368,21 +485,47 @@ class Sink:
         consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 
-    def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], tuple[int, int]]]:
-        """Highest stored offset per (topic, partition), and the identity frontier per rollups and
-        alerts partition."""
+    async def _resume_by_day(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        offset: int | None,
+        table: str,
+        by_day: dict[str, dict[int, dict[int, int]]],
+    ) -> None:
+        """Seek a partition of a day-partitioned table's topic to the group's commit (made after the
+        last complete flush), never after the highest offset stored, and from the log's start when
+        nothing was committed; the rows read again that the store holds are dropped at insert."""
+        committed = await consumer.committed(tp)
+        if committed is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed if offset is None else min(committed, offset + 1))
+        days = by_day.get(table, {}).get(tp.partition)
+        if days:
+            self._day_stored.setdefault(table, {})[tp.partition] = days
+        else:
+            self._day_stored.get(table, {}).pop(tp.partition, None)
+
+    def _stored_positions(
+        self,
+    ) -> tuple[
+        dict[tuple[str, int], int], dict[tuple[str, int], tuple[int, int]], dict[str, dict[int, dict[int, int]]]
+    ]:
+        """Highest stored offset per (topic, partition), the identity frontier per rollups and alerts
+        partition, and per day-partitioned table the highest stored offset per source partition and day."""
         topics = self.config.topics
         found: dict[tuple[str, int], int] = {}
         frontiers: dict[tuple[str, int], tuple[int, int]] = {}
-        for partition, offset in self.store.rows(
-            "SELECT src_partition, max(src_offset) FROM points GROUP BY src_partition"
-        ):
-            found[(topics.metrics, partition)] = offset
-        for topic, table in ((topics.spans, "spans"), (topics.logs, "logs")):
-            for partition, offset in self.store.rows(
-                f"SELECT src_partition, max(src_offset) FROM {table} GROUP BY src_partition"
+        by_day: dict[str, dict[int, dict[int, int]]] = {}
+        for topic, table in ((topics.metrics, "points"), (topics.spans, "spans"), (topics.logs, "logs")):
+            column = _BY_DAY[table].column
+            for partition, day, offset in self.store.rows(
+                f"SELECT src_partition, toUInt32(toDate({column})) AS day, max(src_offset) FROM {table} "
+                "GROUP BY src_partition, day"
             ):
-                found[(topic, partition)] = offset
+                by_day.setdefault(table, {}).setdefault(int(partition), {})[int(day)] = int(offset)
+                found[(topic, partition)] = max(found.get((topic, partition), 0), int(offset))
         for partition, offset, frontier in self.store.rows(
             "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
         ):
@@ -397,4 +540,4 @@ class Sink:
             "SELECT kafka_partition, max(kafka_offset) FROM deadletters GROUP BY kafka_partition"
         ):
             found[(topics.deadletter, partition)] = offset
-        return found, frontiers
+        return found, frontiers, by_day

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,7 +37,7 @@ from schemas import (
 from schemas.events import StoredWindow
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 from storage import Store
-from storage.sink import ForeignStoreError, Sink, SinkConfig
+from storage.sink import DayColumn, ForeignStoreError, Sink, SinkConfig, day_parts
 from tests.storage.builders import BASE_MS, window_row
 from tests.storage.telemetry import log, span
 
@@ -133,9 +133,11 @@ class BusyStore(Store):
         super().__init__(url, pool_size=2)
         self.delay_s = delay_s
 
-    def rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def rows(
+        self, sql: str, parameters: dict[str, Any] | None = None, settings: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         time.sleep(self.delay_s)
-        return super().rows(sql, parameters)
+        return super().rows(sql, parameters, settings)
 
 
 async def committed(bootstrap: str, group: str, partitions: list[TopicPartition]) -> list[int | None]:
@@ -440,3 +442,98 @@ async def test_the_query_layer_is_told_which_windows_were_stored_and_its_failure
         StoredWindow("r1", "gateway", BASE_MS, 1_000, False),
         StoredWindow("r2", "gateway", BASE_MS, 1_000, False),
     ]
+
+
+DAY_MS = 86_400_000
+
+
+def test_day_parts_inserts_a_day_at_a_time_cut_between_records_and_drops_what_the_store_holds() -> None:
+    days = DayColumn("ts", DAY_MS)
+    ts = [DAY_MS - 1, DAY_MS + 1, DAY_MS - 2, DAY_MS + 2, DAY_MS + 3, DAY_MS - 3]
+    sources = [0, 0, 0, 0, 0, 1]
+    offsets = [5, 5, 6, 7, 7, 2]  # records: 0@5 (two days), 0@6, 0@7 (two rows of one day), 1@2
+    data = ("points", [ts, np.asarray(sources, dtype=np.uint16), np.asarray(offsets, dtype=np.uint64)],
+            ["ts", "src_partition", "src_offset"])  # fmt: skip
+
+    def rows(parts: list[Any]) -> list[list[tuple[int, int, int]]]:
+        return [list(zip(c[0], c[1].tolist(), c[2].tolist(), strict=True)) for _, c, _ in parts]
+
+    assert rows(day_parts(data, days, {})) == [
+        [(DAY_MS - 1, 0, 5), (DAY_MS - 2, 0, 6), (DAY_MS - 3, 1, 2)],
+        [(DAY_MS + 1, 0, 5), (DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
+    ]
+    # At most two rows a part, never splitting the two rows of record 0@7.
+    assert rows(day_parts(data, days, {}, max_rows=2)) == [
+        [(DAY_MS - 1, 0, 5), (DAY_MS - 2, 0, 6)],
+        [(DAY_MS - 3, 1, 2)],
+        [(DAY_MS + 1, 0, 5)],
+        [(DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
+    ]
+    # The store holds day 0 of partition 0 up to offset 6 (a part of the last flush), day 1 up to 4.
+    assert rows(day_parts(data, days, {0: {0: 6, 1: 4}})) == [
+        [(DAY_MS - 3, 1, 2)],
+        [(DAY_MS + 1, 0, 5), (DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
+    ]
+    one_day = ("points", [ts[:1], sources[:1], offsets[:1]], ["ts", "src_partition", "src_offset"])
+    assert day_parts(one_day, days, {}) == [one_day]  # the usual flush goes as it came
+
+
+class Killed(Exception):
+    """The sink process dies here: the in-process stand-in for SIGKILL between two inserts."""
+
+
+class KillingStore(Store):
+    """The real store; the sink dies at its second insert into ``table`` (nothing of it stored)."""
+
+    def __init__(self, url: str, table: str) -> None:
+        super().__init__(url, pool_size=2)
+        self.table = table
+        self.inserts = 0
+
+    def insert(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> None:
+        if table == self.table:
+            self.inserts += 1
+            if self.inserts == 2:
+                raise Killed(f"killed before the second insert into {table}")
+        super().insert(table, columns, names)
+
+
+def points_at(service: str, *ts: int) -> bytes:
+    points = SeriesPoints(
+        "lat", MetricKind.DISTRIBUTION, {}, np.asarray(ts, dtype=np.int64), np.arange(len(ts), dtype=np.float64)
+    )
+    return encode_metric_batch(MetricBatch(service, [points]))
+
+
+async def test_a_flush_across_midnight_killed_between_its_day_parts_stores_every_point_once_after_restart(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    midnight = time.time_ns() // 1_000_000 // DAY_MS * DAY_MS
+    records = [
+        (0, points_at("a", midnight - 500, midnight + 500)),  # one record, two days
+        (0, points_at("b", midnight - 200)),
+        (0, points_at("c", midnight + 900)),
+        (1, points_at("d", midnight - 100, midnight + 100)),
+    ]
+    await produce(kafka_bootstrap, [(topics.metrics, p, value) for p, value in records])
+    expected = [
+        ("a", midnight - 500, 0, 0), ("a", midnight + 500, 0, 0), ("b", midnight - 200, 0, 1),
+        ("c", midnight + 900, 0, 2), ("d", midnight - 100, 1, 0), ("d", midnight + 100, 1, 0),
+    ]  # fmt: skip
+    sink_config = replace(config(kafka_bootstrap, topics), points_flush_s=3.0)  # the four records in one flush
+    killing = KillingStore(store_url, "points")
+    try:
+        with pytest.raises(Killed):
+            await asyncio.wait_for(Sink(sink_config, killing).run(asyncio.Event()), 40)
+    finally:
+        killing.close()
+
+    def stored() -> list[tuple[str, int, int, int]]:
+        rows = store.rows("SELECT service, toUnixTimestamp64Milli(ts), src_partition, src_offset FROM points")
+        return sorted((str(s), int(t), int(p), int(o)) for s, t, p, o in rows)
+
+    # Killed between the parts: the day before midnight is stored, below the highest offset stored
+    # the next day is missing (resuming after offset 1 of partition 0 would lose a's second point).
+    assert stored() == [row for row in expected if row[1] < midnight]
+    await run_sink_until(sink_config, store, lambda: len(stored()) >= len(expected), settle_s=2.0)
+    assert stored() == sorted(expected)
