@@ -4,11 +4,11 @@ subscriptions a client holds, pushed as the sink stores it (the hub: api/livefee
 WebSocket: connect (``?format=json|msgpack&interval_ms=100``, or the subprotocol
 ``perfpulse.live.json`` / ``perfpulse.live.msgpack``), read ``hello``, send
 ``{"type": "subscribe", "subscriptions": [...], "resume": "<cursor>"?}``, then read ``batch`` frames
-(at most one per ``interval_ms``), ``heartbeat`` frames when idle (answer anything, e.g.
-``{"type": "pong"}``: a client silent for the hub's timeout is closed), ``subscribed`` and ``error``
-replies. ``{"type": "unsubscribe", "ids": [...]}`` drops subscriptions. Close codes: 1008 refused
-(key, scope), 1009 message too large, 1013 slow consumer or server full (resume), 1012 server
-stopping, 4408 client silent.
+(at most one per ``interval_ms``), ``heartbeat`` frames every ``heartbeat_s``, results flowing or
+not (answer anything, e.g. ``{"type": "pong"}``: a client silent for the hub's timeout is closed),
+``subscribed`` and ``error`` replies. ``{"type": "unsubscribe", "ids": [...]}`` drops subscriptions.
+Close codes: 1008 refused (key, scope), 1009 message too large, 1013 slow consumer or server full
+(resume), 1012 server stopping, 4408 client silent.
 
 SSE: ``?subscribe=<JSON list>`` and ``interval_ms``; events ``hello``, ``batch``, ``heartbeat`` and
 ``close``, each batch and heartbeat with ``id: <cursor>``, so ``EventSource`` resumes by itself

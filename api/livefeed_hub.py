@@ -160,10 +160,11 @@ class Connection:
     async def frames(self, stream: str, current: Sequence[int]) -> AsyncIterator[Frame]:
         """The frames to send, until the connection is to close (a last ``close`` frame says why).
         ``current[0]``: the hub's last sequence, for heartbeats."""
-        sent_at = time.monotonic()  # the transport sent its hello
+        sent_at = beat_at = time.monotonic()  # the transport sent its hello
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.limits.heartbeat_s):  # no task per wait, as wait_for makes
+                # asyncio.timeout, not wait_for: no task per wait
+                async with asyncio.timeout(max(0.0, beat_at + self.limits.heartbeat_s - time.monotonic())):
                     await self._wake.wait()
             self._wake.clear()
             while self._control:
@@ -171,12 +172,14 @@ class Connection:
             if self.closing is not None:
                 yield Frame("close", {"type": "close", "code": self.closing[0], "reason": self.closing[1]})
                 return
+            if time.monotonic() - beat_at >= self.limits.heartbeat_s:
+                # Every heartbeat_s whether results flow or not: a client answers heartbeats, and one
+                # given only batches would be closed as silent.
+                beat_at = time.monotonic()
+                # Nothing of this client waiting: every result up to the hub's last is behind it.
+                seq = self.last_seq if self._queue else max(current[0], self.last_seq)
+                yield Frame("heartbeat", {"type": "heartbeat", "cursor": f"{stream}.{seq}"})
             if not self._queue:
-                if time.monotonic() - sent_at >= self.limits.heartbeat_s:
-                    sent_at = time.monotonic()
-                    # Nothing of this client is waiting: every result up to the hub's last is behind it.
-                    seq = max(current[0], self.last_seq)
-                    yield Frame("heartbeat", {"type": "heartbeat", "cursor": f"{stream}.{seq}"})
                 continue
             wait = sent_at + self.interval_s - time.monotonic()
             if wait > 0:  # batch what arrives within the interval

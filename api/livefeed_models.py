@@ -28,7 +28,7 @@ class _Frame(BaseModel):
 class LiveHello(_Frame):
     type: Literal["hello"]
     cursor: str | None = Field(None, description=f"the stream's position now; {_CURSOR}")
-    heartbeat_s: float = Field(description="a heartbeat comes after this many idle seconds")
+    heartbeat_s: float = Field(description="a heartbeat comes every this many seconds, results flowing or not")
     timeout_s: float = Field(description="a WebSocket client sending nothing this long is closed")
     max_subscriptions: int
     resume_s: float = Field(description="how many seconds of results are kept for resuming")

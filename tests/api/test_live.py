@@ -7,6 +7,7 @@ checked on the hub's connection itself."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 import uuid
@@ -491,12 +492,45 @@ def test_batches_are_bounded_and_heartbeats_carry_a_resumable_cursor() -> None:
         for seq in range(1, 602):
             conn.push(Entry(seq, "k", {"n": seq}), "s")
         conn.wake()
-        return await _frames(conn, 3)
+        taken = []
+        async for got in conn.frames("abcd0123", [7]):
+            taken.append(got)
+            if [f.kind for f in taken].count("batch") == 2 and got.kind == "heartbeat":
+                return taken
+        raise AssertionError(taken)
 
-    big, rest, heartbeat = asyncio.run(scenario())
+    frames = asyncio.run(scenario())
+    big, rest = (f for f in frames if f.kind == "batch")
     assert (big.events, rest.events) == (500, 101)
     assert [e["seq"] for e in big.body["events"] + rest.body["events"]] == list(range(1, 602))
-    assert rest.body["cursor"] == "abcd0123.601" and heartbeat.body == {"type": "heartbeat", "cursor": "abcd0123.601"}
+    assert rest.body["cursor"] == "abcd0123.601" and frames[-1].body == {"type": "heartbeat", "cursor": "abcd0123.601"}
+    # a heartbeat between the two (a slow machine) has the cursor of what was sent
+    assert all(f.body["cursor"] == "abcd0123.500" for f in frames[frames.index(big) + 1 : frames.index(rest)])
+
+
+def test_heartbeats_come_while_results_flow() -> None:
+    """A client answers heartbeats to stay; one given batches without a pause must get them too."""
+
+    async def scenario() -> list[str]:
+        conn = Connection(LiveLimits(heartbeat_s=0.05), interval_s=0)
+
+        async def produce() -> None:
+            for seq in itertools.count(1):
+                conn.push(Entry(seq, "k", {"n": seq}), "s")
+                conn.wake()
+                await asyncio.sleep(0.005)
+
+        producing = asyncio.create_task(produce())
+        kinds: list[str] = []
+        async for got in conn.frames("abcd0123", [0]):
+            kinds.append(got.kind)
+            if kinds.count("heartbeat") == 2 or len(kinds) == 1_000:
+                break
+        producing.cancel()
+        return kinds
+
+    kinds = asyncio.run(scenario())
+    assert kinds.count("heartbeat") == 2 and kinds.count("batch") > 2, kinds
 
 
 @pytest.mark.parametrize(
