@@ -3,10 +3,11 @@
 A query groups window rows into buckets (``step`` milliseconds, aligned to the epoch) and series
 groups. Count, sum and extremes are summed / taken over the rows. Percentiles come from merging the
 rows' histograms (schemas/sketch.py), never from averaging stored percentiles: window rows and the
-pages tiers hold them as pages of dense slot counts (storage/tiers.py); a query collects a group's
-pages per bucket and finds in SQL, per level, the page and the slot holding the rank (a cumulative
-sum over the page totals, then one inside the page that holds the rank, its rows summed slot by
-slot), so only integer keys come back. Python turns them into values with
+pages tiers hold them as pages of dense slot counts with each page's total (storage/tiers.py). A
+query finds in SQL, per group, bucket and level, first the page holding the rank from the pages'
+totals alone (``found``), then the slot inside that page, summing slot by slot only the rows of
+that page (a tier's pages table is sorted by page, so only those granules are read), so only
+integer keys come back. Python turns them into values with
 :func:`schemas.sketch.answers`, the function the alert path uses: alerts and queries report the
 same float for the same rows.
 """
@@ -34,7 +35,6 @@ __all__ = [
     "list_metrics",
     "list_services",
     "pages_sql",
-    "rank_keys_sql",
     "red_by_service",
 ]
 
@@ -77,8 +77,26 @@ class SeriesQuery:
         return ", ".join([*(f"g{i}" for i in range(len(self.group_by))), "t"])
 
 
-def _select_where(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> tuple[str, str]:
-    """The group and bucket columns of one segment, and its WHERE clause."""
+@dataclass(frozen=True)
+class _Source:
+    """A table a query reads over one or more ranges of window starts: the segments a plan gives
+    one table, read at once (each table read costs ClickHouse ~1-4 ms of planning alone)."""
+
+    table: str
+    pages: str
+    ranges: tuple[tuple[int, int], ...]  # [start_ms, end_ms)
+
+
+def _sources(segments: Sequence[Segment]) -> list[_Source]:
+    """The segments grouped by table (a range's ragged ends are both read from ``rollups``)."""
+    ranges: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for segment in segments:
+        ranges.setdefault((segment.table, segment.pages), []).append((segment.start_ms, segment.end_ms))
+    return [_Source(table, pages, tuple(spans)) for (table, pages), spans in ranges.items()]
+
+
+def _select_where(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> tuple[str, str]:
+    """The group and bucket columns of one source, and its WHERE clause."""
     groups = []
     for i, dimension in enumerate(query.group_by):
         if dimension == "service":
@@ -90,11 +108,16 @@ def _select_where(segment: Segment, query: SeriesQuery, params: dict[str, Any], 
         bucket = "intDiv(toUnixTimestamp64Milli(window_start), {step:Int64}) * {step:Int64}"
     else:
         bucket = "{start:Int64}"
-    params[f"s{index}"], params[f"e{index}"] = segment.start_ms, segment.end_ms
+    spans = []
+    for k, (start_ms, end_ms) in enumerate(source.ranges):
+        params[f"s{index}_{k}"], params[f"e{index}_{k}"] = start_ms, end_ms
+        spans.append(
+            f"window_start >= fromUnixTimestamp64Milli({{s{index}_{k}:Int64}})"
+            f" AND window_start < fromUnixTimestamp64Milli({{e{index}_{k}:Int64}})"
+        )
     where = [
         "name = {metric:String}",
-        f"window_start >= fromUnixTimestamp64Milli({{s{index}:Int64}})",
-        f"window_start < fromUnixTimestamp64Milli({{e{index}:Int64}})",
+        spans[0] if len(spans) == 1 else "(" + " OR ".join(f"({s})" for s in spans) + ")",
     ]
     if query.services:
         where.append("service IN {services:Array(String)}")
@@ -103,14 +126,14 @@ def _select_where(segment: Segment, query: SeriesQuery, params: dict[str, Any], 
     return ", ".join([*groups, f"{bucket} AS t"]), " AND ".join(where)
 
 
-def _scalars_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
-    """Count, sum, extremes (and errors) of one segment per group and bucket."""
-    columns, where = _select_where(segment, query, params, index)
+def _scalars_sql(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
+    """Count, sum, extremes (and errors) of one source per group and bucket."""
+    columns, where = _select_where(source, query, params, index)
     errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
     return f"""
         SELECT {columns}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s, min(min) AS lo, max(max) AS hi,
                {errors} AS err
-        FROM {segment.table}
+        FROM {source.table}
         WHERE {where}
         GROUP BY {query.keys}
     """
@@ -119,9 +142,10 @@ def _scalars_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], i
 def pages_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
     """The histogram pages of one segment per group and bucket (columns ``page``, ``pc``): a tier's
     summed per page (``sumForEachMerge``), window rows' as they are, a page in as many rows as
-    windows hold it (:func:`rank_keys_sql` adds up only the page that holds a rank: summing every
-    page of window rows first cost ~7 us per page row, most of a short-step query)."""
-    columns, where = _select_where(segment, query, params, index)
+    windows hold it. Every page is read: for whole histograms (storage/heatmap.py); percentiles
+    read only the pages holding their ranks (:func:`_quantile_keys_sql`)."""
+    source = _Source(segment.table, segment.pages, ((segment.start_ms, segment.end_ms),))
+    columns, where = _select_where(source, query, params, index)
     if segment.pages == "rollups":
         return f"""
             SELECT {columns}, page, counts AS pc
@@ -136,36 +160,71 @@ def pages_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], inde
     """
 
 
-def rank_keys_sql(pages: str, keys: str, levels: Sequence[float]) -> str:
-    """Per ``keys`` group of the rows of ``pages`` (columns ``keys``, ``page`` Int32 and ``pc`` that
-    page's slot counts; a page may come in several rows), the histogram key holding the rank of each
-    level, as ``qk``.
+def _found_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any]) -> str:
+    """Per group and bucket, from the pages' totals alone: the page holding the rank of each level
+    (``qp``) and that rank counted from the page's first slot (``qr``).
 
-    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it; the
-    search is :func:`schemas.sketch.rank_keys`'s: the first key whose cumulative count exceeds it,
-    found first among the page rows' totals (sorted by page), then inside the one page that holds it,
-    its rows summed slot by slot."""
-    found = []
-    for j, q in enumerate(levels):
-        rank = f"toUInt64(greatest(ceil({float(q)!r} * n), 1) - 1)"
-        page = f"pg[arrayFirstIndex(c -> c > r{j}, cum)]"
-        before = f"arraySum(arrayFilter((c, p) -> p < p{j}, totals, pg))"
-        merged = f"arrayReduce('sumForEach', arrayMap(e -> e.2, arrayFilter(e -> e.1 = p{j}, es)))"
-        slot = f"arrayFirstIndex(c -> c > r{j} - {before}, arrayCumSum({merged})) - 1"
-        found.append(f"{rank} AS r{j}, {page} AS p{j}, p{j} * {PAGE_SLOTS} + {slot} AS k{j}")
+    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it;
+    the page is the first whose cumulative total exceeds it, as :func:`schemas.sketch.rank_keys`
+    searches keys. One expression serves every level: ClickHouse's analyzer spends ~0.5-1 ms on
+    each lambda written, more than the search itself."""
+    keys = query.keys
+    parts = []
+    for i, source in enumerate(sources):
+        columns, where = _select_where(source, query, params, i)
+        totals = "sumMap(pages, page_totals)" if source.pages == "rollups" else "sumMap([page], [total])"
+        parts.append(f"SELECT {columns}, {totals} AS tm FROM {source.pages} WHERE {where} GROUP BY {keys}")
+    totals = parts[0]
+    if len(parts) > 1:
+        totals = f"SELECT {keys}, sumMap(tm) AS tm FROM ({' UNION ALL '.join(parts)}) GROUP BY {keys}"
+    ranks = ", ".join(f"toUInt64(greatest(ceil({float(q)!r} * n), 1) - 1)" for q in query.levels)
     return f"""
-        SELECT {keys}, {", ".join(found)}, [{", ".join(f"k{j}" for j in range(len(levels)))}] AS qk
+        SELECT {keys}, arrayCumSum(tm.2) AS cum, toFloat64(arraySum(tm.2)) AS n, [{ranks}] AS rk,
+               arrayMap(r -> arrayFirstIndex(c -> c > r, cum), rk) AS qi, arrayMap(i -> (tm.1)[i], qi) AS qp,
+               arrayMap((r, i) -> r - (cum[i] - (tm.2)[i]), rk, qi) AS qr
+        FROM ({totals})
+    """
+
+
+def _rows_sql(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
+    """The rows of one source as page numbers ``pg`` and their slot counts ``pc``: window rows as
+    stored, a tier's pages summed per group, bucket and page, for the pages holding some group's
+    rank only (the tier's pages table is sorted by page first: only their granules are read)."""
+    columns, where = _select_where(source, query, params, index)
+    if source.pages == "rollups":
+        return f"SELECT {columns}, pages AS pg, page_counts AS pc FROM rollups WHERE {where}"
+    return f"""
+        SELECT {query.keys}, [page] AS pg, [pc] AS pc
         FROM (
-            SELECT {keys}, arraySort(e -> e.1, groupArray((page, pc))) AS es, arrayMap(e -> e.1, es) AS pg,
-                   arrayMap(e -> arraySum(e.2), es) AS totals, arrayCumSum(totals) AS cum,
-                   toFloat64(arraySum(totals)) AS n
-            FROM ({pages})
-            GROUP BY {keys}
+            SELECT {columns}, page, sumForEachMerge(counts) AS pc
+            FROM {source.pages}
+            WHERE {where} AND page IN (SELECT arrayJoin(qp) FROM found)
+            GROUP BY {query.keys}, page
+        )
+    """
+
+
+def _quantile_keys_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any]) -> str:
+    """Per group and bucket, the histogram key holding the rank of each level, as ``qk``: the page
+    ``found`` names (:func:`_found_sql`), then the first slot of that page, its counts summed over
+    the rows holding it, whose cumulative count exceeds the rank inside the page."""
+    keys = query.keys
+    rows = " UNION ALL ".join(_rows_sql(source, query, params, i) for i, source in enumerate(sources))
+    sums = ", ".join(f"sumForEach(pc[indexOf(pg, qp[{j + 1}])])" for j in range(len(query.levels)))
+    return f"""
+        SELECT {keys}, arrayMap((p, r, m) -> p * {PAGE_SLOTS} + arrayFirstIndex(c -> c > r, arrayCumSum(m)) - 1,
+                                 qp, qr, ms) AS qk
+        FROM (
+            SELECT {keys}, qp, qr, [{sums}] AS ms
+            FROM ({rows}) AS w
+            INNER JOIN found AS f USING ({keys})
+            GROUP BY {keys}, qp, qr
         )
     """
 
 
 def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
+    sources = _sources(segments)
     params.update(metric=query.metric, start=query.start_ms)
     if query.step_ms:
         params["step"] = query.step_ms
@@ -176,10 +235,10 @@ def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) ->
     for i, (key, value) in enumerate(sorted(query.label_filters.items())):
         params[f"fk{i}"], params[f"fv{i}"] = key, value
     keys = query.keys
-    if len(segments) == 1:
-        scalars = _scalars_sql(segments[0], query, params, 0)
+    if len(sources) == 1:
+        scalars = _scalars_sql(sources[0], query, params, 0)
     else:
-        parts = " UNION ALL ".join(_scalars_sql(segment, query, params, i) for i, segment in enumerate(segments))
+        parts = " UNION ALL ".join(_scalars_sql(source, query, params, i) for i, source in enumerate(sources))
         scalars = f"""
             SELECT {keys}, any(kind) AS kind, sum(c) AS c, sum(s) AS s, min(lo) AS lo, max(hi) AS hi, sum(err) AS err
             FROM ({parts})
@@ -187,11 +246,11 @@ def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) ->
         """
     if not query.levels:
         return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
-    pages = " UNION ALL ".join(pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
     return f"""
+        WITH found AS MATERIALIZED ({_found_sql(sources, query, params)})
         SELECT {keys}, kind, c, s, lo, hi, err, qk
         FROM ({scalars}) AS a
-        LEFT JOIN ({rank_keys_sql(pages, keys, query.levels)}) AS b USING ({keys})
+        LEFT JOIN ({_quantile_keys_sql(sources, query, params)}) AS b USING ({keys})
         ORDER BY {keys}
     """
 
@@ -223,7 +282,12 @@ def fetch_buckets(
     buckets = -(-(end_ms - start_ms) // step_ms) + 1 if step_ms else 1  # per group (+1: the aligned edge)
     # More rows than MAX_SERIES groups of every bucket can only come from more groups.
     most = min(MAX_SERIES * buckets, MAX_POINTS)
-    settings = {**API_QUERY_SETTINGS, "max_result_rows": most, "result_overflow_mode": "throw"}
+    settings = {
+        **API_QUERY_SETTINGS,
+        "max_result_rows": most,
+        "result_overflow_mode": "throw",
+        "enable_materialized_cte": 1,
+    }
     try:
         rows = store.rows(_sql(query, segments, params), params, settings)
     except QueryLimitExceeded as exc:

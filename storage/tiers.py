@@ -2,8 +2,9 @@
 
 Why: an hour of 10 s windows of one busy series is 360 window rows, each with ~10 pages of
 histogram counts. The tiers keep them merged per series per minute / hour: count, sum, min and max
-in ``rollups_1m`` / ``rollups_1h``, and the histogram pages, summed slot by slot, in
-``rollup_pages_1m`` / ``rollup_pages_1h``. A long range reads a few tier rows and only its ragged
+in ``rollups_1m`` / ``rollups_1h``, and the histogram pages, summed slot by slot, with each page's
+total, in ``rollup_pages_1m_by_page`` / ``rollup_pages_1h_by_page`` (ordered by page before time, so
+a query reads the granules of the pages holding its ranks). A long range reads a few tier rows and only its ragged
 edges read window rows (:func:`plan`).
 
 Filling: after each insert into ``rollups`` the sink copies the new rows into each tier table with
@@ -34,8 +35,8 @@ class Tier:
 
 
 TIERS = (
-    Tier("rollups_1h", "rollup_pages_1h", 3_600_000),
-    Tier("rollups_1m", "rollup_pages_1m", 60_000),
+    Tier("rollups_1h", "rollup_pages_1h_by_page", 3_600_000),
+    Tier("rollups_1m", "rollup_pages_1m_by_page", 60_000),
 )  # coarsest first
 
 
@@ -95,8 +96,8 @@ def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
           AND kafka_offset >= {{first_offset:UInt64}} AND kafka_offset <= {{last_offset:UInt64}}"""
     if table == tier.pages:
         return f"""
-            INSERT INTO {table}
-            SELECT name, service, labels, {bucket}, src_partition, page, sumForEachState(counts),
+            INSERT INTO {table} (name, service, labels, window_start, src_partition, page, total, counts, kafka_offset)
+            SELECT name, service, labels, {bucket}, src_partition, page, sum(arraySum(counts)), sumForEachState(counts),
                    max(kafka_offset)
             FROM rollups ARRAY JOIN pages AS page, page_counts AS counts
             WHERE {where}

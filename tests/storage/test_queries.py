@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 
 from schemas import MetricKind, RollupRow
-from schemas.sketch import ALPHA, PAGE_SLOTS, Histogram, rank_keys
+from schemas.sketch import ALPHA, PAGE_SLOTS, Histogram, answers, rank_keys
 from schemas.stats import QUANTILES
 from storage import Store
-from storage.queries import fetch_buckets, list_metrics, list_services, rank_keys_sql, red_by_service
-from storage.rows import histogram_pages
+from storage.queries import fetch_buckets, list_metrics, list_services, red_by_service
 from storage.tiers import plan
 from stream.alerts import merge_rows
 from tests.storage.builders import BASE_MS, insert_rows, window_row
@@ -181,23 +180,29 @@ DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
 
 @pytest.mark.parametrize("seed", range(4))
 def test_the_sql_rank_search_finds_the_keys_numpy_finds(store: Store, seed: int) -> None:
-    """Random histograms spread over pages (negative keys, gaps, page edges, big counts) as page
-    rows; ``rank_keys_sql`` must return :func:`schemas.sketch.rank_keys`'s keys for every level."""
+    """Random histograms spread over pages (negative keys, gaps, page edges, big counts), each split
+    over three window rows that a query reads from both ragged ends and the minute tier: every level's
+    answer must be the value of :func:`schemas.sketch.rank_keys`'s key (extremes wide open)."""
     rng = np.random.default_rng(seed)
     levels = [0.0, 1e-6, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1 - 1e-9, 1.0]
+    starts = [BASE_MS - 20_000, BASE_MS + 70_000, BASE_MS + 150_000]  # edge, minute tier, edge (10 s windows)
     rows, expected = [], {}
     for group in range(30):
-        n = int(rng.integers(1, 400))
+        n = int(rng.integers(3, 400))
         keys = np.unique(rng.integers(-3 * PAGE_SLOTS, 20 * PAGE_SLOTS, n)).astype(np.int32)
-        counts = rng.integers(1, 2**31, len(keys)) if group % 3 == 0 else rng.integers(1, 5, len(keys))
-        hist = Histogram(keys, counts.astype(np.int64))
-        expected[group] = rank_keys(hist, levels).tolist()
-        pages, page_counts = histogram_pages(hist.keys, hist.counts)
-        rows.extend((group, page, slots) for page, slots in zip(pages, page_counts, strict=True))
-    store.command("CREATE TABLE page_rows (g UInt32, page Int32, pc Array(UInt64)) ENGINE = Memory")
-    store.insert("page_rows", [list(c) for c in zip(*rows, strict=True)], ["g", "page", "pc"])
-    found = store.rows(f"SELECT g, qk FROM ({rank_keys_sql('SELECT * FROM page_rows', 'g', levels)}) ORDER BY g")
-    assert {int(g): [int(k) for k in keys] for g, keys in found} == expected
+        counts = rng.integers(1, 2**30, len(keys)) if group % 3 == 0 else rng.integers(1, 5, len(keys))
+        expected[str(group)] = answers(rank_keys(Histogram(keys, counts.astype(np.int64)), levels), -1e18, 1e18)
+        part = rng.integers(0, 3, len(keys))
+        for i, start in enumerate(starts):
+            mine = part == i
+            if mine.any():
+                rows.append(RollupRow("gateway", "m", MetricKind.DISTRIBUTION, {"g": str(group)}, start, 10_000,
+                                      int(counts[mine].sum()), 0.0, -1e18, 1e18, keys[mine], counts[mine]))  # fmt: skip
+    insert_rows(store, rows)
+    start, end = BASE_MS - 30_000, BASE_MS + 160_000
+    assert {s.table for s in plan(start, end, None, 10_000)} == {"rollups", "rollups_1m"}
+    found = fetch_buckets(store, "m", start, end, None, ["g"], {}, (), levels, window_ms=10_000)
+    assert {b.group["g"]: b.quantiles for b in found} == expected
 
 
 @pytest.mark.parametrize("distribution", list(DISTRIBUTIONS))

@@ -6,15 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas import RollupBatch
-from storage import Store
+from schemas import RollupBatch, RollupRow
+from storage import MigrationParams, Store
+from storage.migrate import load_migrations
 from storage.queries import fetch_buckets
 from storage.rows import RollupColumns
 from storage.tiers import TIERS, Segment, TierFiller, plan, tier_offsets
 from tests.storage.builders import BASE_MS, HOUR_MS, insert_rows, window_row
 
 MINUTE = 60_000
-H, M = "rollup_pages_1h", "rollup_pages_1m"  # the pages tables of the tiers
+H, M = "rollup_pages_1h_by_page", "rollup_pages_1m_by_page"  # the pages tables of the tiers
 
 
 def test_a_range_of_whole_hours_is_served_by_the_hour_tier() -> None:
@@ -43,7 +44,7 @@ def test_a_tier_whose_width_is_not_a_multiple_of_the_window_is_not_used() -> Non
     assert plan(BASE_MS, BASE_MS + HOUR_MS, None, 7_000) == [Segment("rollups", BASE_MS, BASE_MS + HOUR_MS)]
 
 
-def spread_rows(seed: int, minutes: int = 90) -> list:
+def spread_rows(seed: int, minutes: int = 90) -> list[RollupRow]:
     rng = np.random.default_rng(seed)
     return [
         window_row(rng.lognormal(3.0, 1.0, int(rng.integers(50, 3_000))), window_start_ms=BASE_MS + i * 10_000,
@@ -97,3 +98,31 @@ def test_a_tier_missed_by_a_crash_is_caught_up_on_resume(store: Store) -> None:
     TierFiller(store).resume(1, stored_upto=9)  # idempotent: nothing copied twice
     [(again,)] = store.rows("SELECT sum(count) FROM rollups_1m")
     assert again == expected
+
+
+def test_pages_stored_before_the_page_ordered_tables_are_copied_into_them_once(store: Store) -> None:
+    """Tier pages an older sink wrote into rollup_pages_1m / rollup_pages_1h (no totals) answer the
+    same after migration 20261203183000 copies them; running its copies again adds nothing."""
+    insert_rows(store, spread_rows(3, minutes=150))
+    start, end = BASE_MS, BASE_MS + 150 * MINUTE  # served by the hour tier, then minutes
+    levels = [0.5, 0.99]
+
+    def answers() -> list[tuple[int, list[float]]]:
+        buckets = fetch_buckets(store, "http.server.duration", start, end, None, [], {}, (), levels, window_ms=10_000)
+        return [(b.count, b.quantiles) for b in buckets]
+
+    expected = answers()
+    for tier in TIERS:
+        older = tier.pages.removesuffix("_by_page")
+        store.command(f"INSERT INTO {older} SELECT name, service, labels, window_start, src_partition, page, counts, "
+                      f"kafka_offset FROM {tier.pages}")  # fmt: skip
+        store.command(f"TRUNCATE TABLE {tier.pages}")
+    [migration] = [m for m in load_migrations() if m.name == "pages_by_page"]
+    copies = [s for s in migration.render(MigrationParams()) if s.startswith("INSERT")]
+    assert len(copies) == len(TIERS)
+    for statement in copies * 2:
+        store.command(statement)
+    assert answers() == expected
+    for tier in TIERS:  # each tier holds every stored observation, once
+        [(total,)] = store.rows(f"SELECT sum(total) FROM {tier.pages}")
+        assert total == expected[0][0]
