@@ -4,19 +4,20 @@ each answered (or refused) on its own and cached like a single query."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.bodies import Rendered, etag_of
 from api.cache import Answer, QueryCache, query_cache
 from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
 from api.httpcache import answer_headers
 from api.models import BatchResult
 from api.params import time_range
-from api.query import DEFAULT_RANGE_MS, LABEL_PREFIX, label_filters, query_spec, run_query
-from api.responses import FastJSONResponse
+from api.query import DEFAULT_RANGE_MS, LABEL_PREFIX, label_filters, query_spec, render_query, run_query
+from api.responses import FastJSONResponse, RenderedResponse, render_json
 from schemas import error_body
 
 __all__ = ["MAX_QUERIES", "BatchBody", "BatchQuery", "router"]
@@ -52,8 +53,9 @@ class BatchBody(BaseModel):
     queries: list[BatchQuery] = Field(min_length=1, max_length=MAX_QUERIES)
 
 
-async def _one(context: ApiContext, cache: QueryCache, query: BatchQuery) -> tuple[dict[str, Any], Answer | None]:
-    """One query's batch item, its own error (the status GET would give) when it is refused."""
+async def _one(context: ApiContext, cache: QueryCache, query: BatchQuery) -> tuple[Rendered, Answer | None]:
+    """One query's batch item rendered, its own error (the status GET would give) when it is refused;
+    an answer's body is the one ``GET /api/v1/query`` renders and keeps (api/bodies.py)."""
     try:
         start = str(query.start) if query.start is not None else None
         end = str(query.end) if query.end is not None else None
@@ -64,15 +66,17 @@ async def _one(context: ApiContext, cache: QueryCache, query: BatchQuery) -> tup
             context.window_ms,
         )  # fmt: skip
         body, answer = await run_query(context, cache, spec, start_ms, end_ms)
+        rendered = await render_query(cache, spec, body, answer)
     except ApiError as exc:
-        return {"status": exc.status, "error": error_body(exc.error, exc.details)}, None
-    return {"status": 200, "result": body}, answer
+        refused = render_json({"status": exc.status, "error": error_body(exc.error, exc.details)})
+        return Rendered(refused, etag_of(refused)), None
+    return Rendered(b'{"status":200,"result":' + rendered.body + b"}", rendered.etag), answer
 
 
 @router.post(
     "/query/batch",
     summary="Run many queries at once: each answered in order, with its own result or error",
-    response_class=FastJSONResponse,
+    response_class=FastJSONResponse,  # what the docs say; the route sends a RenderedResponse
     response_model=BatchResult,
     responses=error_responses({400: "the body is not a list of 1 to 50 queries (named in details)"}),
 )
@@ -80,11 +84,14 @@ async def query_batch(
     body: BatchBody,
     context: Annotated[ApiContext, Depends(api_context)],
     cache: Annotated[QueryCache, Depends(query_cache)],
-) -> FastJSONResponse:
+) -> RenderedResponse:
     """Each query as ``GET /api/v1/query`` answers it; an invalid query is an item with its status
-    and error, the others are answered all the same."""
+    and error, the others are answered all the same. The answer's ``ETag`` is a hash of its items'
+    (each the hash of its body): a batch of unchanged answers is not rendered or hashed whole again."""
     done = await asyncio.gather(*(_one(context, cache, query) for query in body.queries))
-    response = FastJSONResponse({"results": [item for item, _ in done]})
+    items = [item for item, _ in done]
+    etag = etag_of("\n".join(item.etag for item in items).encode())
+    response = RenderedResponse(Rendered(b'{"results":[' + b",".join(item.body for item in items) + b"]}", etag))
     answers = [answer for _, answer in done if answer is not None]
     timing: dict[str, float] = {}
     for answer in answers:

@@ -6,7 +6,9 @@ Parts: a range is first moved to window boundaries (``start`` and ``end`` rounde
 of the window: the same windows start inside), so requests a few milliseconds apart share their
 parts. A query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
 every query of that step shares them) and at the last step boundary before the settle horizon (its
-windows emitted and stored). A query without a step is one bucket over the whole range, one part.
+windows emitted and stored; the horizon is taken at the last window boundary, so it moves when the
+open edge's end does and a range reaching now changes its parts once per window). A query without
+a step is one bucket over the whole range, one part.
 Settled parts are kept in L1 and L2; the open edge after the horizon in L1 only, until a window it
 holds is stored (the sink's message drops it) and at most :data:`OPEN_TTL_S` (a bound on what a lost
 message could cost): so under load the open edge is read from ClickHouse about once per stored
@@ -46,6 +48,7 @@ import redis.asyncio as aioredis
 from fastapi import Request
 from redis.exceptions import RedisError
 
+from api.bodies import Bodies
 from api.cachecell import Cell
 from api.cachemetrics import (
     CACHE_BYTES,
@@ -78,6 +81,7 @@ BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
+_BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
 _LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
 
 
@@ -137,6 +141,7 @@ class Answer:
     counter: bool  # the metric is a counter in some part of the range
     settled: bool  # the whole range ended before the settle horizon (a cacheable HTTP answer)
     timing_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing: cache lookups, ClickHouse
+    parts: tuple[Part, ...] = ()  # what ``series`` was merged from: the same objects, the same answer
 
 
 @dataclass(frozen=True)
@@ -161,10 +166,14 @@ class QueryCache:
         self._windows_heard = 0  # stored windows heard so far
         self._recent: collections.deque[tuple[int, StoredWindow]] = collections.deque(maxlen=_RECENT_WINDOWS)
         self._running: dict[tuple[QuerySpec, int, int], asyncio.Task[Part]] = {}
+        self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
-        horizon = time.time_ns() // 1_000_000 - self.config.settle_ms
+        # The horizon moves at window boundaries, when the open edge's end (rounded up to a window)
+        # moves too: the parts of a range reaching now change once per window, not twice.
+        window = self.config.window_ms
+        horizon = time.time_ns() // 1_000_000 // window * window - self.config.settle_ms
         ranges = self._plan(spec, start_ms, end_ms, horizon)
         stamp = (self._epoch, self._windows_heard)
         began = time.perf_counter()
@@ -187,7 +196,7 @@ class QueryCache:
         timing = {"cache": (looked - began) * 1000}
         if runs:
             timing["db"] = (read - looked) * 1000
-        return Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing)
+        return Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing, tuple(parts))
 
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
         """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored

@@ -7,7 +7,8 @@ streamed one (the live feed's Server-Sent Events) passes through untouched. Comp
 bodies runs in a worker thread: never CPU work of that size on the event loop. A data GET's body, and
 any other body of :data:`_KEEP_COMPRESSED_BYTES` or more (a batch's), is compressed once per hash and
 coding (the last :data:`_COMPRESSED_BYTES` kept): many clients polling the same answer cost one
-compression.
+compression. An ``ETag`` the route set (a body it rendered before, api/bodies.py) is used as it is:
+the body is not hashed again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import gzip
-import hashlib
 import time
 from typing import Any
 
@@ -24,6 +24,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.bodies import etag_of
 from api.cache import Answer
 
 __all__ = ["SETTLED_MAX_AGE_S", "HttpCacheMiddleware", "answer_headers", "choose_encoding"]
@@ -72,10 +73,6 @@ def _matches(if_none_match: str, etag: str) -> bool:
     opaque = etag.removeprefix("W/")
     tags = [t.strip() for t in if_none_match[:_MAX_IF_NONE_MATCH].split(",")]
     return any(t == "*" or t.removeprefix("W/") == opaque for t in tags)
-
-
-def _etag(body: bytes) -> str:
-    return f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
 def _encode(body: bytes, coding: str) -> bytes:
@@ -141,9 +138,10 @@ class HttpCacheMiddleware:
         ):
             coding = choose_encoding(request.get("accept-encoding", ""))
             headers.add_vary_header("Accept-Encoding")
-        etag = None
+        etag = headers.get("etag")  # set by a route that kept its rendered body (api/bodies.py)
         if data_get and status == 200:
-            etag = await _off_loop(_etag, body)
+            if etag is None:
+                etag = await _off_loop(etag_of, body)
             headers["ETag"] = etag
             headers.setdefault("Cache-Control", "private, no-cache")
             if _matches(request.get("if-none-match", ""), etag):
@@ -155,7 +153,7 @@ class HttpCacheMiddleware:
                 return
         if coding is not None:
             if etag is None and len(body) >= _KEEP_COMPRESSED_BYTES:  # a large POST answer (a batch)
-                etag = await _off_loop(_etag, body)
+                etag = await _off_loop(etag_of, body)
             body = await self._encode(body, coding, etag)
             headers["Content-Encoding"] = coding
             headers["Content-Length"] = str(len(body))

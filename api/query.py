@@ -9,22 +9,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from api.bodies import Rendered, etag_of
 from api.cache import Answer, Part, QueryCache, QuerySpec, query_cache
 from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
 from api.httpcache import answer_headers
 from api.models import QueryResult
 from api.params import csv_param, duration_param, time_range, window_bounds
-from api.responses import FastJSONResponse
+from api.responses import FastJSONResponse, RenderedResponse, render_json
 from api.stats import bucket_stats
 from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage.queries import fetch_buckets
 
-__all__ = ["label_filters", "query_spec", "request_label_filters", "router", "run_query"]
+__all__ = ["label_filters", "query_spec", "render_query", "request_label_filters", "router", "run_query"]
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 
+_HASH_IN_THREAD_BYTES = 64 * 1024  # bodies past this are hashed in a worker thread, off the event loop
 MAX_POINTS_PER_SERIES = 11_000  # as Prometheus: a range query of more buckets is refused
 DEFAULT_RANGE_MS = 3_600_000
 LABEL_PREFIX = "label."
@@ -137,10 +139,23 @@ async def run_query(
     return body, answer
 
 
+async def render_query(cache: QueryCache, spec: QuerySpec, body: dict[str, Any], answer: Answer) -> Rendered:
+    """``body`` (of :func:`run_query`) rendered, with its ETag: the bytes rendered before for the same
+    query and range when ``answer`` was merged from the same parts, else rendered and kept now."""
+    key = (spec, body["start"], body["end"])
+    found = cache.bodies.get(key, answer.parts)
+    if found is None:
+        raw = render_json(body)
+        etag = await asyncio.to_thread(etag_of, raw) if len(raw) > _HASH_IN_THREAD_BYTES else etag_of(raw)
+        found = Rendered(raw, etag)
+        cache.bodies.put(key, answer.parts, found)
+    return found
+
+
 @router.get(
     "/query",
     summary="Query a metric: percentiles and aggregates per group and step",
-    response_class=FastJSONResponse,
+    response_class=FastJSONResponse,  # what the docs say; the route sends a RenderedResponse
     response_model=QueryResult,
     responses=error_responses({400: "a parameter is invalid (named in details), or percentiles of a counter"}),
 )
@@ -157,7 +172,7 @@ async def query(
     group_by: Annotated[
         str | None, Query(description="'service' and/or label names; empty for one series")
     ] = "service",
-) -> FastJSONResponse:
+) -> RenderedResponse:
     """Buckets of ``step`` aligned to the epoch (or one bucket for the whole range without ``step``).
 
     Add ``label.<name>=<value>`` parameters to filter on labels. Percentiles come from merging the
@@ -170,6 +185,6 @@ async def query(
         context.window_ms,
     )  # fmt: skip
     body, answer = await run_query(context, cache, spec, start_ms, end_ms)
-    response = FastJSONResponse(body)
+    response = RenderedResponse(await render_query(cache, spec, body, answer))
     answer_headers(response, answer)
     return response

@@ -17,7 +17,11 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from api import httpcache
+from api import query as query_module
+from api.bodies import etag_of
 from api.httpcache import SETTLED_MAX_AGE_S, HttpCacheMiddleware, choose_encoding
+from api.responses import render_json
+from schemas.events import StoredWindow
 from tests.api.apps import app_store
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
@@ -167,3 +171,25 @@ def test_streamed_answers_pass_untouched(path: str) -> None:
     assert response.status_code == 200
     assert "content-encoding" not in response.headers and "etag" not in response.headers
     assert response.content == b"".join(f"data: {i}\n\n".encode() * 500 for i in range(3))
+
+
+def test_an_unchanged_answer_is_rendered_once(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[Any] = []
+
+    def counting(content: Any) -> bytes:
+        rendered.append(content)
+        return real(content)
+
+    real = render_json
+    monkeypatch.setattr(query_module, "render_json", counting)
+    params = {**SETTLED, "stats": "p999,count"}  # an answer no other test asks for
+    first, again = get(client, params), get(client, params)
+    assert first.status_code == again.status_code == 200
+    batch = client.post("/api/v1/query/batch", json={"queries": [{**params, "stats": ["p999", "count"]}]})
+    assert len(rendered) == 1 and first.content == again.content
+    assert first.headers["etag"] == again.headers["etag"] == etag_of(first.content)
+    assert batch.json()["results"][0]["result"] == first.json()  # the same body, inside the batch
+    cell = StoredWindow("http.cached", "gateway", BASE_MS, 1_000, False)
+    client.app.state.cache.invalidate([cell])  # type: ignore[attr-defined]  # a stored window: read again
+    changed = get(client, params)
+    assert len(rendered) == 2 and changed.content == first.content
