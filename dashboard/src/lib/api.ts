@@ -13,6 +13,7 @@ import type {
   LogsPage,
   MetricsCatalog,
   QueryResult,
+  Resources,
   RuleBody,
   RulesList,
   RulesValidation,
@@ -176,6 +177,9 @@ export const logs = (start: number, end: number, s: LogSearch, signal?: AbortSig
     { start, end, service: s.service, level: s.level, q: s.q, trace_id: s.traceId, limit: s.limit ?? 1000, cursor: s.cursor },
     signal,
   );
+
+/** ``GET /api/v1/resources``: memory, CPU and connections of perfpulse's own processes. */
+export const resources = (signal?: AbortSignal) => get<Resources>("/api/v1/resources", {}, signal);
 
 export const alerts = (signal?: AbortSignal) => get<AlertsList>("/api/v1/alerts", {}, signal);
 

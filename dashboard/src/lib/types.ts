@@ -330,3 +330,25 @@ export interface HeatmapResult {
   counts: number[][]; // per time bucket, observations per value bucket
   total: number;
 }
+
+// GET /api/v1/resources: perfpulse's own processes, as each reported itself
+export interface ProcessResources {
+  role: string; // "api", "stream", "sink", "notifier", or several joined by +
+  host: string;
+  pid: number;
+  started_at: number;
+  at: number; // when sampled, epoch ms
+  rss_bytes: number | null;
+  cpu_percent: number | null; // 100: one core
+  tcp_connections: number | null;
+  http_connections: number | null; // null: serves no HTTP
+  live_connections: number | null; // null: serves no live feed
+}
+
+export interface Resources {
+  at: number;
+  report_every_s: number;
+  stale_after_s: number;
+  board: "ok" | "unreachable";
+  processes: ProcessResources[];
+}

@@ -5,6 +5,7 @@ import { memo, useCallback, useMemo } from "react";
 import { Link } from "../App";
 import { Gauge } from "../components/Gauge";
 import { Heatmap } from "../components/Heatmap";
+import { OwnProcesses } from "../components/OwnProcesses";
 import { Status } from "../components/Status";
 import { TimeSeriesChart } from "../components/TimeSeriesChart";
 import * as api from "../lib/api";
@@ -39,14 +40,17 @@ export default function Overview() {
   const { start, end, tick } = r;
   const stepMs = chooseStep(end - start);
   const key = `${start}-${end}-${tick}`;
-  const catalog = useApi(`services-${key}`, (signal) => api.services(start, end, signal));
-  const alerts = useApi(`alerts-${tick}`, (signal) => api.alerts(signal));
-  const gauges = useApi(`gauges-${key}`, (signal) =>
-    api.queryMetric({ metric: LATENCY_METRIC, start, end, stats: ["p50", "p95", "p99"] }, signal),
-  );
+  // The first chart's query is asked first (effects run in order), and the queries further down the
+  // page (tasks, resources, heatmaps) wait for its answer: a browser opens 6 connections to the API,
+  // and 14 queries at once kept the top of the page waiting behind the bottom's.
   const lines = useApi(`lines-${key}-${stepMs}`, (signal) =>
     api.queryMetric({ metric: LATENCY_METRIC, start, end, stepMs, stats: ["p50", "p95", "p99", "rate"] }, signal),
   );
+  const gauges = useApi(`gauges-${key}`, (signal) =>
+    api.queryMetric({ metric: LATENCY_METRIC, start, end, stats: ["p50", "p95", "p99"] }, signal),
+  );
+  const catalog = useApi(`services-${key}`, (signal) => api.services(start, end, signal));
+  const alerts = useApi(`alerts-${tick}`, (signal) => api.alerts(signal));
   const byStatus = useApi(`status-${key}-${stepMs}`, (signal) =>
     api.queryMetric({ metric: LATENCY_METRIC, start, end, stepMs, stats: ["count"], groupBy: "service,status_code" }, signal),
   );
@@ -97,7 +101,7 @@ export default function Overview() {
         <RateChart lines={lines.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
         <ErrorChart byStatus={byStatus.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
       </section>
-      <TasksAndResources r={r} stepMs={stepMs} />
+      {(lines.data || lines.error) && <TasksAndResources r={r} stepMs={stepMs} />}
     </div>
   );
 }
@@ -282,6 +286,7 @@ const TasksAndResources = memo(function TasksAndResources({ r, stepMs }: { r: Re
   const tasks = useApi(`tasks-${key}`, (signal) =>
     api.queryMetric({ metric: "ai.task.duration", start, end, stats: ["p50", "p95", "rate"], groupBy: "task_type" }, signal),
   );
+  const own = useApi(`resources-${tick}`, (signal) => api.resources(signal));
   return (
     <>
       <section>
@@ -292,7 +297,12 @@ const TasksAndResources = memo(function TasksAndResources({ r, stepMs }: { r: Re
         <TaskBars result={tasks.data} />
       </section>
       <section>
-        <h2>Resources</h2>
+        <h2>
+          Resources <span className="muted">perfpulse's own processes, as each reports itself</span>
+        </h2>
+        <Status loading={own.loading && !own.data} error={own.error} />
+        <OwnProcesses answer={own.data} />
+        <h3 className="muted">Monitored services (their process gauges)</h3>
         <div className="two-up">
           {GAUGE_CHARTS.map((c) => (
             <GaugeMetricChart key={c.metric} {...c} r={r} stepMs={stepMs} />
