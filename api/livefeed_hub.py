@@ -8,7 +8,6 @@ between reading the log and registering a connection, so a resumed client sees n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -124,10 +123,12 @@ class Connection:
         self.interval_s = interval_s  # at most one batch frame per interval
         self.subs: dict[str, str] = {}
         self.last_seq = 0  # the sequence of the last result taken for sending
+        self.sending_since: float | None = None  # monotonic; set by the transport while a frame is sent
         self.closing: tuple[int, str] | None = None  # (WebSocket close code, why) once decided
         self._queue: deque[tuple[Entry, str]] = deque()
         self._control: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
+        self._beat_due = False  # a heartbeat is to go out (set by the connection's timer)
 
     def push(self, entry: Entry, sub_id: str) -> None:
         """Queue a result; it goes out after :meth:`wake` (the hub wakes once per round, not per result)."""
@@ -160,44 +161,57 @@ class Connection:
     async def frames(self, stream: str, current: Sequence[int]) -> AsyncIterator[Frame]:
         """The frames to send, until the connection is to close (a last ``close`` frame says why).
         ``current[0]``: the hub's last sequence, for heartbeats."""
-        sent_at = beat_at = time.monotonic()  # the transport sent its hello
-        while True:
-            with contextlib.suppress(TimeoutError):
-                # asyncio.timeout, not wait_for: no task per wait
-                async with asyncio.timeout(max(0.0, beat_at + self.limits.heartbeat_s - time.monotonic())):
-                    await self._wake.wait()
-            self._wake.clear()
-            while self._control:
-                yield Frame(str(self._control[0]["type"]), self._control.popleft())
-            if self.closing is not None:
-                yield Frame("close", {"type": "close", "code": self.closing[0], "reason": self.closing[1]})
-                return
-            if time.monotonic() - beat_at >= self.limits.heartbeat_s:
-                # Every heartbeat_s whether results flow or not: a client answers heartbeats, and one
-                # given only batches would be closed as silent.
-                beat_at = time.monotonic()
-                # Nothing of this client waiting: every result up to the hub's last is behind it.
-                seq = self.last_seq if self._queue else max(current[0], self.last_seq)
-                yield Frame("heartbeat", {"type": "heartbeat", "cursor": f"{stream}.{seq}"})
-            if not self._queue:
-                continue
-            wait = sent_at + self.interval_s - time.monotonic()
-            if wait > 0:  # batch what arrives within the interval
-                await asyncio.sleep(wait)
-            taken = [self._queue.popleft()]
-            series = taken[0][0].series
-            while (
-                self._queue
-                and len(taken) < MAX_EVENTS_PER_FRAME
-                and series + self._queue[0][0].series <= MAX_FRAME_SERIES
-            ):
-                series += self._queue[0][0].series
-                taken.append(self._queue.popleft())
-            self.last_seq = taken[-1][0].seq
-            sent_at = time.monotonic()
-            yield Frame("batch", taken=taken, cursor=f"{stream}.{self.last_seq}", oldest=taken[0][0].at)
-            if self._queue:
-                self._wake.set()
+        sent_at = time.monotonic()  # the transport sent its hello
+        # A timer wakes the connection when a heartbeat is due: one per heartbeat, not one per wait.
+        loop = asyncio.get_running_loop()
+        beat = loop.call_later(self.limits.heartbeat_s, self._beat)
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._control:
+                    yield Frame(str(self._control[0]["type"]), self._control.popleft())
+                if self.closing is not None:
+                    yield Frame("close", {"type": "close", "code": self.closing[0], "reason": self.closing[1]})
+                    return
+                if self._beat_due:
+                    # Every heartbeat_s whether results flow or not: a client answers heartbeats, and
+                    # one given only batches would be closed as silent.
+                    self._beat_due = False
+                    beat = loop.call_later(self.limits.heartbeat_s, self._beat)
+                    # Nothing of this client waiting: every result up to the hub's last is behind it.
+                    seq = self.last_seq if self._queue else max(current[0], self.last_seq)
+                    yield Frame("heartbeat", {"type": "heartbeat", "cursor": f"{stream}.{seq}"})
+                if self._queue:
+                    sent_at = await self._wait_interval(sent_at)
+                    yield self._batch(stream, sent_at)
+        finally:
+            beat.cancel()
+
+    def _beat(self) -> None:
+        self._beat_due = True
+        self._wake.set()
+
+    async def _wait_interval(self, sent_at: float) -> float:
+        """Wait out the interval since the last batch (what arrives meanwhile joins it); returns now."""
+        wait = sent_at + self.interval_s - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return time.monotonic()
+
+    def _batch(self, stream: str, sent_at: float) -> Frame:
+        """The next batch from the queue, bounded in results and series; the rest wakes the sender again."""
+        taken = [self._queue.popleft()]
+        series = taken[0][0].series
+        while (
+            self._queue and len(taken) < MAX_EVENTS_PER_FRAME and series + self._queue[0][0].series <= MAX_FRAME_SERIES
+        ):
+            series += self._queue[0][0].series
+            taken.append(self._queue.popleft())
+        self.last_seq = taken[-1][0].seq
+        if self._queue:
+            self._wake.set()
+        return Frame("batch", taken=taken, cursor=f"{stream}.{self.last_seq}", oldest=taken[0][0].at)
 
 
 @dataclass(slots=True)

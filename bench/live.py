@@ -86,10 +86,13 @@ def _server_figures(api_url: str) -> dict[str, float]:
     """What the API process says of its live feed (``/metrics``): where the time of a result goes
     (message heard to result computed, result computed to frame sent), queries, frames, closes."""
     samples: dict[str, float] = {}
+    closed: dict[str, float] = {}  # by why
     for family in text_string_to_metric_families(httpx.get(f"{api_url}/metrics", timeout=30).text):
         for sample in family.samples:
             if sample.name.startswith("perfpulse_live_") and sample.labels.get("transport", "websocket") == "websocket":
                 samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
+            if sample.name == "perfpulse_live_closed_total":
+                closed[f"ws_server_closed_{sample.labels['reason']}"] = sample.value
 
     def mean_ms(name: str) -> float:
         count = samples.get(f"{name}_count", 0.0)
@@ -101,7 +104,7 @@ def _server_figures(api_url: str) -> dict[str, float]:
         "ws_server_queries": samples.get("perfpulse_live_result_queries_total", 0.0),
         "ws_server_frames": samples.get("perfpulse_live_frames_sent_total", 0.0),
         "ws_server_events": samples.get("perfpulse_live_events_sent_total", 0.0),
-        "ws_server_closed": samples.get("perfpulse_live_closed_total", 0.0),
+        **closed,
     }
 
 
