@@ -247,7 +247,7 @@ def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) ->
     if not query.levels:
         return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
     return f"""
-        WITH found AS MATERIALIZED ({_found_sql(sources, query, params)})
+        WITH found AS ({_found_sql(sources, query, params)})
         SELECT {keys}, kind, c, s, lo, hi, err, qk
         FROM ({scalars}) AS a
         LEFT JOIN ({_quantile_keys_sql(sources, query, params)}) AS b USING ({keys})
@@ -282,12 +282,7 @@ def fetch_buckets(
     buckets = -(-(end_ms - start_ms) // step_ms) + 1 if step_ms else 1  # per group (+1: the aligned edge)
     # More rows than MAX_SERIES groups of every bucket can only come from more groups.
     most = min(MAX_SERIES * buckets, MAX_POINTS)
-    settings = {
-        **API_QUERY_SETTINGS,
-        "max_result_rows": most,
-        "result_overflow_mode": "throw",
-        "enable_materialized_cte": 1,
-    }
+    settings = {**API_QUERY_SETTINGS, "max_result_rows": most, "result_overflow_mode": "throw"}
     try:
         rows = store.rows(_sql(query, segments, params), params, settings)
     except QueryLimitExceeded as exc:
