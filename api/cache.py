@@ -14,7 +14,9 @@ holds is stored (the sink's message drops it) and at most :data:`OPEN_TTL_S` (a 
 message could cost): so under load the open edge is read from ClickHouse about once per stored
 window and query, not once per request, and new windows show as soon as the sink stores them.
 Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads running
-at once are one read (request coalescing).
+at once are one read (request coalescing). A whole answer is kept too, for the rest of its window
+period while no stored window is heard (at most :data:`OPEN_TTL_S`): a repeated request costs one
+lookup instead of one per part and a merge.
 
 Staleness: the sink publishes every (metric, service, window) it stored, late corrections
 included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
@@ -81,6 +83,7 @@ BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
+_ANSWERS = 4_096  # whole answers kept for their window period (a hit skips planning, lookups and merging)
 _BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
 _LISTEN_RETRY_S = 2.0  # while the channel cannot be heard, how often to subscribe again
 
@@ -167,16 +170,26 @@ class QueryCache:
         self._recent: collections.deque[tuple[int, StoredWindow]] = collections.deque(maxlen=_RECENT_WINDOWS)
         self._running: dict[tuple[QuerySpec, int, int], asyncio.Task[Part]] = {}
         self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
+        # whole answers by query and range: valid for the window period and heard stamp they were made in
+        self._answers: dict[tuple[QuerySpec, int, int], tuple[tuple[tuple[int, int], int], float, Answer]] = {}
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
         # The horizon moves at window boundaries, when the open edge's end (rounded up to a window)
         # moves too: the parts of a range reaching now change once per window, not twice.
         window = self.config.window_ms
-        horizon = time.time_ns() // 1_000_000 // window * window - self.config.settle_ms
-        ranges = self._plan(spec, start_ms, end_ms, horizon)
+        period = time.time_ns() // 1_000_000 // window
+        horizon = period * window - self.config.settle_ms
         stamp = (self._epoch, self._windows_heard)
         began = time.perf_counter()
+        key = (spec, start_ms, end_ms)
+        kept = self._answers.get(key)
+        if kept is not None and kept[0] == (stamp, period) and time.monotonic() < kept[1]:
+            same = kept[2]
+            CACHE_HITS.labels("l1").inc(len(same.parts))
+            timing = {"cache": (time.perf_counter() - began) * 1000}
+            return Answer(same.series, same.counter, same.settled, timing, same.parts)
+        ranges = self._plan(spec, start_ms, end_ms, horizon)
         found, l2_gen = await self._lookup(spec, ranges)
         looked = time.perf_counter()
         missing = [i for i, part in enumerate(found) if part is None]
@@ -196,7 +209,18 @@ class QueryCache:
         timing = {"cache": (looked - began) * 1000}
         if runs:
             timing["db"] = (read - looked) * 1000
-        return Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing, tuple(parts))
+        answer = Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing, tuple(parts))
+        joined_any = any(joined for _, joined in computed)  # a joined read may predate this stamp
+        if self.hearing and not joined_any and stamp == (self._epoch, self._windows_heard):
+            self._keep_answer(key, (stamp, period), answer)
+        return answer
+
+    def _keep_answer(self, key: tuple[QuerySpec, int, int], valid: tuple[tuple[int, int], int], answer: Answer) -> None:
+        """Keep ``answer`` for requests of the same window period while no stored window is heard (at
+        most :data:`OPEN_TTL_S`, the open edge's L1 bound); the oldest go past :data:`_ANSWERS`."""
+        if len(self._answers) >= _ANSWERS:
+            del self._answers[next(iter(self._answers))]
+        self._answers[key] = (valid, time.monotonic() + OPEN_TTL_S, answer)
 
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
         """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored
@@ -305,6 +329,7 @@ class QueryCache:
             self._recent.append((self._windows_heard, window))
             self._windows_heard += 1
         dropped = self.l1.drop(windows)
+        self._answers.clear()  # each was made before these windows: none is served again
         CACHE_INVALIDATIONS.labels("l1").inc(dropped)
         CACHE_BYTES.set(self.l1.bytes)
         return dropped
@@ -313,6 +338,7 @@ class QueryCache:
         """Invalidations may have been missed: nothing in L1 or being read now can be trusted."""
         self._epoch += 1
         self.l1.clear()
+        self._answers.clear()
         CACHE_BYTES.set(0)
 
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:

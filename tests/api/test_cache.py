@@ -7,6 +7,7 @@ UNHEARD_TTL_S late."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -278,3 +279,25 @@ async def test_a_request_joining_a_read_begun_before_a_change_does_not_cache_it(
     assert reads == 1
     await cache.answer(spec, 0, 60_000, read)
     assert reads == 2  # what the joined read fetched may predate the change: nobody kept it
+
+
+async def test_a_whole_answer_is_kept_for_its_window_period_until_a_window_is_heard() -> None:
+    cache = unit_cache()
+    cache.config = dataclasses.replace(cache.config, window_ms=3_600_000)  # one period for the whole test
+    spec = QuerySpec("m", (), ("count",), (), (), 10_000)
+    read = Reads()
+    first = await cache.answer(spec, 0, 1_800_000, read)
+    cache.l1.clear()  # the parts gone from L1: only the kept answer can serve
+    again = await cache.answer(spec, 0, 1_800_000, read)
+    assert len(read.ranges) == 1 and again.parts == first.parts and again.series is first.series
+    assert "db" not in again.timing_ms
+    cache.invalidate([StoredWindow("other", "gateway", 0, 1_000, False)])  # any window heard ends it
+    await cache.answer(spec, 0, 1_800_000, read)
+    assert len(read.ranges) == 2
+    cache.invalidate([])  # the answers kept are let go whenever windows are heard
+    cache.hearing = False  # not hearing: no answer is kept beyond L1's short lifetime
+    cache.l1.clear()
+    await cache.answer(spec, 0, 1_800_000, read)
+    cache.l1.clear()
+    await cache.answer(spec, 0, 1_800_000, read)
+    assert len(read.ranges) == 4
