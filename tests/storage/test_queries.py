@@ -132,6 +132,8 @@ def test_counter_buckets_sum_increments(store: Store) -> None:
     )
     [bucket] = fetch_buckets(store, "reqs", BASE_MS, END_MS, None, [], {})
     assert (bucket.kind, bucket.count, bucket.sum) == ("counter", 3, 7.0)
+    [asked] = fetch_buckets(store, "reqs", BASE_MS, END_MS, None, [], {}, (), [0.5, 0.99])
+    assert asked.count == 3 and all(math.isnan(q) for q in asked.quantiles)  # a counter has no histogram
 
 
 def test_percentiles_of_a_single_value_and_of_zeros_are_that_value(store: Store) -> None:
