@@ -7,7 +7,9 @@ generation). Every notifier joins the group of its name subscribed to the ``aler
 :class:`HolderAssignor` gives every partition to one member, the holder (the member holding
 already, when it is still there, so a standby joining moves nothing). The holder reads the topic
 and sends; a standby gets no partition and waits. When the holder dies or is paused past the
-session timeout, the coordinator drops it and the next assignment makes a standby the holder.
+session timeout, the coordinator drops it and the next assignment makes a standby the holder. A
+holding that ended leaves the group and joins again as a new member claiming nothing, so an old
+holder resumed after a pause never takes the partitions back from its successor.
 
 Fencing. Being assigned is not enough to send: a paused holder (GC pause, SIGSTOP) cannot know it
 was dropped until it runs again, and then it must not send. So sending is allowed only while
@@ -85,6 +87,12 @@ class Lease:
     def valid(self) -> bool:
         return time.monotonic() < self._valid_until
 
+    def claims(self) -> bool:
+        """Whether this member asks to keep the partitions at a rebalance: while its lease is valid,
+        or assigned and not yet renewed (waiting to take over); not once its lease lapsed (a holder
+        resumed after a pause must not take the partitions back from its successor)."""
+        return self.valid() or (self.assigned_at is not None and self._valid_until == 0.0)
+
     def check(self) -> None:
         """Raise :class:`LeaseLost` unless :meth:`valid`."""
         if not self.valid():
@@ -114,7 +122,7 @@ class HolderAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         }
 
     def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
-        user_data = _HOLDING if self._lease.assigned_at is not None else b""
+        user_data = _HOLDING if self._lease.claims() else b""
         return ConsumerProtocolMemberMetadata(self.version, list(topics), user_data)
 
     def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:

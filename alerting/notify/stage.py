@@ -460,8 +460,8 @@ class NotifierStage:
     # -- the topic's side -----------------------------------------------------------------------
 
     async def _member(self, stop: asyncio.Event) -> None:
-        """One membership of the lease group until ``stop``: standby until the lease is taken, then
-        holding until it ends, and again. Raises on Kafka errors."""
+        """One membership of the lease group: standby until the lease is taken, then holding until it
+        ends, or until ``stop``. Raises on Kafka errors."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.config.group,
@@ -478,9 +478,10 @@ class NotifierStage:
         await consumer.start()
         try:
             self._consuming = True
-            while not stop.is_set():
-                if await self._await_lease(consumer, stop):
-                    await self._hold(consumer, stop)
+            if await self._await_lease(consumer, stop):
+                # After a holding the member leaves and joins again, claiming nothing: a holder whose
+                # lease lapsed (paused, cut off) never takes the partitions back from its successor.
+                await self._hold(consumer, stop)
         finally:
             self._consuming = False
             self._consumer = None

@@ -127,6 +127,7 @@ def test_a_paused_holder_is_fenced_and_a_standby_takes_over_without_loss_or_repe
         wait_for(lambda: first.detail().startswith("standby"), "the old holder to stand by", 20)
         time.sleep(GROUP_WAIT_S + 2)
         assert statuses(hook) == ["firing"], statuses(hook)
+        assert second.holds() and not first.holds()  # the resumed one did not take the partitions back
 
         second.pause(gates[1])  # for good, as a killed process
         asyncio.run(produce(configured.kafka_bootstrap, [(topic, 2, record(11, 0, State.RESOLVED, now + 1, now))]))
