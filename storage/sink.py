@@ -130,7 +130,7 @@ def day_parts(
     for one_day in np.unique(day[keep]):
         rows = np.flatnonzero(keep & (day == one_day))
         for piece in _pieces(rows, source, offset, max_rows):
-            parts.append((table, [_rows_of(column, piece) for column in columns], names))
+            parts.append((table, _rows_of(columns, piece), names))
     return parts
 
 
@@ -159,10 +159,13 @@ def _same_record(rows: np.ndarray, source: np.ndarray, offset: np.ndarray, i: in
     return bool(source[a] == source[b] and offset[a] == offset[b])
 
 
-def _rows_of(column: Any, rows: np.ndarray) -> Any:
-    if isinstance(column, np.ndarray):
-        return column[rows]
-    return [column[i] for i in rows.tolist()]
+def _rows_of(columns: list[Any], rows: np.ndarray) -> list[Any]:
+    """``rows`` of each column (a run of rows is sliced)."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+        run = slice(int(rows[0]), int(rows[-1]) + 1)
+        return [column[run] for column in columns]
+    index = rows.tolist()
+    return [column[rows] if isinstance(column, np.ndarray) else [column[i] for i in index] for column in columns]
 
 
 @dataclass(frozen=True)
