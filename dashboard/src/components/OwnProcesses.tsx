@@ -48,13 +48,17 @@ export const OwnProcesses = memo(function OwnProcesses({ answer }: { answer: Res
               <td className="muted">
                 {p.host} · {p.pid}
               </td>
-              <td className="bar-cell">
-                <div className="bar" style={{ width: `${Math.min(100, p.cpu_percent ?? 0)}%` }} />
-                <span>{cpuText(p.cpu_percent)}</span>
+              <td>
+                <div className="bar-cell">
+                  <div className="bar" style={{ width: `${Math.min(100, p.cpu_percent ?? 0)}%` }} />
+                  <span>{cpuText(p.cpu_percent)}</span>
+                </div>
               </td>
-              <td className="bar-cell">
-                <div className="bar" style={{ width: `${(100 * (p.rss_bytes ?? 0)) / maxRss}%` }} />
-                <span>{formatBytes(p.rss_bytes)}</span>
+              <td>
+                <div className="bar-cell">
+                  <div className="bar" style={{ width: `${(100 * (p.rss_bytes ?? 0)) / maxRss}%` }} />
+                  <span>{formatBytes(p.rss_bytes)}</span>
+                </div>
               </td>
               <td>{formatCount(p.tcp_connections)}</td>
               <td>{p.http_connections == null ? "" : formatCount(p.http_connections)}</td>

@@ -13,13 +13,26 @@ export function bucketStarts(start: number, end: number, stepMs: number): number
 // and is stored within the sink's flush (1 s): until then the bucket counts only part of its requests.
 export const STORE_LAG_MS = 5_000;
 
-/** The start of the first bucket of ``x`` that is still open (its end is after ``now`` less
- * :data:`STORE_LAG_MS`, or after the range's ``end``, which cuts it): its figures are partial, a
- * rate dips and a ratio jumps. Null when every bucket is complete. */
-export function openFrom(x: readonly number[], stepMs: number, end: number, now: number): number | null {
+// Under load the stream and the sink fall behind (a minute was seen on 2 busy cores): the newest
+// bucket holding data is then still being filled although its end is past.
+export const CATCH_UP_MS = 60_000;
+
+/** The start of the first bucket of ``x`` that is still open: its figures are partial, a rate dips
+ * and a ratio jumps. Open is a bucket ending after ``now`` less :data:`STORE_LAG_MS` or after the
+ * range's ``end`` (which cuts it), and ``newest`` (the newest bucket holding data, null: none) while
+ * it ended less than :data:`CATCH_UP_MS` ago. Null when every bucket is complete. */
+export function openFrom(x: readonly number[], stepMs: number, end: number, now: number, newest: number | null = null): number | null {
   const complete = Math.min(end, now - STORE_LAG_MS);
-  const open = x.find((t) => t + stepMs > complete);
+  const filling = newest != null && newest + stepMs > now - CATCH_UP_MS ? newest : Infinity;
+  const open = x.find((t) => t + stepMs > complete || t >= filling);
   return open ?? null;
+}
+
+/** The newest bucket start holding a value of ``stat`` in any series of ``result`` (null: none). */
+export function newestBucket(result: QueryResult | null, stat: Stat): number | null {
+  let newest: number | null = null;
+  for (const s of result?.series ?? []) for (const p of s.points) if (p[stat] != null && (newest == null || p.t > newest)) newest = p.t;
+  return newest;
 }
 
 /** The values of ``stat`` of one series at each of ``x`` (null for a bucket the API did not return). */

@@ -12,7 +12,7 @@ import * as api from "../lib/api";
 import { formatBytes, formatCount, formatMs, formatPercent, formatRate } from "../lib/format";
 import { judge, redOf, TARGETS } from "../lib/health";
 import { hrefKeeping, navigate, setParams, useLocation } from "../lib/router";
-import { bucketStarts, colorFor, column, groupValues, openFrom, seriesOf } from "../lib/series";
+import { bucketStarts, colorFor, column, groupValues, newestBucket, openFrom, seriesOf } from "../lib/series";
 import { chooseStep, serializeRange } from "../lib/timeRange";
 import type { Cell } from "../lib/heatmap";
 import type { Alert, QueryResult, ServiceSummary } from "../lib/types";
@@ -58,7 +58,7 @@ export default function Overview() {
   const x = useMemo(() => bucketStarts(start, end, lines.data?.step_ms ?? stepMs), [start, end, stepMs, lines.data]);
   const lineStep = lines.data?.step_ms ?? stepMs;
   // Read when the answers change (a refresh brings new ones): the buckets still open at that moment.
-  const openAt = useMemo(() => openFrom(x, lineStep, end, Date.now()), [x, lineStep, end]);
+  const openAt = useMemo(() => openFrom(x, lineStep, end, Date.now(), newestBucket(lines.data, "rate")), [x, lineStep, end, lines.data]);
   const gaugeQuery = `/api/v1/query?metric=${LATENCY_METRIC}&start=${start}&end=${end}&stats=p50,p95,p99&group_by=service`;
   return (
     <div className="overview">
