@@ -57,7 +57,8 @@ def _send_apart(api_url: str, metrics: int, seconds: float) -> int:
 
 async def _open(url: str, subscriptions: int, connect_ms: list[float]) -> ClientConnection:
     began = time.perf_counter()
-    ws = await connect(url, open_timeout=60, max_size=16 * 1024 * 1024)
+    # No protocol pings, as a browser sends none (the feed has its own heartbeats).
+    ws = await connect(url, open_timeout=60, max_size=16 * 1024 * 1024, ping_interval=None)
     hello = orjson.loads(await ws.recv())
     connect_ms.append((time.perf_counter() - began) * 1000)
     assert hello["type"] == "hello", hello
