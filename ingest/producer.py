@@ -29,13 +29,51 @@ from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 from schemas.logs import LogRecord, encode_logs
 from schemas.spans import Span, encode_spans
 
-__all__ = ["KafkaUnavailable", "RecordProducer", "RecordRejected"]
+__all__ = [
+    "KafkaUnavailable",
+    "Record",
+    "RecordProducer",
+    "RecordRejected",
+    "log_records",
+    "metric_records",
+    "span_records",
+]
 
 log = logging.getLogger("perfpulse.ingest.producer")
 
 _REJECTED = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
 _RECORD_OVERHEAD_BYTES = 128  # batch and record headers around key and value, generously
 _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's default 1 MiB
+
+
+Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
+
+
+def metric_records(batches: Sequence[MetricBatch]) -> list[Record]:
+    """One ``metrics`` record per batch, keyed by its service."""
+    return [(batch.service.encode(), encode_metric_batch(batch), f"{batch.n_points} points") for batch in batches]
+
+
+def span_records(batches: Sequence[Sequence[Span]]) -> list[Record]:
+    """``spans`` records keyed by service (a batch holding several services is split): a service's
+    spans share a partition, so its span-derived RED metrics are whole in one partition."""
+    by_service: dict[str, list[Span]] = {}
+    for batch in batches:
+        for span in batch:
+            by_service.setdefault(span.service, []).append(span)
+    records = []
+    for service, part in by_service.items():
+        for i in range(0, len(part), _SPANS_PER_RECORD):
+            chunk = part[i : i + _SPANS_PER_RECORD]
+            records.append((service.encode(), encode_spans(chunk), f"{len(chunk)} spans"))
+    return records
+
+
+def log_records(batches: Sequence[Sequence[LogRecord]]) -> list[Record]:
+    """One ``logs`` record per non-empty batch, keyed by its first record's service."""
+    return [
+        (batch[0].service.encode(), encode_logs(list(batch)), f"{len(batch)} log records") for batch in batches if batch
+    ]
 
 
 class KafkaUnavailable(RuntimeError):
@@ -147,40 +185,23 @@ class RecordProducer:
 
     async def send_metrics(self, batches: Sequence[MetricBatch], *, timeout_s: float | None = None) -> None:
         """Send each batch as one ``metrics`` record (key: its service); see :meth:`send`."""
-        records = [
-            (batch.service.encode(), encode_metric_batch(batch), f"{batch.n_points} points") for batch in batches
-        ]
-        await self.send(self.topics.metrics, RecordType.METRICS, records, timeout_s=timeout_s)
+        await self.send(self.topics.metrics, RecordType.METRICS, metric_records(batches), timeout_s=timeout_s)
 
     async def send_spans(self, batches: Sequence[Sequence[Span]], *, timeout_s: float | None = None) -> None:
-        """Send the spans as ``spans`` records keyed by service (a batch holding several services is
-        split): a service's spans share a partition, so its span-derived RED metrics are whole in
-        one partition, where the stream stage evaluates alert rules. See :meth:`send`."""
-        by_service: dict[str, list[Span]] = {}
-        for batch in batches:
-            for span in batch:
-                by_service.setdefault(span.service, []).append(span)
-        records = []
-        for service, part in by_service.items():
-            for i in range(0, len(part), _SPANS_PER_RECORD):
-                chunk = part[i : i + _SPANS_PER_RECORD]
-                records.append((service.encode(), encode_spans(chunk), f"{len(chunk)} spans"))
-        await self.send(self.topics.spans, RecordType.SPANS, records, timeout_s=timeout_s)
+        """Send the spans as ``spans`` records keyed by service (:func:`span_records`): a service's
+        span-derived RED metrics are then whole in the partition where the stream stage evaluates
+        its alert rules. See :meth:`send`."""
+        await self.send(self.topics.spans, RecordType.SPANS, span_records(batches), timeout_s=timeout_s)
 
     async def send_logs(self, batches: Sequence[Sequence[LogRecord]], *, timeout_s: float | None = None) -> None:
         """Send each batch as one ``logs`` record (key: its first record's service); see :meth:`send`."""
-        records = [
-            (batch[0].service.encode(), encode_logs(list(batch)), f"{len(batch)} log records")
-            for batch in batches
-            if batch
-        ]
-        await self.send(self.topics.logs, RecordType.LOGS, records, timeout_s=timeout_s)
+        await self.send(self.topics.logs, RecordType.LOGS, log_records(batches), timeout_s=timeout_s)
 
     async def send(
         self,
         topic: str,
         kind: RecordType,
-        records: Sequence[tuple[bytes, bytes, str]],
+        records: Sequence[Record],
         *,
         timeout_s: float | None = None,
     ) -> None:

@@ -24,9 +24,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["CumulativeDeltas", "ExpBuckets"]
+__all__ = ["MAX_SERIES", "CumulativeDeltas", "ExpBuckets"]
 
-_MAX_SERIES: Final = 200_000
+MAX_SERIES: Final = 200_000  # series remembered; the least recently seen are forgotten first
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ class CumulativeDeltas:
     :attr:`lock` (the request's updates stay staged until :meth:`commit` or :meth:`discard`).
     """
 
-    def __init__(self, max_series: int = _MAX_SERIES, started_ns: int | None = None) -> None:
+    def __init__(self, max_series: int = MAX_SERIES, started_ns: int | None = None) -> None:
         self.max_series = max_series
         self.started_ns = time.time_ns() if started_ns is None else started_ns  # this receiver's start
         self._last: OrderedDict[Hashable, _Last] = OrderedDict()

@@ -1,46 +1,138 @@
-"""Ingest work off the event loop, under a concurrency limit.
+"""Ingest work off the event loop and out of the API process's GIL, under a concurrency limit.
 
-Inflating, parsing, validating, redacting and converting a request body is CPU work linear in the
-body (up to 16 MiB): on the event loop it would stall every other request of the process, health
-checks and queries included. :class:`IngestWorkers` runs it on a small pool of threads of its own
-(the loop's default pool serves the API's queries). A request holds a slot from before its body is
-read until it is answered, so at most ``slots`` bodies are in memory at once; one more is refused at
-once (:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without bound.
+Inflating, parsing, validating, redacting and encoding a request body is CPU work linear in the
+body (up to 16 MiB). On the event loop it would stall every other request of the process; on a
+thread it still would, for pydantic and orjson hold the GIL for their whole call (``/healthz`` took
+0.47 s to answer during a 16 MiB body that way). :class:`IngestWorkers` therefore runs the work of a
+body larger than ``inline_bytes`` (or gzipped: its inflated size is unknown) in worker processes,
+as a pure function of the body's bytes returning Kafka record bytes
+(:mod:`ingest.receivers.encode`); a small body stays on a thread, where the work costs less than
+shipping it to a process.
+
+A request holds a slot from before its body is read until it is answered, so at most ``slots``
+bodies are in memory at once and at most ``slots`` wait for a worker; one more is refused at once
+(:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without bound. Worker
+processes start on first use (``spawn``: a fresh interpreter; ``fork`` would copy the event loop's
+threads and locks mid-use). When one dies, the requests it held get :class:`WorkerDied` and a new
+pool takes the next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
-from typing import ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
-__all__ = ["BUSY_RETRY_AFTER_S", "Busy", "IngestWorkers"]
+from ingest.receivers.inflate import RawBody
+
+__all__ = ["BUSY_RETRY_AFTER_S", "INLINE_BYTES", "Busy", "IngestWorkers", "Processes", "WorkerDied"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered
+INLINE_BYTES = 64 * 1024  # bodies up to this size (not gzipped) are worked on a thread
+WORKER_NICENESS = 10  # added to a worker process's niceness: the API process's loop comes first
 
 
 class Busy(Exception):
     """Every slot is taken: the request is refused before its body is read."""
 
 
-class IngestWorkers:
-    """``threads`` threads for ingest CPU work; at most ``slots`` requests admitted at once.
+class WorkerDied(Exception):
+    """The worker process holding a request's work ended (killed, out of memory, crashed)."""
 
-    Slots are counted on the event loop (one owner: no lock); the threads only run the work.
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _start_worker(initializer: Callable[..., object] | None, *args: object) -> None:
+    """Runs first in each worker process: lowers its priority by :data:`WORKER_NICENESS`, starts a
+    thread that ends the process when its parent ends, then runs the pool's ``initializer(*args)``.
+
+    The priority: a worker parses for seconds, the API's event loop needs a few milliseconds at a
+    time; on a busy machine the scheduler then gives the loop the CPU first (at the same priority
+    ``/healthz`` waited up to 250 ms behind two workers on two cores). The thread: without it a
+    worker outlives an API process killed by SIGKILL (or the OOM killer), waiting forever on a queue
+    whose other end it holds open itself."""
+    os.nice(WORKER_NICENESS)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*args)
+
+
+class Processes:
+    """``size`` worker processes, started on first use and replaced when one dies.
+
+    ``initializer(*initargs())`` runs in each new process (``initargs`` is asked at each start, so
+    a replacement may start from other arguments).
     """
 
-    def __init__(self, threads: int = 2, slots: int = 8) -> None:
-        if threads < 1 or slots < threads:
-            raise ValueError(f"need threads >= 1 and slots >= threads, got threads={threads}, slots={slots}")
+    def __init__(
+        self,
+        size: int,
+        initializer: Callable[..., object] | None = None,
+        initargs: Callable[[], tuple[object, ...]] = tuple,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"need at least one worker process, got {size}")
+        self.size = size
+        self._initializer = initializer
+        self._initargs = initargs
+        self._pool: ProcessPoolExecutor | None = None
+        self.started = 0  # pools started: 1 after the first use, one more after each death
+
+    async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(*args, **kwargs)`` in a worker process (all must pickle): its result or its exception;
+        :class:`WorkerDied` when the process ends before answering."""
+        pool = self._pool
+        if pool is None:
+            start = functools.partial(_start_worker, self._initializer, *self._initargs())
+            context = multiprocessing.get_context("spawn")
+            pool = self._pool = ProcessPoolExecutor(self.size, mp_context=context, initializer=start)
+            self.started += 1
+        try:
+            return await asyncio.wrap_future(pool.submit(work, *args, **kwargs))
+        except BrokenProcessPool:
+            if self._pool is pool:  # the first request to see it replaces the pool (lazily)
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise WorkerDied("an ingest worker process ended while processing the request") from None
+
+    def close(self) -> None:
+        """Stop the processes (a later :meth:`run` starts new ones)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class IngestWorkers:
+    """Where ingest CPU work runs: ``processes`` worker processes for large bodies, ``threads``
+    threads for bodies up to ``inline_bytes``; at most ``slots`` requests admitted at once.
+
+    Slots are counted on the event loop (one owner: no lock); the workers only run the work.
+    """
+
+    def __init__(self, threads: int = 2, slots: int = 8, processes: int = 2, inline_bytes: int = INLINE_BYTES) -> None:
+        if threads < 1 or slots < 1:
+            raise ValueError(f"need threads >= 1 and slots >= 1, got threads={threads}, slots={slots}")
         self.slots = slots
+        self.inline_bytes = inline_bytes
         self.busy = 0  # requests admitted and not yet answered
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="ingest-work")
+        self._threads = ThreadPoolExecutor(threads, thread_name_prefix="ingest-work")
+        self.processes = Processes(processes)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -53,7 +145,12 @@ class IngestWorkers:
         finally:
             self.busy -= 1
 
-    async def run(self, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``work(*args, **kwargs)`` on a worker thread; its result or its exception."""
+    async def run(
+        self, work: Callable[Concatenate[RawBody, P], T], raw: RawBody, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``work(raw, *args, **kwargs)``: in a worker process when ``raw`` is gzipped or larger than
+        ``inline_bytes`` (:class:`WorkerDied` if that process ends), else on a thread."""
+        if raw.gzip or len(raw.data) > self.inline_bytes:
+            return await self.processes.run(work, raw, *args, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(work, *args, **kwargs))
+        return await loop.run_in_executor(self._threads, functools.partial(work, raw, *args, **kwargs))

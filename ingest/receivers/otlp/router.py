@@ -6,16 +6,16 @@ the app of :func:`create_otlp_app`. Both read ``app.state.ingest`` (an
 memory — serves both. Answers follow OTLP's rules (:mod:`ingest.receivers.otlp.common`): 200 once Kafka
 acknowledged everything accepted (``partial_success`` counting what was rejected), 400 for a
 malformed request, 503 with ``Retry-After`` when Kafka is unavailable or every ingest slot is taken;
-nothing of a request answered 4xx or 503 is written. Decoding, conversion, redaction and batching run
-on the ingest threads (:mod:`ingest.receivers.offload`), never on the event loop.
+nothing of a request answered 4xx or 503 is written. Decoding, conversion, redaction, batching and
+encoding run in the ingest workers (:mod:`ingest.receivers.offload`: processes for large bodies;
+metrics in the cumulative worker process), never on the event loop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
@@ -33,21 +33,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
+from ingest.producer import KafkaUnavailable, RecordRejected
 from ingest.receivers import metrics
-from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, RawBody, inflate, read_body
-from ingest.receivers.offload import Busy
-from ingest.receivers.otlp.common import (
-    Encoding,
-    OtlpError,
-    Rejections,
-    decode_request,
-    encode_response,
-    request_encoding,
-    status_response,
-)
-from ingest.receivers.otlp.logs import convert_logs
-from ingest.receivers.otlp.metrics import convert_metrics
+from ingest.receivers.encode import Encoded, Refusal, send_encoded
+from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, read_body
+from ingest.receivers.inflate import RawBody
+from ingest.receivers.offload import Busy, WorkerDied
+from ingest.receivers.otlp.common import Encoding, OtlpError, encode_response, request_encoding, status_response
+from ingest.receivers.otlp.encode import metric_records, signal_records
 from ingest.receivers.otlp.openapi import (
     ERROR_RESPONSES,
     ExportLogsResponse,
@@ -56,11 +49,7 @@ from ingest.receivers.otlp.openapi import (
     otlp_body,
     otlp_success,
 )
-from ingest.receivers.otlp.traces import convert_traces
-from schemas.limits import Limits
-from schemas.log_envelope import pack_logs
-from schemas.redact import Redactor
-from schemas.span_envelope import pack_spans
+from schemas import RecordType
 
 __all__ = ["create_otlp_app", "router"]
 
@@ -70,9 +59,6 @@ _RESPONSES = {
     200: otlp_success("accepted (partialSuccess counts rejected items); in the request's encoding"),
     **ERROR_RESPONSES,
 }
-
-
-M = TypeVar("M", bound=Message)
 
 
 class _Refused(Exception):
@@ -105,25 +91,28 @@ async def _slot(request: Request) -> AsyncIterator[IngestContext]:
         raise _refuse(503, f"cannot accept data now: {exc}", encoding, retry=True) from None
 
 
-def _decode(raw: RawBody, encoding: Encoding, message: M, limit: int) -> M:
-    """``message`` filled from the body (inflated first): CPU work, run on the ingest threads."""
-    return decode_request(inflate(raw, limit), encoding, message)
-
-
-async def _read(request: Request, context: IngestContext, message: M) -> tuple[Encoding, M]:
-    """The request's encoding, and ``message`` filled from its body (off the event loop)."""
+async def _read(request: Request, context: IngestContext) -> tuple[Encoding, RawBody]:
+    """The request's encoding (415 for another content type) and its body as sent."""
     try:
         encoding = request_encoding(request.headers.get("content-type"))
     except OtlpError as exc:
         raise _refuse(exc.status, exc.message, Encoding.JSON) from None  # the client's encoding is unknown
-    limit = context.limits.max_body_bytes
     try:
-        raw = await read_body(request, limit)
-        return encoding, await context.workers.run(_decode, raw, encoding, message, limit)
+        return encoding, await read_body(request, context.limits.max_body_bytes)
     except BodyError as exc:
         raise _refuse(exc.status, f"{exc.error}: {exc.msg}", encoding) from None
-    except OtlpError as exc:
-        raise _refuse(exc.status, exc.message, encoding) from None
+
+
+async def _worked(work: Awaitable[Encoded | Refusal], encoding: Encoding) -> Encoded:
+    """What the ingest workers made of the body; refused with its status when it cannot be read,
+    503 when the worker process holding it ended."""
+    try:
+        encoded = await work
+    except WorkerDied as exc:
+        raise _refuse(503, f"cannot accept data now: {exc}", encoding, retry=True) from None
+    if isinstance(encoded, Refusal):
+        raise _refuse(encoded.status, encoded.message(), encoding)
+    return encoded
 
 
 def _kafka_failed(exc: Exception, encoding: Encoding) -> _Refused:
@@ -145,10 +134,7 @@ def _now_ms() -> int:
 )
 async def export_traces(request: Request) -> Response:
     """An ``ExportTraceServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
-    send = RecordProducer.send_spans
-    return await _export(
-        request, ExportTraceServiceRequest(), _span_batches, send, "spans", ExportTraceServiceResponse()
-    )
+    return await _export(request, RecordType.SPANS, ExportTraceServiceResponse())
 
 
 @router.post(
@@ -160,66 +146,30 @@ async def export_traces(request: Request) -> Response:
 )
 async def export_logs(request: Request) -> Response:
     """An ``ExportLogsServiceRequest`` (protobuf or OTLP JSON, gzip allowed)."""
-    send = RecordProducer.send_logs
-    return await _export(request, ExportLogsServiceRequest(), _log_batches, send, "logs", ExportLogsServiceResponse())
+    return await _export(request, RecordType.LOGS, ExportLogsServiceResponse())
 
 
-Batches = tuple[list[Any], int, Rejections]  # Kafka batches, items accepted, items rejected
-
-
-def _span_batches(message: ExportTraceServiceRequest, now_ms: int, limits: Limits, redactor: Redactor) -> Batches:
-    converted = convert_traces(message, now_ms, limits, redactor)
-    return pack_spans(converted.spans, limits), len(converted.spans), converted.rejected
-
-
-def _log_batches(message: ExportLogsServiceRequest, now_ms: int, limits: Limits, redactor: Redactor) -> Batches:
-    converted = convert_logs(message, now_ms, limits, redactor)
-    return pack_logs(converted.records, limits), len(converted.records), converted.rejected
-
-
-async def _export(
-    request: Request,
-    message: M,
-    to_batches: Callable[[M, int, Limits, Redactor], Batches],
-    send: Callable[[RecordProducer, list[Any]], Awaitable[None]],
-    kind: str,
-    response: Message,
-) -> Response:
-    """Spans or log records (``kind``): read and convert off the event loop, send, answer."""
+async def _export(request: Request, kind: RecordType, response: Message) -> Response:
+    """Spans or log records (``kind``): read, convert in the ingest workers, send, answer."""
+    signal = kind.value
     try:
         async with _slot(request) as context:
-            encoding, decoded = await _read(request, context, message)
-            batches, accepted, rejected = await context.workers.run(
-                to_batches, decoded, _now_ms(), context.limits, context.redactor
-            )
-            await _send(send(context.producer, batches), kind, accepted, rejected, encoding)
+            encoding, raw = await _read(request, context)
+            work = context.workers.run(signal_records, raw, kind, encoding, _now_ms(), context.limits, context.redactor)
+            encoded = await _worked(work, encoding)
+            try:
+                await send_encoded(context.producer, encoded)
+            except (KafkaUnavailable, RecordRejected) as exc:
+                metrics.RECORDS_REJECTED.labels("otlp", signal).inc(encoded.accepted + encoded.rejected)
+                raise _kafka_failed(exc, encoding) from None
     except _Refused as refused:
         return refused.response
-    count_field = "rejected_spans" if kind == "spans" else "rejected_log_records"
-    return _accepted(response, count_field, kind, accepted, rejected, encoding)
-
-
-async def _send(sending: Awaitable[None], kind: str, accepted: int, rejected: Rejections, encoding: Encoding) -> None:
-    """Await Kafka's acknowledgement of ``accepted`` spans or log records (``kind``); refused
-    (counting every item of the request as rejected) when Kafka is unavailable or refuses."""
-    try:
-        await sending
-    except (KafkaUnavailable, RecordRejected) as exc:
-        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(accepted + rejected.count)
-        raise _kafka_failed(exc, encoding) from None
-
-
-def _accepted(
-    response: Message, count_field: str, kind: str, accepted: int, rejected: Rejections, encoding: Encoding
-) -> Response:
-    """The 200 answer once Kafka acknowledged: ``partial_success`` (its ``count_field`` and message)
-    set only when items were rejected, as OTLP asks."""
-    metrics.RECORDS_ACCEPTED.labels("otlp", kind).inc(accepted)
-    if rejected.count:
-        metrics.RECORDS_REJECTED.labels("otlp", kind).inc(rejected.count)
+    metrics.RECORDS_ACCEPTED.labels("otlp", signal).inc(encoded.accepted)
+    if encoded.rejected:
+        metrics.RECORDS_REJECTED.labels("otlp", signal).inc(encoded.rejected)
         partial = response.partial_success  # type: ignore[attr-defined]
-        setattr(partial, count_field, rejected.count)
-        partial.error_message = rejected.message()
+        setattr(partial, "rejected_spans" if kind is RecordType.SPANS else "rejected_log_records", encoded.rejected)
+        partial.error_message = encoded.reason
     return encode_response(response, encoding)
 
 
@@ -232,34 +182,29 @@ def _accepted(
 )
 async def export_metrics(request: Request) -> Response:
     """An ``ExportMetricsServiceRequest`` (protobuf or OTLP JSON, gzip allowed). Requests are
-    converted and sent one at a time: cumulative totals are committed only once Kafka acknowledged."""
+    converted and sent one at a time, in the cumulative worker process whatever their size: it
+    holds the cumulative totals, committed only once Kafka acknowledged."""
     try:
         async with _slot(request) as context:
-            encoding, message = await _read(request, context, ExportMetricsServiceRequest())
+            encoding, raw = await _read(request, context)
             cumulative = context.cumulative
             async with cumulative.lock:  # one conversion at a time: it reads and stages the totals
-                committed = False
+                work = cumulative.run(metric_records, raw, encoding, _now_ms(), context.limits)
+                converted = await _worked(work, encoding)
                 try:
-                    now = _now_ms()
-                    converted = await context.workers.run(convert_metrics, message, now, context.limits, cumulative)
-                    try:
-                        await context.producer.send_metrics(converted.batches)
-                    except (KafkaUnavailable, RecordRejected) as exc:
-                        metrics.POINTS_REJECTED.labels("otlp").inc(converted.points)
-                        raise _kafka_failed(exc, encoding) from None
-                    cumulative.commit()
-                    committed = True
-                finally:
-                    if not committed:
-                        cumulative.discard()
+                    await send_encoded(context.producer, converted)
+                except (KafkaUnavailable, RecordRejected) as exc:
+                    metrics.POINTS_REJECTED.labels("otlp").inc(converted.accepted)
+                    raise _kafka_failed(exc, encoding) from None
+                await cumulative.commit()
     except _Refused as refused:
         return refused.response
-    metrics.POINTS_ACCEPTED.labels("otlp").inc(converted.points)
+    metrics.POINTS_ACCEPTED.labels("otlp").inc(converted.accepted)
     response = ExportMetricsServiceResponse()
-    if converted.rejected.count:
-        metrics.POINTS_REJECTED.labels("otlp").inc(converted.rejected.count)
-        response.partial_success.rejected_data_points = converted.rejected.count
-        response.partial_success.error_message = converted.rejected.message()
+    if converted.rejected:
+        metrics.POINTS_REJECTED.labels("otlp").inc(converted.rejected)
+        response.partial_success.rejected_data_points = converted.rejected
+        response.partial_success.error_message = converted.reason
     return encode_response(response, encoding)
 
 

@@ -1,0 +1,139 @@
+"""Where ingest work runs: small bodies on a thread, large or gzipped ones in spawned worker
+processes that are replaced when they die and end when the process that started them ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.receivers.cumulative_worker import CumulativeWorker, deltas
+from ingest.receivers.inflate import RawBody
+from ingest.receivers.offload import Busy, IngestWorkers, Processes, WorkerDied
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def pid_of(raw: RawBody) -> int:
+    """Where the work ran."""
+    return os.getpid()
+
+
+def die(raw: RawBody) -> None:
+    os._exit(3)  # what a crash or the OOM killer looks like to the pool
+
+
+def refuse(raw: RawBody) -> None:
+    raise ValueError(f"cannot read {len(raw.data)} bytes")
+
+
+def memory_started_ns() -> int:
+    return deltas().started_ns
+
+
+async def test_small_bodies_run_on_a_thread_large_and_gzipped_ones_in_a_worker_process() -> None:
+    workers = IngestWorkers(inline_bytes=16)
+    try:
+        assert await workers.run(pid_of, RawBody(b"x" * 16, gzip=False)) == os.getpid()
+        large = await workers.run(pid_of, RawBody(b"x" * 17, gzip=False))
+        gzipped = await workers.run(pid_of, RawBody(b"x", gzip=True))  # its inflated size is unknown
+        assert large != os.getpid() and gzipped != os.getpid()
+        assert workers.processes.started == 1
+    finally:
+        workers.processes.close()
+
+
+async def test_the_work_s_exception_comes_back_and_the_pool_stays() -> None:
+    processes = Processes(1)
+    try:
+        with pytest.raises(ValueError, match="cannot read 3 bytes"):
+            await processes.run(refuse, RawBody(b"abc", gzip=False))
+        first = await processes.run(pid_of, RawBody(b"", gzip=False))
+        assert await processes.run(pid_of, RawBody(b"", gzip=False)) == first
+        assert processes.started == 1
+    finally:
+        processes.close()
+
+
+async def test_a_worker_that_dies_fails_its_request_and_is_replaced() -> None:
+    processes = Processes(2)
+    try:
+        before = await processes.run(pid_of, RawBody(b"", gzip=False))
+        with pytest.raises(WorkerDied, match="ended while processing the request"):
+            await processes.run(die, RawBody(b"", gzip=False))
+        after = await processes.run(pid_of, RawBody(b"", gzip=False))
+        assert after != before and processes.started == 2
+    finally:
+        processes.close()
+
+
+async def test_slots_bound_the_requests_admitted() -> None:
+    workers = IngestWorkers(slots=1)
+    async with workers.slot():
+        with pytest.raises(Busy, match="the limit is 1"):
+            async with workers.slot():
+                pass
+    async with workers.slot():
+        assert workers.busy == 1
+    assert workers.busy == 0
+
+
+async def test_a_new_cumulative_process_starts_its_memory_from_its_own_start() -> None:
+    """A replacement must not forward whole totals of series that started before it: those were
+    forwarded (in part) by the process that died."""
+    worker = CumulativeWorker(started_ns=123)
+    try:
+        assert await worker.run(memory_started_ns) == 123
+        with pytest.raises(WorkerDied):
+            await worker.run(die, RawBody(b"", gzip=False))
+        await worker.commit()  # the memory died with the process: nothing to keep, no error
+        assert len(worker) == 0
+        restarted = await worker.run(memory_started_ns)
+        assert restarted == worker.started_ns and restarted > time.time_ns() - 600 * 10**9
+    finally:
+        worker.close()
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed() -> None:
+    script = textwrap.dedent(
+        """
+        import asyncio, time
+        from ingest.receivers.inflate import RawBody
+        from ingest.receivers.offload import Processes
+        from tests.ingest.receivers.test_offload import pid_of
+
+        async def main():
+            processes = Processes(2)
+            print(await processes.run(pid_of, RawBody(b"", gzip=False)), flush=True)
+            time.sleep(600)
+
+        if __name__ == "__main__":
+            asyncio.run(main())
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.1)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"  # a zombie has ended, waiting for init to reap it
+    except FileNotFoundError:
+        return False
