@@ -1,10 +1,13 @@
 """Cached reads: the dashboard's mix of queries, asked by many clients at once over the last hour
 (``end`` now, as the dashboard asks), closed loop; answers per second and their latency.
 
-Run as ``python -m bench.cached --url URL [--clients N] [--seconds S]`` (a key in
+Run as ``python -m bench.cached --url URL [--clients N] [--seconds S] [--pid PID]`` (a key in
 ``PERFPULSE_API_KEY`` when the deployment has keys; its rate limits off) in a process of its own (the
 load generator must not share the API's event loop); prints one JSON line: ``answered``, ``errors``,
-``seconds``, ``qps``, ``p50_ms``, ``p99_ms`` and the p99 of each request of the mix.
+``seconds``, ``qps``, ``p50_ms``, ``p99_ms`` and the p99 of each request of the mix. With ``--pid``
+(the API process), also ``api_cpu_s_per_1000``: its CPU seconds (user + system, all its threads:
+ClickHouse reads included) per 1,000 answers while the clients ran, the figure that holds when other
+work shares the machine (answers per second do not).
 
 Each client is one keep-alive HTTP/1.1 connection written to directly with asyncio streams: httpx's
 pooled client topped out near 100 requests/s at 64 connections here (its own overhead; the same
@@ -22,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 import orjson
+import psutil
 
 __all__ = ["MIX"]
 
@@ -96,7 +100,15 @@ async def _client(connection: _Connection, first: int, deadline: float, took: di
     return errors
 
 
-async def run(url: str, clients: int, seconds: float, key: str | None = None) -> dict[str, Any]:
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds process ``pid`` used so far (0 without one)."""
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def run(url: str, clients: int, seconds: float, key: str | None = None, pid: int | None = None) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     warm = _Connection(host, port, key)
@@ -105,12 +117,15 @@ async def run(url: str, clients: int, seconds: float, key: str | None = None) ->
             raise RuntimeError(f"{name} answered {status} while warming up")
     warm.close()
     took: dict[str, list[float]] = {name: [] for name in MIX}
+    cpu_before = _cpu_seconds(pid)
     began = time.monotonic()
     connections = [_Connection(host, port, key) for _ in range(clients)]
     errors = await asyncio.gather(*(_client(c, i, began + seconds, took) for i, c in enumerate(connections)))
     elapsed = time.monotonic() - began
+    cpu = _cpu_seconds(pid) - cpu_before
     every = np.concatenate([np.array(t) for t in took.values()])
     return {
+        **({"api_cpu_s_per_1000": cpu / len(every) * 1000} if pid is not None else {}),
         "answered": len(every),
         "errors": sum(errors),
         "seconds": elapsed,
@@ -126,9 +141,10 @@ def main() -> None:
     parser.add_argument("--url", required=True)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--pid", type=int, default=None, help="the API process: report its CPU per answer")
     args = parser.parse_args()
     key = os.environ.get("PERFPULSE_API_KEY")
-    print(orjson.dumps(asyncio.run(run(args.url, args.clients, args.seconds, key))).decode())
+    print(orjson.dumps(asyncio.run(run(args.url, args.clients, args.seconds, key, args.pid))).decode())
 
 
 if __name__ == "__main__":
