@@ -5,16 +5,18 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
 - every row carries the Kafka partition and offset of the record it came from, and one flush is
   one insert per table; on (re)assignment the sink seeks each partition to just after the highest
   offset stored, so a crash between insert and commit neither loses nor repeats a record;
-- the tables partitioned by day (``points``, ``spans``, ``logs``: ``PARTITION BY toDate(...)``)
-  make one part per day of an insert, and a crash between two parts would leave records stored in
-  part, below the highest offset stored. So their rows are inserted one day at a time (each insert
-  one part: one partition, at most :data:`MAX_PART_ROWS` rows, cut at record boundaries, so all or
-  nothing) and each partition of their topics resumes at the offset the group committed after the
-  last complete flush (the Kafka commit follows every insert of a flush), or from the log's start
-  when none was committed, but never after the highest offset stored; rows read again are dropped
-  when their (source partition, day) holds their record already (:func:`day_parts`). Per source
-  partition and day the stored rows are those of every record up to the day's highest offset, so
-  that test is exact;
+- the tables partitioned by day (``points``, ``spans``, ``logs``: ``PARTITION BY toDate(...)``) or
+  month (``alert_history``) make one part per partition of an insert, and a crash between two parts
+  would leave records stored in part, below the highest offset stored. So their rows are inserted
+  one partition at a time (each insert one part: one partition, at most :data:`MAX_PART_ROWS` rows,
+  cut at record boundaries, so all or nothing) and each partition of their topics resumes at the
+  offset the group committed after the last complete flush (the Kafka commit follows every insert of
+  a flush), or from the log's start when none was committed, but never after the highest offset
+  stored; rows read again are dropped when their (source partition, table partition) holds their
+  record already (:func:`partition_parts`). Per source partition and table partition the stored rows
+  are those of every record up to the highest offset there, so that test is exact. The alerts
+  topic's replay frontier restarts from the identities stored below the resume offset, so the
+  records read again are skipped or taken as they were the first time;
 - the stream stage may re-emit rollups after its own restart; those carry the identity
   ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
   holds emissions of metrics partition N in tick order, so anything at or below the highest
@@ -77,58 +79,73 @@ from storage.rows import (
 )
 from storage.tiers import TierFiller
 
-__all__ = ["MAX_PART_ROWS", "DayColumn", "ForeignStoreError", "Sink", "SinkConfig", "day_parts"]
+__all__ = ["MAX_PART_ROWS", "ForeignStoreError", "PartitionKey", "Sink", "SinkConfig", "partition_parts"]
 
 log = logging.getLogger("perfpulse.storage.sink")
 
 # Rows of one insert of one partition: below ClickHouse's max_insert_block_size (1,048,449), so the
 # server writes them as one block, one part.
 MAX_PART_ROWS = 500_000
+_MS_PER_DAY = 86_400_000
 _NS_PER_DAY = 86_400 * 10**9
 
-DayStored = Mapping[int, Mapping[int, int]]  # source partition -> UTC day number -> highest offset stored
+PartStored = Mapping[int, Mapping[int, int]]  # source partition -> table partition -> highest offset stored
+
+
+def _utc_months(ms: np.ndarray) -> np.ndarray:
+    """``toYYYYMM`` of epoch milliseconds (UTC)."""
+    months = ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    result: np.ndarray = (1970 + months // 12) * 100 + months % 12 + 1
+    return result
 
 
 @dataclass(frozen=True)
-class DayColumn:
-    """A table partitioned by the UTC day of ``column`` (integers, ``per_day`` of them a day)."""
+class PartitionKey:
+    """A table's partition of each row: ``of`` its ``column`` (epoch integers), as ClickHouse's ``sql``
+    (a number) computes it; ``of`` grows with time. ``offset`` names the row's Kafka record offset."""
 
     column: str
-    per_day: int
+    sql: str
+    of: Callable[[np.ndarray], np.ndarray]
+    offset: str = "src_offset"
 
 
-_BY_DAY = {
-    "points": DayColumn("ts", 86_400_000),
-    "spans": DayColumn("start", _NS_PER_DAY),
-    "logs": DayColumn("ts", _NS_PER_DAY),
+_PARTITIONED = {
+    "points": PartitionKey("ts", "toUInt32(toDate(ts))", lambda ms: ms // _MS_PER_DAY),
+    "spans": PartitionKey("start", "toUInt32(toDate(start))", lambda ns: ns // _NS_PER_DAY),
+    "logs": PartitionKey("ts", "toUInt32(toDate(ts))", lambda ns: ns // _NS_PER_DAY),
+    "alert_history": PartitionKey("at", "toYYYYMM(at)", _utc_months, offset="kafka_offset"),
 }
 
 
-def day_parts(
-    data: TableColumns, days: DayColumn, stored: DayStored, max_rows: int = MAX_PART_ROWS
+def partition_parts(
+    data: TableColumns, key: PartitionKey, stored: PartStored, max_rows: int = MAX_PART_ROWS
 ) -> list[TableColumns]:
-    """``data`` (rows with ``src_partition`` and ``src_offset``, in the order read) as inserts of one day
-    each, in day order, each at most ``max_rows`` rows cut between records (one record's rows of a day
-    are never split); a row is dropped when ``stored`` holds its record's rows of its day already (its
-    offset at or below the day's highest stored one of its source partition). Linear in the rows."""
+    """``data`` (rows with ``src_partition`` and the ``key``'s offset column, in the order read) as
+    inserts of one table partition each, in partition order, each at most ``max_rows`` rows cut between
+    records (one record's rows of a partition are never split); a row is dropped when ``stored`` holds
+    its record's rows of its partition already (its offset at or below the highest stored there for its
+    source partition). Linear in the rows."""
     table, columns, names = data
     at = {name: i for i, name in enumerate(names)}
-    times = columns[at[days.column]]
+    times = columns[at[key.column]]
     if not len(times):
         return []
-    if not stored and len(times) <= max_rows and min(times) // days.per_day == max(times) // days.per_day:
-        return [data]  # the usual flush: one day, nothing read again
-    day = np.asarray(times, dtype=np.int64) // days.per_day
+    if not stored and len(times) <= max_rows:
+        first, last = key.of(np.array([min(times), max(times)], dtype=np.int64))
+        if first == last:
+            return [data]  # the usual flush: one partition, nothing read again
+    part = key.of(np.asarray(times, dtype=np.int64))
     source = np.asarray(columns[at["src_partition"]], dtype=np.int64)
-    offset = np.asarray(columns[at["src_offset"]], dtype=np.int64)
-    keep = np.ones(len(day), dtype=bool)
+    offset = np.asarray(columns[at[key.offset]], dtype=np.int64)
+    keep = np.ones(len(part), dtype=bool)
     if stored:
-        pairs, inverse = np.unique(np.stack([source, day]), axis=1, return_inverse=True)
-        upto = np.array([stored.get(int(p), {}).get(int(d), -1) for p, d in pairs.T], dtype=np.int64)
+        pairs, inverse = np.unique(np.stack([source, part]), axis=1, return_inverse=True)
+        upto = np.array([stored.get(int(s), {}).get(int(p), -1) for s, p in pairs.T], dtype=np.int64)
         keep = offset > upto[inverse.reshape(-1)]
     parts = []
-    for one_day in np.unique(day[keep]):
-        rows = np.flatnonzero(keep & (day == one_day))
+    for one in np.unique(part[keep]):
+        rows = np.flatnonzero(keep & (part == one))
         for piece in _pieces(rows, source, offset, max_rows):
             parts.append((table, _rows_of(columns, piece), names))
     return parts
@@ -259,9 +276,9 @@ class Sink:
         self._alert_replays = ReplayFilter()  # per alerts partition: highest (tick, seq) taken
         self._readers = self._readers_by_topic()
         self._consumed: dict[TopicPartition, int] = {}  # next offset per partition, buffered included
-        # Per day-partitioned table, what the store held at the last resume, per source partition and
-        # day, while the sink reads records it may have stored (day_parts drops their rows).
-        self._day_stored: dict[str, dict[int, dict[int, int]]] = {}
+        # Per partitioned table, what the store held at the last resume, per source partition and table
+        # partition, while the sink reads records it may have stored (partition_parts drops their rows).
+        self._part_stored: dict[str, dict[int, dict[int, int]]] = {}
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
         self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
@@ -400,8 +417,8 @@ class Sink:
     async def _insert(self, data: TableColumns) -> None:
         table, columns, names = data
         started = time.perf_counter()
-        if table in _BY_DAY:
-            await asyncio.to_thread(self._insert_by_day, data)
+        if table in _PARTITIONED:
+            await asyncio.to_thread(self._insert_by_partition, data)
         else:
             await asyncio.to_thread(self.store.insert, table, columns, names)
         if table == "rollups":
@@ -410,16 +427,17 @@ class Sink:
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
 
-    def _insert_by_day(self, data: TableColumns) -> None:
-        """Insert ``data`` one day part at a time (:func:`day_parts`); once past what was stored at the
-        resume, a source partition's rows are no longer looked up."""
+    def _insert_by_partition(self, data: TableColumns) -> None:
+        """Insert ``data`` one table partition at a time (:func:`partition_parts`); once past what was
+        stored at the resume, a source partition's rows are no longer looked up."""
         table, columns, names = data
-        stored = self._day_stored.get(table, {})
-        for part in day_parts(data, _BY_DAY[table], stored):
+        key = _PARTITIONED[table]
+        stored = self._part_stored.get(table, {})
+        for part in partition_parts(data, key, stored):
             self.store.insert(*part)
         if stored:
             source = np.asarray(columns[names.index("src_partition")], dtype=np.int64)
-            offset = np.asarray(columns[names.index("src_offset")], dtype=np.int64)
+            offset = np.asarray(columns[names.index(key.offset)], dtype=np.int64)
             for partition in [p for p, days in stored.items() if np.any(offset[source == p] >= max(days.values()))]:
                 del stored[partition]
 
@@ -458,7 +476,7 @@ class Sink:
         # Paused until seeked: while the stored positions are read, getmany() must not hand out
         # records fetched from the committed (or earliest) position of these partitions.
         consumer.pause(*assigned)
-        stored, frontiers, by_day = await asyncio.to_thread(self._stored_positions)
+        stored, frontiers, by_part = await asyncio.to_thread(self._stored_positions)
         if foreign := await _foreign_partitions(consumer, assigned, stored):
             # The sink refuses where the notifier starts the partition over: its positions are the
             # rows it stored, which it cannot forget without deleting data, and reading the new log
@@ -472,11 +490,17 @@ class Sink:
             )
             return
         topics = self.config.topics
-        day_tables = {topics.metrics: "points", topics.spans: "spans", topics.logs: "logs"}
+        partitioned = {
+            topics.metrics: "points",
+            topics.spans: "spans",
+            topics.logs: "logs",
+            topics.alerts: "alert_history",
+        }
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))
-            if tp.topic in day_tables:
-                await self._resume_by_day(consumer, tp, offset, day_tables[tp.topic], by_day)
+            position = None
+            if tp.topic in partitioned:
+                position = await self._resume_by_partition(consumer, tp, offset, partitioned[tp.topic], by_part)
             elif offset is not None:
                 consumer.seek(tp, offset + 1)
             self._consumed.pop(tp, None)
@@ -484,63 +508,75 @@ class Sink:
                 self._rollup_replays.reset(tp.partition, frontiers.get((tp.topic, tp.partition)))
                 await asyncio.to_thread(self._tiers.resume, tp.partition, offset)
             elif tp.topic == topics.alerts:
-                self._alert_replays.reset(tp.partition, frontiers.get((tp.topic, tp.partition)))
+                frontier = (
+                    None if position is None else await asyncio.to_thread(self._alert_frontier, tp.partition, position)
+                )
+                self._alert_replays.reset(tp.partition, frontier)
         consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 
-    async def _resume_by_day(
+    async def _resume_by_partition(
         self,
         consumer: AIOKafkaConsumer,
         tp: TopicPartition,
         offset: int | None,
         table: str,
-        by_day: dict[str, dict[int, dict[int, int]]],
-    ) -> None:
-        """Seek a partition of a day-partitioned table's topic to the group's commit (made after the
-        last complete flush), never after the highest offset stored, and from the log's start when
-        nothing was committed; the rows read again that the store holds are dropped at insert."""
+        by_part: dict[str, dict[int, dict[int, int]]],
+    ) -> int | None:
+        """Seek a partition of a partitioned table's topic to the group's commit (made after the last
+        complete flush), never after the highest offset stored, and to the log's start when nothing was
+        committed (None: the position returned); the rows read again that the store holds are dropped
+        at insert."""
         committed = await consumer.committed(tp)
-        if committed is None:
+        position = None if committed is None else committed if offset is None else min(committed, offset + 1)
+        if position is None:
             await consumer.seek_to_beginning(tp)
         else:
-            consumer.seek(tp, committed if offset is None else min(committed, offset + 1))
-        days = by_day.get(table, {}).get(tp.partition)
-        if days:
-            self._day_stored.setdefault(table, {})[tp.partition] = days
+            consumer.seek(tp, position)
+        parts = by_part.get(table, {}).get(tp.partition)
+        if parts:
+            self._part_stored.setdefault(table, {})[tp.partition] = parts
         else:
-            self._day_stored.get(table, {}).pop(tp.partition, None)
+            self._part_stored.get(table, {}).pop(tp.partition, None)
+        return position
+
+    def _alert_frontier(self, partition: int, position: int) -> tuple[int, int] | None:
+        """The alerts partition's replay frontier as it was when the sink had read up to ``position``:
+        the highest identity stored from records before it (all of them were flushed whole)."""
+        [(count, frontier)] = self.store.rows(
+            "SELECT count(), max((tick_offset, seq)) FROM alert_history "
+            "WHERE src_partition = {p:UInt16} AND kafka_offset < {o:UInt64}",
+            {"p": partition, "o": position},
+        )
+        return (int(frontier[0]), int(frontier[1])) if count else None
 
     def _stored_positions(
         self,
     ) -> tuple[
         dict[tuple[str, int], int], dict[tuple[str, int], tuple[int, int]], dict[str, dict[int, dict[int, int]]]
     ]:
-        """Highest stored offset per (topic, partition), the identity frontier per rollups and alerts
-        partition, and per day-partitioned table the highest stored offset per source partition and day."""
+        """Highest stored offset per (topic, partition), the identity frontier per rollups partition,
+        and per partitioned table the highest stored offset per source partition and table partition."""
         topics = self.config.topics
         found: dict[tuple[str, int], int] = {}
         frontiers: dict[tuple[str, int], tuple[int, int]] = {}
-        by_day: dict[str, dict[int, dict[int, int]]] = {}
-        for topic, table in ((topics.metrics, "points"), (topics.spans, "spans"), (topics.logs, "logs")):
-            column = _BY_DAY[table].column
-            for partition, day, offset in self.store.rows(
-                f"SELECT src_partition, toUInt32(toDate({column})) AS day, max(src_offset) FROM {table} "
-                "GROUP BY src_partition, day"
+        by_part: dict[str, dict[int, dict[int, int]]] = {}
+        partitioned = ((topics.metrics, "points"), (topics.spans, "spans"), (topics.logs, "logs"),
+                       (topics.alerts, "alert_history"))  # fmt: skip
+        for topic, table in partitioned:
+            key = _PARTITIONED[table]
+            for partition, part, offset in self.store.rows(
+                f"SELECT src_partition, {key.sql} AS part, max({key.offset}) FROM {table} GROUP BY src_partition, part"
             ):
-                by_day.setdefault(table, {}).setdefault(int(partition), {})[int(day)] = int(offset)
+                by_part.setdefault(table, {}).setdefault(int(partition), {})[int(part)] = int(offset)
                 found[(topic, partition)] = max(found.get((topic, partition), 0), int(offset))
         for partition, offset, frontier in self.store.rows(
             "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
         ):
             found[(topics.rollups, partition)] = offset
             frontiers[(topics.rollups, partition)] = (int(frontier[0]), int(frontier[1]))
-        for partition, offset, frontier in self.store.rows(
-            "SELECT src_partition, max(kafka_offset), max((tick_offset, seq)) FROM alert_history GROUP BY src_partition"
-        ):
-            found[(topics.alerts, partition)] = offset
-            frontiers[(topics.alerts, partition)] = (int(frontier[0]), int(frontier[1]))
         for partition, offset in self.store.rows(
             "SELECT kafka_partition, max(kafka_offset) FROM deadletters GROUP BY kafka_partition"
         ):
             found[(topics.deadletter, partition)] = offset
-        return found, frontiers, by_day
+        return found, frontiers, by_part

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
+from alerting.rules import State
 from perfpulse.topics import ensure_topics
 from schemas import (
     DeadLetter,
@@ -37,7 +38,7 @@ from schemas import (
 from schemas.events import StoredWindow
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 from storage import Store
-from storage.sink import DayColumn, ForeignStoreError, Sink, SinkConfig, day_parts
+from storage.sink import ForeignStoreError, PartitionKey, Sink, SinkConfig, partition_parts
 from tests.storage.builders import BASE_MS, window_row
 from tests.storage.telemetry import log, span
 
@@ -447,8 +448,8 @@ async def test_the_query_layer_is_told_which_windows_were_stored_and_its_failure
 DAY_MS = 86_400_000
 
 
-def test_day_parts_inserts_a_day_at_a_time_cut_between_records_and_drops_what_the_store_holds() -> None:
-    days = DayColumn("ts", DAY_MS)
+def test_partition_parts_inserts_a_day_at_a_time_cut_between_records_and_drops_what_the_store_holds() -> None:
+    days = PartitionKey("ts", "toUInt32(toDate(ts))", lambda ms: ms // DAY_MS)
     ts = [DAY_MS - 1, DAY_MS + 1, DAY_MS - 2, DAY_MS + 2, DAY_MS + 3, DAY_MS - 3]
     sources = [0, 0, 0, 0, 0, 1]
     offsets = [5, 5, 6, 7, 7, 2]  # records: 0@5 (two days), 0@6, 0@7 (two rows of one day), 1@2
@@ -458,24 +459,24 @@ def test_day_parts_inserts_a_day_at_a_time_cut_between_records_and_drops_what_th
     def rows(parts: list[Any]) -> list[list[tuple[int, int, int]]]:
         return [list(zip(c[0], c[1].tolist(), c[2].tolist(), strict=True)) for _, c, _ in parts]
 
-    assert rows(day_parts(data, days, {})) == [
+    assert rows(partition_parts(data, days, {})) == [
         [(DAY_MS - 1, 0, 5), (DAY_MS - 2, 0, 6), (DAY_MS - 3, 1, 2)],
         [(DAY_MS + 1, 0, 5), (DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
     ]
     # At most two rows a part, never splitting the two rows of record 0@7.
-    assert rows(day_parts(data, days, {}, max_rows=2)) == [
+    assert rows(partition_parts(data, days, {}, max_rows=2)) == [
         [(DAY_MS - 1, 0, 5), (DAY_MS - 2, 0, 6)],
         [(DAY_MS - 3, 1, 2)],
         [(DAY_MS + 1, 0, 5)],
         [(DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
     ]
     # The store holds day 0 of partition 0 up to offset 6 (a part of the last flush), day 1 up to 4.
-    assert rows(day_parts(data, days, {0: {0: 6, 1: 4}})) == [
+    assert rows(partition_parts(data, days, {0: {0: 6, 1: 4}})) == [
         [(DAY_MS - 3, 1, 2)],
         [(DAY_MS + 1, 0, 5), (DAY_MS + 2, 0, 7), (DAY_MS + 3, 0, 7)],
     ]
     one_day = ("points", [ts[:1], sources[:1], offsets[:1]], ["ts", "src_partition", "src_offset"])
-    assert day_parts(one_day, days, {}) == [one_day]  # the usual flush goes as it came
+    assert partition_parts(one_day, days, {}) == [one_day]  # the usual flush goes as it came
 
 
 class Killed(Exception):
@@ -535,5 +536,39 @@ async def test_a_flush_across_midnight_killed_between_its_day_parts_stores_every
     # Killed between the parts: the day before midnight is stored, below the highest offset stored
     # the next day is missing (resuming after offset 1 of partition 0 would lose a's second point).
     assert stored() == [row for row in expected if row[1] < midnight]
+    await run_sink_until(sink_config, store, lambda: len(stored()) >= len(expected), settle_s=2.0)
+    assert stored() == sorted(expected)
+
+
+async def test_a_flush_of_transitions_across_a_month_killed_between_its_parts_stores_each_once_after_restart(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    from tests.alerting.notify.test_stage import record  # here: that module imports this one
+
+    today = np.datetime64(time.time_ns() // 1_000_000, "ms")
+    month = int(today.astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64))  # its first ms
+    ats = [month - 2_000, month - 1_000, month + 1_000, month - 500]
+    sink_config = replace(config(kafka_bootstrap, topics), alerts_flush_s=3.0)  # records produced together: one flush
+
+    def stored() -> list[tuple[int, int, int]]:
+        rows = store.rows("SELECT toUnixTimestamp64Milli(at), tick_offset, kafka_offset FROM alert_history")
+        return sorted((int(at), int(tick), int(offset)) for at, tick, offset in rows)
+
+    # A first flush completes and is committed: the resume point.
+    await produce(kafka_bootstrap, [(topics.alerts, 0, record(5, 0, State.FIRING, ats[0], ats[0], partition=0))])
+    await run_sink_until(sink_config, store, lambda: len(stored()) >= 1)
+    transitions = [record(10 + i, 0, State.FIRING, at, at, partition=0) for i, at in enumerate(ats[1:])]
+    replay = record(10, 0, State.FIRING, ats[1], ats[1], partition=0)  # a re-emission: skipped
+    await produce(kafka_bootstrap, [(topics.alerts, 0, value) for value in [*transitions, replay]])
+    killing = KillingStore(store_url, "alert_history")
+    try:
+        with pytest.raises(Killed):
+            await asyncio.wait_for(Sink(sink_config, killing).run(asyncio.Event()), 40)
+    finally:
+        killing.close()
+
+    expected = [(ats[0], 5, 0), *((at, 10 + i, 1 + i) for i, at in enumerate(ats[1:]))]
+    # The month before is stored, the month's one transition, below the highest offset stored, is not.
+    assert stored() == [row for row in expected if row[0] < month]
     await run_sink_until(sink_config, store, lambda: len(stored()) >= len(expected), settle_s=2.0)
     assert stored() == sorted(expected)
