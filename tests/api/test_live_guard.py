@@ -4,15 +4,20 @@ silent client closed with its reason. A real uvicorn server with short heartbeat
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
+import api.live
+from api.livefeed_hub import Connection, LiveLimits
 from perfpulse.settings import Settings
 from tests.api.apps import app_settings, new_topics
 from tests.api.test_live import frame, query_sub, served, url
@@ -138,3 +143,34 @@ def test_revoking_the_key_ends_its_open_connections(server: tuple[str, FastAPI],
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "revoked" in closed.value.rcvd.reason
     assert events[-2] == "event: close" and "revoked" in orjson.loads(events[-1].removeprefix("data: "))["reason"]
+
+
+def test_a_send_stuck_past_the_timeout_is_cancelled_and_its_connection_closed(
+    server: tuple[str, FastAPI], keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that stops reading blocks its own writer only; the check that runs for every
+    connection cancels that send and closes it 1013, and leaves a connection sending in time."""
+    _, app = server
+    monkeypatch.setattr(api.live, "KEYS_REFRESH_S", 0.01)
+    headers = Headers({"authorization": f"Bearer {keys['read']}"})
+
+    async def scenario() -> tuple[Connection, Connection, bool]:
+        watch = api.live._Watch(app.state.auth)
+        stuck, fine = Connection(LiveLimits(), interval_s=0), Connection(LiveLimits(), interval_s=0)
+        sends = [asyncio.create_task(asyncio.sleep(3_600)) for _ in range(2)]  # sends that do not return
+        for conn, send in zip((stuck, fine), sends, strict=True):
+            watch.add(conn, headers)
+            watch.writer(conn, send)
+        stuck.sending_since = time.monotonic() - api.live.SEND_TIMEOUT_S - 1
+        fine.sending_since = time.monotonic()
+        await asyncio.wait({sends[0]}, timeout=30)  # cancelled by the check, within milliseconds
+        cancelled = sends[0].cancelled() and not sends[1].done()
+        for conn in (stuck, fine):
+            watch.remove(conn)
+        sends[1].cancel()
+        return stuck, fine, cancelled
+
+    stuck, fine, cancelled = asyncio.run(scenario())
+    assert cancelled
+    assert stuck.closing is not None and stuck.closing[0] == 1013 and "to be sent" in stuck.closing[1]
+    assert fine.closing is None
