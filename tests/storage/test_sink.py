@@ -499,6 +499,16 @@ class KillingStore(Store):
         super().insert(table, columns, names)
 
 
+async def run_sink_until_killed(config: SinkConfig, store_url: str, table: str) -> None:
+    """Run a sink on a :class:`KillingStore` until it dies at its second insert into ``table``."""
+    killing = KillingStore(store_url, table)
+    try:
+        with pytest.raises(Killed):
+            await asyncio.wait_for(Sink(config, killing).run(asyncio.Event()), 40)
+    finally:
+        killing.close()
+
+
 def points_at(service: str, *ts: int) -> bytes:
     points = SeriesPoints(
         "lat", MetricKind.DISTRIBUTION, {}, np.asarray(ts, dtype=np.int64), np.arange(len(ts), dtype=np.float64)
@@ -522,12 +532,7 @@ async def test_a_flush_across_midnight_killed_between_its_day_parts_stores_every
         ("c", midnight + 900, 0, 2), ("d", midnight - 100, 1, 0), ("d", midnight + 100, 1, 0),
     ]  # fmt: skip
     sink_config = replace(config(kafka_bootstrap, topics), points_flush_s=3.0)  # the four records in one flush
-    killing = KillingStore(store_url, "points")
-    try:
-        with pytest.raises(Killed):
-            await asyncio.wait_for(Sink(sink_config, killing).run(asyncio.Event()), 40)
-    finally:
-        killing.close()
+    await run_sink_until_killed(sink_config, store_url, "points")
 
     def stored() -> list[tuple[str, int, int, int]]:
         rows = store.rows("SELECT service, toUnixTimestamp64Milli(ts), src_partition, src_offset FROM points")
@@ -560,12 +565,7 @@ async def test_a_flush_of_transitions_across_a_month_killed_between_its_parts_st
     transitions = [record(10 + i, 0, State.FIRING, at, at, partition=0) for i, at in enumerate(ats[1:])]
     replay = record(10, 0, State.FIRING, ats[1], ats[1], partition=0)  # a re-emission: skipped
     await produce(kafka_bootstrap, [(topics.alerts, 0, value) for value in [*transitions, replay]])
-    killing = KillingStore(store_url, "alert_history")
-    try:
-        with pytest.raises(Killed):
-            await asyncio.wait_for(Sink(sink_config, killing).run(asyncio.Event()), 40)
-    finally:
-        killing.close()
+    await run_sink_until_killed(sink_config, store_url, "alert_history")
 
     expected = [(ats[0], 5, 0), *((at, 10 + i, 1 + i) for i, at in enumerate(ats[1:]))]
     # The month before is stored, the month's one transition, below the highest offset stored, is not.
