@@ -37,6 +37,7 @@ from ingest.receivers.inflate import MAX_GZIP_MEMBERS
 from ingest.receivers.offload import IngestWorkers
 from perfpulse.settings import Settings
 from tests.api.apps import app_settings, assert_error_shape, new_topics, running_app
+from tests.api.test_hostile_numbers import HOSTILE_TOKENS  # past int64 and float, NaN, surrogates, nesting
 
 pytestmark = pytest.mark.integration
 
@@ -57,22 +58,6 @@ class Raw:
     token: str
 
 
-# Numbers past int64 and past float, NaN and infinities (not JSON, yet some readers take them),
-# lone surrogates, deep nesting.
-HOSTILE_TOKENS = [
-    "9223372036854775808",
-    "-9223372036854775809",
-    "1" + "0" * 400,
-    "1e400",
-    "-1e400",
-    "NaN",
-    "Infinity",
-    "-Infinity",
-    '"\\ud800"',
-    '"x\\udfff"',
-    "[" * 5000 + "]" * 5000,
-    '{"a":' * 1500 + "1" + "}" * 1500,
-]
 FIELD_NAMES = ["service", "points", "spans", "logs", "name", "value", "ts", "kind", "labels", "traceId", "spanId"]
 
 
