@@ -127,8 +127,20 @@ if (PHASE === "open") {
     await page.waitForSelector(".bars tbody tr");
     const health = await page.$$eval(".health-card", (els) => els.map((el) => ({ service: el.dataset.service, health: el.dataset.health })));
     const p95 = await gauge(page, "gateway", "p95");
+    // The rate and error charts: from when their buckets are still open (drawn apart), and the note saying so.
+    const openBuckets = await page.$$eval('figure.chart[data-chart="Request rate"], figure.chart[data-chart^="Error rate"]', (els) =>
+      els.map((el) => ({ chart: el.dataset.chart, openFrom: el.dataset.openFrom, note: el.querySelector(".open-note")?.textContent ?? null, at: Date.now() })),
+    );
+    // perfpulse's own processes in the resource monitor: the API (with sink and notifier) and the stream worker.
+    await page.waitForFunction(() => document.querySelectorAll(".own-processes tbody tr").length >= 2, null, { timeout: 30_000 });
+    const processes = await page.$$eval(".own-processes tbody tr", (els) =>
+      els.map((el) => ({ role: el.dataset.role, pid: Number(el.dataset.pid), rss: Number(el.dataset.rss), cpu: el.dataset.cpu === "" ? null : Number(el.dataset.cpu) })),
+    );
     const screenshot = await shot(page, "overview");
-    return { firstDataMs, timing, health, p95, screenshot };
+    await page.locator(".own-processes").scrollIntoViewIfNeeded();
+    const resourcesShot = join(shots, "resources.png");
+    await page.locator(".own-processes").screenshot({ path: resourcesShot });
+    return { firstDataMs, timing, health, p95, openBuckets, processes, screenshot, resourcesScreenshot: resourcesShot };
   });
 
   // 2. Charts: every chart of the grid has data (collected apart, so a failure names the chart).

@@ -148,7 +148,9 @@ def query_range(query: str) -> tuple[int, int]:
     return int(params["start"]), int(params["end"])
 
 
-def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) -> None:
+def test_dashboard_in_headless_chromium(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert (STATIC_DIR / "index.html").is_file(), f"no dashboard build in {STATIC_DIR}: run `make dashboard`"
     assert (DASHBOARD / "node_modules" / "playwright-core").is_dir(), "dashboard/node_modules missing: `make dashboard`"
     assert Path(CHROMIUM).is_file(), f"{CHROMIUM} missing: infra/install-deps.sh installs Debian's chromium"
@@ -182,6 +184,32 @@ def test_dashboard_in_headless_chromium(deployment: Deployment, tmp_path: Path) 
 
     # The overview's gauges ask for the last 15 minutes (their figure moves while windows land, so
     # the exact comparison is made on the settled shared range below).
+    overview = checks["overview"]
+    scripts = ", ".join(f"{script['name']} {script['bytes']} B" for script in overview["timing"]["scripts"])
+    with capsys.disabled():  # the figure belongs in the output even when the test passes
+        print(
+            f"\ndashboard first render with data: {overview['firstDataMs']} ms from navigation "
+            f"(DOMContentLoaded {overview['timing']['domContentLoadedMs']:.0f} ms; scripts "
+            f"{scripts}; load average {os.getloadavg()[0]:.1f})"
+        )
+
+    # The newest buckets of the rate and error charts (range 15m, ending now) are still open: drawn
+    # apart, and their captions say so.
+    assert [o["chart"] for o in overview["openBuckets"]] == ["Request rate", "Error rate (5xx / all requests)"]
+    for chart in overview["openBuckets"]:
+        assert chart["openFrom"] and chart["at"] - 120_000 < int(chart["openFrom"]) <= chart["at"], chart
+        assert chart["note"].startswith("dashed from") and "window still open" in chart["note"], chart
+
+    # The resource monitor lists perfpulse's own processes: the API (sink and notifier in it, as the
+    # embedded store wants) and the stream worker, each with its memory, the pids the API reports.
+    shown_processes = {p["role"]: p for p in overview["processes"]}
+    assert {"api+sink+notifier", "stream"} <= set(shown_processes), overview["processes"]
+    reported = {p["role"]: p for p in deployment.get("/api/v1/resources").json()["processes"]}
+    for role in ("api+sink+notifier", "stream"):
+        assert shown_processes[role]["pid"] == reported[role]["pid"]
+        assert shown_processes[role]["rss"] > 10 * 1024 * 1024 and shown_processes[role]["cpu"] is not None
+    assert Path(overview["resourcesScreenshot"]).is_file()
+
     p95 = checks["overview"]["p95"]
     assert p95["query"].startswith("/api/v1/query?metric=http.server.duration&") and p95["value"] > 0
     assert p95["text"].endswith("ms") or p95["text"].endswith(" s")
