@@ -136,6 +136,9 @@ class _Range:
     l2_ttl_s: float | None  # L2 lifetime; None: not kept in L2 (the open edge)
 
 
+_Validity = tuple[tuple[int, int], int, float]  # (epoch, windows heard), window period, monotonic deadline
+
+
 @dataclass(slots=True)
 class Answer:
     """A query's answer and where its time went."""
@@ -145,6 +148,7 @@ class Answer:
     settled: bool  # the whole range ended before the settle horizon (a cacheable HTTP answer)
     timing_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing: cache lookups, ClickHouse
     parts: tuple[Part, ...] = ()  # what ``series`` was merged from: the same objects, the same answer
+    kept: _Validity | None = None  # while QueryCache.current(kept), this answer is still the answer
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ class QueryCache:
         self._running: dict[tuple[QuerySpec, int, int], asyncio.Task[Part]] = {}
         self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
         # whole answers by query and range: valid for the window period and heard stamp they were made in
-        self._answers: dict[tuple[QuerySpec, int, int], tuple[tuple[tuple[int, int], int], float, Answer]] = {}
+        self._answers: dict[tuple[QuerySpec, int, int], tuple[_Validity, Answer]] = {}
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
@@ -184,11 +188,11 @@ class QueryCache:
         began = time.perf_counter()
         key = (spec, start_ms, end_ms)
         kept = self._answers.get(key)
-        if kept is not None and kept[0] == (stamp, period) and time.monotonic() < kept[1]:
-            same = kept[2]
+        if kept is not None and self.current(kept[0]):
+            same = kept[1]
             CACHE_HITS.labels("l1").inc(len(same.parts))
             timing = {"cache": (time.perf_counter() - began) * 1000}
-            return Answer(same.series, same.counter, same.settled, timing, same.parts)
+            return Answer(same.series, same.counter, same.settled, timing, same.parts, kept[0])
         ranges = self._plan(spec, start_ms, end_ms, horizon)
         found, l2_gen = await self._lookup(spec, ranges)
         looked = time.perf_counter()
@@ -212,15 +216,26 @@ class QueryCache:
         answer = Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing, tuple(parts))
         joined_any = any(joined for _, joined in computed)  # a joined read may predate this stamp
         if self.hearing and not joined_any and stamp == (self._epoch, self._windows_heard):
-            self._keep_answer(key, (stamp, period), answer)
+            answer.kept = (stamp, period, time.monotonic() + OPEN_TTL_S)
+            self._keep_answer(key, answer.kept, answer)
         return answer
 
-    def _keep_answer(self, key: tuple[QuerySpec, int, int], valid: tuple[tuple[int, int], int], answer: Answer) -> None:
-        """Keep ``answer`` for requests of the same window period while no stored window is heard (at
-        most :data:`OPEN_TTL_S`, the open edge's L1 bound); the oldest go past :data:`_ANSWERS`."""
+    def current(self, kept: _Validity) -> bool:
+        """Whether an answer kept with ``kept`` is still the answer: the same window period, no stored
+        window heard since, hearing, and at most :data:`OPEN_TTL_S` (the open edge's L1 bound) old."""
+        stamp, period, deadline = kept
+        return (
+            self.hearing
+            and stamp == (self._epoch, self._windows_heard)
+            and time.time_ns() // 1_000_000 // self.config.window_ms == period
+            and time.monotonic() < deadline
+        )
+
+    def _keep_answer(self, key: tuple[QuerySpec, int, int], kept: _Validity, answer: Answer) -> None:
+        """Keep ``answer`` while :meth:`current`; the oldest go past :data:`_ANSWERS`."""
         if len(self._answers) >= _ANSWERS:
             del self._answers[next(iter(self._answers))]
-        self._answers[key] = (valid, time.monotonic() + OPEN_TTL_S, answer)
+        self._answers[key] = (kept, answer)
 
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
         """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored

@@ -9,6 +9,13 @@ any other body of :data:`_KEEP_COMPRESSED_BYTES` or more (a batch's), is compres
 coding (the last :data:`_COMPRESSED_BYTES` kept): many clients polling the same answer cost one
 compression. An ``ETag`` the route set (a body it rendered before, api/bodies.py) is used as it is:
 the body is not hashed again.
+
+Short path: a route may say, through :data:`CURRENT_SCOPE_KEY`, how long its answer stays the
+answer to the same request (a query's, for its window period while no stored window is heard). The
+answer is then kept by the exact path and query string the route validated and answered, and a GET
+of the same path and query string is answered from it while that holds, without routing, parameter
+validation or the route (authentication and rate limits run before this middleware; ETag, 304 and
+compression as for any answer). At most :data:`_SHORT_ENTRIES` are kept.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import asyncio
 import collections
 import gzip
 import time
+from collections.abc import Callable
 from typing import Any
 
 import brotli
@@ -27,7 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.bodies import etag_of
 from api.cache import Answer
 
-__all__ = ["SETTLED_MAX_AGE_S", "HttpCacheMiddleware", "answer_headers", "choose_encoding"]
+__all__ = ["CURRENT_SCOPE_KEY", "SETTLED_MAX_AGE_S", "HttpCacheMiddleware", "answer_headers", "choose_encoding"]
+
+# A route puts here a callable telling whether its answer is still the answer to the same request
+# (api/query.py: the query cache's whole answer, for its window period while no window is heard).
+CURRENT_SCOPE_KEY = "perfpulse.current"
 
 # A settled answer changes only by a late correction (rare): clients may reuse it this long unasked.
 SETTLED_MAX_AGE_S = 60
@@ -37,6 +49,7 @@ _THREAD_BYTES = 64 * 1024  # bodies past this are hashed and compressed in a wor
 _MAX_ACCEPT_ENCODING = 512  # characters of Accept-Encoding read (the rest is ignored)
 _MAX_IF_NONE_MATCH = 2048  # characters of If-None-Match read
 _COMPRESSED_BYTES = 16 * 1024 * 1024  # compressed bodies kept, by ETag (a hash of the body) and coding
+_SHORT_ENTRIES = 1_024  # answers kept for the short path (the oldest out first)
 _KEEP_COMPRESSED_BYTES = 16 * 1024  # other answers this large are kept compressed too (hashing is ~10x cheaper)
 
 
@@ -89,6 +102,8 @@ class HttpCacheMiddleware:
         self.app = app
         self.min_bytes = min_bytes
         self._compressed = _Compressed(_COMPRESSED_BYTES)
+        # (path, query string) -> an answer the route gave that exact request, while it says current
+        self._current: dict[tuple[str, bytes], tuple[Message, bytes, Callable[[], bool]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -96,6 +111,13 @@ class HttpCacheMiddleware:
             return
         began = time.perf_counter()
         request = Headers(scope=scope)
+        short = (scope["path"], scope["query_string"]) if scope["method"] == "GET" else None
+        kept = self._current.get(short) if short is not None else None
+        if kept is not None and kept[2]():  # the route said so: skip routing, validation and the route
+            headers = MutableHeaders(raw=list(kept[0]["headers"]))
+            headers["Server-Timing"] = f"cache;dur={(time.perf_counter() - began) * 1000:.1f}"
+            await self._finish(scope, request, {**kept[0], "headers": headers.raw}, kept[1], began, send)
+            return
         start: Message | None = None
         chunks: list[bytes] = []
         streaming = False
@@ -122,7 +144,13 @@ class HttpCacheMiddleware:
         await self.app(scope, receive, buffered)
         if streaming or start is None:
             return
-        await self._finish(scope, request, start, b"".join(chunks), began, send)
+        body = b"".join(chunks)
+        current = scope.get(CURRENT_SCOPE_KEY)
+        if short is not None and current is not None and start["status"] == 200:
+            if len(self._current) >= _SHORT_ENTRIES:
+                del self._current[next(iter(self._current))]
+            self._current[short] = (start, body, current)
+        await self._finish(scope, request, start, body, began, send)
 
     async def _finish(
         self, scope: Scope, request: Headers, start: Message, body: bytes, began: float, send: Send

@@ -13,7 +13,7 @@ from api.bodies import Rendered, etag_of
 from api.cache import Answer, Part, QueryCache, QuerySpec, query_cache
 from api.context import ApiContext, api_context
 from api.errors import ApiError, error_responses
-from api.httpcache import answer_headers
+from api.httpcache import CURRENT_SCOPE_KEY, answer_headers
 from api.models import QueryResult
 from api.params import csv_param, duration_param, time_range, window_bounds
 from api.responses import FastJSONResponse, RenderedResponse, render_json
@@ -187,4 +187,6 @@ async def query(
     body, answer = await run_query(context, cache, spec, start_ms, end_ms)
     response = RenderedResponse(await render_query(cache, spec, body, answer))
     answer_headers(response, answer)
+    if answer.kept is not None:  # the same request gets this answer while it is current (the short path)
+        request.scope[CURRENT_SCOPE_KEY] = functools.partial(cache.current, answer.kept)
     return response

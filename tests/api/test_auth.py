@@ -11,6 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ import redis
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
+from api import query as query_module
 from api.auth import KEYS_REFRESH_S
 from perfpulse.settings import Settings
 from storage.keys import revoke_key
@@ -309,3 +311,22 @@ def test_keys_are_looked_up_in_memory_not_in_clickhouse_per_request(client: Test
         cache._load = load
     # At most one background read per KEYS_REFRESH_S, whatever the number of requests.
     assert reads <= elapsed / KEYS_REFRESH_S + 1, (reads, elapsed)
+
+
+def test_an_answer_given_again_on_the_short_path_still_takes_a_key_and_its_budget(
+    client: TestClient, keys: dict[str, str], limited: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[Any] = []
+
+    async def counting(*args: Any) -> Any:
+        ran.append(args)
+        return await real(*args)
+
+    real = query_module.run_query
+    monkeypatch.setattr(query_module, "run_query", counting)
+    _, key = fresh_read_key(client, keys, limited)  # one token of the three taken
+    target = "/api/v1/query?metric=short.path&stats=count"
+    assert limited.get(target).status_code == 401  # no key: refused before any answer kept
+    statuses = [limited.get(target, headers=bearer(key)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429] and len(ran) == 1  # the second answered without the route, counted
+    assert limited.get(target).status_code == 401

@@ -193,3 +193,25 @@ def test_an_unchanged_answer_is_rendered_once(client: TestClient, monkeypatch: p
     client.app.state.cache.invalidate([cell])  # type: ignore[attr-defined]  # a stored window: read again
     changed = get(client, params)
     assert len(rendered) == 2 and changed.content == first.content
+
+
+def test_a_current_answer_is_given_again_without_the_route(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[Any] = []
+
+    async def counting(*args: Any) -> Any:
+        ran.append(args)
+        return await real(*args)
+
+    real = query_module.run_query
+    monkeypatch.setattr(query_module, "run_query", counting)
+    params = {**SETTLED, "stats": "p95,p999"}  # an answer no other test asks for
+    first = get(client, params, **{"Accept-Encoding": "identity"})
+    again = get(client, params, **{"Accept-Encoding": "gzip"})
+    unchanged = get(client, params, **{"If-None-Match": first.headers["etag"]})
+    assert len(ran) == 1 and first.status_code == again.status_code == 200
+    assert again.headers["content-encoding"] == "gzip" and again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"] and unchanged.status_code == 304
+    assert get(client, {**params, "group_by": ""}).status_code == 200 and len(ran) == 2  # another request
+    cell = StoredWindow("other.metric", "gateway", BASE_MS, 1_000, False)
+    client.app.state.cache.invalidate([cell])  # type: ignore[attr-defined]  # any window heard: the route again
+    assert get(client, params).content == first.content and len(ran) == 3
