@@ -11,7 +11,6 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -19,12 +18,12 @@ import redis
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
-from api import query as query_module
 from api.auth import KEYS_REFRESH_S
 from perfpulse.settings import Settings
 from storage.keys import revoke_key
 from tests.alerting.receivers import free_port
 from tests.api.apps import app_settings, app_store, assert_error_shape, keys_by_scope, new_topics, running_app
+from tests.api.queryruns import count_query_runs
 
 OPEN = {"/healthz", "/readyz"}
 READ_ONLY_POSTS = {"/api/v1/rules/validate", "/api/v1/canary", "/api/v1/query/batch"}  # they write nothing
@@ -316,14 +315,7 @@ def test_keys_are_looked_up_in_memory_not_in_clickhouse_per_request(client: Test
 def test_an_answer_given_again_on_the_short_path_still_takes_a_key_and_its_budget(
     client: TestClient, keys: dict[str, str], limited: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ran: list[Any] = []
-
-    async def counting(*args: Any) -> Any:
-        ran.append(args)
-        return await real(*args)
-
-    real = query_module.run_query
-    monkeypatch.setattr(query_module, "run_query", counting)
+    ran = count_query_runs(monkeypatch)
     _, key = fresh_read_key(client, keys, limited)  # one token of the three taken
     target = "/api/v1/query?metric=short.path&stats=count"
     assert limited.get(target).status_code == 401  # no key: refused before any answer kept

@@ -23,6 +23,7 @@ from api.httpcache import SETTLED_MAX_AGE_S, HttpCacheMiddleware, choose_encodin
 from api.responses import render_json
 from schemas.events import StoredWindow
 from tests.api.apps import app_store
+from tests.api.queryruns import count_query_runs
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
 SETTLED = {"metric": "http.cached", "start": BASE_MS, "end": BASE_MS + 600_000, "step": "1s"}
@@ -196,14 +197,7 @@ def test_an_unchanged_answer_is_rendered_once(client: TestClient, monkeypatch: p
 
 
 def test_a_current_answer_is_given_again_without_the_route(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    ran: list[Any] = []
-
-    async def counting(*args: Any) -> Any:
-        ran.append(args)
-        return await real(*args)
-
-    real = query_module.run_query
-    monkeypatch.setattr(query_module, "run_query", counting)
+    ran = count_query_runs(monkeypatch)
     params = {**SETTLED, "stats": "p95,p999"}  # an answer no other test asks for
     first = get(client, params, **{"Accept-Encoding": "identity"})
     again = get(client, params, **{"Accept-Encoding": "gzip"})
