@@ -1,15 +1,19 @@
 """Ingest bodies that cost the most, through the real app served by uvicorn (real Kafka, real chDB):
 their work runs in a worker process (``/healthz`` answers while a 16 MiB body of each kind is processed),
 under a concurrency limit (503 with Retry-After once every slot is taken), and a gzip stream of many
-members is refused past the member bound."""
+members is refused past the member bound; a worker process killed while it holds a body answers
+that request 503 and is replaced."""
 
 from __future__ import annotations
 
 import gzip
 import itertools
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -144,3 +148,43 @@ def test_gzip_members_split_across_pieces_inflate_whole(served: tuple[str, Any])
         f"{url}/api/v1/ingest/metrics", content=body, headers={**JSON, "content-encoding": "gzip"}, timeout=60
     )
     assert response.status_code == 202 and response.json() == {"accepted": 2_000}, response.text
+
+
+def _worker_processes() -> list[int]:
+    """This process's spawned worker processes (its multiprocessing resource tracker left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == os.getpid() and b"spawn_main" in command and b"resource_tracker" not in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_worker_killed_while_it_holds_a_body_answers_503_and_is_replaced(served: tuple[str, Any]) -> None:
+    url, app = served
+    workers: IngestWorkers = app.state.ingest.workers
+    others = set(_worker_processes())  # of other apps of this test process: left alone
+    ingest = Post(f"{url}/api/v1/ingest/logs", logs_body(time.time_ns() // 1_000_000), JSON)
+    ingest.start()
+    while not (pids := set(_worker_processes()) - others) and ingest.is_alive():  # started for this body
+        time.sleep(0.01)
+    for pid in pids:  # the body takes seconds of work: it is in a worker's hands or queued for one
+        os.kill(pid, signal.SIGKILL)
+    ingest.join()
+    assert ingest.response is not None
+    assert ingest.response.status_code == 503, ingest.response.text
+    assert ingest.response.headers["retry-after"] == "5"
+    assert_error_shape(ingest.response.json(), "server")
+    assert "ended while processing the request" in ingest.response.json()["details"][0]["msg"]
+    # the next large body gets new workers
+    records = [{"level": "info", "message": "m" * 1_000} for _ in range(100)]
+    retried = httpx.post(f"{url}/api/v1/ingest/logs", json={"service": "a", "logs": records}, timeout=120)
+    assert retried.status_code == 202 and retried.json() == {"accepted": 100}, retried.text
+    assert workers.processes.started == 2 and workers.busy == 0
