@@ -51,6 +51,7 @@ from api.models_alerts import (
     SilenceOut,
 )
 from api.models_services import CanaryVerdict, ServiceHealth
+from api.resources import Resources
 from ingest.receivers.openapi import Accepted
 from ingest.receivers.otlp.openapi import ExportLogsResponse, ExportMetricsResponse, ExportTraceResponse, RpcStatus
 from perfpulse.app import create_app
@@ -85,6 +86,7 @@ ROUTES: dict[tuple[str, str], tuple[int, type[BaseModel], tuple[int, ...], type[
     ("get", "/api/v1/logs"): (200, LogsPage, (400,), ErrorBody),
     ("get", "/api/v1/services/{service}/health"): (200, ServiceHealth, (400,), ErrorBody),
     ("post", "/api/v1/canary"): (200, CanaryVerdict, (400,), ErrorBody),
+    ("get", "/api/v1/resources"): (200, Resources, (), ErrorBody),
     ("get", "/healthz"): (200, Alive, (), ErrorBody),
     ("get", "/readyz"): (200, Readiness, (503,), Readiness),  # not ready: the same shape, naming the check
     ("post", "/api/v1/ingest/metrics"): (202, Accepted, INGEST_ERRORS, ErrorBody),
