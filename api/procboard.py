@@ -51,7 +51,11 @@ class ProcessBoard:
         return self
 
     async def __aexit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
-        await self._redis.aclose()
+        # A stopping process never waits on Redis longer than a request would (a redis-py client whose
+        # command was cancelled mid-flight can leave its close waiting: seen as a shutdown hung 600 s).
+        with contextlib.suppress(TimeoutError, RedisError, OSError):
+            async with asyncio.timeout(_TIMEOUT_S):
+                await self._redis.aclose()
 
     @staticmethod
     def field(sample: ProcessSample) -> str:
@@ -134,8 +138,8 @@ async def reporting(
         yield latest
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await asyncio.wait({task}, timeout=_TIMEOUT_S)  # cancelled mid-command, it must not hold the stop
         if latest:
-            with contextlib.suppress(RedisError, OSError):
-                await board.remove(latest[0])
+            with contextlib.suppress(TimeoutError, RedisError, OSError):
+                async with asyncio.timeout(_TIMEOUT_S):
+                    await board.remove(latest[0])
