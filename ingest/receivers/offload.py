@@ -10,8 +10,11 @@ as a pure function of the body's bytes returning Kafka record bytes
 shipping it to a process.
 
 A request holds a slot from before its body is read until it is answered, so at most ``slots``
-bodies are in memory at once and at most ``slots`` wait for a worker; one more is refused at once
-(:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without bound. Worker
+bodies are in memory at once and at most ``slots`` wait for a worker. Up to ``queue`` more wait for
+a slot, in arrival order, at most ``wait_s`` each, before their bodies are read (a waiter costs its
+connection alone): a burst of small batches from many clients is taken, not refused. Past that a
+request is refused (:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without
+bound: at once when the queue is full, after ``wait_s`` when no slot freed. Worker
 processes start on first use (``spawn``: a fresh interpreter; ``fork`` would copy the event loop's
 threads and locks mid-use). When one dies, the requests it held get :class:`WorkerDied` and a new
 pool takes the next request.
@@ -38,13 +41,14 @@ __all__ = ["BUSY_RETRY_AFTER_S", "INLINE_BYTES", "Busy", "IngestWorkers", "Proce
 P = ParamSpec("P")
 T = TypeVar("T")
 
-BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered
+BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered; the queue drains as fast
 INLINE_BYTES = 64 * 1024  # bodies up to this size (not gzipped) are worked on a thread
 WORKER_NICENESS = 10  # added to a worker process's niceness: the API process's loop comes first
 
 
 class Busy(Exception):
-    """Every slot is taken: the request is refused before its body is read."""
+    """Every slot is taken and the queue is full, or no slot freed in time: the request is refused
+    before its body is read."""
 
 
 class WorkerDied(Exception):
@@ -120,30 +124,65 @@ class Processes:
 
 class IngestWorkers:
     """Where ingest CPU work runs: ``processes`` worker processes for large bodies, ``threads``
-    threads for bodies up to ``inline_bytes``; at most ``slots`` requests admitted at once.
+    threads for bodies up to ``inline_bytes``; at most ``slots`` requests admitted at once, at most
+    ``queue`` waiting up to ``wait_s`` each for a slot.
 
     Slots are counted on the event loop (one owner: no lock); the workers only run the work.
     """
 
-    def __init__(self, threads: int = 2, slots: int = 8, processes: int = 2, inline_bytes: int = INLINE_BYTES) -> None:
-        if threads < 1 or slots < 1:
-            raise ValueError(f"need threads >= 1 and slots >= 1, got threads={threads}, slots={slots}")
+    def __init__(
+        self,
+        threads: int = 2,
+        slots: int = 8,
+        processes: int = 2,
+        inline_bytes: int = INLINE_BYTES,
+        queue: int = 256,
+        wait_s: float = 5.0,
+    ) -> None:
+        if threads < 1 or slots < 1 or queue < 0 or wait_s < 0:
+            raise ValueError(
+                f"need threads >= 1, slots >= 1, queue >= 0 and wait_s >= 0, "
+                f"got threads={threads}, slots={slots}, queue={queue}, wait_s={wait_s}"
+            )
         self.slots = slots
+        self.queue = queue
+        self.wait_s = wait_s
         self.inline_bytes = inline_bytes
         self.busy = 0  # requests admitted and not yet answered
+        self.waiting = 0  # requests waiting for a slot
+        self._free = asyncio.Semaphore(slots)  # first come, first served
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="ingest-work")
         self.processes = Processes(processes)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot for the request's whole life; :class:`Busy` when none is free."""
-        if self.busy >= self.slots:
-            raise Busy(f"{self.busy} ingest requests are being processed, the limit is {self.slots}")
+        """Hold one slot for the request's whole life, waiting for one in the queue when all are
+        taken; :class:`Busy` when the queue is full or no slot freed within ``wait_s``."""
+        if self._free.locked():
+            if self.waiting >= self.queue:
+                raise Busy(
+                    f"{self.busy} ingest requests are being processed and {self.waiting} wait, "
+                    f"the limit is {self.slots} and {self.queue} waiting"
+                )
+            self.waiting += 1
+            try:
+                async with asyncio.timeout(self.wait_s):
+                    await self._free.acquire()
+            except TimeoutError:
+                raise Busy(
+                    f"no ingest slot freed within {self.wait_s:g} s ({self.busy} requests are being processed, "
+                    f"the limit is {self.slots})"
+                ) from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._free.acquire()  # free: taken at once
         self.busy += 1
         try:
             yield
         finally:
             self.busy -= 1
+            self._free.release()
 
     async def run(
         self, work: Callable[Concatenate[RawBody, P], T], raw: RawBody, *args: P.args, **kwargs: P.kwargs

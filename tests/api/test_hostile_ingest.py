@@ -93,7 +93,7 @@ def test_healthz_answers_while_a_16_mib_body_is_processed(served: tuple[str, Any
 
 def test_a_request_past_the_concurrency_limit_gets_503_with_retry_after(served: tuple[str, Any]) -> None:
     url, app = served
-    workers = IngestWorkers(threads=1, slots=1)
+    workers = IngestWorkers(threads=1, slots=1, queue=0)  # no waiting: one more is refused at once
     app.state.ingest.workers = workers
     first = Post(f"{url}/api/v1/ingest/logs", logs_body(time.time_ns() // 1_000_000), JSON)
     first.start()
@@ -107,7 +107,7 @@ def test_a_request_past_the_concurrency_limit_gets_503_with_retry_after(served: 
     assert refused.status_code == 503, refused.text
     assert refused.headers["retry-after"] == "1"
     assert_error_shape(refused.json(), "server")
-    assert "the limit is 1" in refused.json()["details"][0]["msg"]
+    assert "the limit is 1 and 0 waiting" in refused.json()["details"][0]["msg"]
     assert otlp.status_code == 503 and int(otlp.headers["retry-after"]) >= 1, otlp.text
     assert first.response is not None and first.response.status_code == 202
     # the slot is free again: the same small request is taken

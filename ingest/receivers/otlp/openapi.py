@@ -149,7 +149,7 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     413: _error("body too large (as sent or inflated)"),
     415: _error("content type other than application/x-protobuf or application/json (answered in JSON)"),
     503: _error(
-        "Kafka unavailable or every ingest slot taken; nothing was written: retry after Retry-After seconds",
+        "Kafka unavailable or no ingest slot free in time; nothing was written: retry after Retry-After seconds",
         headers=RETRY_AFTER_HEADER,
     ),
 }

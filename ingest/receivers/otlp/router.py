@@ -5,7 +5,7 @@ the app of :func:`create_otlp_app`. Both read ``app.state.ingest`` (an
 :class:`~ingest.receivers.http.IngestContext`), so one context — one producer, one redactor, one cumulative
 memory — serves both. Answers follow OTLP's rules (:mod:`ingest.receivers.otlp.common`): 200 once Kafka
 acknowledged everything accepted (``partial_success`` counting what was rejected), 400 for a
-malformed request, 503 with ``Retry-After`` when Kafka is unavailable or every ingest slot is taken;
+malformed request, 503 with ``Retry-After`` when Kafka is unavailable or no ingest slot is free in time;
 nothing of a request answered 4xx or 503 is written. Decoding, conversion, redaction, batching and
 encoding run in the ingest workers (:mod:`ingest.receivers.offload`: processes for large bodies;
 metrics in the cumulative worker process), never on the event loop.

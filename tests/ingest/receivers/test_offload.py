@@ -3,6 +3,7 @@ processes that are replaced when they die and end when the process that started 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -74,14 +75,44 @@ async def test_a_worker_that_dies_fails_its_request_and_is_replaced() -> None:
 
 
 async def test_slots_bound_the_requests_admitted() -> None:
-    workers = IngestWorkers(slots=1)
+    workers = IngestWorkers(slots=1, queue=0)
     async with workers.slot():
-        with pytest.raises(Busy, match="the limit is 1"):
+        with pytest.raises(Busy, match="the limit is 1 and 0 waiting"):
             async with workers.slot():
                 pass
     async with workers.slot():
         assert workers.busy == 1
     assert workers.busy == 0
+
+
+async def test_requests_past_the_slots_wait_in_order_up_to_the_queue_and_the_wait() -> None:
+    workers = IngestWorkers(slots=1, queue=2, wait_s=0.5)
+    admitted: list[str] = []
+
+    async def request(name: str, hold_s: float) -> None:
+        async with workers.slot():
+            admitted.append(name)
+            await asyncio.sleep(hold_s)
+
+    first = asyncio.create_task(request("first", 0.2))
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(request(name, 0.0)) for name in ("second", "third")]
+    await asyncio.sleep(0)
+    assert (workers.busy, workers.waiting) == (1, 2)
+    with pytest.raises(Busy, match="1 ingest requests are being processed and 2 wait"):
+        async with workers.slot():  # the queue is full: refused at once
+            pass
+    await asyncio.gather(first, *waiters)
+    assert admitted == ["first", "second", "third"]
+    assert (workers.busy, workers.waiting) == (0, 0)
+
+    async with workers.slot():  # held past the wait: the waiter gives up and the slot stays held
+        with pytest.raises(Busy, match=r"no ingest slot freed within 0\.5 s"):
+            async with workers.slot():
+                pass
+        assert (workers.busy, workers.waiting) == (1, 0)
+    async with workers.slot():
+        assert workers.busy == 1
 
 
 async def test_a_new_cumulative_process_starts_its_memory_from_its_own_start() -> None:
