@@ -8,9 +8,9 @@ a query reads the granules of the pages holding its ranks). A long range reads a
 edges read window rows (:func:`plan`).
 
 Filling: after each insert into ``rollups`` the sink copies the new rows into each tier table with
-one ``INSERT ... SELECT`` per table and partition (:func:`copy_sql`), selecting them by Kafka
-offset. A tier table remembers the highest offset it holds per partition, so after a crash between
-the inserts the sink catches it up (:func:`tier_offsets`).
+one ``INSERT ... SELECT`` per table (:func:`copy_sql`), selecting them by Kafka offset per
+partition. A tier table remembers the highest offset it holds per partition, so after a crash
+between the inserts the sink catches it up (:func:`tier_offsets`).
 """
 
 from __future__ import annotations
@@ -79,11 +79,13 @@ def _split(start_ms: int, end_ms: int, tiers: list[Tier]) -> list[Segment]:
 
 
 def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
-    """``INSERT ... SELECT`` copying the window rows of one partition with Kafka offsets in
-    ``[{first_offset:UInt64}, {last_offset:UInt64}]`` into ``table``, one of ``tier``'s. With
-    ``key_range`` the read is also bounded by ``{names}``, ``{services}`` and ``[{first:Int64},
-    {last:Int64}]`` (window starts, ms): the primary-key range of the rows just inserted, so the
-    copy reads only those."""
+    """``INSERT ... SELECT`` copying into ``table``, one of ``tier``'s, the window rows of the
+    partitions ``{partitions:Array(UInt16)}`` whose Kafka offsets lie in each one's range, from
+    ``{first_offsets:Array(UInt64)}`` to ``{last_offsets:Array(UInt64)}`` (same order, inclusive).
+    With ``key_range`` the read is also bounded by ``{names}``, ``{services}`` and ``[{first:Int64},
+    {last:Int64}]`` (window starts, ms): the primary-key range of the rows just inserted, so the copy
+    reads only those. One statement for every partition of a flush: ClickHouse plans each statement
+    for milliseconds, which per partition and table had cost the sink more than the copy itself."""
     bounds = (
         "name IN {names:Array(String)} AND service IN {services:Array(String)}"
         " AND window_start >= fromUnixTimestamp64Milli({first:Int64})"
@@ -92,8 +94,9 @@ def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
         else ""
     )
     bucket = f"toStartOfInterval(window_start, toIntervalSecond({tier.width_ms // 1000})) AS bucket"
-    where = f"""{bounds}src_partition = {{partition:UInt16}}
-          AND kafka_offset >= {{first_offset:UInt64}} AND kafka_offset <= {{last_offset:UInt64}}"""
+    where = f"""{bounds}src_partition IN {{partitions:Array(UInt16)}}
+          AND kafka_offset >= {{first_offsets:Array(UInt64)}}[indexOf({{partitions:Array(UInt16)}}, src_partition)]
+          AND kafka_offset <= {{last_offsets:Array(UInt64)}}[indexOf({{partitions:Array(UInt16)}}, src_partition)]"""
     if table == tier.pages:
         return f"""
             INSERT INTO {table} (name, service, labels, window_start, src_partition, page, total, counts, kafka_offset)
@@ -133,29 +136,31 @@ class TierFiller:
             for table in tier.tables:
                 done = tier_offsets(self.store, table).get(partition, -1)
                 if stored_upto is not None and done < stored_upto:
-                    params = {"partition": partition, "first_offset": done + 1, "last_offset": stored_upto}
+                    params = {"partitions": [partition], "first_offsets": [done + 1], "last_offsets": [stored_upto]}
                     self.store.command(copy_sql(tier, table, key_range=False), params)
                     done = stored_upto
                 self._copied[(table, partition)] = done
 
     def copy(self, rows: dict[str, list[Any]]) -> None:
-        """Copy the rows of one ``rollups`` insert (column name -> values) into every tier."""
-        by_partition: dict[int, list[int]] = {}
-        for index, partition in enumerate(rows["src_partition"]):
-            by_partition.setdefault(int(partition), []).append(index)
-        for partition, indexes in by_partition.items():
-            offsets = [rows["kafka_offset"][i] for i in indexes]
-            starts = [rows["window_start"][i] for i in indexes]
-            params = {
-                "partition": partition,
-                "names": sorted({rows["name"][i] for i in indexes}),
-                "services": sorted({rows["service"][i] for i in indexes}),
-                "first": min(starts),
-                "last": max(starts),
-                "last_offset": max(offsets),
-            }
-            for tier in TIERS:
-                for table in tier.tables:
-                    first_offset = self._copied.get((table, partition), -1) + 1
-                    self.store.command(copy_sql(tier, table, key_range=True), {**params, "first_offset": first_offset})
-                    self._copied[(table, partition)] = params["last_offset"]
+        """Copy the rows of one ``rollups`` insert (column name -> values) into every tier: one
+        statement per tier table for all the insert's partitions."""
+        last_offsets: dict[int, int] = {}
+        for partition, offset in zip(rows["src_partition"], rows["kafka_offset"], strict=True):
+            last_offsets[int(partition)] = max(int(offset), last_offsets.get(int(partition), -1))
+        if not last_offsets:
+            return
+        partitions = sorted(last_offsets)
+        params = {
+            "partitions": partitions,
+            "last_offsets": [last_offsets[p] for p in partitions],
+            "names": sorted(set(rows["name"])),
+            "services": sorted(set(rows["service"])),
+            "first": min(rows["window_start"]),
+            "last": max(rows["window_start"]),
+        }
+        for tier in TIERS:
+            for table in tier.tables:
+                first_offsets = [self._copied.get((table, p), -1) + 1 for p in partitions]
+                self.store.command(copy_sql(tier, table, key_range=True), {**params, "first_offsets": first_offsets})
+                for p in partitions:
+                    self._copied[(table, p)] = last_offsets[p]

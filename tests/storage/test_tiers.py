@@ -126,3 +126,31 @@ def test_pages_stored_before_the_page_ordered_tables_are_copied_into_them_once(s
     for tier in TIERS:  # each tier holds every stored observation, once
         [(total,)] = store.rows(f"SELECT sum(total) FROM {tier.pages}")
         assert total == expected[0][0]
+
+
+def test_one_copy_of_an_insert_of_several_partitions_takes_each_partition_from_its_own_offset(store: Store) -> None:
+    """The copy is one statement per tier table for all the partitions of an insert: partition 2's
+    rows at offset 3 are copied although partition 1 already copied up to offset 5, and partition 1's
+    rows at offsets up to 5 are not copied again."""
+    filler = TierFiller(store)
+    first = RollupColumns()
+    first.add(5, RollupBatch(1, 5, 0, [window_row([1.0, 2.0], window_start_ms=BASE_MS)]))
+    table, data, names = first.take()
+    store.insert(table, data, names)
+    filler.copy(dict(zip(names, data, strict=True)))
+    both = RollupColumns()
+    both.add(6, RollupBatch(1, 6, 0, [window_row([3.0], window_start_ms=BASE_MS + 10_000)]))
+    both.add(3, RollupBatch(2, 3, 0, [window_row([4.0, 5.0, 6.0], window_start_ms=BASE_MS, service="orchestrator")]))
+    table, data, names = both.take()
+    store.insert(table, data, names)
+    filler.copy(dict(zip(names, data, strict=True)))
+    expected = store.rows("SELECT src_partition, sum(count) FROM rollups GROUP BY src_partition ORDER BY src_partition")
+    assert expected == [(1, 3), (2, 3)]
+    for tier in TIERS:
+        got = store.rows(
+            f"SELECT src_partition, sum(count) FROM {tier.table} GROUP BY src_partition ORDER BY src_partition"
+        )
+        assert got == expected, tier.table
+        [(pages,)] = store.rows(f"SELECT sum(arraySum(c)) FROM (SELECT sumForEachMerge(counts) AS c FROM {tier.pages})")
+        assert pages == 6, tier.pages
+        assert tier_offsets(store, tier.table) == {1: 6, 2: 3}
