@@ -85,6 +85,19 @@ def test_a_bucket_count_beyond_a_weight_is_rejected() -> None:
     assert found == {} and "exceeds 4294967295" in converted.rejected.message()
 
 
+def test_counts_past_int64_are_rejected_not_an_error() -> None:
+    """OTLP counts are uint64: 2**63 (found by the fuzz test) overflowed the int64 conversion, a 500."""
+    whole = Metric(name="whole")
+    whole.histogram.aggregation_temporality = DELTA
+    whole.histogram.data_points.add(time_unix_nano=time.time_ns(), count=2**63)
+    exponential = Metric(name="exponential")
+    exponential.exponential_histogram.aggregation_temporality = DELTA
+    exponential.exponential_histogram.data_points.add(time_unix_nano=time.time_ns(), zero_count=2**63)
+    found, converted = convert(whole, exponential)
+    assert found == {} and converted.rejected.count == 2
+    assert converted.rejected.message().count(f"a bucket count of {2**63} exceeds 4294967295") == 2
+
+
 def test_a_histogram_without_buckets_puts_its_count_at_the_mean() -> None:
     metric = Metric(name="latency")
     metric.histogram.aggregation_temporality = DELTA

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -105,12 +105,15 @@ def _clamp(values: npt.NDArray[np.float64], low: float | None, high: float | Non
     return values
 
 
-def _weighted(mids: npt.NDArray[np.float64], counts: npt.NDArray[np.int64]) -> _Values:
-    """The non-empty buckets as values weighted by their counts."""
-    if int(counts.max(initial=0)) > MAX_WEIGHT:
-        raise _Rejected(f"a bucket count of {int(counts.max())} exceeds {MAX_WEIGHT}")
-    filled = counts > 0
-    return MetricKind.DISTRIBUTION, mids[filled], counts[filled]
+def _weighted(mids: npt.NDArray[np.float64], counts: Sequence[int]) -> _Values:
+    """The non-empty buckets as values weighted by their counts. Checked before they become int64:
+    OTLP counts are uint64, and one past 2**63 - 1 would overflow the conversion."""
+    biggest = max(counts, default=0)
+    if biggest > MAX_WEIGHT:
+        raise _Rejected(f"a bucket count of {biggest} exceeds {MAX_WEIGHT}")
+    weights = np.asarray(counts, dtype=np.int64)
+    filled = weights > 0
+    return MetricKind.DISTRIBUTION, mids[filled], weights[filled]
 
 
 class _Converter:
@@ -217,7 +220,7 @@ class _Converter:
             if increase is None:
                 return None
             counts = increase
-        return _weighted(mids, np.asarray(counts, dtype=np.int64))
+        return _weighted(mids, counts)
 
     def _exponential(self, metric: Metric, point: Any, key: Hashable) -> _Values | None:
         temporality = metric.exponential_histogram.aggregation_temporality
@@ -240,9 +243,7 @@ class _Converter:
         mids = np.concatenate(
             (_array([0.0]), exponential_midpoints(buckets.scale, pos), -exponential_midpoints(buckets.scale, neg))
         )
-        counts = np.asarray(
-            [buckets.zero_count, *buckets.positive.values(), *buckets.negative.values()], dtype=np.int64
-        )
+        counts = [buckets.zero_count, *buckets.positive.values(), *buckets.negative.values()]
         low = point.min if point.HasField("min") else None
         high = point.max if point.HasField("max") else None
         return _weighted(_clamp(mids, low, high), counts)
