@@ -89,10 +89,10 @@ def test_counts_past_int64_are_rejected_not_an_error() -> None:
     """OTLP counts are uint64: 2**63 (found by the fuzz test) overflowed the int64 conversion, a 500."""
     whole = Metric(name="whole")
     whole.histogram.aggregation_temporality = DELTA
-    whole.histogram.data_points.add(time_unix_nano=time.time_ns(), count=2**63)
+    whole.histogram.data_points.add(time_unix_nano=NOW_NS, count=2**63)
     exponential = Metric(name="exponential")
     exponential.exponential_histogram.aggregation_temporality = DELTA
-    exponential.exponential_histogram.data_points.add(time_unix_nano=time.time_ns(), zero_count=2**63)
+    exponential.exponential_histogram.data_points.add(time_unix_nano=NOW_NS, zero_count=2**63)
     found, converted = convert(whole, exponential)
     assert found == {} and converted.rejected.count == 2
     assert converted.rejected.message().count(f"a bucket count of {2**63} exceeds 4294967295") == 2
