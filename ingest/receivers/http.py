@@ -4,11 +4,11 @@ Answers 202 ``{"accepted": n}`` only after Kafka acknowledged every record of th
 accepted is lost); 400 with field-level reasons for bad input, 413 for an oversized body, 415 for an
 unknown content encoding, 503 with Retry-After when Kafka cannot take the batch, every ingest slot
 is taken and the queue for one is full (or no slot freed in time), or the worker process holding the
-body ended. A rejected request writes nothing. Span
-tags, span logs and log records are redacted (:attr:`IngestContext.redactor`) before they leave for
-Kafka. Inflating, parsing, redaction, batching and encoding run in the ingest workers
-(:mod:`ingest.receivers.offload`: processes for large bodies), never on the event loop.
-:func:`read_body` is the one body-reading path, the OTLP receiver's too.
+body ended. A rejected request writes nothing. Span tags, span logs and log records are redacted
+(:attr:`IngestContext.redactor`) before they leave for Kafka. Inflating, parsing, redaction,
+batching and encoding run in the ingest workers (:mod:`ingest.receivers.offload`: processes for
+large bodies), never on the event loop. :func:`read_body` is the one body-reading path, the OTLP
+receiver's too.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ __all__ = ["BUSY_RETRY_AFTER_S", "INLINE_BYTES", "Busy", "IngestWorkers", "Proce
 P = ParamSpec("P")
 T = TypeVar("T")
 
-BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered; the queue drains as fast
+BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered
 INLINE_BYTES = 64 * 1024  # bodies up to this size (not gzipped) are worked on a thread
 WORKER_NICENESS = 10  # added to a worker process's niceness: the API process's loop comes first
 
@@ -158,25 +158,22 @@ class IngestWorkers:
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot for the request's whole life, waiting for one in the queue when all are
         taken; :class:`Busy` when the queue is full or no slot freed within ``wait_s``."""
-        if self._free.locked():
-            if self.waiting >= self.queue:
-                raise Busy(
-                    f"{self.busy} ingest requests are being processed and {self.waiting} wait, "
-                    f"the limit is {self.slots} and {self.queue} waiting"
-                )
-            self.waiting += 1
-            try:
-                async with asyncio.timeout(self.wait_s):
-                    await self._free.acquire()
-            except TimeoutError:
-                raise Busy(
-                    f"no ingest slot freed within {self.wait_s:g} s ({self.busy} requests are being processed, "
-                    f"the limit is {self.slots})"
-                ) from None
-            finally:
-                self.waiting -= 1
-        else:
-            await self._free.acquire()  # free: taken at once
+        if self._free.locked() and self.waiting >= self.queue:
+            raise Busy(
+                f"{self.busy} ingest requests are being processed and {self.waiting} wait, "
+                f"the limit is {self.slots} and {self.queue} waiting"
+            )
+        self.waiting += 1  # a free slot is taken without suspending: counted and uncounted at once
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await self._free.acquire()
+        except TimeoutError:
+            raise Busy(
+                f"no ingest slot freed within {self.wait_s:g} s ({self.busy} requests are being processed, "
+                f"the limit is {self.slots})"
+            ) from None
+        finally:
+            self.waiting -= 1
         self.busy += 1
         try:
             yield
