@@ -28,6 +28,7 @@ __all__ = [
     "SpanColumns",
     "TableColumns",
     "histogram_pages",
+    "utc_months",
 ]
 
 TableColumns = tuple[str, list[Any], list[str]]  # (table, columns, column names)
@@ -119,6 +120,13 @@ class RollupColumns(_RowColumns):
                 r.min, r.max, pages, page_counts, r.late, batch.src_partition, batch.tick_offset, batch.chunk,
                 kafka_offset,
             ))  # fmt: skip
+
+
+def utc_months(ms: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``toYYYYMM`` of epoch milliseconds (UTC): the month partition of the tables partitioned by month."""
+    months = ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
+    result: npt.NDArray[np.int64] = (1970 + months // 12) * 100 + months % 12 + 1
+    return result
 
 
 def histogram_pages(keys: npt.NDArray[np.int32], counts: npt.NDArray[np.int64]) -> tuple[list[int], list[list[int]]]:

@@ -6,7 +6,7 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
   one insert per table; on (re)assignment the sink seeks each partition to just after the highest
   offset stored, so a crash between insert and commit neither loses nor repeats a record;
 - the tables partitioned by day (``points``, ``spans``, ``logs``: ``PARTITION BY toDate(...)``) or
-  month (``alert_history``) make one part per partition of an insert, and a crash between two parts
+  month (``alert_history``, ``rollups``) make one part per partition of an insert, and a crash between two parts
   would leave records stored in part, below the highest offset stored. So their rows are inserted
   one partition at a time (each insert one part: one partition, at most :data:`MAX_PART_ROWS` rows,
   cut at record boundaries, so all or nothing) and each partition of their topics resumes at the
@@ -20,9 +20,13 @@ The sink is the only writer of ClickHouse. Exactly-once effect without a second 
 - the stream stage may re-emit rollups after its own restart; those carry the identity
   ``(partition, tick offset, chunk)`` of the first emission, and partition N of ``rollups`` only
   holds emissions of metrics partition N in tick order, so anything at or below the highest
-  stored identity is a repeat and is skipped (:class:`~schemas.ReplayFilter`). The ``alerts``
-  topic is laid out the same way (identity ``(partition, tick offset, seq)``, schemas/alerts.py):
-  its transitions become rows of ``alert_history`` with the same skipping.
+  stored identity is a repeat and is skipped (:class:`~schemas.ReplayFilter`; on resume its
+  frontier is the highest identity stored from records before the resume offset, as those were
+  flushed whole). The ``alerts`` topic is laid out the same way (identity ``(partition, tick offset,
+  seq)``, schemas/alerts.py): its transitions become rows of ``alert_history`` with the same
+  skipping. A record naming a source partition other than the one it was read from is refused
+  (counted as unreadable): that skipping and the resume rest on it. After each insert into
+  ``rollups`` its rows are copied into the rollup tiers, a month at a time (storage/tiers.py).
 
 Each record is decoded once, by the type it names (schemas/records.py); a type its topic does not
 carry is counted as unreadable. The metrics and spans topics also carry the stream stage's window
@@ -76,6 +80,7 @@ from storage.rows import (
     RollupColumns,
     SpanColumns,
     TableColumns,
+    utc_months,
 )
 from storage.tiers import TierFiller
 
@@ -90,13 +95,6 @@ _MS_PER_DAY = 86_400_000
 _NS_PER_DAY = 86_400 * 10**9
 
 PartStored = Mapping[int, Mapping[int, int]]  # source partition -> table partition -> highest offset stored
-
-
-def _utc_months(ms: np.ndarray) -> np.ndarray:
-    """``toYYYYMM`` of epoch milliseconds (UTC)."""
-    months = ms.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    result: np.ndarray = (1970 + months // 12) * 100 + months % 12 + 1
-    return result
 
 
 @dataclass(frozen=True)
@@ -114,8 +112,11 @@ _PARTITIONED = {
     "points": PartitionKey("ts", "toUInt32(toDate(ts))", lambda ms: ms // _MS_PER_DAY),
     "spans": PartitionKey("start", "toUInt32(toDate(start))", lambda ns: ns // _NS_PER_DAY),
     "logs": PartitionKey("ts", "toUInt32(toDate(ts))", lambda ns: ns // _NS_PER_DAY),
-    "alert_history": PartitionKey("at", "toYYYYMM(at)", _utc_months, offset="kafka_offset"),
+    "alert_history": PartitionKey("at", "toYYYYMM(at)", utc_months, offset="kafka_offset"),
+    "rollups": PartitionKey("window_start", "toYYYYMM(window_start)", utc_months, offset="kafka_offset"),
 }
+# Per table whose topic is laid out by identity, what identifies a record's emission (ReplayFilter).
+_IDENTITY = {"rollups": "(src_tick, src_chunk)", "alert_history": "(tick_offset, seq)"}
 
 
 def partition_parts(
@@ -370,6 +371,11 @@ class Sink:
 
     def _take_rollups(self, tp: TopicPartition, record: Any) -> None:
         batch = decode_rollups(record.value)
+        if batch.src_partition != tp.partition:
+            raise WireError(
+                f"cannot take the rollups: they name source partition {batch.src_partition}, "
+                f"read from partition {tp.partition}"
+            )
         if not self._rollup_replays.admit(tp.partition, (batch.tick_offset, batch.chunk)):
             metrics.REPLAYS_SKIPPED.inc()
             return
@@ -422,7 +428,6 @@ class Sink:
         else:
             await asyncio.to_thread(self.store.insert, table, columns, names)
         if table == "rollups":
-            await asyncio.to_thread(self._tiers.copy, dict(zip(names, columns, strict=True)))
             await self._tell_stored(dict(zip(names, columns, strict=True)))
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
@@ -435,6 +440,8 @@ class Sink:
         stored = self._part_stored.get(table, {})
         for part in partition_parts(data, key, stored):
             self.store.insert(*part)
+            if table == "rollups":  # each month into the tiers right after its insert (storage/tiers.py)
+                self._tiers.copy(dict(zip(part[2], part[1], strict=True)))
         if stored:
             source = np.asarray(columns[names.index("src_partition")], dtype=np.int64)
             offset = np.asarray(columns[names.index(key.offset)], dtype=np.int64)
@@ -476,7 +483,7 @@ class Sink:
         # Paused until seeked: while the stored positions are read, getmany() must not hand out
         # records fetched from the committed (or earliest) position of these partitions.
         consumer.pause(*assigned)
-        stored, frontiers, by_part = await asyncio.to_thread(self._stored_positions)
+        stored, by_part = await asyncio.to_thread(self._stored_positions)
         if foreign := await _foreign_partitions(consumer, assigned, stored):
             # The sink refuses where the notifier starts the partition over: its positions are the
             # rows it stored, which it cannot forget without deleting data, and reading the new log
@@ -495,7 +502,9 @@ class Sink:
             topics.spans: "spans",
             topics.logs: "logs",
             topics.alerts: "alert_history",
+            topics.rollups: "rollups",
         }
+        replays = {topics.rollups: self._rollup_replays, topics.alerts: self._alert_replays}
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))
             position = None
@@ -504,14 +513,15 @@ class Sink:
             elif offset is not None:
                 consumer.seek(tp, offset + 1)
             self._consumed.pop(tp, None)
-            if tp.topic == topics.rollups:
-                self._rollup_replays.reset(tp.partition, frontiers.get((tp.topic, tp.partition)))
-                await asyncio.to_thread(self._tiers.resume, tp.partition, offset)
-            elif tp.topic == topics.alerts:
+            if tp.topic in replays:
+                table = partitioned[tp.topic]
                 frontier = (
-                    None if position is None else await asyncio.to_thread(self._alert_frontier, tp.partition, position)
+                    None if position is None else await asyncio.to_thread(self._frontier, table, tp.partition, position)
                 )
-                self._alert_replays.reset(tp.partition, frontier)
+                replays[tp.topic].reset(tp.partition, frontier)
+            if tp.topic == topics.rollups:
+                months = by_part.get("rollups", {}).get(tp.partition, {})
+                await asyncio.to_thread(self._tiers.resume, tp.partition, dict(months))
         consumer.resume(*assigned)
         log.info("sink assigned %d partitions, resuming after stored offsets", len(assigned))
 
@@ -540,29 +550,24 @@ class Sink:
             self._part_stored.get(table, {}).pop(tp.partition, None)
         return position
 
-    def _alert_frontier(self, partition: int, position: int) -> tuple[int, int] | None:
-        """The alerts partition's replay frontier as it was when the sink had read up to ``position``:
-        the highest identity stored from records before it (all of them were flushed whole)."""
+    def _frontier(self, table: str, partition: int, position: int) -> tuple[int, int] | None:
+        """The replay frontier of a partition of ``table``'s topic as it was when the sink had read up
+        to ``position``: the highest identity stored from records before it (all flushed whole)."""
         [(count, frontier)] = self.store.rows(
-            "SELECT count(), max((tick_offset, seq)) FROM alert_history "
+            f"SELECT count(), max({_IDENTITY[table]}) FROM {table} "
             "WHERE src_partition = {p:UInt16} AND kafka_offset < {o:UInt64}",
             {"p": partition, "o": position},
         )
         return (int(frontier[0]), int(frontier[1])) if count else None
 
-    def _stored_positions(
-        self,
-    ) -> tuple[
-        dict[tuple[str, int], int], dict[tuple[str, int], tuple[int, int]], dict[str, dict[int, dict[int, int]]]
-    ]:
-        """Highest stored offset per (topic, partition), the identity frontier per rollups partition,
-        and per partitioned table the highest stored offset per source partition and table partition."""
+    def _stored_positions(self) -> tuple[dict[tuple[str, int], int], dict[str, dict[int, dict[int, int]]]]:
+        """Highest stored offset per (topic, partition), and per partitioned table the highest stored
+        offset per source partition and table partition."""
         topics = self.config.topics
         found: dict[tuple[str, int], int] = {}
-        frontiers: dict[tuple[str, int], tuple[int, int]] = {}
         by_part: dict[str, dict[int, dict[int, int]]] = {}
         partitioned = ((topics.metrics, "points"), (topics.spans, "spans"), (topics.logs, "logs"),
-                       (topics.alerts, "alert_history"))  # fmt: skip
+                       (topics.alerts, "alert_history"), (topics.rollups, "rollups"))  # fmt: skip
         for topic, table in partitioned:
             key = _PARTITIONED[table]
             for partition, part, offset in self.store.rows(
@@ -570,13 +575,8 @@ class Sink:
             ):
                 by_part.setdefault(table, {}).setdefault(int(partition), {})[int(part)] = int(offset)
                 found[(topic, partition)] = max(found.get((topic, partition), 0), int(offset))
-        for partition, offset, frontier in self.store.rows(
-            "SELECT src_partition, max(kafka_offset), max((src_tick, src_chunk)) FROM rollups GROUP BY src_partition"
-        ):
-            found[(topics.rollups, partition)] = offset
-            frontiers[(topics.rollups, partition)] = (int(frontier[0]), int(frontier[1]))
         for partition, offset in self.store.rows(
             "SELECT kafka_partition, max(kafka_offset) FROM deadletters GROUP BY kafka_partition"
         ):
             found[(topics.deadletter, partition)] = offset
-        return found, frontiers, by_part
+        return found, by_part

@@ -7,18 +7,26 @@ total, in ``rollup_pages_1m_by_page`` / ``rollup_pages_1h_by_page`` (ordered by 
 a query reads the granules of the pages holding its ranks). A long range reads a few tier rows and only its ragged
 edges read window rows (:func:`plan`).
 
-Filling: after each insert into ``rollups`` the sink copies the new rows into each tier table with
-one ``INSERT ... SELECT`` per table (:func:`copy_sql`), selecting them by Kafka offset per
-partition. A tier table remembers the highest offset it holds per partition, so after a crash
-between the inserts the sink catches it up (:func:`tier_offsets`).
+Filling: after each insert into ``rollups`` (one month: the sink inserts that table a month
+partition at a time) the sink copies the new rows into each tier table with one ``INSERT ... SELECT``
+per table (:func:`copy_sql`), selecting them by month and by Kafka offset per partition. Each copy is
+one month, so one part of its tier table (a tier's partition is a month or a year, never less), all
+or nothing. A tier table remembers the highest offset it holds per partition and month, so after a
+crash between the inserts the sink catches each month up (:func:`tier_offsets`,
+:meth:`TierFiller.resume`). A highest offset per partition alone would not do: a crash between the
+two months of a flush across a month's end would leave the first month's rows past the second's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from storage.client import Store
+from storage.rows import utc_months
 
 __all__ = ["TIERS", "Segment", "Tier", "TierFiller", "copy_sql", "plan", "tier_offsets"]
 
@@ -79,13 +87,14 @@ def _split(start_ms: int, end_ms: int, tiers: list[Tier]) -> list[Segment]:
 
 
 def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
-    """``INSERT ... SELECT`` copying into ``table``, one of ``tier``'s, the window rows of the
-    partitions ``{partitions:Array(UInt16)}`` whose Kafka offsets lie in each one's range, from
-    ``{first_offsets:Array(UInt64)}`` to ``{last_offsets:Array(UInt64)}`` (same order, inclusive).
-    With ``key_range`` the read is also bounded by ``{names}``, ``{services}`` and ``[{first:Int64},
-    {last:Int64}]`` (window starts, ms): the primary-key range of the rows just inserted, so the copy
-    reads only those. One statement for every partition of a flush: ClickHouse plans each statement
-    for milliseconds, which per partition and table had cost the sink more than the copy itself."""
+    """``INSERT ... SELECT`` copying into ``table``, one of ``tier``'s, the window rows of the month
+    ``{month:UInt32}`` (``toYYYYMM``) of the partitions ``{partitions:Array(UInt16)}`` whose Kafka
+    offsets lie in each one's range, from ``{first_offsets:Array(UInt64)}`` to
+    ``{last_offsets:Array(UInt64)}`` (same order, inclusive). With ``key_range`` the read is also
+    bounded by ``{names}``, ``{services}`` and ``[{first:Int64}, {last:Int64}]`` (window starts, ms):
+    the primary-key range of the rows just inserted, so the copy reads only those. One statement for
+    every partition of a flush: ClickHouse plans each statement for milliseconds, which per partition
+    and table had cost the sink more than the copy itself."""
     bounds = (
         "name IN {names:Array(String)} AND service IN {services:Array(String)}"
         " AND window_start >= fromUnixTimestamp64Milli({first:Int64})"
@@ -94,7 +103,7 @@ def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
         else ""
     )
     bucket = f"toStartOfInterval(window_start, toIntervalSecond({tier.width_ms // 1000})) AS bucket"
-    where = f"""{bounds}src_partition IN {{partitions:Array(UInt16)}}
+    where = f"""{bounds}toYYYYMM(window_start) = {{month:UInt32}} AND src_partition IN {{partitions:Array(UInt16)}}
           AND kafka_offset >= {{first_offsets:Array(UInt64)}}[indexOf({{partitions:Array(UInt16)}}, src_partition)]
           AND kafka_offset <= {{last_offsets:Array(UInt64)}}[indexOf({{partitions:Array(UInt16)}}, src_partition)]"""
     if table == tier.pages:
@@ -116,10 +125,15 @@ def copy_sql(tier: Tier, table: str, *, key_range: bool) -> str:
     """
 
 
-def tier_offsets(store: Store, table: str) -> dict[int, int]:
-    """Highest rollups-topic offset each partition has copied into the tier ``table``."""
-    rows = store.rows(f"SELECT src_partition, max(kafka_offset) FROM {table} GROUP BY src_partition")
-    return {int(partition): int(offset) for partition, offset in rows}
+def tier_offsets(store: Store, table: str, partition: int) -> dict[int, int]:
+    """Highest rollups-topic offset ``partition`` has copied into the tier ``table``, per month
+    (``toYYYYMM`` of the window rows: an hour or a minute never spans two months)."""
+    rows = store.rows(
+        f"SELECT toYYYYMM(window_start) AS month, max(kafka_offset) FROM {table} "
+        "WHERE src_partition = {p:UInt16} GROUP BY month",
+        {"p": partition},
+    )
+    return {int(month): int(offset) for month, offset in rows}
 
 
 class TierFiller:
@@ -127,32 +141,39 @@ class TierFiller:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._copied: dict[tuple[str, int], int] = {}  # (tier table, partition) -> highest offset copied
 
-    def resume(self, partition: int, stored_upto: int | None) -> None:
-        """On (re)assignment of a rollups partition: catch every tier up to ``stored_upto`` (the
-        highest offset in ``rollups``), in case a crash fell between the two inserts."""
+    def resume(self, partition: int, stored: Mapping[int, int]) -> None:
+        """On (re)assignment of a rollups partition: catch every tier up, month by month, to
+        ``stored`` (per month, the highest offset of ``partition`` in ``rollups``), in case a crash
+        fell between the inserts."""
         for tier in TIERS:
             for table in tier.tables:
-                done = tier_offsets(self.store, table).get(partition, -1)
-                if stored_upto is not None and done < stored_upto:
-                    params = {"partitions": [partition], "first_offsets": [done + 1], "last_offsets": [stored_upto]}
-                    self.store.command(copy_sql(tier, table, key_range=False), params)
-                    done = stored_upto
-                self._copied[(table, partition)] = done
+                done = tier_offsets(self.store, table, partition)
+                for month, upto in sorted(stored.items()):
+                    first = done.get(month, -1) + 1
+                    if first <= upto:
+                        params = {"partitions": [partition], "first_offsets": [first], "last_offsets": [upto]}
+                        self.store.command(copy_sql(tier, table, key_range=False), {**params, "month": month})
 
     def copy(self, rows: dict[str, list[Any]]) -> None:
-        """Copy the rows of one ``rollups`` insert (column name -> values) into every tier: one
-        statement per tier table for all the insert's partitions."""
-        last_offsets: dict[int, int] = {}
+        """Copy the rows of one ``rollups`` insert (column name -> values), all of one month and each
+        past what its partition had stored of that month, into every tier: one statement per tier
+        table for all the insert's partitions, each partition from its lowest offset here."""
+        offsets: dict[int, tuple[int, int]] = {}
         for partition, offset in zip(rows["src_partition"], rows["kafka_offset"], strict=True):
-            last_offsets[int(partition)] = max(int(offset), last_offsets.get(int(partition), -1))
-        if not last_offsets:
+            low, high = offsets.get(int(partition), (int(offset), int(offset)))
+            offsets[int(partition)] = (min(low, int(offset)), max(high, int(offset)))
+        if not offsets:
             return
-        partitions = sorted(last_offsets)
+        months = utc_months(np.array([min(rows["window_start"]), max(rows["window_start"])], dtype=np.int64))
+        if months[0] != months[1]:
+            raise ValueError(f"cannot copy rows of months {months[0]} to {months[1]} at once: insert a month at a time")
+        partitions = sorted(offsets)
         params = {
+            "month": int(months[0]),
             "partitions": partitions,
-            "last_offsets": [last_offsets[p] for p in partitions],
+            "first_offsets": [offsets[p][0] for p in partitions],
+            "last_offsets": [offsets[p][1] for p in partitions],
             "names": sorted(set(rows["name"])),
             "services": sorted(set(rows["service"])),
             "first": min(rows["window_start"]),
@@ -160,7 +181,4 @@ class TierFiller:
         }
         for tier in TIERS:
             for table in tier.tables:
-                first_offsets = [self._copied.get((table, p), -1) + 1 for p in partitions]
-                self.store.command(copy_sql(tier, table, key_range=True), {**params, "first_offsets": first_offsets})
-                for p in partitions:
-                    self._copied[(table, p)] = last_offsets[p]
+                self.store.command(copy_sql(tier, table, key_range=True), params)

@@ -10,7 +10,7 @@ import numpy as np
 
 from schemas import MetricKind, RollupBatch, RollupRow
 from storage import Store
-from storage.rows import RollupColumns
+from storage.rows import RollupColumns, utc_months
 from storage.tiers import TierFiller
 from stream.aggregate import SeriesAggregate
 
@@ -48,10 +48,15 @@ SEEDED_PARTITION = 1_000
 
 
 def insert_rows(store: Store, rows: Iterable[RollupRow], partition: int = SEEDED_PARTITION, tick: int = 0) -> None:
-    """Insert rows as the sink would (one insert, then the copy into the tiers), as if emitted at
-    ``tick`` of ``partition``."""
-    columns = RollupColumns()
-    columns.add(tick, RollupBatch(partition, tick, 0, list(rows)))
-    table, data, names = columns.take()
-    store.insert(table, data, names)
-    TierFiller(store).copy(dict(zip(names, data, strict=True)))
+    """Insert rows as the sink would (a month at a time: one insert, then the copy into the tiers), as
+    if emitted at ``tick`` of ``partition``."""
+    by_month: dict[int, list[RollupRow]] = {}
+    for row in rows:
+        month = int(utc_months(np.array([row.window_start_ms], dtype=np.int64))[0])
+        by_month.setdefault(month, []).append(row)
+    for month in sorted(by_month):
+        columns = RollupColumns()
+        columns.add(tick, RollupBatch(partition, tick, 0, by_month[month]))
+        table, data, names = columns.take()
+        store.insert(table, data, names)
+        TierFiller(store).copy(dict(zip(names, data, strict=True)))

@@ -572,3 +572,38 @@ async def test_a_flush_of_transitions_across_a_month_killed_between_its_parts_st
     assert stored() == [row for row in expected if row[0] < month]
     await run_sink_until(sink_config, store, lambda: len(stored()) >= len(expected), settle_s=2.0)
     assert stored() == sorted(expected)
+
+
+async def test_a_flush_of_rollups_across_a_month_killed_between_its_parts_stores_each_once_after_restart(
+    kafka_bootstrap: str, topics: Topics, store: Store, store_url: str
+) -> None:
+    """Window rows of two months in one flush: the sink inserts (and copies into the tiers) a month at
+    a time; killed before the later month's insert, the restarted sink stores it, and every tier holds
+    each window once, although the earlier month's rows lie below the highest offset stored."""
+    now = time.time_ns() // 1_000_000
+    month = np.datetime64(now, "ms").astype("datetime64[M]")
+    ends = [int((month + k).astype("datetime64[ms]").astype(np.int64)) for k in (0, 1)]
+    end = min(ends, key=lambda ms: abs(ms - now))  # the nearest month's end: well inside every TTL
+    starts = [end + 10_000, end - 10_000, end + 20_000]  # offsets 0, 1, 2; the earlier month's in between
+
+    def record(tick: int, start: int) -> bytes:
+        row = window_row([1.0, 2.0], window_start_ms=start, window_ms=10_000)
+        return encode_rollups(RollupBatch(0, tick, 0, [row]))
+
+    sink_config = replace(config(kafka_bootstrap, topics), rollups_flush_s=3.0)  # the three records in one flush
+    await produce(kafka_bootstrap, [(topics.rollups, 0, record(10 + i, start)) for i, start in enumerate(starts)])
+    await run_sink_until_killed(sink_config, store_url, "rollups")
+
+    def stored(table: str = "rollups") -> list[tuple[int, int]]:
+        rows = store.rows(f"SELECT toUnixTimestamp64Milli(window_start), sum(count) FROM {table} GROUP BY 1")
+        return sorted((int(start), int(count)) for start, count in rows)
+
+    assert stored() == [(end - 10_000, 2)]  # the earlier month: the first part; the later one never inserted
+    expected = sorted((start, 2) for start in starts)
+    await run_sink_until(sink_config, store, lambda: len(stored()) >= len(starts), settle_s=2.0)
+    assert stored() == expected
+    minutes = sorted({(start // 60_000 * 60_000, 0) for start in starts})
+    by_minute = {m: sum(c for s, c in expected if s // 60_000 * 60_000 == m) for m, _ in minutes}
+    assert stored("rollups_1m") == sorted(by_minute.items())
+    [(total,)] = store.rows("SELECT sum(count) FROM rollups_1h")
+    assert total == 6

@@ -10,11 +10,17 @@ from schemas import RollupBatch, RollupRow
 from storage import MigrationParams, Store
 from storage.migrate import load_migrations
 from storage.queries import fetch_buckets
-from storage.rows import RollupColumns
+from storage.rows import RollupColumns, utc_months
 from storage.tiers import TIERS, Segment, TierFiller, plan, tier_offsets
 from tests.storage.builders import BASE_MS, HOUR_MS, insert_rows, window_row
 
 MINUTE = 60_000
+
+
+def month_of(ms: int) -> int:
+    return int(utc_months(np.array([ms], dtype=np.int64))[0])
+
+
 H, M = "rollup_pages_1h_by_page", "rollup_pages_1m_by_page"  # the pages tables of the tiers
 
 
@@ -86,16 +92,17 @@ def test_a_tier_missed_by_a_crash_is_caught_up_on_resume(store: Store) -> None:
     columns.add(9, RollupBatch(1, 9, 0, [window_row([7.0, 8.0], window_start_ms=BASE_MS + 30_000)]))
     store.insert(*columns.take())
     tables = [table for tier in TIERS for table in tier.tables]
-    assert all(tier_offsets(store, table)[1] == 5 for table in tables)
-    TierFiller(store).resume(1, stored_upto=9)
-    assert all(tier_offsets(store, table)[1] == 9 for table in tables)
+    month = month_of(BASE_MS)
+    assert all(tier_offsets(store, table, 1) == {month: 5} for table in tables)
+    TierFiller(store).resume(1, {month: 9})
+    assert all(tier_offsets(store, table, 1) == {month: 9} for table in tables)
     for tier in TIERS:
         [(total,)] = store.rows(f"SELECT sum(count) FROM {tier.table}")
         [(expected,)] = store.rows("SELECT sum(count) FROM rollups")
         assert total == expected
         [(pages,)] = store.rows(f"SELECT sum(arraySum(c)) FROM (SELECT sumForEachMerge(counts) AS c FROM {tier.pages})")
         assert pages == expected
-    TierFiller(store).resume(1, stored_upto=9)  # idempotent: nothing copied twice
+    TierFiller(store).resume(1, {month: 9})  # idempotent: nothing copied twice
     [(again,)] = store.rows("SELECT sum(count) FROM rollups_1m")
     assert again == expected
 
@@ -153,4 +160,35 @@ def test_one_copy_of_an_insert_of_several_partitions_takes_each_partition_from_i
         assert got == expected, tier.table
         [(pages,)] = store.rows(f"SELECT sum(arraySum(c)) FROM (SELECT sumForEachMerge(counts) AS c FROM {tier.pages})")
         assert pages == 6, tier.pages
-        assert tier_offsets(store, tier.table) == {1: 6, 2: 3}
+        month = month_of(BASE_MS)
+        assert (tier_offsets(store, tier.table, 1), tier_offsets(store, tier.table, 2)) == ({month: 6}, {month: 3})
+
+
+def test_a_month_missed_by_a_crash_between_the_months_of_a_flush_is_caught_up_on_resume(store: Store) -> None:
+    """A flush across a month's end is copied a month at a time; killed after the later month's copy,
+    the earlier month (its offsets below the highest copied) is still caught up on resume, once."""
+    month = np.datetime64(BASE_MS, "ms").astype("datetime64[M]")
+    ends = [int((month + k).astype("datetime64[ms]").astype(np.int64)) for k in (0, 1)]
+    end = min(ends, key=lambda ms: abs(ms - BASE_MS))  # the nearest month's end: well inside every TTL
+    before, after = end - 10_000, end  # the last window of a month and the first of the next
+    insert_rows(store, [window_row([1.0], window_start_ms=before)], partition=1, tick=2)
+    both = RollupColumns()
+    both.add(3, RollupBatch(1, 3, 0, [window_row([2.0, 3.0], window_start_ms=before)]))
+    both.add(4, RollupBatch(1, 4, 0, [window_row([4.0, 5.0, 6.0], window_start_ms=after)]))
+    table, data, names = both.take()
+    store.insert(table, data, names)  # both months stored (the sink inserts each, each a part)
+    later = {name: [v for v, m in zip(values, data[names.index("window_start")], strict=True) if m >= end]
+             for name, values in zip(names, data, strict=True)}  # fmt: skip
+    filler = TierFiller(store)
+    with pytest.raises(ValueError, match="a month at a time"):
+        filler.copy(dict(zip(names, data, strict=True)))
+    filler.copy(later)  # the later month copied; the sink died before the earlier month's copy
+    tables = [table for tier in TIERS for table in tier.tables]
+    assert all(tier_offsets(store, t, 1) == {month_of(before): 2, month_of(after): 4} for t in tables)
+    TierFiller(store).resume(1, {month_of(before): 3, month_of(after): 4})
+    TierFiller(store).resume(1, {month_of(before): 3, month_of(after): 4})  # again: nothing twice
+    for tier in TIERS:
+        got = store.rows(f"SELECT toYYYYMM(window_start) AS m, sum(count) FROM {tier.table} GROUP BY m ORDER BY m")
+        assert got == [(month_of(before), 3), (month_of(after), 3)], tier.table
+        [(pages,)] = store.rows(f"SELECT sum(arraySum(c)) FROM (SELECT sumForEachMerge(counts) AS c FROM {tier.pages})")
+        assert pages == 6, tier.pages
