@@ -57,7 +57,7 @@ loadtest-deps: $(LOADTEST_MODULES)
 loadtest: loadtest-deps
 	cd loadtest && node run.mjs
 
-bench: deps
+bench: deps dashboard
 	$(BIN)/python -m bench
 
 # perfpulse side by side with VictoriaMetrics (Debian's package, installed when missing) on the same

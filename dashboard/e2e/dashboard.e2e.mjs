@@ -112,8 +112,11 @@ if (PHASE === "open") {
     await page.goto(`${base}/?range=15m&refresh=off`);
     await page.waitForFunction(() => [...document.querySelectorAll("figure.chart")].some((f) => Number(f.dataset.points) > 0), null, {
       timeout: 60_000,
-      polling: 50,
+      polling: 20,
     });
+    // ...and on screen: the frame after the one that drew it (a chart counts once painted, not once its
+    // data is in the DOM; uPlot draws in an effect after the commit).
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
     const firstDataMs = Date.now() - started;
     const timing = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0];

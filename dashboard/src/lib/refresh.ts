@@ -34,6 +34,9 @@ function bump(): void {
 /** Fetch everything again now (the refresh button). */
 export const refreshNow = bump;
 
+/** The refresh tick now (outside React: the queries started before the first render). */
+export const currentTick = (): number => tick;
+
 function subscribe(onChange: () => void): () => void {
   listeners.add(onChange);
   return () => listeners.delete(onChange);
@@ -41,7 +44,7 @@ function subscribe(onChange: () => void): () => void {
 
 /** A number that grows at every refresh; views put it in their fetch dependencies. */
 export function useRefreshTick(): number {
-  return useSyncExternalStore(subscribe, () => tick, () => tick);
+  return useSyncExternalStore(subscribe, currentTick, currentTick);
 }
 
 const visible = () => document.visibilityState === "visible";

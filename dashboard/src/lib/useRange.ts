@@ -1,8 +1,7 @@
 // The range every view shows, from the URL's ``range`` parameter, resolved to absolute times at each
 // refresh (a relative range moves with now; an absolute one stays put).
-import { useMemo } from "react";
-import { useRefreshTick } from "./refresh";
 import { useLocation } from "./router";
+import { useRefreshTick } from "./refresh";
 import { DEFAULT_RANGE, parseRange, resolveRange, type TimeRange } from "./timeRange";
 
 export interface ResolvedRange {
@@ -12,12 +11,20 @@ export interface ResolvedRange {
   tick: number; // the refresh that resolved it
 }
 
+// The latest resolution, shared: every view (and a query started before React rendered, see
+// lib/api.ts prime) reads the same start and end for one (range, refresh), so their requests match.
+let latest: { text: string | null; resolved: ResolvedRange } | null = null;
+
+/** ``text`` (the URL's ``range``) resolved at the refresh ``tick``: once per (text, tick), at the time
+ * it is first asked, the same object for every later ask. */
+export function resolvedRange(text: string | null, tick: number): ResolvedRange {
+  if (latest?.text === text && latest.resolved.tick === tick) return latest.resolved;
+  const range = parseRange(text) ?? DEFAULT_RANGE;
+  latest = { text, resolved: { range, ...resolveRange(range, Date.now()), tick } };
+  return latest.resolved;
+}
+
 export function useRange(): ResolvedRange {
   const { params } = useLocation();
-  const text = params.get("range");
-  const tick = useRefreshTick();
-  return useMemo(() => {
-    const range = parseRange(text) ?? DEFAULT_RANGE;
-    return { range, ...resolveRange(range, Date.now()), tick };
-  }, [text, tick]);
+  return resolvedRange(params.get("range"), useRefreshTick());
 }

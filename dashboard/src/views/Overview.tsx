@@ -8,6 +8,7 @@ import { Heatmap } from "../components/Heatmap";
 import { OwnProcesses } from "../components/OwnProcesses";
 import { Status } from "../components/Status";
 import { TimeSeriesChart } from "../components/TimeSeriesChart";
+import { useAfterPaint } from "../lib/afterPaint";
 import * as api from "../lib/api";
 import { formatBytes, formatCount, formatMs, formatPercent, formatRate } from "../lib/format";
 import { judge, redOf, TARGETS } from "../lib/health";
@@ -18,8 +19,7 @@ import type { Cell } from "../lib/heatmap";
 import type { Alert, QueryResult, ServiceSummary } from "../lib/types";
 import { useApi } from "../lib/useApi";
 import { type ResolvedRange, useRange } from "../lib/useRange";
-
-export const LATENCY_METRIC = "http.server.duration";
+import { LATENCY_METRIC, linesQuery } from "./overviewLines";
 
 const fmtMs = (v: number | null) => formatMs(v);
 const fmtRate = (v: number | null) => formatRate(v);
@@ -41,11 +41,10 @@ export default function Overview() {
   const stepMs = chooseStep(end - start);
   const key = `${start}-${end}-${tick}`;
   // The first chart's query is asked first (effects run in order), and the queries further down the
-  // page (tasks, resources, heatmaps) wait for its answer: a browser opens 6 connections to the API,
-  // and 14 queries at once kept the top of the page waiting behind the bottom's.
-  const lines = useApi(`lines-${key}-${stepMs}`, (signal) =>
-    api.queryMetric({ metric: LATENCY_METRIC, start, end, stepMs, stats: ["p50", "p95", "p99", "rate"] }, signal),
-  );
+  // page (tasks, resources, heatmaps) wait for its answer to be painted: a browser opens 6 connections
+  // to the API, and 14 queries at once kept the top of the page waiting behind the bottom's.
+  // main.tsx sent this one before the first render (views/overviewLines.ts).
+  const lines = useApi(`lines-${key}-${stepMs}`, (signal) => api.queryMetric(linesQuery(r), signal));
   const gauges = useApi(`gauges-${key}`, (signal) =>
     api.queryMetric({ metric: LATENCY_METRIC, start, end, stats: ["p50", "p95", "p99"] }, signal),
   );
@@ -60,6 +59,8 @@ export default function Overview() {
   // Read when the answers change (a refresh brings new ones): the buckets still open at that moment.
   const openAt = useMemo(() => openFrom(x, lineStep, end, Date.now(), newestBucket(lines.data, "rate")), [x, lineStep, end, lines.data]);
   const gaugeQuery = `/api/v1/query?metric=${LATENCY_METRIC}&start=${start}&end=${end}&stats=p50,p95,p99&group_by=service`;
+  // The heatmaps and everything under them wait for the lines to be painted (lib/afterPaint.ts).
+  const below = useAfterPaint(lines.data !== null || lines.error !== null);
   return (
     <div className="overview">
       <section>
@@ -92,16 +93,14 @@ export default function Overview() {
           Latency heatmap <span className="muted">{LATENCY_METRIC}: requests per time and duration bucket, from the stored histograms</span>
         </h2>
         <div className="heatmap-grid">
-          {services.map((service) => (
-            <ServiceHeatmap key={service} service={service} r={r} />
-          ))}
+          {below && services.map((service) => <ServiceHeatmap key={service} service={service} r={r} />)}
         </div>
       </section>
       <section className="two-up">
         <RateChart lines={lines.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
         <ErrorChart byStatus={byStatus.data} services={services} x={x} r={r} stepMs={lineStep} openAt={openAt} />
       </section>
-      {(lines.data || lines.error) && <TasksAndResources r={r} stepMs={stepMs} />}
+      {below && <TasksAndResources r={r} stepMs={stepMs} />}
     </div>
   );
 }
