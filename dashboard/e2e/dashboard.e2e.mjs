@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { firstChartMs, watchFirstChart } from "./firstchart.mjs";
 
 const base = process.env.DASHBOARD_URL ?? "http://127.0.0.1:8080";
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
@@ -108,16 +109,9 @@ async function run(name, check, colorScheme = "light") {
 if (PHASE === "open") {
   // 1. The overview loads, every chart of the grid has data; time to the first chart with data.
   await run("overview", async (page) => {
-    const started = Date.now();
+    await watchFirstChart(page.context());
     await page.goto(`${base}/?range=15m&refresh=off`);
-    await page.waitForFunction(() => [...document.querySelectorAll("figure.chart")].some((f) => Number(f.dataset.points) > 0), null, {
-      timeout: 60_000,
-      polling: 20,
-    });
-    // ...and on screen: the frame after the one that drew it (a chart counts once painted, not once its
-    // data is in the DOM; uPlot draws in an effect after the commit).
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
-    const firstDataMs = Date.now() - started;
+    const firstDataMs = await firstChartMs(page);
     const timing = await page.evaluate(() => {
       const nav = performance.getEntriesByType("navigation")[0];
       const scripts = performance

@@ -1,5 +1,6 @@
-// The shell: navigation, range picker, refresh, theme and key; each view is its own chunk, loaded
-// when its route is first opened (the overview's charts never slow down the logs page, and back).
+// The shell: navigation, range picker, refresh, theme and key. The overview, the page a visit opens
+// first, is part of the entry (as a chunk of its own it cost a lazy load and a Suspense round before
+// the first chart); every other view is its own chunk, loaded when its route is first opened.
 import { lazy, type ReactNode, Suspense, useEffect } from "react";
 import { ApiKeyField } from "./components/ApiKeyField";
 import { checkAccess, useAccess } from "./lib/auth";
@@ -8,8 +9,8 @@ import { DEFAULT_REFRESH, LIVE_FALLBACK_MS, REFRESH_CHOICES, refreshNow, useAuto
 import { hrefKeeping, navigate, setParams, useLocation } from "./lib/router";
 import { setTheme, useTheme } from "./lib/theme";
 import { useRange } from "./lib/useRange";
+import Overview from "./views/Overview";
 
-const Overview = lazy(() => import("./views/Overview"));
 const Traces = lazy(() => import("./views/Traces"));
 const TraceView = lazy(() => import("./views/TraceView"));
 const Logs = lazy(() => import("./views/Logs"));
