@@ -61,7 +61,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def _document_without_422(app: FastAPI) -> None:
     """FastAPI documents a 422 answer (its own validation error shape) on every route with
-    parameters; the handler above answers those errors 400 :class:`ErrorBody`, declared per route."""
+    parameters; the handler above answers those errors 400 :class:`ErrorBody`, declared per route.
+    A 422 a route declares itself (the ingest endpoints' reused Idempotency-Key) stays."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -70,7 +71,9 @@ def _document_without_422(app: FastAPI) -> None:
         if fresh:  # built once and cached by FastAPI: strip it once
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    if "HTTPValidationError" in str(responses.get("422", "")):
+                        del responses["422"]
             components = document.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 components.pop(name, None)

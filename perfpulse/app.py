@@ -53,6 +53,7 @@ from infra import kafka_reachable
 from ingest.producer import KafkaUnavailable, RecordProducer
 from ingest.receivers.http import IngestContext
 from ingest.receivers.http import router as ingest_router
+from ingest.receivers.idempotency import Idempotency
 from ingest.receivers.otlp import router as otlp_router
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
@@ -97,7 +98,13 @@ def create_app(
         if in_process["notifier"]:
             stages.append(notifier_stage(settings, active))
         producer = RecordProducer(
-            settings.kafka_bootstrap, settings.topics, client_id="perfpulse-api", security=settings.kafka_security
+            settings.kafka_bootstrap,
+            settings.topics,
+            client_id="perfpulse-api",
+            security=settings.kafka_security,
+            # each request all or nothing; a restarted API fences its predecessor's open transaction
+            transactional_id=settings.transactional_id,
+            transaction_timeout_s=settings.ingest_transaction_timeout_s,
         )
         try:
             await producer.start()
@@ -107,7 +114,13 @@ def create_app(
         rules.reload()
         app.state.cache = cache = _query_cache(settings)
         listening = asyncio.create_task(cache.listen(settings.redis_url, stored_channel(settings.topic_prefix)))
-        app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor)
+        idempotency = Idempotency(
+            settings.redis_url,
+            namespace=settings.topic_prefix,
+            group=settings.transactional_id,
+            ttl_s=parse_duration_ms(settings.idempotency_ttl) / 1000,
+        )
+        app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor, idempotency=idempotency)
         app.state.api = ApiContext(
             store=active,
             window_ms=settings.window_ms,
@@ -140,6 +153,7 @@ def create_app(
             await app.state.live.stop()
             await asyncio.gather(*tasks)
             await producer.stop()
+            await idempotency.close()
             await auth.stop()
             listening.cancel()
             await asyncio.gather(listening, return_exceptions=True)

@@ -6,6 +6,8 @@ CLI exposes the ones that make sense per command as flags.
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -98,6 +100,15 @@ class Settings(BaseSettings):
     rate_query_burst: int = Field(100, ge=1, description="read requests one key may send at once")
     rate_write_per_s: float = Field(1.0, ge=0, description="writes (rules, silences, keys) per second per key")
     rate_write_burst: int = Field(20, ge=1, description="writes one key may send at once")
+    ingest_transactional_id: str = Field(
+        "",
+        description="Kafka transactional id of this API process's ingest producer: the same across its restarts, "
+        "different from every other live API process's (default: from the host, data dir and API port)",
+    )
+    ingest_transaction_timeout_s: float = Field(
+        10.0, gt=0, description="seconds Kafka holds open the ingest transaction of an API process that died"
+    )
+    idempotency_ttl: str = Field("24h", description="how long the answer to a request with an Idempotency-Key is kept")
     otlp_port: int = Field(4318, ge=0, description="port of the OTLP/HTTP receiver beside the API (0: off)")
     health_port: int = Field(
         0, ge=0, description="port of /healthz, /readyz and /metrics in a worker, sink or notifier process (0: off)"
@@ -143,6 +154,7 @@ class Settings(BaseSettings):
         "cache_ranges_ttl",
         "kafka_raw_retention",
         "kafka_retention",
+        "idempotency_ttl",
     )
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -241,6 +253,15 @@ class Settings(BaseSettings):
         if self.clickhouse_url:
             return self.clickhouse_url
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def transactional_id(self) -> str:
+        """The ingest producer's transactional id in effect: the configured one, or one derived from
+        this host, the data dir and the API port (two live API processes never share all three)."""
+        if self.ingest_transactional_id:
+            return self.ingest_transactional_id
+        where = f"{socket.gethostname()}|{self.data_dir.resolve()}|{self.api_port}"
+        return f"{self.topic_prefix}ingest-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
 
     @property
     def embedded_store(self) -> bool:

@@ -307,6 +307,9 @@ class Sink:
             # After a broker restart its topics are unknown for a while; a rebalance then assigns none
             # of them until the next metadata refresh (5 minutes by default): refresh every 10 s.
             metadata_max_age_ms=10_000,
+            # The receivers send each request in a Kafka transaction: one answered 503 was aborted,
+            # and its client's retry is the copy to store.
+            isolation_level="read_committed",
             **self.config.security.client_options(),
         )
         consumer.subscribe(list(self._pending), listener=_Resume(self))

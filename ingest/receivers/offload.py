@@ -181,12 +181,16 @@ class IngestWorkers:
             self.busy -= 1
             self._free.release()
 
+    def in_process(self, raw: RawBody) -> bool:
+        """Whether :meth:`run` works on ``raw`` in a worker process: gzipped, or larger than ``inline_bytes``."""
+        return raw.gzip or len(raw.data) > self.inline_bytes
+
     async def run(
         self, work: Callable[Concatenate[RawBody, P], T], raw: RawBody, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """``work(raw, *args, **kwargs)``: in a worker process when ``raw`` is gzipped or larger than
-        ``inline_bytes`` (:class:`WorkerDied` if that process ends), else on a thread."""
-        if raw.gzip or len(raw.data) > self.inline_bytes:
+        """``work(raw, *args, **kwargs)``: in a worker process when :meth:`in_process`
+        (:class:`WorkerDied` if that process ends), else on a thread."""
+        if self.in_process(raw):
             return await self.processes.run(work, raw, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, functools.partial(work, raw, *args, **kwargs))

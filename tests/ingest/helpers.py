@@ -25,10 +25,16 @@ async def read_records(bootstrap: str, topic: str) -> list[tuple[int, bytes | No
     return [(m.partition, m.key, m.value) for m in await read_messages(bootstrap, topic)]
 
 
-async def read_messages(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of ``topic`` from the beginning, as aiokafka hands it over (headers included)."""
+async def read_messages(bootstrap: str, topic: str, isolation_level: str = "read_committed") -> list[Any]:
+    """Every record of ``topic`` from the beginning, as aiokafka hands it over (headers included);
+    as the stream worker and the sink read it (committed records only) unless ``isolation_level``
+    says ``read_uncommitted``."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        topic,
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level=isolation_level,
     )
     await consumer.start()
     records: list[Any] = []

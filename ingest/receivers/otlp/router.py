@@ -6,9 +6,12 @@ the app of :func:`create_otlp_app`. Both read ``app.state.ingest`` (an
 memory — serves both. Answers follow OTLP's rules (:mod:`ingest.receivers.otlp.common`): 200 once Kafka
 acknowledged everything accepted (``partial_success`` counting what was rejected), 400 for a
 malformed request, 503 with ``Retry-After`` when Kafka is unavailable or no ingest slot is free in time;
-nothing of a request answered 4xx or 503 is written. Decoding, conversion, redaction, batching and
-encoding run in the ingest workers (:mod:`ingest.receivers.offload`: processes for large bodies;
-metrics in the cumulative worker process), never on the event loop.
+nothing of a request answered 4xx or 503 is written (its records are sent in one Kafka transaction).
+An ``Idempotency-Key`` header is honoured as on the perfpulse endpoints
+(:mod:`ingest.receivers.idempotency`; its own refusals, 400, 409 and 422, are JSON error bodies).
+Decoding, conversion, redaction, batching and encoding run in the ingest workers
+(:mod:`ingest.receivers.offload`: processes for large bodies; metrics in the cumulative worker
+process), never on the event loop.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ingest.receivers.otlp.openapi import (
     otlp_body,
     otlp_success,
 )
+from ingest.receivers.spool import Spool, encoded_by
 from schemas import RecordType
 
 __all__ = ["create_otlp_app", "router"]
@@ -151,17 +155,31 @@ async def export_logs(request: Request) -> Response:
 
 async def _export(request: Request, kind: RecordType, response: Message) -> Response:
     """Spans or log records (``kind``): read, convert in the ingest workers, send, answer."""
-    signal = kind.value
     try:
         async with _slot(request) as context:
             encoding, raw = await _read(request, context)
-            work = context.workers.run(signal_records, raw, kind, encoding, _now_ms(), context.limits, context.redactor)
-            encoded = await _worked(work, encoding)
-            try:
-                await send_encoded(context.producer, encoded)
-            except (KafkaUnavailable, RecordRejected) as exc:
-                metrics.RECORDS_REJECTED.labels("otlp", signal).inc(encoded.accepted + encoded.rejected)
-                raise _kafka_failed(exc, encoding) from None
+            return await context.idempotency.answer(
+                request, raw, lambda: _export_body(context, kind, encoding, raw, response)
+            )
+    except _Refused as refused:
+        return refused.response
+
+
+async def _export_body(
+    context: IngestContext, kind: RecordType, encoding: Encoding, raw: RawBody, response: Message
+) -> Response:
+    """Convert ``raw`` in the ingest workers, send it, answer (a refusal as its response)."""
+    signal = kind.value
+    try:
+        work = encoded_by(
+            context.workers, signal_records, raw, kind, encoding, _now_ms(), context.limits, context.redactor
+        )
+        encoded = await _worked(work, encoding)
+        try:
+            await send_encoded(context.producer, encoded)
+        except (KafkaUnavailable, RecordRejected) as exc:
+            metrics.RECORDS_REJECTED.labels("otlp", signal).inc(encoded.accepted + encoded.rejected)
+            raise _kafka_failed(exc, encoding) from None
     except _Refused as refused:
         return refused.response
     metrics.RECORDS_ACCEPTED.labels("otlp", signal).inc(encoded.accepted)
@@ -187,16 +205,27 @@ async def export_metrics(request: Request) -> Response:
     try:
         async with _slot(request) as context:
             encoding, raw = await _read(request, context)
-            cumulative = context.cumulative
-            async with cumulative.lock:  # one conversion at a time: it reads and stages the totals
-                work = cumulative.run(metric_records, raw, encoding, _now_ms(), context.limits)
-                converted = await _worked(work, encoding)
-                try:
-                    await send_encoded(context.producer, converted)
-                except (KafkaUnavailable, RecordRejected) as exc:
-                    metrics.POINTS_REJECTED.labels("otlp").inc(converted.accepted)
-                    raise _kafka_failed(exc, encoding) from None
-                await cumulative.commit()
+            return await context.idempotency.answer(request, raw, lambda: _export_metrics_body(context, encoding, raw))
+    except _Refused as refused:
+        return refused.response
+
+
+async def _export_metrics_body(context: IngestContext, encoding: Encoding, raw: RawBody) -> Response:
+    """Convert ``raw`` in the cumulative worker, send it, commit the totals, answer (a refusal as
+    its response)."""
+    try:
+        cumulative = context.cumulative
+        # one conversion at a time: it reads and stages the totals
+        async with cumulative.lock, Spool.made() as spool:
+            await spool.write(raw)
+            work = cumulative.run(spool.work(metric_records), raw.gzip, encoding, _now_ms(), context.limits)
+            converted = await _worked(spool.read(work), encoding)
+            try:
+                await send_encoded(context.producer, converted)
+            except (KafkaUnavailable, RecordRejected) as exc:
+                metrics.POINTS_REJECTED.labels("otlp").inc(converted.accepted)
+                raise _kafka_failed(exc, encoding) from None
+            await cumulative.commit()
     except _Refused as refused:
         return refused.response
     metrics.POINTS_ACCEPTED.labels("otlp").inc(converted.accepted)

@@ -1,8 +1,10 @@
 /**
  * HTTP transport: batches to perfpulse's ingest API (`POST /api/v1/ingest/metrics|spans|logs`, the
  * JSON envelopes of README.md "HTTP API (v1)"), with `Authorization: Bearer <key>` when a key is
- * given. perfpulse answers 202 once Kafka acknowledged; 503 and network failures are retried, any
- * other non-2xx refuses the batch.
+ * given. perfpulse answers 202 once Kafka committed the batch; 503, 409 (the batch's earlier attempt
+ * still in progress) and network failures are retried, any other non-2xx refuses the batch. Each
+ * batch carries an `Idempotency-Key` of its own, the same on every retry of it, so a retry of a batch
+ * perfpulse committed but could not answer is answered from its record, not stored twice.
  */
 
 import type { LogRecord, SeriesPoints, SpanRecord } from "../records.js";
@@ -27,6 +29,8 @@ export class HttpTransport implements Transport {
   private readonly base: string;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
+  // The sender retries a batch by handing over the same array again: its key is kept with it.
+  private readonly keys = new WeakMap<object, string>();
 
   constructor(options: HttpTransportOptions) {
     let url: URL;
@@ -48,7 +52,7 @@ export class HttpTransport implements Transport {
         points.push({ name: s.name, value: s.values[i], ts: s.ts[i], kind: s.kind, labels: s.labels });
       }
     }
-    await this.post("metrics", { service, points });
+    await this.post("metrics", batch, { service, points });
   }
 
   async sendSpans(service: string, spans: SpanRecord[]): Promise<void> {
@@ -66,7 +70,7 @@ export class HttpTransport implements Transport {
       ...(s.statusMessage ? { statusMessage: s.statusMessage } : {}),
       kind: s.kind,
     }));
-    await this.post("spans", { service, spans: body });
+    await this.post("spans", spans, { service, spans: body });
   }
 
   async sendLogs(service: string, records: LogRecord[]): Promise<void> {
@@ -78,18 +82,27 @@ export class HttpTransport implements Transport {
       ...(r.traceId === null ? {} : { trace_id: r.traceId }),
       ...(r.spanId === null ? {} : { span_id: r.spanId }),
     }));
-    await this.post("logs", { service, logs });
+    await this.post("logs", records, { service, logs });
   }
 
   async close(): Promise<void> {}
 
-  private async post(kind: "metrics" | "spans" | "logs", body: unknown): Promise<void> {
+  private keyOf(batch: object): string {
+    let key = this.keys.get(batch);
+    if (key === undefined) {
+      key = globalThis.crypto.randomUUID();
+      this.keys.set(batch, key);
+    }
+    return key;
+  }
+
+  private async post(kind: "metrics" | "spans" | "logs", batch: object, body: unknown): Promise<void> {
     const url = `${this.base}/api/v1/ingest/${kind}`;
     let response: Response;
     try {
       response = await originalFetch(url, {
         method: "POST",
-        headers: this.headers,
+        headers: { ...this.headers, "idempotency-key": this.keyOf(batch) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -101,8 +114,9 @@ export class HttpTransport implements Transport {
       return;
     }
     const text = (await response.text().catch(() => "")).slice(0, 500);
-    // 503: Kafka unavailable behind perfpulse; 429 and 408 are worth another try too.
-    const retryable = response.status >= 500 || response.status === 429 || response.status === 408;
+    // 503: Kafka unavailable behind perfpulse; 409: this batch's earlier attempt is still in
+    // progress; 429 and 408 are worth another try too.
+    const retryable = response.status >= 500 || [408, 409, 429].includes(response.status);
     throw new TransportError(`cannot send ${kind} to ${url}: HTTP ${response.status} ${text}`, retryable);
   }
 }

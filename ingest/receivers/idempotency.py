@@ -1,0 +1,268 @@
+"""Idempotency keys of the ingest endpoints: a retried request is answered again, not sent again.
+
+A client sends ``Idempotency-Key: <key>`` (1-255 printable ASCII characters; 400 otherwise) with a
+request, and the same key with every retry of it. The first request with a key claims it before
+its records are sent; once Kafka committed them (a 2xx answer), the answer (status, body, content
+type) is kept under the key for ``ttl_s`` with the SHA-256 of the body as sent. Then:
+
+- the same key and body: that answer again, with ``Idempotent-Replayed: true``; nothing is sent;
+- the same key, another body (or content encoding): 422;
+- the same key while its first request is still in progress: 409 with ``Retry-After``.
+
+A request answered anything but 2xx releases its claim: nothing of it was committed, so its retry
+is sent. A claim whose process died is taken over by the process that restarts in its place (the
+same ``group``, another incarnation: its Kafka producer fenced the dead one's transaction), or by
+any process after ``pending_ttl_s``.
+
+Keys are scoped by the API key that sent them (a digest of the ``Authorization`` header) and the
+endpoint's path. Records live in Redis, shared by every API process; while Redis cannot be reached
+they are kept in this process (at most :data:`LOCAL_RECORDS`, the oldest dropped first), so a retry
+that reaches another API process, or comes after that many newer keys, is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from redis.exceptions import RedisError
+
+from ingest.receivers.inflate import RawBody
+from schemas import error_body
+
+__all__ = ["KEY_HEADER", "LOCAL_RECORDS", "MAX_KEY_CHARS", "REPLAYED_HEADER", "Idempotency"]
+
+log = logging.getLogger("perfpulse.ingest.idempotency")
+
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_CHARS = 255
+LOCAL_RECORDS = 100_000  # keys remembered in this process while Redis is down (~100 MB at most with 1 KB answers)
+IN_PROGRESS_RETRY_AFTER_S = 1
+_REDIS_RETRY_S = 5.0  # while Redis is down, how often a request tries it again
+_DIGEST_OFF_LOOP_BYTES = 1024 * 1024  # bodies hashed on a thread from this size
+_REDIS_TIMEOUT_S = 0.5  # a slow Redis must not hold ingest: past this, this process's records answer
+
+_SWAP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+
+class _Local:
+    """Records in this process, bounded by count, each with its expiry."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._records: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, key: str) -> bytes | None:
+        found = self._records.get(key)
+        if found is None or found[0] <= time.monotonic():
+            self._records.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: str, value: bytes, ttl_s: float) -> None:
+        self._records[key] = (time.monotonic() + ttl_s, value)
+        self._records.move_to_end(key)
+        while len(self._records) > self._capacity:
+            self._records.popitem(last=False)
+
+    def claim(self, key: str, value: bytes, ttl_s: float) -> bytes | None:
+        current = self.get(key)
+        if current is None:
+            self.put(key, value, ttl_s)
+        return current
+
+    def swap(self, key: str, expected: bytes, value: bytes | None, ttl_s: float) -> bool:
+        if self.get(key) != expected:
+            return False
+        if value is None:
+            del self._records[key]
+        else:
+            self.put(key, value, ttl_s)
+        return True
+
+
+class _Records:
+    """Redis, or this process's records while Redis cannot answer (see the module doc)."""
+
+    def __init__(self, redis_url: str | None, namespace: str) -> None:
+        self.namespace = namespace
+        self._local = _Local(LOCAL_RECORDS)
+        self._redis: Any = None
+        if redis_url is not None:
+            self._redis = aioredis.from_url(
+                redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
+            )
+            self._swap: Any = self._redis.register_script(_SWAP)
+        self._down_until: float | None = None
+
+    async def _try(self, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
+        """(True, what Redis answered), or (False, None) when it cannot answer now."""
+        if self._redis is None or (self._down_until is not None and time.monotonic() < self._down_until):
+            return False, None
+        try:
+            answer = await call()
+        except (RedisError, OSError) as exc:
+            if self._down_until is None:
+                log.warning("cannot reach Redis for idempotency keys: %s; keeping them in this process", exc)
+            self._down_until = time.monotonic() + _REDIS_RETRY_S
+            return False, None
+        if self._down_until is not None:
+            log.info("Redis is back: idempotency keys are shared again")
+            self._down_until = None
+        return True, answer
+
+    async def claim(self, key: str, value: bytes, ttl_s: float) -> bytes | None:
+        """Set ``key`` to ``value`` unless it is set: None when set, otherwise what it holds."""
+        ms = max(1, int(ttl_s * 1000))
+
+        async def claim() -> bytes | None:
+            if await self._redis.set(key, value, nx=True, px=ms):
+                return None
+            current: bytes | None = await self._redis.get(key)
+            return current if current is not None else await claim()  # expired in between: try again
+
+        reached, answer = await self._try(claim)
+        return answer if reached else self._local.claim(key, value, ttl_s)
+
+    async def swap(self, key: str, expected: bytes, value: bytes | None, ttl_s: float) -> bool:
+        """Replace ``expected`` by ``value`` (delete with None); False when ``key`` holds another."""
+        ms = max(1, int(ttl_s * 1000))
+        reached, answer = await self._try(lambda: self._swap(keys=[key], args=[expected, value or b"", ms]))
+        return bool(answer) if reached else self._local.swap(key, expected, value, ttl_s)
+
+    async def put(self, key: str, value: bytes, ttl_s: float) -> None:
+        reached, _ = await self._try(lambda: self._redis.set(key, value, px=max(1, int(ttl_s * 1000))))
+        if not reached:
+            self._local.put(key, value, ttl_s)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+def _refusal(status: int, error: str, msg: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(error_body(error, [{"loc": f"header.{KEY_HEADER.lower()}", "msg": msg}]), status, headers)
+
+
+def _key_error(key: str) -> str | None:
+    if not 1 <= len(key) <= MAX_KEY_CHARS:
+        return f"{len(key)} characters: send 1 to {MAX_KEY_CHARS}"
+    bad = next((c for c in key if not " " <= c <= "~"), None)
+    return None if bad is None else f"{key[:40]!r} holds {bad!r}: send printable ASCII only"
+
+
+class Idempotency:
+    """The idempotency keys of one API process. ``redis_url`` None: records in this process only.
+    ``group`` names this process across its restarts (its ingest producer's transactional id)."""
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        namespace: str = "perfpulse.",
+        group: str = "",
+        ttl_s: float = 86_400.0,
+        pending_ttl_s: float = 60.0,
+    ) -> None:
+        """``pending_ttl_s`` bounds a claim whose process died and was not restarted: at least the
+        longest a request may take between reading its body and its answer."""
+        self._records = _Records(redis_url, namespace)
+        self.ttl_s = ttl_s
+        self.pending_ttl_s = pending_ttl_s
+        self._group = group
+        self._owner = f"{group}/{uuid.uuid4().hex}"
+
+    async def close(self) -> None:
+        await self._records.close()
+
+    async def answer(self, request: Request, raw: RawBody, handle: Callable[[], Awaitable[Response]]) -> Response:
+        """``handle()``'s response, kept under the request's key when it is 2xx; or, for a key
+        already used, the kept answer, 409 or 422 without calling ``handle`` (see the module doc).
+        A request without the header is handled alone."""
+        key = request.headers.get(KEY_HEADER)
+        if key is None:
+            return await handle()
+        problem = _key_error(key)
+        if problem is not None:
+            return _refusal(400, f"invalid {KEY_HEADER}", problem)
+        who = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()[:32]
+        record_key = f"{self._records.namespace}idempotency:{who}:{request.url.path}:{key}"
+        digest = await _digest(raw)
+        pending = orjson.dumps({"digest": digest, "owner": self._owner})
+        current = await self._records.claim(record_key, pending, self.pending_ttl_s)
+        if current is not None:
+            kept = orjson.loads(current)
+            if kept["digest"] != digest:
+                return _refusal(422, f"{KEY_HEADER} reused", f"{key[:40]!r} was sent with another body")
+            if "status" in kept:
+                return _replay(kept)
+            if not self._died(kept["owner"]) or not await self._records.swap(
+                record_key, current, pending, self.pending_ttl_s
+            ):
+                return _refusal(
+                    409,
+                    f"request with {KEY_HEADER} {key[:40]!r} in progress",
+                    f"retry after {IN_PROGRESS_RETRY_AFTER_S} s",
+                    {"Retry-After": str(IN_PROGRESS_RETRY_AFTER_S)},
+                )
+        try:
+            response = await handle()
+        except BaseException:
+            await asyncio.shield(self._records.swap(record_key, pending, None, self.pending_ttl_s))
+            raise
+        if 200 <= response.status_code < 300:
+            kept_answer = {
+                "digest": digest,
+                "status": response.status_code,
+                "body": base64.b64encode(bytes(response.body)).decode(),
+                "media_type": response.media_type or response.headers.get("content-type", ""),
+            }
+            await self._records.put(record_key, orjson.dumps(kept_answer), self.ttl_s)
+        else:  # nothing of it was committed: its retry must be sent
+            await self._records.swap(record_key, pending, None, self.pending_ttl_s)
+        return response
+
+    def _died(self, owner: str) -> bool:
+        """Whether the process holding a pending claim is this one's dead predecessor: same group,
+        another incarnation (two live processes never share a group: Kafka fences one)."""
+        group, _, _ = owner.rpartition("/")
+        return bool(self._group) and group == self._group and owner != self._owner
+
+
+async def _digest(raw: RawBody) -> str:
+    """The SHA-256 of the body as sent (and whether gzipped); past 1 MiB on a thread, where hashlib
+    hashes with the GIL released: a 16 MiB body takes tens of milliseconds, too long for the loop."""
+    digest = hashlib.sha256(b"gzip:" if raw.gzip else b"identity:")
+    if len(raw.data) > _DIGEST_OFF_LOOP_BYTES:
+        await asyncio.to_thread(digest.update, raw.data)
+    else:
+        digest.update(raw.data)
+    return digest.hexdigest()
+
+
+def _replay(kept: dict[str, Any]) -> Response:
+    return Response(
+        base64.b64decode(kept["body"]),
+        status_code=kept["status"],
+        media_type=kept["media_type"] or None,
+        headers={REPLAYED_HEADER: "true"},
+    )

@@ -1,0 +1,124 @@
+"""Transactional sends (the receivers' producer): a call is all or nothing for a ``read_committed``
+consumer, calls arriving together share a transaction, a failed one leaves nothing visible."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from ingest.groupcommit import GroupCommit
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
+from schemas import Topics, decode_logs
+from tests.ingest.helpers import read_messages, read_records
+from tests.ingest.test_producer import make_batch
+from tests.storage.telemetry import log
+
+SMALL_RECORDS = 4_096  # max.message.bytes of the test's topic: a 1,000-point batch is larger
+
+
+async def topic_refusing_large_records(bootstrap: str) -> Topics:
+    """Topics of their own: ``metrics`` (one partition) refuses records past :data:`SMALL_RECORDS`
+    bytes (the producer's own limit is far above); ``logs`` (one partition) takes them."""
+    topics = Topics(f"tx{uuid.uuid4().hex[:10]}.")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        config = {"max.message.bytes": str(SMALL_RECORDS)}
+        await admin.create_topics([NewTopic(topics.metrics, 1, 1, topic_configs=config), NewTopic(topics.logs, 1, 1)])
+    finally:
+        await admin.close()
+    return topics
+
+
+async def test_a_failed_transaction_leaves_nothing_visible_and_the_retry_is_stored_once(kafka_bootstrap: str) -> None:
+    topics = await topic_refusing_large_records(kafka_bootstrap)
+    producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}")
+    try:
+        await producer.start()
+        logs = [[log(time.time() * 1000, f"line {i}") for i in range(200)]]
+        # Submitted together, the two calls share one transaction: the logs are acknowledged, the
+        # large batch refused by the broker, so the transaction is never committed.
+        outcomes = await asyncio.gather(
+            producer.send_logs(logs), producer.send_metrics([make_batch("orchestrator", 1_000)]), return_exceptions=True
+        )
+        assert isinstance(outcomes[0], KafkaUnavailable), outcomes[0]
+        assert isinstance(outcomes[1], RecordRejected), outcomes[1]
+        uncommitted = await read_messages(kafka_bootstrap, topics.logs, "read_uncommitted")
+        assert [m.key for m in uncommitted] == [b"gateway"]  # sent and acknowledged, then aborted
+        assert await read_records(kafka_bootstrap, topics.logs) == []  # what the stream and sink see
+
+        await producer.send_logs(logs)  # the client's retry, on a producer that fenced the first
+        stored = await read_records(kafka_bootstrap, topics.logs)
+        assert [len(decode_logs(value)) for _, _, value in stored] == [200]
+    finally:
+        await producer.stop()
+
+
+async def test_calls_arriving_together_share_one_transaction(kafka_bootstrap: str, topics: Topics) -> None:
+    producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}")
+    try:
+        await producer.start()
+        await asyncio.gather(*(producer.send_metrics([make_batch(f"s{i}", 5)]) for i in range(20)))
+        messages = await read_messages(kafka_bootstrap, topics.metrics)
+        assert sorted(m.key for m in messages) == sorted(f"s{i}".encode() for i in range(20))
+        # One commit marker per partition written to, not one per call: offsets of one partition
+        # are consecutive but for the single marker after them.
+        by_partition: dict[int, list[int]] = {}
+        for m in messages:
+            by_partition.setdefault(m.partition, []).append(m.offset)
+        for offsets in by_partition.values():
+            assert offsets == list(range(offsets[0], offsets[0] + len(offsets))), offsets
+    finally:
+        await producer.stop()
+
+
+async def test_a_restarted_producer_fences_its_predecessor(kafka_bootstrap: str, topics: Topics) -> None:
+    """A process killed mid-transaction: the next with its transactional id aborts what it left
+    open at start, so a ``read_committed`` reader is not held until the transaction timeout."""
+    transactional_id = f"test-{topics.prefix}"
+    dead = RecordProducer(kafka_bootstrap, topics, transactional_id=transactional_id)
+    await dead.start()
+    kafka = dead._producer
+    await kafka.begin_transaction()
+    await (await kafka.send(topics.metrics, b"lost", key=b"gateway", partition=0))  # acknowledged, never committed
+    successor = RecordProducer(kafka_bootstrap, topics, transactional_id=transactional_id, transaction_timeout_s=60)
+    try:
+        await successor.send_metrics([make_batch("gateway", 3)])
+        async with asyncio.timeout(10):  # far below the 60 s transaction timeout
+            stored = await read_records(kafka_bootstrap, topics.metrics)
+        assert [value for _, _, value in stored if value == b"lost"] == []
+        assert len(stored) == 1
+    finally:
+        await successor.stop()
+        await dead.stop()
+
+
+async def test_group_commit_gives_each_item_its_outcome() -> None:
+    groups: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[BaseException | None]:
+        groups.append(items)
+        await asyncio.sleep(0.01)
+        return [ValueError(f"odd {i}") if i % 2 else None for i in items]
+
+    group = GroupCommit(commit)
+    outcomes = await asyncio.gather(*(group.submit(i) for i in range(5)), return_exceptions=True)
+    assert [None if o is None else str(o) for o in outcomes] == [None, "odd 1", None, "odd 3", None]
+    assert groups == [[0, 1, 2, 3, 4]]
+    first = asyncio.ensure_future(group.submit(10))
+    await asyncio.sleep(0)  # the first group is committing: the next two join the following one
+    await asyncio.gather(first, group.submit(12), group.submit(14))
+    assert groups[1:] == [[10], [12, 14]]
+
+
+async def test_group_commit_failure_is_every_items() -> None:
+    async def commit(items: list[int]) -> list[BaseException | None]:
+        raise KafkaUnavailable(f"down for {items}")
+
+    group = GroupCommit(commit)
+    with pytest.raises(KafkaUnavailable, match=r"down for \[1\]"):
+        await group.submit(1)
