@@ -46,14 +46,21 @@ function url(path: string, params: Params = {}): string {
   return text ? `${path}?${text}` : path;
 }
 
-// GETs started before React rendered (main.tsx: the first chart's query, while the views' code is
-// still being evaluated), each taken by the first request of the same URL. Nothing else is kept.
+// GETs started before React rendered (src/prime.ts: the first chart's query), each taken by the first
+// request of the same URL. Nothing else is kept.
 const primed = new Map<string, Promise<Response>>();
 
-/** Start ``GET path?params`` now; the first request of the same URL is answered by it. */
-export function prime(path: string, params: Params = {}): void {
+/** A GET sent before the app's code ran (index.html's head start): its URL and its answer. */
+export interface EarlyAnswer {
+  url: string;
+  answer: Promise<Response>;
+}
+
+/** Start ``GET path?params`` now, or adopt ``early`` when it asked this very URL; the first request of
+ * the URL is answered by it. */
+export function prime(path: string, params: Params = {}, early?: EarlyAnswer): void {
   const target = url(path, params);
-  const answer = fetch(target, { headers: { Accept: "application/json", ...authHeaders() } });
+  const answer = early?.url === target ? early.answer : fetch(target, { headers: { Accept: "application/json", ...authHeaders() } });
   answer.catch(() => undefined); // a failure is the taker's to report, not an unhandled rejection
   primed.set(target, answer);
 }

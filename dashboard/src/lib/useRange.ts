@@ -15,12 +15,12 @@ export interface ResolvedRange {
 // lib/api.ts prime) reads the same start and end for one (range, refresh), so their requests match.
 let latest: { text: string | null; resolved: ResolvedRange } | null = null;
 
-/** ``text`` (the URL's ``range``) resolved at the refresh ``tick``: once per (text, tick), at the time
- * it is first asked, the same object for every later ask. */
-export function resolvedRange(text: string | null, tick: number): ResolvedRange {
+/** ``text`` (the URL's ``range``) resolved at the refresh ``tick``: once per (text, tick), at ``now``
+ * of the first ask (default: the time then), the same object for every later ask. */
+export function resolvedRange(text: string | null, tick: number, now: number = Date.now()): ResolvedRange {
   if (latest?.text === text && latest.resolved.tick === tick) return latest.resolved;
   const range = parseRange(text) ?? DEFAULT_RANGE;
-  latest = { text, resolved: { range, ...resolveRange(range, Date.now()), tick } };
+  latest = { text, resolved: { range, ...resolveRange(range, now), tick } };
   return latest.resolved;
 }
 
