@@ -209,6 +209,8 @@ def limited(
             "metrics_open": True,
             "allowed_hosts": "perfpulse.internal, other.example",
             "otlp_port": otlp_port,
+            # a transactional id of its own: two live producers of one id fence each other (503s)
+            "ingest_transactional_id": f"{module_settings.transactional_id}-limited",
         }
     )
     with running_app(settings, with_sink=False, with_notifier=False) as running:

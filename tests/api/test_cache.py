@@ -129,7 +129,10 @@ def test_with_redis_stopped_answers_are_clickhouses(
     client: TestClient, module_settings: Settings, own_redis: LocalRedis
 ) -> None:
     metric = "cache.redis.down"
-    settings = module_settings.model_copy(update={"redis_url": own_redis.url})
+    settings = module_settings.model_copy(
+        # a transactional id of its own: two live producers of one id fence each other (503s)
+        update={"redis_url": own_redis.url, "ingest_transactional_id": f"{module_settings.transactional_id}-2"}
+    )
     with running_app(settings, with_sink=False, with_notifier=False) as app:
         cache: QueryCache = app.app.state.cache  # type: ignore[attr-defined]
         _wait(lambda: cache.hearing, "the cache never subscribed")
