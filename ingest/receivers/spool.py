@@ -24,14 +24,14 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Concatenate, Generic, ParamSpec
+from typing import Any, Concatenate, Generic, ParamSpec
 
 from ingest.receivers.encode import Encoded, Refusal
 from ingest.receivers.inflate import RawBody
 from ingest.receivers.offload import IngestWorkers
 from schemas import RecordType
 
-__all__ = ["Spool", "Spooled", "Spooling", "encoded_by"]
+__all__ = ["Spool", "Spooled", "Spooling", "encoded_by", "spooled"]
 
 P = ParamSpec("P")
 
@@ -120,19 +120,33 @@ async def encoded_by(
     **kwargs: P.kwargs,
 ) -> Encoded | Refusal:
     """``work(raw, *args, **kwargs)`` where :meth:`IngestWorkers.run` runs it; for a worker process
-    the body goes and its records come back through a spool file, on a thread (a small body) they
-    stay as they are."""
+    the body goes and its records come back through a spool file (:func:`spooled`), on a thread (a
+    small body) they stay as they are."""
     if not workers.in_process(raw):
         return await workers.run(work, raw, *args, **kwargs)
+    return await spooled(workers.processes.run, work, raw, *args, **kwargs)
+
+
+async def spooled(
+    run: Callable[..., Awaitable[Any]],
+    work: Callable[Concatenate[RawBody, P], Encoded | Refusal],
+    raw: RawBody,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Encoded | Refusal:
+    """``work(raw, *args, **kwargs)`` run by ``run`` (a worker process's: the ingest workers' or the
+    cumulative one's), the body and its records through a spool file."""
     try:
         async with Spool.made() as spool:
             await spool.write(raw)
-            return await spool.read(workers.processes.run(spool.work(work), raw.gzip, *args, **kwargs))
+            result: Encoded | Refusal = await spool.read(run(spool.work(work), raw.gzip, *args, **kwargs))
+            return result
     except OSError as exc:
         # No room for the file (a container's /dev/shm is 64 MiB unless raised) or no such directory:
         # the body still goes, through the pipes, at the cost of the copies above on the event loop.
         log.warning("cannot spool an ingest body of %d bytes (%s): sent through the worker's pipes", len(raw.data), exc)
-        return await workers.run(work, raw, *args, **kwargs)
+        piped: Encoded | Refusal = await run(work, raw, *args, **kwargs)
+        return piped
 
 
 def _write(path: str, data: bytes) -> None:

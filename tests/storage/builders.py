@@ -20,6 +20,14 @@ HOUR_MS = 3_600_000
 BASE_MS = (time.time_ns() // 1_000_000 // HOUR_MS - 2) * HOUR_MS
 
 
+def nearest_month_end(ms: int) -> int:
+    """The month boundary (UTC, epoch ms) nearest ``ms``: rows on either side of it stay well inside
+    every table's TTL."""
+    month = np.datetime64(ms, "ms").astype("datetime64[M]")
+    ends = [int((month + k).astype("datetime64[ms]").astype(np.int64)) for k in (0, 1)]
+    return min(ends, key=lambda end: abs(end - ms))
+
+
 def window_row(
     values: Sequence[float] | np.ndarray,
     *,

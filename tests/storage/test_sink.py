@@ -39,7 +39,7 @@ from schemas.events import StoredWindow
 from schemas.redact import DEFAULT_SENSITIVE_KEYS
 from storage import Store
 from storage.sink import ForeignStoreError, PartitionKey, Sink, SinkConfig, partition_parts
-from tests.storage.builders import BASE_MS, window_row
+from tests.storage.builders import BASE_MS, nearest_month_end, window_row
 from tests.storage.telemetry import log, span
 
 pytestmark = pytest.mark.integration
@@ -580,10 +580,7 @@ async def test_a_flush_of_rollups_across_a_month_killed_between_its_parts_stores
     """Window rows of two months in one flush: the sink inserts (and copies into the tiers) a month at
     a time; killed before the later month's insert, the restarted sink stores it, and every tier holds
     each window once, although the earlier month's rows lie below the highest offset stored."""
-    now = time.time_ns() // 1_000_000
-    month = np.datetime64(now, "ms").astype("datetime64[M]")
-    ends = [int((month + k).astype("datetime64[ms]").astype(np.int64)) for k in (0, 1)]
-    end = min(ends, key=lambda ms: abs(ms - now))  # the nearest month's end: well inside every TTL
+    end = nearest_month_end(time.time_ns() // 1_000_000)
     starts = [end + 10_000, end - 10_000, end + 20_000]  # offsets 0, 1, 2; the earlier month's in between
 
     def record(tick: int, start: int) -> bytes:

@@ -12,7 +12,7 @@ from storage.migrate import load_migrations
 from storage.queries import fetch_buckets
 from storage.rows import RollupColumns, utc_months
 from storage.tiers import TIERS, Segment, TierFiller, plan, tier_offsets
-from tests.storage.builders import BASE_MS, HOUR_MS, insert_rows, window_row
+from tests.storage.builders import BASE_MS, HOUR_MS, insert_rows, nearest_month_end, window_row
 
 MINUTE = 60_000
 
@@ -167,9 +167,7 @@ def test_one_copy_of_an_insert_of_several_partitions_takes_each_partition_from_i
 def test_a_month_missed_by_a_crash_between_the_months_of_a_flush_is_caught_up_on_resume(store: Store) -> None:
     """A flush across a month's end is copied a month at a time; killed after the later month's copy,
     the earlier month (its offsets below the highest copied) is still caught up on resume, once."""
-    month = np.datetime64(BASE_MS, "ms").astype("datetime64[M]")
-    ends = [int((month + k).astype("datetime64[ms]").astype(np.int64)) for k in (0, 1)]
-    end = min(ends, key=lambda ms: abs(ms - BASE_MS))  # the nearest month's end: well inside every TTL
+    end = nearest_month_end(BASE_MS)
     before, after = end - 10_000, end  # the last window of a month and the first of the next
     insert_rows(store, [window_row([1.0], window_start_ms=before)], partition=1, tick=2)
     both = RollupColumns()

@@ -52,7 +52,7 @@ from ingest.receivers.otlp.openapi import (
     otlp_body,
     otlp_success,
 )
-from ingest.receivers.spool import Spool, encoded_by
+from ingest.receivers.spool import encoded_by, spooled
 from schemas import RecordType
 
 __all__ = ["create_otlp_app", "router"]
@@ -215,11 +215,9 @@ async def _export_metrics_body(context: IngestContext, encoding: Encoding, raw: 
     its response)."""
     try:
         cumulative = context.cumulative
-        # one conversion at a time: it reads and stages the totals
-        async with cumulative.lock, Spool.made() as spool:
-            await spool.write(raw)
-            work = cumulative.run(spool.work(metric_records), raw.gzip, encoding, _now_ms(), context.limits)
-            converted = await _worked(spool.read(work), encoding)
+        async with cumulative.lock:  # one conversion at a time: it reads and stages the totals
+            work = spooled(cumulative.run, metric_records, raw, encoding, _now_ms(), context.limits)
+            converted = await _worked(work, encoding)
             try:
                 await send_encoded(context.producer, converted)
             except (KafkaUnavailable, RecordRejected) as exc:
