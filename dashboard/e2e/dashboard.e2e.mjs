@@ -72,10 +72,13 @@ async function charts(page) {
   return page.$$eval("figure.chart", (els) => els.map((el) => ({ title: el.dataset.chart, points: Number(el.dataset.points) })));
 }
 
+// The whole page: the overview mounts its lower half after the first paint (data-below), and a chart
+// mounted after this returned would have a canvas the checks never saw.
 async function waitForChartsWithData(page) {
   await page.waitForFunction(
     () => {
       const figs = [...document.querySelectorAll("figure.chart")];
+      if (document.querySelector('.overview[data-below="waiting"]')) return false;
       return figs.length >= 5 && figs.every((f) => Number(f.dataset.points) > 0);
     },
     null,

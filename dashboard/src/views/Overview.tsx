@@ -62,7 +62,7 @@ export default function Overview() {
   // The heatmaps and everything under them wait for the lines to be painted (lib/afterPaint.ts).
   const below = useAfterPaint(lines.data !== null || lines.error !== null);
   return (
-    <div className="overview">
+    <div className="overview" data-below={below ? "mounted" : "waiting"}>
       <section>
         <h2>Service health</h2>
         <Status loading={catalog.loading && !catalog.data} error={catalog.error} empty={catalog.data?.services.length === 0 && "No service has sent anything in this range."} />
