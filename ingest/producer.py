@@ -18,6 +18,12 @@ are sent inside a Kafka transaction, shared with the calls that arrived while th
 consumer sees none of its records, even those Kafka had acknowledged. A failed transaction tears
 the producer down too; the next one, of the same ``transactional_id``, fences it at start and
 Kafka aborts what it left open (or, when no producer comes, after ``transaction_timeout_s``).
+
+A caller that must know, after its own process died, whether its records were committed (the
+idempotency keys of the receivers) sets :data:`WITNESS` around its call: the witness is told where
+the call's first record was placed once Kafka acknowledged all, before the commit, and
+:meth:`RecordProducer.committed` later reads that place back ``read_committed``. A witness that is
+``replaying`` stands for records an earlier process already committed: the call sends nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
 from ingest.groupcommit import GroupCommit
@@ -38,10 +45,12 @@ from schemas.logs import LogRecord, encode_logs
 from schemas.spans import Span, encode_spans
 
 __all__ = [
+    "WITNESS",
     "KafkaUnavailable",
     "Record",
     "RecordProducer",
     "RecordRejected",
+    "Witness",
     "log_records",
     "metric_records",
     "span_records",
@@ -55,8 +64,22 @@ _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's defa
 
 
 Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
-# One call's share of a transaction: topic, headers, records.
-_Part = tuple[str, list[tuple[str, bytes]], Sequence[Record]]
+
+
+class Witness(Protocol):
+    """Told where a transactional call's records went, before they are committed (module doc)."""
+
+    replaying: bool  # the records were committed by a process that died before answering: send none
+
+    async def before_commit(self, topic: str, partition: int, offset: int) -> None:
+        """The call's first record is at ``offset`` of ``topic``'s ``partition``, acknowledged and
+        not yet committed. Runs inside the transaction's deadline; must not raise."""
+
+
+WITNESS: ContextVar[Witness | None] = ContextVar("perfpulse_ingest_witness", default=None)
+
+# One call's share of a transaction: topic, headers, records, and its caller's witness.
+_Part = tuple[str, list[tuple[str, bytes]], Sequence[Record], Witness | None]
 
 
 def metric_records(batches: Sequence[MetricBatch]) -> list[Record]:
@@ -261,7 +284,9 @@ class RecordProducer:
                     f"cannot send a record of {len(value)} bytes ({what}): the limit is {self._max_request_bytes} bytes"
                 )
         if self.transactional_id is not None:
-            await self._transactions.submit((topic, type_headers(kind), records))
+            witness = WITNESS.get()
+            if witness is None or not witness.replaying:
+                await self._transactions.submit((topic, type_headers(kind), records, witness))
             return
         await self.start()
         producer = self._producer
@@ -293,11 +318,17 @@ class RecordProducer:
                 await producer.begin_transaction()
                 sent = [
                     [await producer.send(topic, value, key=key, headers=headers) for key, value, _ in records]
-                    for topic, headers, records in parts
+                    for topic, headers, records, _ in parts
                 ]
                 results = [await asyncio.gather(*futures, return_exceptions=True) for futures in sent]
                 failed = [next((r for r in part if isinstance(r, BaseException)), None) for part in results]
                 if not any(failed):
+                    told = []
+                    for (_, _, _, witness), part in zip(parts, results, strict=True):
+                        first: Any = part[0]  # RecordMetadata: no part failed
+                        if witness is not None:
+                            told.append(witness.before_commit(first.topic, first.partition, first.offset))
+                    await asyncio.gather(*told)
                     # A timeout past this point leaves the outcome unknown to us (README: Guarantees).
                     await producer.commit_transaction()
                     return [None] * len(parts)
@@ -318,6 +349,42 @@ class RecordProducer:
             else self._unavailable(exc)
             for exc in failed
         ]
+
+    async def committed(self, topic: str, partition: int, offset: int, timeout_s: float = 5.0) -> bool | None:
+        """Whether the record at ``offset`` of ``topic``'s ``partition`` (a place a :class:`Witness`
+        was told) was committed: True, False (its transaction was aborted), or None when that is not
+        known within ``timeout_s`` (Kafka unreachable, or the transaction still open: a producer of
+        another ``transactional_id`` that died leaves it open up to its ``transaction_timeout_s``).
+
+        Starts this producer first: with the dead producer's ``transactional_id`` that fences it,
+        and Kafka completes the commit it had asked for or aborts what it left open."""
+        place = TopicPartition(topic, partition)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=f"{self.client_id}-committed",
+            isolation_level="read_committed",  # an aborted record is skipped: the position passes it
+            enable_auto_commit=False,
+            request_timeout_ms=max(1, int(self.request_timeout_s * 1000)),
+            **self.security.client_options(),
+        )
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.start()
+                await consumer.start()
+                consumer.assign([place])
+                consumer.seek(place, offset)
+                while True:
+                    fetched = (await consumer.getmany(place, timeout_ms=200, max_records=1)).get(place, [])
+                    if fetched:
+                        return bool(fetched[0].offset == offset)
+                    if await consumer.position(place) > offset:
+                        return False
+        except (KafkaError, KafkaUnavailable, OSError, TimeoutError) as exc:
+            log.info("cannot tell whether %s/%d@%d was committed: %r", topic, partition, offset, exc)
+            return None
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
 
     def _unavailable(self, exc: BaseException, timeout_s: float | None = None) -> KafkaUnavailable:
         if isinstance(exc, TimeoutError):

@@ -119,6 +119,7 @@ def create_app(
             namespace=settings.topic_prefix,
             group=settings.transactional_id,
             ttl_s=parse_duration_ms(settings.idempotency_ttl) / 1000,
+            committed=producer.committed,
         )
         app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor, idempotency=idempotency)
         app.state.api = ApiContext(

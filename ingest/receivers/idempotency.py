@@ -9,10 +9,18 @@ type) is kept under the key for ``ttl_s`` with the SHA-256 of the body as sent. 
 - the same key, another body (or content encoding): 422;
 - the same key while its first request is still in progress: 409 with ``Retry-After``.
 
-A request answered anything but 2xx releases its claim: nothing of it was committed, so its retry
-is sent. A claim whose process died is taken over by the process that restarts in its place (the
-same ``group``, another incarnation: its Kafka producer fenced the dead one's transaction), or by
-any process after ``pending_ttl_s``.
+Once Kafka acknowledged a request's records, and before their transaction commits, its claim
+records where the first of them was placed (:class:`ingest.producer.Witness`). So a process that
+died after the commit but before keeping the answer leaves a claim its retry can settle: the record
+is read back ``read_committed`` (``committed``, :meth:`ingest.producer.RecordProducer.committed`):
+committed, the request is answered again without sending anything (its answer recomputed from the
+same body, ``Idempotent-Replayed: true``); aborted, it is sent; not known yet, 409.
+
+A request answered anything but 2xx releases its claim: unplaced, nothing of it was committed and
+its retry is sent; placed (a commit whose outcome was lost), the retry settles it as above. A claim
+whose process died is taken over by the process that restarts in its place (the same ``group``,
+another incarnation: its Kafka producer fenced the dead one's transaction), or by any process after
+``pending_ttl_s``.
 
 Keys are scoped by the API key that sent them (a digest of the ``Authorization`` header) and the
 endpoint's path. Records live in Redis, shared by every API process; while Redis cannot be reached
@@ -30,6 +38,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +47,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
+from ingest.producer import WITNESS
 from ingest.receivers.inflate import RawBody
 from schemas import error_body
 
@@ -53,6 +63,8 @@ IN_PROGRESS_RETRY_AFTER_S = 1
 _REDIS_RETRY_S = 5.0  # while Redis is down, how often a request tries it again
 _DIGEST_OFF_LOOP_BYTES = 1024 * 1024  # bodies hashed on a thread from this size
 _REDIS_TIMEOUT_S = 0.5  # a slow Redis must not hold ingest: past this, this process's records answer
+_RELEASED = ""  # the owner of a placed claim whose request ended without an answer: anyone settles it
+Committed = Callable[[str, int, int], Awaitable[bool | None]]  # see RecordProducer.committed
 
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -170,6 +182,34 @@ def _key_error(key: str) -> str | None:
     return None if bad is None else f"{key[:40]!r} holds {bad!r}: send printable ASCII only"
 
 
+@dataclass
+class _Witness:
+    """The claim of one request, moved to "placed" before its transaction commits (module doc)."""
+
+    records: _Records
+    key: str
+    held: bytes  # what the claim holds now
+    ttl_s: float
+    replaying: bool = False
+    placed: bool = False
+
+    async def before_commit(self, topic: str, partition: int, offset: int) -> None:
+        claim = orjson.loads(self.held)
+        value = orjson.dumps({**claim, "placed": [topic, partition, offset], "at": time.time()})
+        if await self.records.swap(self.key, self.held, value, self.ttl_s):
+            self.held, self.placed = value, True
+
+    async def release(self) -> None:
+        """The request ended without a 2xx: an unplaced claim is dropped (its retry is sent), a
+        placed one is left for its retry to settle."""
+        if not self.placed:
+            await self.records.swap(self.key, self.held, None, self.ttl_s)
+            return
+        released = orjson.dumps({**orjson.loads(self.held), "owner": _RELEASED})
+        if await self.records.swap(self.key, self.held, released, self.ttl_s):
+            self.held = released
+
+
 class Idempotency:
     """The idempotency keys of one API process. ``redis_url`` None: records in this process only.
     ``group`` names this process across its restarts (its ingest producer's transactional id)."""
@@ -182,12 +222,15 @@ class Idempotency:
         group: str = "",
         ttl_s: float = 86_400.0,
         pending_ttl_s: float = 60.0,
+        committed: Committed | None = None,
     ) -> None:
         """``pending_ttl_s`` bounds a claim whose process died and was not restarted: at least the
-        longest a request may take between reading its body and its answer."""
+        longest a request may take between reading its body and its answer. ``committed`` settles a
+        placed claim (module doc); without it such a claim is answered 409 until it expires."""
         self._records = _Records(redis_url, namespace)
         self.ttl_s = ttl_s
         self.pending_ttl_s = pending_ttl_s
+        self._committed = committed
         self._group = group
         self._owner = f"{group}/{uuid.uuid4().hex}"
 
@@ -209,26 +252,35 @@ class Idempotency:
         digest = await _digest(raw)
         pending = orjson.dumps({"digest": digest, "owner": self._owner})
         current = await self._records.claim(record_key, pending, self.pending_ttl_s)
+        witness = _Witness(self._records, record_key, pending, self.ttl_s)
         if current is not None:
             kept = orjson.loads(current)
             if kept["digest"] != digest:
                 return _refusal(422, f"{KEY_HEADER} reused", f"{key[:40]!r} was sent with another body")
             if "status" in kept:
                 return _replay(kept)
-            if not self._died(kept["owner"]) or not await self._records.swap(
-                record_key, current, pending, self.pending_ttl_s
-            ):
+            settled = await self._settle(kept)
+            # Committed: the claim stays placed (a failed replay leaves it for the next retry to settle).
+            claim = orjson.dumps({**kept, "owner": self._owner}) if settled else pending
+            ttl_s = self.ttl_s if settled else self.pending_ttl_s
+            if settled is None or not await self._records.swap(record_key, current, claim, ttl_s):
                 return _refusal(
                     409,
                     f"request with {KEY_HEADER} {key[:40]!r} in progress",
                     f"retry after {IN_PROGRESS_RETRY_AFTER_S} s",
                     {"Retry-After": str(IN_PROGRESS_RETRY_AFTER_S)},
                 )
+            witness.held, witness.replaying, witness.placed = claim, settled, settled
+        token = WITNESS.set(witness)
         try:
             response = await handle()
         except BaseException:
-            await asyncio.shield(self._records.swap(record_key, pending, None, self.pending_ttl_s))
+            await asyncio.shield(witness.release())
             raise
+        finally:
+            WITNESS.reset(token)
+        if witness.replaying:
+            response.headers[REPLAYED_HEADER] = "true"
         if 200 <= response.status_code < 300:
             kept_answer = {
                 "digest": digest,
@@ -237,15 +289,22 @@ class Idempotency:
                 "media_type": response.media_type or response.headers.get("content-type", ""),
             }
             await self._records.put(record_key, orjson.dumps(kept_answer), self.ttl_s)
-        else:  # nothing of it was committed: its retry must be sent
-            await self._records.swap(record_key, pending, None, self.pending_ttl_s)
+        else:
+            await witness.release()
         return response
 
-    def _died(self, owner: str) -> bool:
-        """Whether the process holding a pending claim is this one's dead predecessor: same group,
-        another incarnation (two live processes never share a group: Kafka fences one)."""
+    async def _settle(self, kept: dict[str, Any]) -> bool | None:
+        """For a claim held by another request: None while it may still be answered by it (409);
+        otherwise whether its records were committed (True: answer without sending; False: send)."""
+        owner = kept["owner"]
         group, _, _ = owner.rpartition("/")
-        return bool(self._group) and group == self._group and owner != self._owner
+        # A dead predecessor: same group, another incarnation (Kafka fences one of two live ones).
+        died = bool(self._group) and group == self._group and owner != self._owner
+        if "placed" not in kept:
+            return False if died else None
+        if not (died or owner == _RELEASED or time.time() - kept["at"] > self.pending_ttl_s):
+            return None
+        return None if self._committed is None else await self._committed(*kept["placed"])
 
 
 async def _digest(raw: RawBody) -> str:

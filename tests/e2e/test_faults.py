@@ -6,8 +6,10 @@ HTTP clients send each batch with an ``Idempotency-Key`` of its own, kept across
 batch whose answer was lost when the API died after Kafka committed it is answered from its record
 on the retry, one whose transaction the dead API left open is aborted when the API restarts, and is
 sent again by the retry. (Without the key, the retry of a batch committed but not answered was
-stored twice; it was seen in CI.) One window is left: an API killed between Kafka's commit and
-keeping the answer in Redis (one Redis round trip) has its batch sent again by the retry.
+stored twice; it was seen in CI.) An API killed between Kafka's commit and keeping the answer in
+Redis leaves a claim that says where its first record went: the restarted API reads it back and
+answers the retry without sending the batch again (before that, 1 run in 6 here stored a batch of
+500 points twice).
 """
 
 from __future__ import annotations

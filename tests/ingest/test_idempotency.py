@@ -1,6 +1,7 @@
 """``Idempotency-Key`` on the ingest endpoints, over the real app, Kafka and Redis: a replayed key is
 answered from its record and sends nothing, another body with it gets 422, one in progress 409, a
-request answered 503 leaves its key free for the retry."""
+request answered 503 leaves its key free for the retry, and a process that died around its commit
+leaves a claim its successor settles from Kafka: answered again if committed, sent if aborted."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
+from ingest.producer import WITNESS, RecordProducer, Witness
 from ingest.receivers.idempotency import MAX_KEY_CHARS, REPLAYED_HEADER, Idempotency
 from ingest.receivers.inflate import RawBody
 from perfpulse.settings import Settings
+from schemas import RecordType, Topics
 from tests.api.apps import running_app
-from tests.ingest.helpers import read_batches, rejected
+from tests.ingest.helpers import read_batches, read_records, rejected
 from tests.ingest.test_http import URL, envelope, point
 
 pytestmark = pytest.mark.integration
@@ -169,3 +172,69 @@ async def test_a_body_past_a_mebibyte_is_recognised_by_its_digest_made_off_the_l
         assert other.status_code == 422 and calls.n == 1
     finally:
         await records.close()
+
+
+class DiesAt(Witness):
+    """Wraps a request's witness: the process "dies" (hangs for good) right before the commit, or
+    right after it, before the answer is kept."""
+
+    def __init__(self, inner: Witness, after_commit: bool, placed: asyncio.Event) -> None:
+        self.inner, self.after_commit, self.replaying, self.placed = inner, after_commit, inner.replaying, placed
+
+    async def before_commit(self, topic: str, partition: int, offset: int) -> None:
+        await self.inner.before_commit(topic, partition, offset)
+        self.placed.set()
+        if not self.after_commit:
+            await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("after_commit", [True, False], ids=["killed after its commit", "killed before it"])
+async def test_a_claim_left_around_a_commit_is_settled_by_the_successor_from_kafka(
+    kafka_bootstrap: str, redis_url: str, topics: Topics, after_commit: bool
+) -> None:
+    """The window the claim alone left open: Kafka committed, the process died before keeping the
+    answer. The successor reads the placed record back and answers without sending it again; a
+    transaction that was never committed is sent by the successor instead. One record either way."""
+    namespace, transactional_id = f"t{uuid.uuid4().hex[:8]}.", f"test-{topics.prefix}"
+    dead_producer = RecordProducer(kafka_bootstrap, topics, transactional_id=transactional_id, request_timeout_s=60)
+    dead = Idempotency(redis_url, namespace=namespace, group="api-1", committed=dead_producer.committed)
+    body = RawBody(b"one record", False)
+    placed, committed = asyncio.Event(), asyncio.Event()
+
+    def handler(producer: RecordProducer) -> Callable[[], Awaitable[Response]]:
+        async def handle() -> Response:
+            if producer is dead_producer:
+                inner = WITNESS.get()
+                assert inner is not None
+                WITNESS.set(DiesAt(inner, after_commit, placed))
+            await producer.send(topics.logs, RecordType.LOGS, [(b"gateway", body.data, "a log record")])
+            if producer is dead_producer:
+                committed.set()
+                await asyncio.Event().wait()  # dead after its send returned: nothing more of it runs
+            return JSONResponse({"accepted": 1}, status_code=202)
+
+        return handle
+
+    lost = asyncio.create_task(dead.answer(request("k"), body, handler(dead_producer)))
+    successor_producer, successor = None, None
+    try:
+        async with asyncio.timeout(30):
+            await (committed if after_commit else placed).wait()
+        successor_producer = RecordProducer(kafka_bootstrap, topics, transactional_id=transactional_id)
+        successor = Idempotency(redis_url, namespace=namespace, group="api-1", committed=successor_producer.committed)
+        answered = await successor.answer(request("k"), body, handler(successor_producer))
+        assert answered.status_code == 202
+        assert (answered.headers.get(REPLAYED_HEADER) == "true") is after_commit
+        again = await successor.answer(request("k"), body, handler(successor_producer))
+        assert again.status_code == 202 and again.headers[REPLAYED_HEADER] == "true"
+        stored = await read_records(kafka_bootstrap, topics.logs)
+        assert [value for _, _, value in stored] == [body.data]
+    finally:
+        lost.cancel()
+        await asyncio.gather(lost, return_exceptions=True)
+        for one in (dead, successor):
+            if one is not None:
+                await one.close()
+        for producer in (dead_producer, successor_producer):
+            if producer is not None:
+                await producer.stop()
