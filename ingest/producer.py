@@ -20,10 +20,11 @@ the producer down too; the next one, of the same ``transactional_id``, fences it
 Kafka aborts what it left open (or, when no producer comes, after ``transaction_timeout_s``).
 
 A caller that must know, after its own process died, whether its records were committed (the
-idempotency keys of the receivers) sets :data:`WITNESS` around its call: the witness is told where
-the call's first record was placed once Kafka acknowledged all, before the commit, and
-:meth:`RecordProducer.committed` later reads that place back ``read_committed``. A witness that is
-``replaying`` stands for records an earlier process already committed: the call sends nothing.
+idempotency keys of the receivers) sets :data:`ingest.witness.WITNESS` around its call: the
+witness is told where the call's first record was placed once Kafka acknowledged all, before the
+commit, and :meth:`RecordProducer.committed` later reads that place back ``read_committed``. A
+witness that is ``replaying`` stands for records an earlier process already committed: the call
+sends nothing.
 """
 
 from __future__ import annotations
@@ -32,25 +33,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
 
 from ingest.groupcommit import GroupCommit
+from ingest.witness import WITNESS, Witness
 from schemas import MetricBatch, RecordType, Topics, encode_metric_batch, type_headers
 from schemas.kafka_security import PLAINTEXT, KafkaSecurity
 from schemas.logs import LogRecord, encode_logs
 from schemas.spans import Span, encode_spans
 
 __all__ = [
-    "WITNESS",
     "KafkaUnavailable",
     "Record",
     "RecordProducer",
     "RecordRejected",
-    "Witness",
     "log_records",
     "metric_records",
     "span_records",
@@ -65,18 +64,6 @@ _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's defa
 
 Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
 
-
-class Witness(Protocol):
-    """Told where a transactional call's records went, before they are committed (module doc)."""
-
-    replaying: bool  # the records were committed by a process that died before answering: send none
-
-    async def before_commit(self, topic: str, partition: int, offset: int) -> None:
-        """The call's first record is at ``offset`` of ``topic``'s ``partition``, acknowledged and
-        not yet committed. Runs inside the transaction's deadline; must not raise."""
-
-
-WITNESS: ContextVar[Witness | None] = ContextVar("perfpulse_ingest_witness", default=None)
 
 # One call's share of a transaction: topic, headers, records, and its caller's witness.
 _Part = tuple[str, list[tuple[str, bytes]], Sequence[Record], Witness | None]

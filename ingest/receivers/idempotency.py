@@ -10,7 +10,7 @@ type) is kept under the key for ``ttl_s`` with the SHA-256 of the body as sent. 
 - the same key while its first request is still in progress: 409 with ``Retry-After``.
 
 Once Kafka acknowledged a request's records, and before their transaction commits, its claim
-records where the first of them was placed (:class:`ingest.producer.Witness`). So a process that
+records where the first of them was placed (:mod:`ingest.witness`). So a process that
 died after the commit but before keeping the answer leaves a claim its retry can settle: the record
 is read back ``read_committed`` (``committed``, :meth:`ingest.producer.RecordProducer.committed`):
 committed, the request is answered again without sending anything (its answer recomputed from the
@@ -47,8 +47,8 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
 
-from ingest.producer import WITNESS
 from ingest.receivers.inflate import RawBody
+from ingest.witness import WITNESS
 from schemas import error_body
 
 __all__ = ["KEY_HEADER", "LOCAL_RECORDS", "MAX_KEY_CHARS", "REPLAYED_HEADER", "Idempotency"]

@@ -14,9 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from ingest.producer import WITNESS, RecordProducer, Witness
+from ingest.producer import RecordProducer
 from ingest.receivers.idempotency import MAX_KEY_CHARS, REPLAYED_HEADER, Idempotency
 from ingest.receivers.inflate import RawBody
+from ingest.witness import WITNESS, Witness
 from perfpulse.settings import Settings
 from schemas import RecordType, Topics
 from tests.api.apps import running_app
