@@ -1,4 +1,4 @@
-import { get, prime } from "./api";
+import { ApiRequestError, get, prime, queryMetric } from "./api";
 import { setApiKey } from "./auth";
 
 /** A fetch answering each request with its sequence number, recording the URLs asked. */
@@ -29,5 +29,60 @@ describe("a primed GET", () => {
     vi.stubGlobal("fetch", () => Promise.reject(new TypeError("network down")));
     prime("/api/v1/alerts");
     await expect(get("/api/v1/alerts")).rejects.toThrow("network down");
+  });
+});
+
+describe("metric queries", () => {
+  beforeEach(() => setApiKey("read-1"));
+  afterEach(() => vi.unstubAllGlobals());
+
+  /** A batch endpoint answering each query by its metric: "bad" refused, a step under 60 s refused. */
+  function batchServer(): { url: string; queries: Record<string, unknown>[] }[] {
+    const asked: { url: string; queries: Record<string, unknown>[] }[] = [];
+    vi.stubGlobal("fetch", (url: string, init?: RequestInit) => {
+      const queries = init?.body ? (JSON.parse(String(init.body)).queries as Record<string, unknown>[]) : [];
+      asked.push({ url, queries });
+      const results = queries.map((q) =>
+        q.metric === "bad"
+          ? { status: 404, error: { error: "unknown metric", details: [{ loc: "query.metric", msg: "'bad' was never sent" }] } }
+          : q.step === "10s"
+            ? { status: 400, error: { error: "invalid query", details: [{ loc: "query.step", msg: "finer than the window" }] } }
+            : { status: 200, result: { metric: q.metric, start: q.start, end: q.end, step_ms: null, series: [] } },
+      );
+      return Promise.resolve(new Response(JSON.stringify(url.endsWith("/batch") ? { results } : { metric: "primed" })));
+    });
+    return asked;
+  }
+
+  it("asked together, go out as one batch, each answered with its own result or error", async () => {
+    const asked = batchServer();
+    const one = queryMetric({ metric: "a", start: 1, end: 2, stats: ["p95"], groupBy: "service,status_code" });
+    const two = queryMetric({ metric: "bad", start: 1, end: 2, stats: ["avg"], service: "gateway", labels: { route: "/x" } });
+    await expect(one).resolves.toMatchObject({ metric: "a" });
+    const refused = await two.catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ApiRequestError);
+    expect((refused as ApiRequestError).status).toBe(404);
+    expect((refused as ApiRequestError).message).toContain("'bad' was never sent");
+    expect(asked).toEqual([
+      {
+        url: "/api/v1/query/batch",
+        queries: [
+          { metric: "a", start: 1, end: 2, stats: ["p95"], group_by: ["service", "status_code"], service: [], step: null, labels: {} },
+          { metric: "bad", start: 1, end: 2, stats: ["avg"], group_by: ["service"], service: ["gateway"], step: null, labels: { route: "/x" } },
+        ],
+      },
+    ]);
+  });
+
+  it("take a primed answer, and retry a refused step in whole minutes", async () => {
+    const asked = batchServer();
+    prime("/api/v1/query", { metric: "m", start: 1, end: 2, stats: "p50", group_by: "service" });
+    await expect(queryMetric({ metric: "m", start: 1, end: 2, stats: ["p50"] })).resolves.toEqual({ metric: "primed" });
+    await expect(queryMetric({ metric: "s", start: 1, end: 2, stats: ["p50"], stepMs: 10_000 })).resolves.toMatchObject({ metric: "s" });
+    expect(asked.map((a) => [a.url, a.queries.map((q) => q.step)])).toEqual([
+      ["/api/v1/query?metric=m&start=1&end=2&stats=p50&group_by=service", []],
+      ["/api/v1/query/batch", ["10s"]],
+      ["/api/v1/query/batch", ["1m"]],
+    ]);
   });
 });

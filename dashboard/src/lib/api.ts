@@ -127,15 +127,87 @@ export function queryParams(q: MetricQuery): Params {
   return params;
 }
 
-/** ``GET /api/v1/query``. A step the API refuses as finer than its window is retried once in whole
- * minutes (every window divides a minute or is whole minutes). */
+/** One query of a batch as ``POST /api/v1/query/batch`` takes it: ``queryParams`` as JSON. */
+export function batchQuery(q: MetricQuery): Record<string, unknown> {
+  return {
+    metric: q.metric,
+    start: q.start,
+    end: q.end,
+    stats: q.stats,
+    group_by: (q.groupBy ?? "service").split(",").filter(Boolean),
+    service: q.service ? [q.service] : [],
+    step: q.stepMs ? stepParam(q.stepMs) : null,
+    labels: q.labels ?? {},
+  };
+}
+
+interface BatchItem {
+  status: number;
+  result?: QueryResult;
+  error?: ApiErrorBody;
+}
+
+interface Waiting {
+  query: MetricQuery;
+  signal?: AbortSignal;
+  resolve: (result: QueryResult) => void;
+  reject: (error: unknown) => void;
+}
+
+export const MAX_BATCH = 50; // the API's MAX_QUERIES
+let waiting: Waiting[] = [];
+
+/** Send the queries asked so far as batches of at most :data:`MAX_BATCH`; each caller gets its own
+ * result or error. A batch whose callers all went away is aborted. */
+function sendWaiting(): void {
+  const all = waiting;
+  waiting = [];
+  for (let i = 0; i < all.length; i += MAX_BATCH) {
+    const group = all.slice(i, i + MAX_BATCH);
+    const controller = new AbortController();
+    for (const one of group) {
+      one.signal?.addEventListener("abort", () => {
+        if (group.every((g) => g.signal?.aborted)) controller.abort();
+      });
+    }
+    request<{ results: BatchItem[] }>("POST", "/api/v1/query/batch", {}, { queries: group.map((g) => batchQuery(g.query)) }, controller.signal).then(
+      ({ results }) =>
+        group.forEach((one, k) => {
+          const item = results[k];
+          if (item?.status === 200 && item.result) one.resolve(item.result);
+          else {
+            const details = item?.error?.details ?? [];
+            const why = details.map((d) => `${d.loc}: ${d.msg}`).join("; ");
+            const message = `cannot query ${one.query.metric}: ${item?.status ?? "no answer"} ${item?.error?.error ?? ""}${why ? ` (${why})` : ""}`;
+            one.reject(new ApiRequestError(item?.status ?? 502, message, details));
+          }
+        }),
+      (error: unknown) => group.forEach((one) => one.reject(error)),
+    );
+  }
+}
+
+/** A query's result through ``POST /api/v1/query/batch``: the queries asked in one task (a view's
+ * effects, run together after a render) go out in one round trip, run at once by the API and each
+ * cached there like a single query. A query whose GET was primed (src/prime.ts) takes that answer. */
+function batched(q: MetricQuery, signal?: AbortSignal): Promise<QueryResult> {
+  if (primed.has(url("/api/v1/query", queryParams(q)))) return get<QueryResult>("/api/v1/query", queryParams(q), signal);
+  return new Promise((resolve, reject) => {
+    waiting.push({ query: q, signal, resolve, reject });
+    if (waiting.length === 1) queueMicrotask(sendWaiting);
+  });
+}
+
+/** A metric query (``GET /api/v1/query``'s parameters), batched with those asked at the same time.
+ * A step the API refuses as finer than its window is retried once in whole minutes (every window
+ * divides a minute or is whole minutes). */
 export async function queryMetric(q: MetricQuery, signal?: AbortSignal): Promise<QueryResult> {
   try {
-    return await get<QueryResult>("/api/v1/query", queryParams(q), signal);
+    return await batched(q, signal);
   } catch (exc) {
     const stepRefused = exc instanceof ApiRequestError && exc.status === 400 && exc.details.some((d) => d.loc.endsWith("step"));
     if (!stepRefused || !q.stepMs || q.stepMs % 60_000 === 0) throw exc;
-    return get<QueryResult>("/api/v1/query", queryParams({ ...q, stepMs: Math.ceil(q.stepMs / 60_000) * 60_000 }), signal);
+    return batched({ ...q, stepMs: Math.ceil(q.stepMs / 60_000) * 60_000 }, signal);
   }
 }
 
