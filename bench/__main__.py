@@ -326,6 +326,8 @@ def cached_reads(figures: dict[str, float], n: int = 1_000_000, clients: int = 6
         out = orjson.loads(result.stdout.strip().splitlines()[-1])
         if out["errors"]:
             raise RuntimeError(f"{out['errors']} of {out['answered']} cached reads were not answered 200")
+        each = ", ".join(f"{k.removesuffix('_p99_ms')} {v:.0f}" for k, v in out.items() if k.endswith("_p99_ms"))
+        console.print(f"cached: p99 ms per request of the mix: {each}")
         figures["cached_qps"], figures["cached_p99_ms"] = out["qps"], out["p99_ms"]
         figures["cached_p50_ms"] = out["p50_ms"]
 
