@@ -63,8 +63,6 @@ _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's defa
 
 
 Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
-
-
 # One call's share of a transaction: topic, headers, records, and its caller's witness.
 _Part = tuple[str, list[tuple[str, bytes]], Sequence[Record], Witness | None]
 
