@@ -1,4 +1,4 @@
-import { ApiRequestError, get, prime, queryMetric } from "./api";
+import { ApiRequestError, get, peekQuery, prime, queryMetric } from "./api";
 import { setApiKey } from "./auth";
 
 /** A fetch answering each request with its sequence number, recording the URLs asked. */
@@ -23,6 +23,27 @@ describe("a primed GET", () => {
     expect(asked).toHaveLength(1);
     expect(await get("/api/v1/query", { metric: "m", start: 1, end: 2 })).toEqual({ n: 2 }); // taken once
     expect(await get("/api/v1/query", { metric: "m", start: 1, end: 3 })).toEqual({ n: 3 });
+  });
+
+  it("hands its parsed answer to the first peek once it has arrived, and leaves the URL to requests after", async () => {
+    const asked = counting();
+    const q = { metric: "m", start: 1, end: 2, stats: ["p50" as const] };
+    expect(peekQuery(q)).toBeUndefined(); // nothing primed
+    prime("/api/v1/query", { metric: "m", start: 1, end: 2, stats: "p50", group_by: "service" });
+    expect(peekQuery(q)).toBeUndefined(); // asked, not answered yet
+    await new Promise((settled) => setTimeout(settled, 0));
+    expect(peekQuery(q)).toEqual({ n: 1 });
+    expect(peekQuery(q)).toBeUndefined(); // taken once
+    expect(await get("/api/v1/query", { metric: "m", start: 1, end: 2, stats: "p50", group_by: "service" })).toEqual({ n: 2 });
+    expect(asked).toHaveLength(2);
+  });
+
+  it("is never peeked when it failed: the request that takes it reports the failure", async () => {
+    vi.stubGlobal("fetch", () => Promise.resolve(new Response(JSON.stringify({ error: "no such key" }), { status: 401 })));
+    prime("/api/v1/query", { metric: "m", start: 1, end: 2, stats: "p50", group_by: "service" });
+    await new Promise((settled) => setTimeout(settled, 0));
+    expect(peekQuery({ metric: "m", start: 1, end: 2, stats: ["p50"] })).toBeUndefined();
+    await expect(get("/api/v1/query", { metric: "m", start: 1, end: 2, stats: "p50", group_by: "service" })).rejects.toThrow("401 no such key");
   });
 
   it("reports its failure to the request that takes it, as that request's own", async () => {

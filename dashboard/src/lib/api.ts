@@ -47,8 +47,10 @@ function url(path: string, params: Params = {}): string {
 }
 
 // GETs started before React rendered (src/prime.ts: the first chart's query), each taken by the first
-// request of the same URL. Nothing else is kept.
+// request of the same URL, or, once its answer is parsed, by the first peek at it (peekQuery), which lets
+// a view's first render hold the data. Nothing else is kept.
 const primed = new Map<string, Promise<Response>>();
+const parsed = new Map<string, unknown>();
 
 /** A GET sent before the app's code ran (index.html's head start): its URL and its answer. */
 export interface EarlyAnswer {
@@ -63,13 +65,32 @@ export function prime(path: string, params: Params = {}, early?: EarlyAnswer): v
   const answer = early?.url === target ? early.answer : fetch(target, { headers: { Accept: "application/json", ...authHeaders() } });
   answer.catch(() => undefined); // a failure is the taker's to report, not an unhandled rejection
   primed.set(target, answer);
+  // A successful answer is parsed as soon as it is here (from a copy: a request that takes the answer
+  // first reads its own); an error is left to the request, which reports it.
+  answer
+    .then((response) => (response.ok ? response.clone().json() : undefined))
+    .then((data: unknown) => {
+      if (data !== undefined && primed.get(target) === answer) parsed.set(target, data);
+    })
+    .catch(() => undefined);
 }
 
 /** The primed answer for ``target`` (once), or none. */
 function takePrimed(target: string): Promise<Response> | undefined {
   const answer = primed.get(target);
   primed.delete(target);
+  parsed.delete(target);
   return answer;
+}
+
+/** The primed answer of ``GET path?params`` if it has arrived and been parsed already (once: then the
+ * URL is asked like any other), or undefined. */
+function peekPrimed<T>(path: string, params: Params = {}): T | undefined {
+  const target = url(path, params);
+  const data = parsed.get(target);
+  if (data === undefined) return undefined;
+  takePrimed(target);
+  return data as T;
 }
 
 async function request<T>(method: string, path: string, params: Params, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -197,6 +218,10 @@ function batched(q: MetricQuery, signal?: AbortSignal): Promise<QueryResult> {
     if (waiting.length === 1) queueMicrotask(sendWaiting);
   });
 }
+
+/** The result of ``q`` if its primed GET has already been answered and parsed (once), or undefined:
+ * for a view's first render. */
+export const peekQuery = (q: MetricQuery) => peekPrimed<QueryResult>("/api/v1/query", queryParams(q));
 
 /** A metric query (``GET /api/v1/query``'s parameters), batched with those asked at the same time.
  * A step the API refuses as finer than its window is retried once in whole minutes (every window

@@ -43,8 +43,13 @@ export default function Overview() {
   // The first chart's query is asked first (effects run in order), and the queries further down the
   // page (tasks, resources, heatmaps) wait for its answer to be painted: a browser opens 6 connections
   // to the API, and 14 queries at once kept the top of the page waiting behind the bottom's.
-  // main.tsx sent this one before the first render (views/overviewLines.ts).
-  const lines = useApi(`lines-${key}-${stepMs}`, (signal) => api.queryMetric(linesQuery(r), signal));
+  // main.tsx sent this one before the first render (views/overviewLines.ts); when its answer is here
+  // already, the first render holds it.
+  const lines = useApi(
+    `lines-${key}-${stepMs}`,
+    (signal) => api.queryMetric(linesQuery(r), signal),
+    () => api.peekQuery(linesQuery(r)),
+  );
   const gauges = useApi(`gauges-${key}`, (signal) =>
     api.queryMetric({ metric: LATENCY_METRIC, start, end, stats: ["p50", "p95", "p99"] }, signal),
   );
