@@ -310,9 +310,34 @@ if (PHASE === "open") {
         if (typeof payload === "string") frames.push({ type: JSON.parse(payload).type, at: Date.now() });
       });
     });
+    // Requests of the page still waiting for their answer: the first load is over when none is left.
+    await page.addInitScript(() => {
+      let waiting = 0;
+      const send = window.fetch;
+      window.__waiting = () => waiting;
+      window.fetch = (...args) => {
+        waiting += 1;
+        return send(...args).finally(() => {
+          waiting -= 1;
+        });
+      };
+    });
     await page.goto(`${base}/?range=5m`);
     await page.waitForSelector('.live-state[data-state="live"]');
     await waitForChartsWithData(page);
+    // What the page shows is read once its first load has ended (no request waiting twice in a row,
+    // 300 ms apart): the gauges' and the health grid's answers can come after the charts' (seen in CI:
+    // a late first answer counted as the change, before any batch of the feed).
+    await page.waitForFunction(
+      () => {
+        const idle = window.__waiting() === 0;
+        const settled = idle && window.__idleSince !== undefined && Date.now() - window.__idleSince >= 300;
+        window.__idleSince = idle ? (window.__idleSince ?? Date.now()) : undefined;
+        return settled;
+      },
+      null,
+      { timeout: 60_000, polling: 100 },
+    );
     const before = await gauge(page, "gateway", "p95");
     // In the page: what it shows, and when the gauges asked a new query (a refresh).
     const valuesBefore = await page.evaluate(() => {
