@@ -83,16 +83,6 @@ function takePrimed(target: string): Promise<Response> | undefined {
   return answer;
 }
 
-/** The primed answer of ``GET path?params`` if it has arrived and been parsed already (once: then the
- * URL is asked like any other), or undefined. */
-function peekPrimed<T>(path: string, params: Params = {}): T | undefined {
-  const target = url(path, params);
-  const data = parsed.get(target);
-  if (data === undefined) return undefined;
-  takePrimed(target);
-  return data as T;
-}
-
 async function request<T>(method: string, path: string, params: Params, body?: unknown, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -219,9 +209,14 @@ function batched(q: MetricQuery, signal?: AbortSignal): Promise<QueryResult> {
   });
 }
 
-/** The result of ``q`` if its primed GET has already been answered and parsed (once), or undefined:
- * for a view's first render. */
-export const peekQuery = (q: MetricQuery) => peekPrimed<QueryResult>("/api/v1/query", queryParams(q));
+/** The result of ``q`` if its primed GET has already been answered and parsed (once: then the URL is
+ * asked like any other), or undefined: for a view's first render. */
+export function peekQuery(q: MetricQuery): QueryResult | undefined {
+  const target = url("/api/v1/query", queryParams(q));
+  const data = parsed.get(target);
+  if (data !== undefined) takePrimed(target);
+  return data as QueryResult | undefined;
+}
 
 /** A metric query (``GET /api/v1/query``'s parameters), batched with those asked at the same time.
  * A step the API refuses as finer than its window is retried once in whole minutes (every window
