@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { firstChartMs, watchFirstChart } from "./firstchart.mjs";
+import { firstChartMs, scriptSizes, settle, stages, watchFirstChart } from "./firstchart.mjs";
 
 const base = process.env.DASHBOARD_URL ?? "http://127.0.0.1:8080";
 const shots = process.env.SCREENSHOT_DIR ?? "screenshots";
@@ -113,16 +113,11 @@ if (PHASE === "open") {
   // 1. The overview loads, every chart of the grid has data; time to the first chart with data.
   await run("overview", async (page) => {
     await watchFirstChart(page.context());
+    await settle(page);
     await page.goto(`${base}/?range=15m&refresh=off`);
     const firstDataMs = await firstChartMs(page);
-    const timing = await page.evaluate(() => {
-      const nav = performance.getEntriesByType("navigation")[0];
-      const scripts = performance
-        .getEntriesByType("resource")
-        .filter((r) => r.name.endsWith(".js"))
-        .map((r) => ({ name: r.name.split("/").pop(), bytes: r.encodedBodySize }));
-      return { domContentLoadedMs: nav?.domContentLoadedEventEnd ?? null, scripts };
-    });
+    const parts = await page.evaluate(stages);
+    const scripts = await page.evaluate(scriptSizes);
     await waitForChartsWithData(page);
     await page.waitForSelector(".bars tbody tr");
     const health = await page.$$eval(".health-card", (els) => els.map((el) => ({ service: el.dataset.service, health: el.dataset.health })));
@@ -140,7 +135,7 @@ if (PHASE === "open") {
     await page.locator(".own-processes").scrollIntoViewIfNeeded();
     const resourcesShot = join(shots, "resources.png");
     await page.locator(".own-processes").screenshot({ path: resourcesShot });
-    return { firstDataMs, timing, health, p95, openBuckets, processes, screenshot, resourcesScreenshot: resourcesShot };
+    return { firstDataMs, stages: parts, scripts, health, p95, openBuckets, processes, screenshot, resourcesScreenshot: resourcesShot };
   });
 
   // 2. Charts: every chart of the grid has data (collected apart, so a failure names the chart).
