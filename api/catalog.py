@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from api.context import ApiContext, api_context
 from api.errors import error_responses
 from api.models import MetricsCatalog, ServicesCatalog
-from api.params import time_range, whole_seconds
 from api.responses import FastJSONResponse
-from api.ttlcache import app_ttl_cache
+from api.ttlcache import ranged_answer
 from storage.queries import ServiceInfo, ServiceRed, list_metrics, list_services, red_by_service
 from storage.traces import SpanRed, span_red
 
@@ -73,9 +72,11 @@ async def services(
 
     Span RED is computed from the spans table, not from the stream stage's ``span.*`` metrics: those
     carry no span kind, so a service's client and internal spans would count as requests too."""
-    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
-    cache = app_ttl_cache(request, "services")
-    return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _services(context, start_ms, end_ms)))
+    return FastJSONResponse(
+        await ranged_answer(
+            request, "services", start, end, DEFAULT_RANGE_MS, (), lambda a, b: _services(context, a, b)
+        )
+    )
 
 
 async def _services(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -125,9 +126,9 @@ async def metrics(
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
 ) -> FastJSONResponse:
-    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
-    cache = app_ttl_cache(request, "metrics")
-    return FastJSONResponse(await cache.get((start_ms, end_ms), lambda: _metrics(context, start_ms, end_ms)))
+    return FastJSONResponse(
+        await ranged_answer(request, "metrics", start, end, DEFAULT_RANGE_MS, (), lambda a, b: _metrics(context, a, b))
+    )
 
 
 async def _metrics(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:

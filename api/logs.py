@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,9 +12,9 @@ from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError, error_responses
 from api.models import LogsPage
-from api.params import csv_param, parse_trace_id, time_range, whole_seconds
+from api.params import csv_param, parse_trace_id
 from api.responses import FastJSONResponse
-from api.ttlcache import app_ttl_cache
+from api.ttlcache import ranged_answer
 from schemas import LogLevel
 from storage.logs import LogEntry, LogKey, LogQuery, search_logs, text_tokens
 
@@ -89,26 +90,16 @@ async def find_logs(
     a digit, and a record matches when its message holds every word. ``ts`` is epoch ms (fractional).
     ``next_cursor`` (null on the last page) continues without repeats or gaps. The range is taken at
     whole seconds (its ends rounded up), and an answer is kept a second for the same question."""
-    start_ms, end_ms = whole_seconds(time_range(start, end, DEFAULT_RANGE_MS))
-    query = LogQuery(
-        start_ms,
-        end_ms,
-        services=csv_param(service),
-        levels=_levels(level),
-        words=_words(q),
-        trace_id=parse_trace_id(trace_id, "query.trace_id") if trace_id is not None else None,
-        limit=limit,
-        after=_after(cursor),
-    )
-    key = (
-        start_ms,
-        end_ms,
-        *map(tuple, (query.services, query.levels, query.words)),
-        query.trace_id,
-        limit,
-        query.after,
-    )
-    body = await app_ttl_cache(request, "logs").get(key, lambda: _page(context, query))
+    services, levels, words = csv_param(service), _levels(level), _words(q)
+    trace = parse_trace_id(trace_id, "query.trace_id") if trace_id is not None else None
+    after = _after(cursor)
+
+    def page(start_ms: int, end_ms: int) -> Awaitable[dict[str, Any]]:
+        query = LogQuery(start_ms, end_ms, services, levels, words, trace_id=trace, limit=limit, after=after)
+        return _page(context, query)
+
+    question = (*map(tuple, (services, levels, words)), trace, limit, after)
+    body = await ranged_answer(request, "logs", start, end, DEFAULT_RANGE_MS, question, page)
     return FastJSONResponse(body)
 
 

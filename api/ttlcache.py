@@ -16,7 +16,9 @@ from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 
-__all__ = ["POLL_ENTRIES", "POLL_STALE_S", "POLL_TTL_S", "TtlCache", "app_ttl_cache"]
+from api.params import time_range, whole_seconds
+
+__all__ = ["POLL_ENTRIES", "POLL_STALE_S", "POLL_TTL_S", "TtlCache", "app_ttl_cache", "ranged_answer"]
 
 # Reads dashboards and load balancers poll (services, metrics, logs, a trace): kept a second, so any
 # number of clients cost one storage read per second and question; for POLL_STALE_S more the kept
@@ -26,6 +28,8 @@ POLL_STALE_S = 10.0
 POLL_ENTRIES = 1_024
 
 V = TypeVar("V")
+# The key part of a question asked without a range (its default span, ending now).
+_DEFAULT_RANGE = "default range"
 
 
 class TtlCache(Generic[V]):
@@ -119,3 +123,28 @@ def app_ttl_cache(
     if name not in caches:
         caches[name] = TtlCache[Any](POLL_TTL_S if ttl_s is None else ttl_s, max_entries, stale_s=stale_s)
     return caches[name]
+
+
+async def ranged_answer(
+    request: Request,
+    name: str,
+    start: str | None,
+    end: str | None,
+    default_span_ms: int,
+    question: tuple[Hashable, ...],
+    compute: Callable[[int, int], Awaitable[V]],
+) -> V:
+    """The answer to ``question`` over the range ``start``/``end`` (query parameters, see
+    :func:`api.params.time_range`): ``compute(start_ms, end_ms)``'s, from the app's ``name`` cache.
+
+    A range given is part of the key, in whole seconds. No range (as pollers ask) is keyed on the
+    question alone, its range taken when the answer is computed: keyed on bounds that end now, every
+    second would be a new question, each second's first callers would all wait for its read and no
+    kept answer would be served while the next one is read. An answer states the range it covers."""
+    cache: TtlCache[V] = app_ttl_cache(request, name)
+    if not start and not end:
+        return await cache.get(
+            (_DEFAULT_RANGE, *question), lambda: compute(*whole_seconds(time_range(None, None, default_span_ms)))
+        )
+    start_ms, end_ms = whole_seconds(time_range(start, end, default_span_ms))
+    return await cache.get((start_ms, end_ms, *question), lambda: compute(start_ms, end_ms))

@@ -1,13 +1,17 @@
 """The answer cache on a hand-moved clock: one computation per key and ttl, shared by concurrent
-callers, failures not kept, the number of entries bounded."""
+callers, failures not kept, the number of entries bounded; and the polled reads keyed through
+``ranged_answer``, over the real app."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api import params, ttlcache
 from api.ttlcache import TtlCache
+from tests.storage.builders import BASE_MS
 
 
 class Clock:
@@ -149,3 +153,25 @@ def test_a_failed_refresh_keeps_the_stale_answer_and_clear_drops_both() -> None:
         assert await cache.get("a", Counter()) == 1 and len(cache) == 1  # computed afresh, not the held one
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("path", ["/api/v1/services", "/api/v1/metrics", "/api/v1/logs"])
+def test_asked_without_a_range_pollers_share_one_answer_from_second_to_second(
+    client: TestClient, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without a range the bounds end now, so they move every second: keyed on them, each second's
+    # pollers would wait for a read of their own. Keyed on the question, they share the kept answer.
+    monkeypatch.setattr(ttlcache, "POLL_TTL_S", 60.0)
+    monkeypatch.setattr(client.app.state, "ttl_caches", {}, raising=False)  # type: ignore[attr-defined]
+    now = BASE_MS
+    monkeypatch.setattr(params, "now_ms", lambda: now)
+    first = client.get(path).json()
+    assert first["end"] == now and first["start"] < now
+    now += 5_000  # five seconds on: a new range, the same question
+    assert client.get(path).json() == first
+    # A range given is its own question; so is another question without one.
+    ranged = client.get(path, params={"start": now - 60_000, "end": now}).json()
+    assert (ranged["start"], ranged["end"]) == (now - 60_000, now)
+    if path == "/api/v1/logs":
+        other = client.get(path, params={"limit": 7}).json()
+        assert other["end"] == now
