@@ -101,7 +101,9 @@ _VALUE = (
     re.escape(REDACTED) + r"(?![^\s\"&,;}\]])|"  # already redacted (the sink redacts again): kept
     r"\"[^\"\\\r\n]*+(?:\\.?[^\"\\\r\n]*+)*+\"?"
     r"|'[^'\\\r\n]*+(?:\\.?[^'\\\r\n]*+)*+'?"
-    r"|\\\"[^\"\\\r\n]*+(?:\\[^\"\r\n][^\"\\\r\n]*+)*+(?:\\\")?"
+    # an escaped-quote string ends at its \" or, cut short, at a lone backslash (kept, a second
+    # pass would read "[REDACTED]\" as a new value: redacting twice must change nothing)
+    r"|\\\"[^\"\\\r\n]*+(?:\\[^\"\r\n][^\"\\\r\n]*+)*+(?:\\\"|\\)?"
     r"|-?[0-9][0-9.eE+-]*+(?=[}\]])"  # a JSON number closing its object or array, the bracket kept
     r"|(?:(?:bearer|basic|digest|token|negotiate)[ \t]++)?[^\s\"&,;]++"
 )
@@ -156,7 +158,8 @@ def _patterns(keys: frozenset[str]) -> _Patterns:
     # stays as it is, and an unbounded run of key characters is never scanned from every position.
     # What follows the part is bounded ({0,64}), so a key made of many parts costs 64 a part.
     key = rf"(?=[{firsts}])(?:(?<![\w.-])(?:{exact})(?![\w.-])|(?:{alternation})[\w.-]{{0,64}}+)"
-    key_value = rf"{key}[\"']?[ \t]{{0,8}}+(?:=>|[:=])[ \t]{{0,8}}+(?P<value>{_VALUE})"
+    # The key's closing quote may be escaped: JSON logged inside a string ({\"password\":\"x\"}).
+    key_value = rf"{key}(?:\\\"|[\"'])?[ \t]{{0,8}}+(?:=>|[:=])[ \t]{{0,8}}+(?P<value>{_VALUE})"
     # A flag starts at its dashes, so its name is bounded on both sides of the sensitive part; a
     # value starting with a dash is the next flag ("--no-password -h db").
     flag = rf"(?=-)(?<![\w-])--?[\w-]{{0,32}}?(?:{alternation})[\w-]{{0,32}}+[ \t]{{1,8}}+(?!-)(?P<value>{_VALUE})"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from schemas.redact import DEFAULT_SENSITIVE_KEYS, REDACTED, Redactor
@@ -96,6 +96,12 @@ SHAPES = [
     ("json string", '{"user": "ann", "password": "correct horse"}', "correct horse", '{"user": "ann", "role": "a"}'),
     ("json number", '{"pin": 1, "password": 918273645}', "918273645", '{"user_id": 918273645}'),
     ("escaped json", 'msg="login password=\\"hunter2pw\\" ok"', "hunter2pw", 'msg="login \\"ann\\" ok"'),
+    (
+        "json inside a string",
+        'body="{\\"user\\":\\"ann\\",\\"password\\":\\"hunter2pw\\"}"',
+        "hunter2pw",
+        'body="{\\"user\\":\\"ann\\"}"',
+    ),
     ("python repr", "{'password': 'hunter2pw', 'user': 'ann'}", "hunter2pw", "{'user': 'ann'}"),
     ("python kwarg", "connect(host='db', password='hunter2pw')", "hunter2pw", "connect(host='db', port=5432)"),
     ("PGPASSWORD", "PGPASSWORD=pgS3cret psql -h db", "pgS3cret", "PGHOST=db psql"),
@@ -189,6 +195,7 @@ SOUP = st.lists(
 
 @settings(max_examples=400)
 @given(text=SOUP)
+@example(text='password=\\"\\')  # an escaped-quote value cut short by a backslash (found in CI)
 def test_redacting_twice_changes_nothing(text: str) -> None:
     once = REDACTOR.text(text)
     assert REDACTOR.text(once) == once
