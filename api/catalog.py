@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -72,11 +73,8 @@ async def services(
 
     Span RED is computed from the spans table, not from the stream stage's ``span.*`` metrics: those
     carry no span kind, so a service's client and internal spans would count as requests too."""
-    return FastJSONResponse(
-        await ranged_answer(
-            request, "services", start, end, DEFAULT_RANGE_MS, (), lambda a, b: _services(context, a, b)
-        )
-    )
+    compute = functools.partial(_services, context)
+    return FastJSONResponse(await ranged_answer(request, "services", start, end, DEFAULT_RANGE_MS, (), compute))
 
 
 async def _services(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -126,9 +124,8 @@ async def metrics(
     start: Annotated[str | None, Query(description="epoch ms or RFC 3339; default end - 15m")] = None,
     end: Annotated[str | None, Query(description="epoch ms or RFC 3339; default now")] = None,
 ) -> FastJSONResponse:
-    return FastJSONResponse(
-        await ranged_answer(request, "metrics", start, end, DEFAULT_RANGE_MS, (), lambda a, b: _metrics(context, a, b))
-    )
+    compute = functools.partial(_metrics, context)
+    return FastJSONResponse(await ranged_answer(request, "metrics", start, end, DEFAULT_RANGE_MS, (), compute))
 
 
 async def _metrics(context: ApiContext, start_ms: int, end_ms: int) -> dict[str, Any]:

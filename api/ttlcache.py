@@ -142,9 +142,11 @@ async def ranged_answer(
     second would be a new question, each second's first callers would all wait for its read and no
     kept answer would be served while the next one is read. An answer states the range it covers."""
     cache: TtlCache[V] = app_ttl_cache(request, name)
+
+    def bounds() -> tuple[int, int]:
+        return whole_seconds(time_range(start, end, default_span_ms))
+
     if not start and not end:
-        return await cache.get(
-            (_DEFAULT_RANGE, *question), lambda: compute(*whole_seconds(time_range(None, None, default_span_ms)))
-        )
-    start_ms, end_ms = whole_seconds(time_range(start, end, default_span_ms))
+        return await cache.get((_DEFAULT_RANGE, *question), lambda: compute(*bounds()))
+    start_ms, end_ms = bounds()
     return await cache.get((start_ms, end_ms, *question), lambda: compute(start_ms, end_ms))
