@@ -14,9 +14,12 @@ holds is stored (the sink's message drops it) and at most :data:`OPEN_TTL_S` (a 
 message could cost): so under load the open edge is read from ClickHouse about once per stored
 window and query, not once per request, and new windows show as soon as the sink stores them.
 Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads running
-at once are one read (request coalescing). A whole answer is kept too, for the rest of its window
-period while no stored window is heard (at most :data:`OPEN_TTL_S`): a repeated request costs one
-lookup instead of one per part and a merge.
+at once are one read (request coalescing). While a read of parts a stored window dropped runs, other
+requests for them get the parts it dropped instead of waiting (:data:`STALE_TTL_S` at most after the
+drop): an answer is at most one read older than its request, as one joining a read begun earlier
+already was, and under load only the request that began the read waits for it, not every poller.
+A whole answer is kept too, for the rest of its window period while no stored window is heard (at
+most :data:`OPEN_TTL_S`): a repeated request costs one lookup instead of one per part and a merge.
 
 Staleness: the sink publishes every (metric, service, window) it stored, late corrections
 included (perfpulse/storedfeed.py); its publisher drops the L2 parts those touch
@@ -68,6 +71,7 @@ from schemas.events import StoredWindow, decode_stored
 __all__ = [
     "BLOCK_BUCKETS",
     "OPEN_TTL_S",
+    "STALE_TTL_S",
     "UNHEARD_TTL_S",
     "Answer",
     "CacheConfig",
@@ -82,6 +86,8 @@ log = logging.getLogger("perfpulse.api.cache")
 BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
+STALE_TTL_S = 5.0  # how long after a drop its parts may stand in while their read runs
+_STALE = 4_096  # dropped parts kept to stand in while they are read again
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _ANSWERS = 4_096  # whole answers kept for their window period (a hit skips planning, lookups and merging)
 _BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
@@ -176,6 +182,8 @@ class QueryCache:
         self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
         # whole answers by query and range: valid for the window period and heard stamp they were made in
         self._answers: dict[tuple[QuerySpec, int, int], tuple[_Validity, Answer]] = {}
+        # parts dropped by stored windows, by L1 key, with the monotonic time they may stand in until
+        self._stale: dict[str, tuple[float, Part]] = {}
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
@@ -197,7 +205,15 @@ class QueryCache:
         found, l2_gen = await self._lookup(spec, ranges)
         looked = time.perf_counter()
         missing = [i for i, part in enumerate(found) if part is None]
-        runs = _runs(missing)
+        runs = []  # the runs to read (or join the read of); the others are stood in for meanwhile
+        for run in _runs(missing):
+            stale = self._standing_in(spec, [ranges[i] for i in run])
+            if stale is None:
+                runs.append(run)
+                continue
+            for i, part in zip(run, stale, strict=True):
+                found[i] = part
+        served_stale = any(found[i] is not None for i in missing)
         computed = await asyncio.gather(
             *(self._coalesced(spec, ranges[run[0]].start_ms, ranges[run[-1]].end_ms, compute) for run in runs)
         )
@@ -213,12 +229,25 @@ class QueryCache:
         timing = {"cache": (looked - began) * 1000}
         if runs:
             timing["db"] = (read - looked) * 1000
-        answer = Answer(_merge(parts), any(p.counter for p in parts), end_ms <= horizon, timing, tuple(parts))
+        settled = end_ms <= horizon and not served_stale  # a stand-in is not an answer to keep anywhere
+        answer = Answer(_merge(parts), any(p.counter for p in parts), settled, timing, tuple(parts))
         joined_any = any(joined for _, joined in computed)  # a joined read may predate this stamp
-        if self.hearing and not joined_any and stamp == (self._epoch, self._windows_heard):
+        if self.hearing and not joined_any and not served_stale and stamp == (self._epoch, self._windows_heard):
             answer.kept = (stamp, period, time.monotonic() + OPEN_TTL_S)
             self._keep_answer(key, answer.kept, answer)
         return answer
+
+    def _standing_in(self, spec: QuerySpec, run: list[_Range]) -> list[Part] | None:
+        """The parts a stored window dropped for ``run`` (consecutive ranges) while a read of them
+        runs, so the caller need not wait for it; None: no read runs, or a part is not at hand."""
+        if (spec, run[0].start_ms, run[-1].end_ms) not in self._running:
+            return None
+        now = time.monotonic()
+        kept = [self._stale.get(spec.key(r.start_ms, r.end_ms)) for r in run]
+        if any(entry is None or entry[0] <= now for entry in kept):
+            return None
+        CACHE_HITS.labels("stale").inc(len(run))
+        return [entry[1] for entry in kept if entry is not None]
 
     def current(self, kept: _Validity) -> bool:
         """Whether an answer kept with ``kept`` is still the answer: the same window period, no stored
@@ -296,7 +325,9 @@ class QueryCache:
             return
         ttl_s = r.l1_ttl_s if self.hearing else min(r.l1_ttl_s, UNHEARD_TTL_S)
         evicted = self.l1.evictions
-        self.l1.put(spec.key(r.start_ms, r.end_ms), kept, spec.cell(r.start_ms, r.end_ms), ttl_s)
+        key = spec.key(r.start_ms, r.end_ms)
+        self._stale.pop(key, None)  # read again: the part it stood in for is the past
+        self.l1.put(key, kept, spec.cell(r.start_ms, r.end_ms), ttl_s)
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
         CACHE_BYTES.set(self.l1.bytes)
 
@@ -344,16 +375,23 @@ class QueryCache:
             self._recent.append((self._windows_heard, window))
             self._windows_heard += 1
         dropped = self.l1.drop(windows)
+        until = time.monotonic() + STALE_TTL_S
+        for key, (_, part) in dropped.items():
+            self._stale.pop(key, None)
+            self._stale[key] = (until, part)
+        while len(self._stale) > _STALE:  # the oldest drops go first
+            del self._stale[next(iter(self._stale))]
         self._answers.clear()  # each was made before these windows: none is served again
-        CACHE_INVALIDATIONS.labels("l1").inc(dropped)
+        CACHE_INVALIDATIONS.labels("l1").inc(len(dropped))
         CACHE_BYTES.set(self.l1.bytes)
-        return dropped
+        return len(dropped)
 
     def _missed(self) -> None:
         """Invalidations may have been missed: nothing in L1 or being read now can be trusted."""
         self._epoch += 1
         self.l1.clear()
         self._answers.clear()
+        self._stale.clear()
         CACHE_BYTES.set(0)
 
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:

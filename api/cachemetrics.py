@@ -6,7 +6,11 @@ from prometheus_client import Counter, Gauge
 
 __all__ = ["CACHE_BYTES", "CACHE_COALESCED", "CACHE_EVICTIONS", "CACHE_HITS", "CACHE_INVALIDATIONS", "CACHE_MISSES"]
 
-CACHE_HITS = Counter("perfpulse_cache_hits_total", "Answer parts served from a cache layer", ["layer"])
+CACHE_HITS = Counter(
+    "perfpulse_cache_hits_total",
+    "Answer parts served from a cache layer (stale: a dropped part standing in while it is read again)",
+    ["layer"],
+)
 CACHE_MISSES = Counter("perfpulse_cache_misses_total", "Cacheable answer parts a cache layer did not hold", ["layer"])
 CACHE_EVICTIONS = Counter("perfpulse_cache_evictions_total", "L1 entries pushed out by its byte bound or expired")
 CACHE_INVALIDATIONS = Counter(

@@ -68,14 +68,13 @@ class L1Cache(Generic[V]):
         self._by_metric.setdefault(cell.metric, set()).add(key)
         self.bytes += size
 
-    def drop(self, windows: list[StoredWindow]) -> int:
-        """Drop every entry whose cell one of ``windows`` touches; returns how many."""
-        dropped = 0
+    def drop(self, windows: list[StoredWindow]) -> dict[str, V]:
+        """Drop every entry whose cell one of ``windows`` touches; returns them (key -> value)."""
+        dropped: dict[str, V] = {}
         for window in windows:
             keys = self._by_metric.get(window.metric, set())
             for key in [k for k in keys if self._entries[k].cell.touched_by(window)]:
-                self._remove(key)
-                dropped += 1
+                dropped[key] = self._remove(key).value
         return dropped
 
     def clear(self) -> None:
@@ -83,10 +82,11 @@ class L1Cache(Generic[V]):
         self._by_metric.clear()
         self.bytes = 0
 
-    def _remove(self, key: str) -> None:
+    def _remove(self, key: str) -> _Entry[V]:
         entry = self._entries.pop(key)
         self.bytes -= entry.size
         keys = self._by_metric[entry.cell.metric]
         keys.discard(key)
         if not keys:
             del self._by_metric[entry.cell.metric]
+        return entry

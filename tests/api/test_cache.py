@@ -175,6 +175,24 @@ class Reads:
         return Part([{"group": {}, "points": [{"t": t, "count": 1} for t in range(first, end_ms, 10_000)]}])
 
 
+class Numbered:
+    """A stand-in for the ClickHouse read that answers one point, its count the read's number; the
+    read numbered ``hold`` sets ``started`` and waits for ``release``."""
+
+    def __init__(self, hold: int | None = None) -> None:
+        self.reads = 0
+        self.hold = hold
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def __call__(self, start_ms: int, end_ms: int) -> Part:
+        self.reads += 1
+        number = self.reads
+        if number == self.hold:
+            self.started.set()
+            await self.release.wait()
+        return Part([{"group": {}, "points": [{"t": start_ms, "count": number}]}])
+
+
 async def test_the_open_edge_is_read_once_until_a_window_of_it_is_stored() -> None:
     cache = unit_cache(settle_ms=5_000)
     spec = QuerySpec("m", (), ("count",), (), (), None)
@@ -267,26 +285,17 @@ async def test_a_read_during_a_change_keeps_only_the_parts_the_change_did_not_to
 async def test_a_request_joining_a_read_begun_before_a_change_does_not_cache_it() -> None:
     cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
-    started, release = asyncio.Event(), asyncio.Event()
-    reads = 0
-
-    async def read(start_ms: int, end_ms: int) -> Part:
-        nonlocal reads
-        reads += 1
-        started.set()
-        await release.wait()
-        return Part([{"group": {}, "points": [{"t": start_ms, "count": reads}]}])
-
+    read = Numbered(hold=1)
     first = asyncio.create_task(cache.answer(spec, 0, 60_000, read))
-    await started.wait()
+    await read.started.wait()
     cache.invalidate([StoredWindow("m", "gateway", 1_000, 1_000, True)])  # after the read began
     second = asyncio.create_task(cache.answer(spec, 0, 60_000, read))  # asks after the change, joins the read
     await asyncio.sleep(0)
-    release.set()
+    read.release.set()
     await asyncio.gather(first, second)
-    assert reads == 1
+    assert read.reads == 1
     await cache.answer(spec, 0, 60_000, read)
-    assert reads == 2  # what the joined read fetched may predate the change: nobody kept it
+    assert read.reads == 2  # what the joined read fetched may predate the change: nobody kept it
 
 
 async def test_a_whole_answer_is_kept_for_its_window_period_until_a_window_is_heard() -> None:
@@ -309,3 +318,32 @@ async def test_a_whole_answer_is_kept_for_its_window_period_until_a_window_is_he
     cache.l1.clear()
     await cache.answer(spec, 0, 1_800_000, read)
     assert len(read.ranges) == 4
+
+
+async def test_while_a_dropped_part_is_read_again_other_requests_get_the_dropped_one() -> None:
+    cache = unit_cache()
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    read = Numbered(hold=2)  # the read after the drop runs until released
+    end = (time.time_ns() // 1_000_000 // 1_000 + 60) * 1_000  # open: kept in L1 until a window of it is stored
+    first = await cache.answer(spec, 1_000, end, read)
+    cache.invalidate([StoredWindow("m", "gateway", 5_000, 1_000, False)])  # the sink stored a window of it
+    reading = asyncio.create_task(cache.answer(spec, 1_000, end, read))  # begins the read again, waits for it
+    await read.started.wait()
+    meanwhile = await asyncio.wait_for(cache.answer(spec, 1_000, end, read), 5)  # the dropped part stands in
+    assert meanwhile.series == first.series and "db" not in meanwhile.timing_ms
+    assert meanwhile.kept is None and not meanwhile.settled  # nor is it kept as the answer, anywhere
+    read.release.set()
+    assert (await reading).series[0]["points"][0]["count"] == 2
+    after = await cache.answer(spec, 1_000, end, read)  # the part read again replaced the stand-in
+    assert after.series[0]["points"][0]["count"] == 2 and read.reads == 2
+
+
+async def test_with_no_read_running_a_request_after_a_drop_waits_for_the_new_answer() -> None:
+    cache = unit_cache()
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    read = Numbered()
+    end = (time.time_ns() // 1_000_000 // 1_000 + 60) * 1_000
+    await cache.answer(spec, 1_000, end, read)
+    cache.invalidate([StoredWindow("m", "gateway", 5_000, 1_000, False)])
+    after = await cache.answer(spec, 1_000, end, read)  # a lone poller sees the stored window at once
+    assert after.series[0]["points"][0]["count"] == 2
