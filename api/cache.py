@@ -12,7 +12,8 @@ a step is one bucket over the whole range, one part.
 Settled parts are kept in L1 and L2; the open edge after the horizon in L1 only, until a window it
 holds is stored (the sink's message drops it) and at most :data:`OPEN_TTL_S` (a bound on what a lost
 message could cost): so under load the open edge is read from ClickHouse about once per stored
-window and query, not once per request, and new windows show as soon as the sink stores them.
+window and query, not once per request, and new windows show as soon as the sink stores them (to
+the request that reads them; see stand-ins next).
 Consecutive parts not found in a cache are read in one ClickHouse query, and identical reads running
 at once are one read (request coalescing). While a read of parts a stored window dropped runs, other
 requests for them get the parts it dropped instead of waiting (:data:`STALE_TTL_S` at most after the
