@@ -183,8 +183,10 @@ class QueryCache:
         self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
         # whole answers by query and range: valid for the window period and heard stamp they were made in
         self._answers: dict[tuple[QuerySpec, int, int], tuple[_Validity, Answer]] = {}
-        # parts dropped by stored windows, by L1 key, with the monotonic time they may stand in until
-        self._stale: dict[str, tuple[float, Part]] = {}
+        # parts dropped by stored windows, by L1 key, with the monotonic time they may stand in until;
+        # oldest first, at most _STALE of them and as many bytes as L1 may hold
+        self._stale: dict[str, tuple[float, _Kept]] = {}
+        self.stale_bytes = 0  # bytes of the dropped parts kept to stand in
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
@@ -248,7 +250,7 @@ class QueryCache:
         if any(entry is None or entry[0] <= now for entry in kept):
             return None
         CACHE_HITS.labels("stale").inc(len(run))
-        return [entry[1] for entry in kept if entry is not None]
+        return [entry[1][1] for entry in kept if entry is not None]
 
     def current(self, kept: _Validity) -> bool:
         """Whether an answer kept with ``kept`` is still the answer: the same window period, no stored
@@ -327,7 +329,7 @@ class QueryCache:
         ttl_s = r.l1_ttl_s if self.hearing else min(r.l1_ttl_s, UNHEARD_TTL_S)
         evicted = self.l1.evictions
         key = spec.key(r.start_ms, r.end_ms)
-        self._stale.pop(key, None)  # read again: the part it stood in for is the past
+        self._forget_stale(key)  # read again: the part it stood in for is the past
         self.l1.put(key, kept, spec.cell(r.start_ms, r.end_ms), ttl_s)
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
         CACHE_BYTES.set(self.l1.bytes)
@@ -376,16 +378,26 @@ class QueryCache:
             self._recent.append((self._windows_heard, window))
             self._windows_heard += 1
         dropped = self.l1.drop(windows)
-        until = time.monotonic() + STALE_TTL_S
-        for key, (_, part) in dropped.items():
-            self._stale.pop(key, None)
-            self._stale[key] = (until, part)
-        while len(self._stale) > _STALE:  # the oldest drops go first
-            del self._stale[next(iter(self._stale))]
+        now = time.monotonic()
+        for key, kept in dropped.items():
+            self._forget_stale(key)
+            self._stale[key] = (now + STALE_TTL_S, kept)
+            self.stale_bytes += len(kept[0])
+        while self._stale and (  # the expired go, then the oldest past the bounds
+            next(iter(self._stale.values()))[0] <= now
+            or len(self._stale) > _STALE
+            or self.stale_bytes > self.config.l1_bytes
+        ):
+            self._forget_stale(next(iter(self._stale)))
         self._answers.clear()  # each was made before these windows: none is served again
         CACHE_INVALIDATIONS.labels("l1").inc(len(dropped))
         CACHE_BYTES.set(self.l1.bytes)
         return len(dropped)
+
+    def _forget_stale(self, key: str) -> None:
+        entry = self._stale.pop(key, None)
+        if entry is not None:
+            self.stale_bytes -= len(entry[1][0])
 
     def _missed(self) -> None:
         """Invalidations may have been missed: nothing in L1 or being read now can be trusted."""
@@ -393,6 +405,7 @@ class QueryCache:
         self.l1.clear()
         self._answers.clear()
         self._stale.clear()
+        self.stale_bytes = 0
         CACHE_BYTES.set(0)
 
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:

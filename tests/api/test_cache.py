@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from api import cache as cache_module
 from api.cache import CacheConfig, Part, QueryCache, QuerySpec
 from infra import LocalRedis
 from perfpulse.settings import Settings
@@ -347,3 +348,22 @@ async def test_with_no_read_running_a_request_after_a_drop_waits_for_the_new_ans
     cache.invalidate([StoredWindow("m", "gateway", 5_000, 1_000, False)])
     after = await cache.answer(spec, 1_000, end, read)  # a lone poller sees the stored window at once
     assert after.series[0]["points"][0]["count"] == 2
+
+
+async def test_dropped_parts_kept_to_stand_in_are_bounded_in_bytes_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = unit_cache()
+    spec = QuerySpec("m", (), ("count",), (), (), None)
+    starts = (0, 60_000, 120_000)
+    for start in starts:
+        await cache.answer(spec, start, start + 60_000, Numbered())
+    cache.invalidate([StoredWindow("m", "gateway", start + 1_000, 1_000, True) for start in starts])
+    kept = cache.stale_bytes
+    assert kept > 0
+    cache.config = dataclasses.replace(cache.config, l1_bytes=kept - 1)  # one byte short of all three
+    cache.invalidate([])
+    assert 0 < cache.stale_bytes < kept  # the oldest went
+    monkeypatch.setattr(cache_module, "STALE_TTL_S", 0.0)
+    expiring = unit_cache()
+    await expiring.answer(spec, 0, 60_000, Numbered())
+    expiring.invalidate([StoredWindow("m", "gateway", 1_000, 1_000, True)])
+    assert expiring.stale_bytes == 0  # past its time at once: not kept
