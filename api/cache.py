@@ -88,7 +88,6 @@ BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 STALE_TTL_S = 5.0  # how long after a drop its parts may stand in while their read runs
-_STALE = 4_096  # dropped parts kept to stand in while they are read again
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _ANSWERS = 4_096  # whole answers kept for their window period (a hit skips planning, lookups and merging)
 _BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
@@ -183,10 +182,9 @@ class QueryCache:
         self.bodies = Bodies(_BODIES_BYTES)  # rendered answers, by query and range (api/query.py)
         # whole answers by query and range: valid for the window period and heard stamp they were made in
         self._answers: dict[tuple[QuerySpec, int, int], tuple[_Validity, Answer]] = {}
-        # parts dropped by stored windows, by L1 key, with the monotonic time they may stand in until;
-        # oldest first, at most _STALE of them and as many bytes as L1 may hold
-        self._stale: dict[str, tuple[float, _Kept]] = {}
-        self.stale_bytes = 0  # bytes of the dropped parts kept to stand in
+        # parts dropped by stored windows, by L1 key, to stand in while they are read again: for
+        # STALE_TTL_S, within as many bytes as L1 may hold (a part read again is found in L1 first)
+        self.stale = L1Cache[_Kept](config.l1_bytes, size_of=lambda kept: len(kept[0]))
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
@@ -245,12 +243,11 @@ class QueryCache:
         runs, so the caller need not wait for it; None: no read runs, or a part is not at hand."""
         if (spec, run[0].start_ms, run[-1].end_ms) not in self._running:
             return None
-        now = time.monotonic()
-        kept = [self._stale.get(spec.key(r.start_ms, r.end_ms)) for r in run]
-        if any(entry is None or entry[0] <= now for entry in kept):
+        kept = [self.stale.get(spec.key(r.start_ms, r.end_ms)) for r in run]
+        if any(entry is None for entry in kept):
             return None
         CACHE_HITS.labels("stale").inc(len(run))
-        return [entry[1][1] for entry in kept if entry is not None]
+        return [entry[1] for entry in kept if entry is not None]
 
     def current(self, kept: _Validity) -> bool:
         """Whether an answer kept with ``kept`` is still the answer: the same window period, no stored
@@ -329,7 +326,7 @@ class QueryCache:
         ttl_s = r.l1_ttl_s if self.hearing else min(r.l1_ttl_s, UNHEARD_TTL_S)
         evicted = self.l1.evictions
         key = spec.key(r.start_ms, r.end_ms)
-        self._forget_stale(key)  # read again: the part it stood in for is the past
+        self.stale.discard(key)  # read again: the part it stood in for is the past
         self.l1.put(key, kept, spec.cell(r.start_ms, r.end_ms), ttl_s)
         CACHE_EVICTIONS.inc(self.l1.evictions - evicted)
         CACHE_BYTES.set(self.l1.bytes)
@@ -378,34 +375,19 @@ class QueryCache:
             self._recent.append((self._windows_heard, window))
             self._windows_heard += 1
         dropped = self.l1.drop(windows)
-        now = time.monotonic()
-        for key, kept in dropped.items():
-            self._forget_stale(key)
-            self._stale[key] = (now + STALE_TTL_S, kept)
-            self.stale_bytes += len(kept[0])
-        while self._stale and (  # the expired go, then the oldest past the bounds
-            next(iter(self._stale.values()))[0] <= now
-            or len(self._stale) > _STALE
-            or self.stale_bytes > self.config.l1_bytes
-        ):
-            self._forget_stale(next(iter(self._stale)))
+        for key, (kept, cell) in dropped.items():
+            self.stale.put(key, kept, cell, STALE_TTL_S)
         self._answers.clear()  # each was made before these windows: none is served again
         CACHE_INVALIDATIONS.labels("l1").inc(len(dropped))
         CACHE_BYTES.set(self.l1.bytes)
         return len(dropped)
-
-    def _forget_stale(self, key: str) -> None:
-        entry = self._stale.pop(key, None)
-        if entry is not None:
-            self.stale_bytes -= len(entry[1][0])
 
     def _missed(self) -> None:
         """Invalidations may have been missed: nothing in L1 or being read now can be trusted."""
         self._epoch += 1
         self.l1.clear()
         self._answers.clear()
-        self._stale.clear()
-        self.stale_bytes = 0
+        self.stale.clear()
         CACHE_BYTES.set(0)
 
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:

@@ -68,14 +68,20 @@ class L1Cache(Generic[V]):
         self._by_metric.setdefault(cell.metric, set()).add(key)
         self.bytes += size
 
-    def drop(self, windows: list[StoredWindow]) -> dict[str, V]:
-        """Drop every entry whose cell one of ``windows`` touches; returns them (key -> value)."""
-        dropped: dict[str, V] = {}
+    def drop(self, windows: list[StoredWindow]) -> dict[str, tuple[V, Cell]]:
+        """Drop every entry whose cell one of ``windows`` touches; returns them (key -> value, cell)."""
+        dropped: dict[str, tuple[V, Cell]] = {}
         for window in windows:
             keys = self._by_metric.get(window.metric, set())
             for key in [k for k in keys if self._entries[k].cell.touched_by(window)]:
-                dropped[key] = self._remove(key).value
+                entry = self._remove(key)
+                dropped[key] = (entry.value, entry.cell)
         return dropped
+
+    def discard(self, key: str) -> None:
+        """Forget ``key``'s entry, if any."""
+        if key in self._entries:
+            self._remove(key)
 
     def clear(self) -> None:
         self._entries.clear()

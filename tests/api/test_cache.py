@@ -351,19 +351,23 @@ async def test_with_no_read_running_a_request_after_a_drop_waits_for_the_new_ans
 
 
 async def test_dropped_parts_kept_to_stand_in_are_bounded_in_bytes_and_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
-    starts = (0, 60_000, 120_000)
-    for start in starts:
-        await cache.answer(spec, start, start + 60_000, Numbered())
-    cache.invalidate([StoredWindow("m", "gateway", start + 1_000, 1_000, True) for start in starts])
-    kept = cache.stale_bytes
+    sized = unit_cache()
+    for start in (0, 60_000, 120_000):
+        await sized.answer(spec, start, start + 60_000, Numbered())
+    three = sized.l1.bytes  # what three parts of this shape count
+    cache = QueryCache(dataclasses.replace(sized.config, l1_bytes=three), l2=None)  # L1 holds three parts
+    cache.hearing = True
+    for batch in ((0, 60_000, 120_000), (180_000, 240_000, 300_000)):
+        for start in batch:
+            await cache.answer(spec, start, start + 60_000, Numbered())
+        cache.invalidate([StoredWindow("m", "gateway", start + 1_000, 1_000, True) for start in batch])
+    kept = cache.stale.bytes
     assert kept > 0
-    cache.config = dataclasses.replace(cache.config, l1_bytes=kept - 1)  # one byte short of all three
-    cache.invalidate([])
-    assert 0 < cache.stale_bytes < kept  # the oldest went
+    assert kept <= three and cache.stale.get(spec.key(300_000, 360_000)) is not None
+    assert cache.stale.get(spec.key(0, 60_000)) is None  # the oldest went
     monkeypatch.setattr(cache_module, "STALE_TTL_S", 0.0)
     expiring = unit_cache()
     await expiring.answer(spec, 0, 60_000, Numbered())
     expiring.invalidate([StoredWindow("m", "gateway", 1_000, 1_000, True)])
-    assert expiring.stale_bytes == 0  # past its time at once: not kept
+    assert expiring.stale.get(spec.key(0, 60_000)) is None  # past its time at once: it stands in for nothing

@@ -52,7 +52,7 @@ def test_a_stored_window_drops_exactly_the_cells_it_touches() -> None:
     for key, c in cells.items():
         cache.put(key, b"v", c, ttl_s=60)
     dropped = cache.drop([StoredWindow("m", "gateway", 50_000, 10_000, True)])
-    assert dropped == {"all": b"v", "gateway": b"v"}
+    assert dropped == {"all": (b"v", cells["all"]), "gateway": (b"v", cells["gateway"])}
     assert sorted(k for k in cells if cache.get(k) is not None) == ["checkout", "later", "other"]
     assert len(cache.drop([StoredWindow("m", "gateway", 60_000, 10_000, False)])) == 1  # the window starts in "later"
     assert cache.bytes == 2 * (1 + OVERHEAD)
