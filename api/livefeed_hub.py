@@ -8,11 +8,12 @@ between reading the log and registering a connection, so a resumed client sees n
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from api.livefeed_subs import (
     query_results,
     red_result,
     runs,
+    shape_key,
     spec_key,
 )
 from api.livefeed_wire import Cursor, Format, LiveInputError, encode
@@ -42,6 +44,7 @@ __all__ = ["Connection", "Entry", "Frame", "LiveFull", "LiveHub", "LiveLimits"]
 log = logging.getLogger("perfpulse.api.live")
 
 Sub = QuerySub | ServicesSub | AlertsSub
+_Result = tuple[str, Cell, dict[str, Any], bool]  # a subscription's key, its cell, the result, whether cut
 MAX_EVENTS_PER_FRAME = 500  # a batch frame carries at most this many results; the rest follow at once
 MAX_REPLIES = 64  # control replies waiting for one client; past it the client is closed
 MAX_FRAME_SERIES = 2_000  # ... and at most this many series (a result has up to 1,000): frames stay ~1 MB
@@ -52,6 +55,7 @@ ALERTS_LOOKBACK_MS = 5 * 60_000  # transitions evaluated this long ago may still
 ALERTS_PAGE = 1_000  # transitions read per poll
 REDIS_RETRY_S = 1.0
 COALESCE_MAX = 1_000  # stored-windows messages taken as one while the previous were being computed
+MAX_METRICS_PER_QUERY = 50  # query subscriptions of one shape computed by one query (each up to 1,000 series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,7 @@ class _Shared:
     """One distinct subscription and who holds it (connection -> its ids for it)."""
 
     spec: Sub
+    shape: str  # query subscriptions of one shape are computed together (livefeed_subs.shape_key)
     members: dict[Connection, set[str]] = field(default_factory=dict)
     # A client that left may come back and resume: its subscriptions are computed until then
     # (monotonic seconds), so that the log holds what it missed.
@@ -310,7 +315,9 @@ class LiveHub:
             self._alerts_from = time.time_ns() // 1_000_000
         for sub, key in zip(subs, keys, strict=True):
             conn.subs[sub.id] = key
-            self._keys.setdefault(key, _Shared(sub)).members.setdefault(conn, set()).add(sub.id)
+            if key not in self._keys:
+                self._keys[key] = _Shared(sub, shape_key(sub) if isinstance(sub, QuerySub) else key)
+            self._keys[key].members.setdefault(conn, set()).add(sub.id)
         return refusal
 
     def _check(self, conn: Connection, subs: Sequence[Sub]) -> list[str]:
@@ -415,11 +422,22 @@ class LiveHub:
     async def stored(self, windows: Sequence[StoredWindow], at_ms: int) -> int:
         """Compute and push the results of every subscription ``windows`` touched; returns how many."""
         self._prune()
-        work = [(key, s.spec) for key, s in list(self._keys.items()) if not isinstance(s.spec, AlertsSub)]
+        # Query subscriptions of one shape (all but the metric) are computed by one query per run of
+        # cells, at most MAX_METRICS_PER_QUERY metrics each; services ones cell by cell.
+        shapes: dict[str, dict[tuple[Cell, ...], list[tuple[str, QuerySub]]]] = {}
+        services: list[tuple[str, ServicesSub, list[Cell]]] = []
+        for key, shared in self._keys.items():
+            if isinstance(shared.spec, QuerySub):
+                for run in runs(cells_of(shared.spec, windows, self.window_ms)):
+                    shapes.setdefault(shared.shape, {}).setdefault(tuple(run), []).append((key, shared.spec))
+            elif isinstance(shared.spec, ServicesSub):
+                services.append((key, shared.spec, cells_of(shared.spec, windows, self.window_ms)))
         # A round's results go out together, at most flush_s after the first: a client subscribed to
         # many gets one frame for them (and all its subscribers share its encoding), not one each;
-        # a subscription's in window order.
-        computing = {asyncio.create_task(self._compute_all(key, spec, windows, at_ms)) for key, spec in work}
+        # a subscription's in window order (a shape's runs one after the other, oldest first).
+        jobs = [self._queries(by_run, at_ms) for by_run in shapes.values()]
+        jobs += [self._services(key, spec, cells, at_ms) for key, spec, cells in services if cells]
+        computing = {asyncio.create_task(job) for job in jobs}
         published = 0
         try:
             while computing:
@@ -431,38 +449,50 @@ class LiveHub:
                 task.cancel()
         return published
 
-    async def _compute_all(
-        self, key: str, spec: QuerySub | ServicesSub, windows: Sequence[StoredWindow], at_ms: int
-    ) -> int:
-        cells = cells_of(spec, windows, self.window_ms)
-        groups = runs(cells) if isinstance(spec, QuerySub) else [[cell] for cell in cells]
-        return sum([await self._compute(key, spec, group, at_ms) for group in groups])
+    async def _queries(self, by_run: dict[tuple[Cell, ...], list[tuple[str, QuerySub]]], at_ms: int) -> int:
+        """The results of one shape's subscriptions, run by run, oldest first."""
+        published = 0
+        for run, members in sorted(by_run.items(), key=lambda item: item[0][0].start_ms):
+            for i in range(0, len(members), MAX_METRICS_PER_QUERY):
+                part = members[i : i + MAX_METRICS_PER_QUERY]
+                published += await self._answer("query", functools.partial(self._query, part, run), run, at_ms)
+        return published
 
-    async def _compute(self, key: str, spec: QuerySub | ServicesSub, cells: list[Cell], at_ms: int) -> int:
-        """Compute and publish the results of ``cells`` (one query); 0 when the store could not
-        answer (logged)."""
+    async def _services(self, key: str, spec: ServicesSub, cells: list[Cell], at_ms: int) -> int:
+        """The results of a services subscription, cell by cell, oldest first."""
+        published = 0
+        for cell in cells:
+            published += await self._answer("services", functools.partial(self._red, key, spec, cell), (cell,), at_ms)
+        return published
+
+    def _query(self, part: list[tuple[str, QuerySub]], run: tuple[Cell, ...]) -> list[_Result]:
+        key_of = {spec.metric: key for key, spec in part}
+        found = query_results(self.store, [spec for _, spec in part], run, self.window_ms)
+        return [(key_of[sub.metric], cell, data, cut) for sub, cell, data, cut in found]
+
+    def _red(self, key: str, spec: ServicesSub, cell: Cell) -> list[_Result]:
+        return [(key, cell, red_result(self.store, spec, cell, self.window_ms), False)]
+
+    async def _answer(self, kind: str, compute: Callable[[], list[_Result]], cells: Sequence[Cell], at_ms: int) -> int:
+        """Run ``compute`` (blocking: in a thread, :data:`QUERY_SLOTS` at a time) and publish what it
+        found; returns how many, 0 when the store could not answer (logged)."""
         began = time.monotonic()
         async with self._slots:
+            RESULT_QUERIES.labels(kind).inc()
             try:
-                if isinstance(spec, QuerySub):
-                    RESULT_QUERIES.labels("query").inc()
-                    found = await asyncio.to_thread(query_results, self.store, spec, cells, self.window_ms)
-                else:
-                    RESULT_QUERIES.labels("services").inc()
-                    (cell,) = cells
-                    found = [(await asyncio.to_thread(red_result, self.store, spec, cell, self.window_ms), False)]
+                found = await asyncio.to_thread(compute)
             except StoreError as exc:
-                log.warning("cannot compute a live result for %s: %s", cells, exc)
+                log.warning("cannot compute a live result for %s: %s", list(cells), exc)
                 return 0
             except Exception:  # a defect in one result must not stop the feed of every client
-                log.exception("cannot compute a live result for %s", cells)
+                log.exception("cannot compute a live result for %s", list(cells))
                 return 0
         RESULT_SECONDS.observe(time.monotonic() - began)
-        for cell, (data, cut) in zip(cells, found, strict=True):
+        for key, cell, data, cut in found:
             window = {"start": cell.start_ms, "end": cell.end_ms}
             body = {"window": window, "late": cell.late, "stored_at": at_ms, "truncated": cut, "data": data}
             self._publish(key, body)
-        return len(cells)
+        return len(found)
 
     async def _listen(self) -> None:
         """Hear the stored-windows channel; Redis down is logged once and retried until it is back."""

@@ -16,6 +16,7 @@ A subscription is validated once, at the boundary; its :func:`spec_key` (everyth
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from schemas.events import StoredWindow
 from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage import Store
+from storage.client import QueryLimitExceeded
 from storage.queries import Bucket, fetch_buckets, red_by_service
 
 __all__ = [
@@ -49,8 +51,11 @@ __all__ = [
     "query_results",
     "red_result",
     "runs",
+    "shape_key",
     "spec_key",
 ]
+
+log = logging.getLogger("perfpulse.api.live")
 
 MAX_SERIES = 1_000  # series of one query result; a larger answer is cut and says so (``truncated``)
 MAX_NAMES = 100  # services, stats, group_by or label filters in one subscription
@@ -174,7 +179,16 @@ Subscription = Annotated[QuerySub | ServicesSub | AlertsSub, Field(discriminator
 
 def spec_key(sub: QuerySub | ServicesSub | AlertsSub) -> str:
     """What two subscriptions must share to be computed once: all but ``id``, in a canonical form."""
-    return orjson.dumps(sub.model_dump(mode="json", exclude={"id"}), option=orjson.OPT_SORT_KEYS).decode()
+    return _canonical(sub, {"id"})
+
+
+def shape_key(sub: QuerySub) -> str:
+    """What query subscriptions must share to be computed by one query: all but ``id`` and ``metric``."""
+    return _canonical(sub, {"id", "metric"})
+
+
+def _canonical(sub: QuerySub | ServicesSub | AlertsSub, exclude: set[str]) -> str:
+    return orjson.dumps(sub.model_dump(mode="json", exclude=exclude), option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,21 +233,34 @@ def runs(cells: Sequence[Cell]) -> list[list[Cell]]:
 
 
 def query_results(
-    store: Store, sub: QuerySub, run: Sequence[Cell], window_ms: int
-) -> list[tuple[dict[str, Any], bool]]:
-    """``GET /api/v1/query``'s answer for each cell of ``run`` (adjacent cells of one width; one
-    point per series), and whether series past :data:`MAX_SERIES` were cut, from one query.
-    Blocking: run it in a thread. A counter asked for percentiles answers them null (the
-    subscription was valid when the metric's kind was not known)."""
-    step_ms = run[0].end_ms - run[0].start_ms
-    buckets = fetch_buckets(
-        store, sub.metric, run[0].start_ms, run[-1].end_ms, step_ms, sub.group_by, sub.labels, sub.service,
-        quantile_levels(sub.stats), window_ms=window_ms,
-    )  # fmt: skip
-    by_cell: dict[int, list[Bucket]] = {cell.start_ms: [] for cell in run}
-    for bucket in buckets:  # each cell's in the query's order: by group, then time
-        by_cell[bucket.t_ms].append(bucket)  # buckets start at cells: the run is adjacent and aligned
-    return [_query_result(sub, cell, by_cell[cell.start_ms]) for cell in run]
+    store: Store, subs: Sequence[QuerySub], run: Sequence[Cell], window_ms: int
+) -> list[tuple[QuerySub, Cell, dict[str, Any], bool]]:
+    """``GET /api/v1/query``'s answer for each of ``subs`` (one :func:`shape_key`, distinct
+    metrics) and each cell of ``run`` (adjacent cells of one width; one point per series), and
+    whether series past :data:`MAX_SERIES` were cut, from one query: ClickHouse spends most of a
+    live result's ~20 ms planning it, so ten metrics cost about what one does. Series past
+    :data:`MAX_SERIES` are cut; a query past its row bound (``fetch_buckets``: 2,000 per metric
+    and cell) is asked again metric by metric, and a metric past it alone is left out (logged),
+    not the others with it. Blocking: run
+    it in a thread. A counter asked for percentiles answers them null (the subscription was valid
+    when the metric's kind was not known)."""
+    first, step_ms = subs[0], run[0].end_ms - run[0].start_ms
+    try:
+        buckets = fetch_buckets(
+            store, tuple(s.metric for s in subs), run[0].start_ms, run[-1].end_ms, step_ms, first.group_by,
+            first.labels, first.service, quantile_levels(first.stats), window_ms=window_ms,
+        )  # fmt: skip
+    except QueryLimitExceeded as exc:
+        if exc.bound != "series":
+            raise
+        if len(subs) == 1:
+            log.warning("cannot compute the live result of %s for %s: %s", first.metric, list(run), exc)
+            return []
+        return [found for sub in subs for found in query_results(store, [sub], run, window_ms)]
+    by_cell: dict[tuple[str, int], list[Bucket]] = {(s.metric, cell.start_ms): [] for s in subs for cell in run}
+    for bucket in buckets:  # each cell's in the query's order: by metric, group, then time
+        by_cell[bucket.metric, bucket.t_ms].append(bucket)  # buckets start at cells: the run is adjacent and aligned
+    return [(sub, cell, *_query_result(sub, cell, by_cell[sub.metric, cell.start_ms])) for sub in subs for cell in run]
 
 
 def _query_result(sub: QuerySub, cell: Cell, buckets: list[Bucket]) -> tuple[dict[str, Any], bool]:

@@ -1,10 +1,11 @@
 """Live feed: from a window stored (the sink's stored-windows message, ``stored_at``) to its result
 received by WebSocket clients, at many connections, and the results received per second.
 
-Each of ``connections`` clients (one process, asyncio, permessage-deflate as a browser offers it)
-subscribes to the same ``subscriptions`` metric queries; a sender (a process of its own) posts points
-of every metric every 100 ms for ``seconds``. Each stored window then gives ``connections x subscriptions`` results: the
-server runs one query per distinct subscription and fans the result out."""
+Each of ``connections`` clients (asyncio, permessage-deflate as a browser offers it, spread over
+:data:`RECEIVER_PROCESSES` processes) subscribes to the same ``subscriptions`` metric queries; a
+sender (a process of its own) posts points of every metric every 100 ms for ``seconds``. Each stored
+window then gives ``connections x subscriptions`` results: the server computes them with one query
+(the subscriptions differ by metric only) and fans them out, one frame per client."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import asyncio
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
@@ -26,6 +29,11 @@ __all__ = ["measure"]
 
 SEND_EVERY_S = 0.1
 POINTS_PER_SEND = 50  # per metric
+# The clients' own event loops. In one, Python's WebSocket client spent ~90 us per frame (inflate,
+# parse, JSON), so the 1,000 frames of a window reached it over ~90 ms whenever the server sent them:
+# the figure measured the bench's receiver. Browsers each have their own.
+RECEIVER_PROCESSES = 4
+HANDSHAKES_AT_ONCE = 100  # over all receivers: a browser fleet does not arrive at once
 
 
 def _metric(i: int) -> str:
@@ -109,27 +117,75 @@ def _server_figures(api_url: str) -> dict[str, float]:
     }
 
 
-async def _measure(settings: Settings, connections: int, subscriptions: int, seconds: float) -> dict[str, float]:
-    url = settings.api_url.replace("http", "ws", 1) + "/api/v1/live?interval_ms=0"
-    connect_ms: list[float] = []
+@dataclass
+class _Received:
+    """What one receiver process measured."""
+
+    connect_ms: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # its CPU time while results flowed
+
+
+def _receivers(url: str, subscriptions: int, connections: int, pipe: Connection) -> None:
+    """A process of ``connections`` clients: opens them, says ``ready``, receives from the ``since_ms``
+    it is sent until it is sent ``stop``, then sends back what it measured."""
+    asyncio.run(_receive_all(url, subscriptions, connections, pipe))
+
+
+async def _receive_all(url: str, subscriptions: int, connections: int, pipe: Connection) -> None:
+    found = _Received()
     sockets: list[ClientConnection] = []
-    for start in range(0, connections, 100):  # 100 handshakes at a time: a browser fleet does not arrive at once
+    at_once = max(1, HANDSHAKES_AT_ONCE // RECEIVER_PROCESSES)
+    for start in range(0, connections, at_once):
         sockets += await asyncio.gather(
-            *(_open(url, subscriptions, connect_ms) for _ in range(min(100, connections - start)))
+            *(_open(url, subscriptions, found.connect_ms) for _ in range(min(at_once, connections - start)))
         )
-    since_ms = int(time.time() * 1000) + 1_000  # the first whole window after everyone subscribed
-    latencies: list[float] = []
-    times: list[float] = []
-    receivers = [asyncio.create_task(_receive(ws, since_ms, latencies, times)) for ws in sockets]
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as sender:
-        sent = await asyncio.get_running_loop().run_in_executor(
-            sender, _send_apart, settings.api_url, subscriptions, seconds
-        )
-    await asyncio.sleep(5)  # the last windows close (window + grace) and are stored
-    server = await asyncio.to_thread(_server_figures, settings.api_url)
+    pipe.send("ready")
+    loop = asyncio.get_running_loop()
+    since_ms = await loop.run_in_executor(None, pipe.recv)
+    began = time.process_time()
+    receivers = [asyncio.create_task(_receive(ws, since_ms, found.latencies, found.times)) for ws in sockets]
+    await loop.run_in_executor(None, pipe.recv)  # stop
+    found.cpu_s = time.process_time() - began
     for ws in sockets:
         await ws.close()
     await asyncio.gather(*receivers, return_exceptions=True)
+    pipe.send(found)
+
+
+def _measure(settings: Settings, connections: int, subscriptions: int, seconds: float) -> dict[str, float]:
+    url = settings.api_url.replace("http", "ws", 1) + "/api/v1/live?interval_ms=0"
+    spawn = multiprocessing.get_context("spawn")
+    pipes, processes = [], []
+    for i in range(RECEIVER_PROCESSES):
+        ours, theirs = spawn.Pipe()
+        count = connections // RECEIVER_PROCESSES + (i < connections % RECEIVER_PROCESSES)
+        processes.append(spawn.Process(target=_receivers, args=(url, subscriptions, count, theirs), daemon=True))
+        processes[-1].start()
+        pipes.append(ours)
+    try:
+        for pipe in pipes:
+            if not pipe.poll(300):
+                raise RuntimeError("live: a receiver process did not open its connections in 300 s")
+            pipe.recv()
+        since_ms = int(time.time() * 1000) + 1_000  # the first whole window after everyone subscribed
+        for pipe in pipes:
+            pipe.send(since_ms)
+        with ProcessPoolExecutor(1, mp_context=spawn) as sender:
+            sent = sender.submit(_send_apart, settings.api_url, subscriptions, seconds).result()
+        time.sleep(5)  # the last windows close (window + grace) and are stored
+        server = _server_figures(settings.api_url)
+        for pipe in pipes:
+            pipe.send("stop")
+        received = [pipe.recv() for pipe in pipes]
+    finally:
+        for process in processes:
+            process.join(30)
+            process.kill()
+    connect_ms = [ms for r in received for ms in r.connect_ms]
+    latencies = [ms for r in received for ms in r.latencies]
+    times = [t for r in received for t in r.times]
     if len(times) < 2:
         raise RuntimeError(f"live: {len(times)} results received for {sent} points sent")
     span_s = (max(times) - min(times)) / 1000
@@ -140,6 +196,7 @@ async def _measure(settings: Settings, connections: int, subscriptions: int, sec
         "ws_p99_ms": float(np.percentile(latencies, 99)),
         "ws_msgs_per_s": len(times) / span_s if span_s > 0 else 0.0,
         "ws_results": float(len(times)),
+        "ws_receivers_cpu_s": sum(r.cpu_s for r in received),
         **server,
     }
 
@@ -149,4 +206,4 @@ def measure(
 ) -> dict[str, Any]:
     """Figures of the live feed of the deployment of ``settings`` (its API must be up and its
     stream worker in its group)."""
-    return asyncio.run(_measure(settings, connections, subscriptions, seconds))
+    return _measure(settings, connections, subscriptions, seconds)

@@ -48,7 +48,7 @@ EMPTY = Heatmap([], [], [], 0)
 def _pages(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
     """Columns ``t`` (time bucket), ``page`` and ``pc`` (its slot counts) of every segment, as the
     percentile queries read them (storage/queries.py); a page may come in several rows."""
-    params.update(metric=query.metric, start=query.start_ms, step=query.step_ms, services=list(query.services))
+    params.update(start=query.start_ms, step=query.step_ms, services=list(query.services))
     params.update({f"fk{i}": key for i, key in enumerate(sorted(query.label_filters))})
     params.update({f"fv{i}": query.label_filters[key] for i, key in enumerate(sorted(query.label_filters))})
     return " UNION ALL ".join(pages_sql(segment, query, params, i) for i, segment in enumerate(segments))
@@ -93,7 +93,7 @@ def latency_heatmap(
     keeps no histogram: it answers :data:`EMPTY`."""
     if buckets < 1 or step_ms < 1:
         raise ValueError(f"cannot build a heatmap of {buckets} value buckets and a {step_ms} ms step")
-    query = SeriesQuery(metric, [], label_filters or {}, services, step_ms, start_ms, (), None)
+    query = SeriesQuery((metric,), [], label_filters or {}, services, step_ms, start_ms, (), None)
     params: dict[str, Any] = {}
     pages = _pages(query, plan(start_ms, end_ms, step_ms, window_ms), params)
     if not pages:

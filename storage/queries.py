@@ -47,6 +47,7 @@ MAX_POINTS = 1_000_000  # buckets one query may answer, over all its groups (~10
 class Bucket:
     """The merged windows of one group in one time bucket."""
 
+    metric: str
     group: dict[str, str]  # group_by dimension -> value
     t_ms: int  # bucket start, epoch ms
     kind: str  # distribution, counter or gauge
@@ -60,9 +61,10 @@ class Bucket:
 
 @dataclass(frozen=True)
 class SeriesQuery:
-    """One question over a metric; turned into SQL by :func:`_sql`."""
+    """One question over one metric, or over several at once (each answered as if alone: a metric
+    is then the first grouping column, ``m``); turned into SQL by :func:`_sql`."""
 
-    metric: str
+    metrics: tuple[str, ...]
     group_by: Sequence[str]
     label_filters: Mapping[str, str]
     services: Sequence[str]
@@ -72,9 +74,14 @@ class SeriesQuery:
     error_label: str | None
 
     @property
+    def several(self) -> bool:
+        return len(self.metrics) > 1
+
+    @property
     def keys(self) -> str:
-        """The grouping columns of every part of the query: the groups, then the bucket ``t``."""
-        return ", ".join([*(f"g{i}" for i in range(len(self.group_by))), "t"])
+        """The grouping columns of every part of the query: the metric (when several), the groups,
+        then the bucket ``t``."""
+        return ", ".join([*(["m"] if self.several else []), *(f"g{i}" for i in range(len(self.group_by))), "t"])
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def _sources(segments: Sequence[Segment]) -> list[_Source]:
 
 def _select_where(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> tuple[str, str]:
     """The group and bucket columns of one source, and its WHERE clause."""
-    groups = []
+    groups = ["name AS m"] if query.several else []
     for i, dimension in enumerate(query.group_by):
         if dimension == "service":
             groups.append(f"service AS g{i}")
@@ -115,8 +122,12 @@ def _select_where(source: _Source, query: SeriesQuery, params: dict[str, Any], i
             f"window_start >= fromUnixTimestamp64Milli({{s{index}_{k}:Int64}})"
             f" AND window_start < fromUnixTimestamp64Milli({{e{index}_{k}:Int64}})"
         )
+    if query.several:
+        params["metrics"] = list(query.metrics)
+    else:
+        params["metric"] = query.metrics[0]
     where = [
-        "name = {metric:String}",
+        "name IN {metrics:Array(String)}" if query.several else "name = {metric:String}",
         spans[0] if len(spans) == 1 else "(" + " OR ".join(f"({s})" for s in spans) + ")",
     ]
     if query.services:
@@ -225,7 +236,7 @@ def _quantile_keys_sql(sources: list[_Source], query: SeriesQuery, params: dict[
 
 def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
     sources = _sources(segments)
-    params.update(metric=query.metric, start=query.start_ms)
+    params["start"] = query.start_ms
     if query.step_ms:
         params["step"] = query.step_ms
     if query.services:
@@ -257,7 +268,7 @@ def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) ->
 
 def fetch_buckets(
     store: Store,
-    metric: str,
+    metric: str | tuple[str, ...],
     start_ms: int,
     end_ms: int,
     step_ms: int | None,
@@ -269,7 +280,9 @@ def fetch_buckets(
     window_ms: int = 1_000,
     error_label: str | None = None,
 ) -> list[Bucket]:
-    """Buckets of ``metric`` over windows starting in ``[start_ms, end_ms)``.
+    """Buckets of ``metric`` over windows starting in ``[start_ms, end_ms)``; ``metric`` may be a
+    tuple of names answered by one query (ClickHouse spends ~20 ms planning each), each as if
+    alone, in the order metric, group, time.
 
     With ``step_ms`` buckets start at multiples of it (epoch-aligned); without, one bucket per group
     starts at ``start_ms``. ``group_by`` names ``service`` and/or label names; ``quantiles`` are
@@ -277,27 +290,32 @@ def fetch_buckets(
     ``error_label`` counts observations whose label of that name starts with 5 into ``errors``.
     """
     segments = plan(start_ms, end_ms, step_ms, window_ms)
-    query = SeriesQuery(metric, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
+    metrics = (metric,) if isinstance(metric, str) else metric
+    query = SeriesQuery(metrics, group_by, label_filters, services, step_ms, start_ms, quantiles, error_label)
     params: dict[str, Any] = {}
     buckets = -(-(end_ms - start_ms) // step_ms) + 1 if step_ms else 1  # per group (+1: the aligned edge)
     # More rows than MAX_SERIES groups of every bucket can only come from more groups.
-    most = min(MAX_SERIES * buckets, MAX_POINTS)
+    most = min(MAX_SERIES * buckets * len(metrics), MAX_POINTS)
     settings = {**API_QUERY_SETTINGS, "max_result_rows": most, "result_overflow_mode": "throw"}
     try:
         rows = store.rows(_sql(query, segments, params), params, settings)
     except QueryLimitExceeded as exc:
         if exc.bound != "rows":
             raise
+        each = f" of each of {len(metrics)} metrics" if query.several else ""
         raise QueryLimitExceeded(
             "series",
-            f"more than {most} buckets ({buckets} per group): the limits are {MAX_SERIES} groups and {MAX_POINTS} "
-            "buckets a query; filter by service or label, group by fewer labels or use a larger step",
+            f"more than {most} buckets ({buckets} per group{each}): the limits are {MAX_SERIES} "
+            f"groups and {MAX_POINTS} buckets a query; filter by service or label, group by fewer labels or use a "
+            "larger step",
         ) from exc
-    n = len(group_by)
+    first = int(query.several)  # the metric's column
+    n = first + len(group_by)
     nans = [math.nan] * len(quantiles)
     return [
         Bucket(
-            group=dict(zip(group_by, row[:n], strict=True)),
+            metric=str(row[0]) if query.several else metrics[0],
+            group=dict(zip(group_by, row[first:n], strict=True)),
             t_ms=int(row[n]),
             kind=str(row[n + 1]),
             count=int(row[n + 2]),

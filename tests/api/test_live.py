@@ -246,6 +246,49 @@ def test_the_results_of_one_round_arrive_in_one_frame(server: tuple[str, FastAPI
     assert sorted((e["sub"], e["data"]["metric"]) for e in batch.body["events"]) == [("a", first), ("b", second)]
 
 
+def test_subscriptions_differing_only_by_metric_take_one_query_and_answer_as_the_query_api(
+    server: tuple[str, FastAPI], module_settings: Settings
+) -> None:
+    address, app = server
+    metrics = [fresh_metric() for _ in range(3)]
+    live = LiveHub(app.state.api.store, 1_000, module_settings.redis_url, "unheard", LiveLimits())
+    conn = live.open(0)
+    subs = [query_sub(m, f"s{i}", group_by=["route"]) for i, m in enumerate(metrics)]
+    subs.append(query_sub(metrics[0], "other", stats=["max"]))  # another shape: a query of its own
+    live.subscribe(conn, [QuerySub.model_validate(sub) for sub in subs], None)
+    start = BASE_MS + 9_000
+    windows = [store_window(app, m, start, route=f"/r{i}") for i, m in enumerate(metrics)]
+    before = result_queries()
+    assert asyncio.run(live.stored(windows, time.time_ns() // 1_000_000)) == 4
+    assert result_queries() - before == 2
+    (batch,) = asyncio.run(_frames(conn, 1))
+    got = {e["sub"]: e["data"] for e in batch.body["events"]}
+    for sub in subs:
+        params = {"metric": sub["metric"], "start": start, "end": start + 1_000, "step": "1s",
+                  "stats": ",".join(sub["stats"]), "group_by": ",".join(sub.get("group_by", ["service"]))}  # fmt: skip
+        assert got[sub["id"]] == httpx.get(f"http://{address}/api/v1/query", params=params).json()
+    assert got["s1"]["series"][0]["group"] == {"route": "/r1"}
+
+
+def test_a_metric_with_too_many_series_fails_alone_not_the_metrics_queried_with_it(
+    server: tuple[str, FastAPI], module_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, app = server
+    big, small = fresh_metric(), fresh_metric()
+    live = LiveHub(app.state.api.store, 1_000, module_settings.redis_url, "unheard", LiveLimits())
+    conn = live.open(0)
+    live.subscribe(conn, [QuerySub.model_validate(query_sub(m, m, group_by=["route"])) for m in (big, small)], None)
+    start = BASE_MS + 11_000
+    # 4,001 series: past the rows a query of two metrics may return (2,000 each), and of one alone
+    rows = [window_row(VALUES, window_start_ms=start, name=big, labels={"route": f"/{i}"}) for i in range(4_001)]
+    insert_rows(app.state.api.store, rows)
+    windows = [StoredWindow(big, "gateway", start, 1_000, False), store_window(app, small, start)]
+    assert asyncio.run(live.stored(windows, time.time_ns() // 1_000_000)) == 1
+    (batch,) = asyncio.run(_frames(conn, 1))
+    assert [e["sub"] for e in batch.body["events"]] == [small]
+    assert f"cannot compute the live result of {big}" in caplog.text
+
+
 def test_adjacent_windows_of_a_round_take_one_query_and_answer_as_the_query_api(
     server: tuple[str, FastAPI], module_settings: Settings
 ) -> None:

@@ -16,7 +16,9 @@ from storage.queries import Bucket
 def bucket(
     kind: str = "distribution", count: int = 4, total: float = 10.0, quantiles: list[float] | None = None
 ) -> Bucket:
-    return Bucket(group={}, t_ms=0, kind=kind, count=count, sum=total, min=1.0, max=4.0, quantiles=quantiles or [])
+    return Bucket(
+        metric="m", group={}, t_ms=0, kind=kind, count=count, sum=total, min=1.0, max=4.0, quantiles=quantiles or []
+    )
 
 
 def stats(*names: str) -> list[Stat]:

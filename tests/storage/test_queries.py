@@ -100,6 +100,24 @@ def test_steps_give_epoch_aligned_buckets(store: Store) -> None:
     ]
 
 
+def test_several_metrics_in_one_query_answer_each_as_if_alone(store: Store) -> None:
+    rng = np.random.default_rng(7)
+    names = ("m.a", "m.b", "m.c")
+    insert_rows(
+        store,
+        [
+            window_row(list(rng.lognormal(3, 1, 50)), window_start_ms=BASE_MS + w * 1_000, name=name,
+                       service=service, labels={"route": f"/r{w % 3}", "status_code": "500" if w % 4 else "200"})
+            for name in names for service in ("gateway", "frontend") for w in range(0, 30, 1 + names.index(name))
+        ],
+    )  # fmt: skip
+    args = (BASE_MS + 2_000, BASE_MS + 28_000, 5_000, ["service", "route"], {}, ["gateway", "frontend"], LEVELS)
+    together = fetch_buckets(store, (*names, "m.none"), *args, error_label="status_code")
+    alone = [b for name in names for b in fetch_buckets(store, name, *args, error_label="status_code")]
+    assert [b.metric for b in together] == [b.metric for b in alone] == sorted(b.metric for b in alone)
+    assert together == alone and len({b.metric for b in alone}) == 3
+
+
 def test_range_is_half_open_on_window_start(store: Store) -> None:
     insert_rows(
         store,
