@@ -6,7 +6,8 @@ as one message:
 - ``group_wait``: after a group's first alert, wait this long before the first notification, so
   alerts that start together arrive together.
 - ``group_interval``: afterwards, look at the group this often, and notify when it changed: an alert
-  started firing that the receiver was not told about, or (with ``send_resolved``) one resolved.
+  started firing that the receiver was not told about, or (with ``send_resolved``) one resolved,
+  including one that fired and resolved between two looks (Alertmanager tells nothing of those).
 - ``repeat_interval``: notify an unchanged, still-firing group again after this long.
 
 Which alerts were last notified is the notification log (Alertmanager's nflog), kept per group here
@@ -55,15 +56,19 @@ def needs_update(
     repeat_ms: int,
     now_ms: int,
 ) -> bool:
-    """Alertmanager's dedup decision (``notify.DedupStage.needsUpdate``)."""
+    """Alertmanager's dedup decision (``notify.DedupStage.needsUpdate``), but for one case: with
+    ``send_resolved``, an alert that fired and resolved before the receiver was told is news.
+    Alertmanager drops it, so a breach shorter than ``group_wait``, or a firing transition that
+    reached the notifier late with its resolution right behind it, was never told. A rule's ``for``
+    is what keeps short blips out."""
     if entry is None:
-        return bool(firing)  # never notified: only firing alerts are news
+        return bool(firing) or (send_resolved and bool(resolved))
     if not firing <= entry.firing:
         return True  # something fires that the receiver has not heard of
-    if not firing:
-        return bool(entry.firing)  # all resolved: clear the receiver's firing set (even without send_resolved)
     if send_resolved and not resolved <= entry.resolved:
         return True
+    if not firing:
+        return bool(entry.firing)  # all resolved: clear the receiver's firing set (even without send_resolved)
     return entry.at_ms <= now_ms - repeat_ms
 
 

@@ -34,7 +34,7 @@ def names(notification: Notification) -> list[tuple[str, str]]:
     return [(a.rule, a.state.value) for a in notification.alerts]
 
 
-def test_needs_update_is_alertmanagers_dedup() -> None:
+def test_needs_update_is_alertmanagers_dedup_but_tells_alerts_resolved_before_they_were_told() -> None:
     a, b = frozenset({"a"}), frozenset({"b"})
     none: frozenset[str] = frozenset()
     entry = LogEntry(a, none, 1_000)
@@ -49,12 +49,14 @@ def test_needs_update_is_alertmanagers_dedup() -> None:
     ) -> bool:
         return needs_update(entry, firing, resolved, send_resolved=send_resolved, repeat_ms=60_000, now_ms=now)
 
-    assert needs(None, a, none) and not needs(None, none, a)
+    assert needs(None, a, none)
+    assert needs(None, none, a) and not needs(None, none, a, send_resolved=False), "fired, resolved, never told"
     assert needs(entry, a | b, none), "a new firing alert"
     assert not needs(entry, a, none), "nothing new"
     assert needs(entry, none, a), "all resolved"
     assert needs(entry, none, a, send_resolved=False), "clears the log even without send_resolved"
-    assert not needs(LogEntry(none, none, 1_000), none, a), "resolved before anyone was told"
+    assert needs(LogEntry(none, none, 1_000), none, a), "resolved before anyone was told"
+    assert not needs(LogEntry(none, none, 1_000), none, a, send_resolved=False)
     assert needs(LogEntry(a | b, none, 1_000), a, b), "one resolved"
     assert not needs(LogEntry(a | b, none, 1_000), a, b, send_resolved=False)
     assert needs(entry, a, none, now=61_000), "repeat interval passed"
@@ -96,11 +98,17 @@ def test_resolution_is_told_once_then_the_group_is_gone() -> None:
     assert grouper.groups == {}, "a resolved alert alone opens no group"
 
 
-def test_an_alert_that_fires_and_resolves_between_looks_is_not_told() -> None:
+def test_an_alert_that_fires_and_resolves_between_looks_is_told_as_resolved() -> None:
     grouper = Grouper()
     grouper.insert(make_alert("a"), CHANNEL, T0)
     grouper.insert(make_alert("a", state=State.RESOLVED), CHANNEL, T0 + 500)
-    assert look(grouper, T0 + 1_000) == [] and grouper.groups == {}
+    (notification,) = look(grouper, T0 + 1_000)
+    assert names(notification) == [("a", "resolved")], "Alertmanager would tell nothing"
+    assert grouper.groups == {} and grouper.log == {}
+    quiet = channels('hook: {type: webhook, url: "http://127.0.0.1:1/h", send_resolved: false}\n')["hook"]
+    grouper.insert(make_alert("a"), quiet, T0)
+    grouper.insert(make_alert("a", state=State.RESOLVED), quiet, T0 + 500)
+    assert look(grouper, T0 + 1_000, quiet) == [] and grouper.groups == {}, "without send_resolved: nothing"
 
 
 def test_without_send_resolved_the_resolution_is_not_sent_but_still_clears_the_log() -> None:
