@@ -62,7 +62,7 @@ MAX_METRICS_PER_QUERY = 50  # query subscriptions of one shape computed by one q
 class LiveLimits:
     max_connections: int = 10_000  # per API process
     max_subscriptions: int = 50  # per connection
-    max_queries: int = 1_000  # distinct subscriptions per process: each costs a query per stored window
+    max_queries: int = 1_000  # distinct subscriptions per process: each is computed per stored window
     max_queue: int = 10_000  # results waiting for one connection; past it the client is closed (it may resume)
     resume_s: float = 300.0  # results kept for resuming clients
     heartbeat_s: float = 15.0  # a heartbeat frame when nothing else went out for this long

@@ -34,7 +34,8 @@ STORED_MESSAGES = Counter(
 )
 RESULT_QUERIES = Counter(
     "perfpulse_live_result_queries_total",
-    "Queries run for live results (one per subscription and run of adjacent buckets in a round)",
+    "Queries run for live results (a round: one per shape of query subscriptions, up to 50 metrics, and run of "
+    "adjacent buckets; one per services subscription and bucket)",
     ["kind"],
 )
 RESULT_SECONDS = Histogram(

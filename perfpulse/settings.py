@@ -137,7 +137,7 @@ class Settings(BaseSettings):
     live_max_connections: int = Field(10_000, ge=1, description="live-feed connections one API process serves")
     live_max_subscriptions: int = Field(50, ge=1, le=1_000, description="subscriptions per live-feed connection")
     live_max_queries: int = Field(
-        1_000, ge=1, description="distinct live subscriptions per API process (each is a query per stored window)"
+        1_000, ge=1, description="distinct live subscriptions per API process (each computed per stored window)"
     )
     live_queue: int = Field(10_000, ge=10, description="results waiting for one live client before it is closed")
     live_resume_s: float = Field(300.0, gt=0, le=3_600, description="seconds of live results kept for resuming")
