@@ -224,7 +224,7 @@ class _Shared:
     """One distinct subscription and who holds it (connection -> its ids for it)."""
 
     spec: Sub
-    shape: str  # query subscriptions of one shape are computed together (livefeed_subs.shape_key)
+    shape: str | None  # a query subscription's shape_key: those of one shape are computed together
     members: dict[Connection, set[str]] = field(default_factory=dict)
     # A client that left may come back and resume: its subscriptions are computed until then
     # (monotonic seconds), so that the log holds what it missed.
@@ -316,7 +316,7 @@ class LiveHub:
         for sub, key in zip(subs, keys, strict=True):
             conn.subs[sub.id] = key
             if key not in self._keys:
-                self._keys[key] = _Shared(sub, shape_key(sub) if isinstance(sub, QuerySub) else key)
+                self._keys[key] = _Shared(sub, shape_key(sub) if isinstance(sub, QuerySub) else None)
             self._keys[key].members.setdefault(conn, set()).add(sub.id)
         return refusal
 
@@ -427,7 +427,7 @@ class LiveHub:
         shapes: dict[str, dict[tuple[Cell, ...], list[tuple[str, QuerySub]]]] = {}
         services: list[tuple[str, ServicesSub, list[Cell]]] = []
         for key, shared in self._keys.items():
-            if isinstance(shared.spec, QuerySub):
+            if isinstance(shared.spec, QuerySub) and shared.shape is not None:
                 for run in runs(cells_of(shared.spec, windows, self.window_ms)):
                     shapes.setdefault(shared.shape, {}).setdefault(tuple(run), []).append((key, shared.spec))
             elif isinstance(shared.spec, ServicesSub):

@@ -241,9 +241,8 @@ def query_results(
     live result's ~20 ms planning it, so ten metrics cost about what one does. Series past
     :data:`MAX_SERIES` are cut; a query past its row bound (``fetch_buckets``: 2,000 per metric
     and cell) is asked again metric by metric, and a metric past it alone is left out (logged),
-    not the others with it. Blocking: run
-    it in a thread. A counter asked for percentiles answers them null (the subscription was valid
-    when the metric's kind was not known)."""
+    not the others with it. Blocking: run it in a thread. A counter asked for percentiles answers
+    them null (the subscription was valid when the metric's kind was not known)."""
     first, step_ms = subs[0], run[0].end_ms - run[0].start_ms
     try:
         buckets = fetch_buckets(

@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
 
 import httpx
 import numpy as np
@@ -154,7 +153,11 @@ async def _receive_all(url: str, subscriptions: int, connections: int, pipe: Con
     pipe.send(found)
 
 
-def _measure(settings: Settings, connections: int, subscriptions: int, seconds: float) -> dict[str, float]:
+def measure(
+    settings: Settings, connections: int = 1_000, subscriptions: int = 10, seconds: float = 30
+) -> dict[str, float]:
+    """Figures of the live feed of the deployment of ``settings`` (its API must be up and its
+    stream worker in its group)."""
     url = settings.api_url.replace("http", "ws", 1) + "/api/v1/live?interval_ms=0"
     spawn = multiprocessing.get_context("spawn")
     pipes, processes = [], []
@@ -199,11 +202,3 @@ def _measure(settings: Settings, connections: int, subscriptions: int, seconds: 
         "ws_receivers_cpu_s": sum(r.cpu_s for r in received),
         **server,
     }
-
-
-def measure(
-    settings: Settings, connections: int = 1_000, subscriptions: int = 10, seconds: float = 30
-) -> dict[str, Any]:
-    """Figures of the live feed of the deployment of ``settings`` (its API must be up and its
-    stream worker in its group)."""
-    return _measure(settings, connections, subscriptions, seconds)
