@@ -54,8 +54,8 @@ from schemas.spans import decode_span_arrays
 from stream import metrics
 from stream.alerts import PartitionAlerts
 from stream.caps import SeriesCaps
+from stream.consumer import use_worker_transport
 from stream.partition import PartitionWindows
-from stream.readcommitted import use_read_committed
 from stream.restore import last_states
 from stream.spanmetrics import span_metrics
 
@@ -146,7 +146,7 @@ class StreamWorker:
             # a Kafka restart. Refreshing every 10 s sees the topics back and rebalances onto them.
             consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
-        use_read_committed(app)  # a request answered 503 left its records in an aborted transaction
+        use_worker_transport(app)  # read_committed, and a fetch never held 1.5 s by idle partitions
 
         def raw(*names: str) -> Any:
             return app.topic(*names, value_serializer="raw", key_serializer="raw")
