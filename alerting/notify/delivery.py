@@ -20,9 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from alerting.notify.channels import RetryPolicy
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import Attempt, AttemptOutcome, Clock, Delivery, HttpRequest, Recorder
 from alerting.notify.secret import Secret, redact_text
 
@@ -110,37 +111,36 @@ async def deliver(
     return Delivery(False, policy.max_attempts, target, result.status_code, result.error)  # pragma: no cover
 
 
-def _retry_after_ms(response: httpx.Response) -> int | None:
-    value = response.headers.get("retry-after", "").strip()
+def _retry_after_ms(value: str) -> int | None:
+    value = value.strip()
     return int(value) * 1000 if value.isdigit() else None
 
 
-def http_attempt(client: httpx.AsyncClient, request: HttpRequest) -> AttemptFn:
+def http_attempt(client: HttpClient, request: HttpRequest) -> AttemptFn:
     """An attempt function that sends ``request`` with ``client`` and classifies the answer."""
     secrets: tuple[Secret, ...] = (request.url, *request.secrets)
 
     async def send(timeout_s: float) -> AttemptResult:
         try:
-            response = await client.request(
-                request.method,
-                request.url.reveal(),
-                content=request.body,
-                headers=dict(request.headers),
-                timeout=timeout_s,
+            answer = await client.request(
+                request.method, request.url.reveal(), body=request.body, headers=request.headers, timeout_s=timeout_s
             )
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
             return AttemptResult(False, True, error=f"timed out after {timeout_s:g} s ({type(exc).__name__})")
-        except httpx.TransportError as exc:
+        except ValueError as exc:  # an invalid URL (aiohttp.InvalidURL) or header: permanent
+            return AttemptResult(False, False, error=redact_text(f"cannot send: {type(exc).__name__}: {exc}", secrets))
+        except (aiohttp.ClientError, OSError) as exc:
             return AttemptResult(
                 False, True, error=redact_text(f"cannot connect: {type(exc).__name__}: {exc}", secrets)
             )
-        except (httpx.HTTPError, ValueError) as exc:  # an invalid URL or header: permanent
-            return AttemptResult(False, False, error=redact_text(f"cannot send: {type(exc).__name__}: {exc}", secrets))
-        status = response.status_code
+        status = answer.status
         if 200 <= status < 300:
             return AttemptResult(True, False, status)
-        snippet = redact_text(response.text[:200].strip(), secrets) if response.content else ""
+        text = answer.body[:200].decode("utf-8", "replace").strip()
+        snippet = redact_text(text, secrets) if text else ""
         error = f"HTTP {status}{': ' + snippet if snippet else ''}"
-        return AttemptResult(False, status >= 500, status, error, _retry_after_ms(response) if status == 503 else None)
+        return AttemptResult(
+            False, status >= 500, status, error, _retry_after_ms(answer.retry_after) if status == 503 else None
+        )
 
     return send

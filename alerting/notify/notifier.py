@@ -4,7 +4,7 @@ delivery (Alertmanager's pipeline, in-process).
 Driving it::
 
     channels = load_channels(rules_path, env=env).channels or {}  # ChannelsWatcher: reload on change
-    notifier = Notifier(channels, sender=ChannelSender(httpx.AsyncClient(), recorder=log))
+    notifier = Notifier(channels, sender=ChannelSender(HttpClient(), recorder=log))
     notifier.receive(transitions)          # from the evaluator, or decoded from the alerts topic
     await notifier.flush()                 # sends what is due now; or run(stop) loops on deadlines
 

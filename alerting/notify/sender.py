@@ -11,10 +11,8 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
-
-import httpx
 
 from alerting.notify.alertmanager import build_alertmanager
 from alerting.notify.channels import (
@@ -27,13 +25,13 @@ from alerting.notify.channels import (
 )
 from alerting.notify.delivery import AttemptFn, Sleep, deliver, http_attempt, wall_clock_ms
 from alerting.notify.email import build_email, smtp_attempt
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import Attempt, AttemptOutcome, Clock, Delivery, HttpRequest, Notification, Recorder
 from alerting.notify.pagerduty import build_pagerduty
-from alerting.notify.secret import Secret, redact_text
 from alerting.notify.slack import build_slack
 from alerting.notify.webhook import build_webhook
 
-__all__ = ["AttemptLog", "ChannelSender", "SecretLogFilter", "Sender", "build_requests"]
+__all__ = ["AttemptLog", "ChannelSender", "Sender", "build_requests"]
 
 log = logging.getLogger("alerting.notify")
 
@@ -42,38 +40,6 @@ class Sender(Protocol):
     """Delivers one notification to one channel; one :class:`Delivery` per request made."""
 
     async def send(self, channel: Channel, notification: Notification) -> list[Delivery]: ...
-
-
-class SecretLogFilter(logging.Filter):
-    """Masks known secrets in records of a logger it is attached to.
-
-    Why: httpx logs every request's full URL at INFO (``HTTP Request: POST https://…?token=…``), and a
-    Slack or webhook URL is a credential. The sender registers each channel's secrets before using them.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: set[str] = set()
-
-    def add(self, secrets: Iterable[Secret]) -> None:
-        self._secrets.update(s.reveal() for s in secrets if len(s.reveal()) >= 4)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            message = record.getMessage()
-            masked = redact_text(message, tuple(self._secrets))
-            if masked != message:
-                record.msg, record.args = masked, None
-        return True
-
-
-_HTTPX_FILTER = SecretLogFilter()
-
-
-def _guard_httpx_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if _HTTPX_FILTER not in logger.filters:
-        logger.addFilter(_HTTPX_FILTER)
 
 
 class AttemptLog:
@@ -123,7 +89,7 @@ class ChannelSender:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         recorder: Recorder,
         clock: Clock = wall_clock_ms,
@@ -137,10 +103,8 @@ class ChannelSender:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._external_url = external_url
-        _guard_httpx_logs()
 
     async def send(self, channel: Channel, notification: Notification) -> list[Delivery]:
-        _HTTPX_FILTER.add(channel.secrets)
         if isinstance(channel.settings, EmailSettings):
             settings = channel.settings
             attempt = smtp_attempt(settings, build_email(settings, notification))

@@ -61,7 +61,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
@@ -80,6 +79,7 @@ from alerting.notify import (
 )
 from alerting.notify.channelsfile import ChannelsWatcher
 from alerting.notify.delivery import wall_clock_ms
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.lease import TERM_SHIFT, HolderAssignor, Lease, LeaseListener, LeaseLost
 from alerting.notify.silences import Silence
 from alerting.notify.store import NotifierStore
@@ -235,7 +235,7 @@ class NotifierStage:
         self.attempts = AttemptRecorder(self._dirty.set)
         self._lease = Lease(config.lease_s)
         # The lease is checked right before each request is written, each retry and each send.
-        self._client = httpx.AsyncClient(event_hooks={"request": [self._fence_request]})
+        self._client = HttpClient(before_request=self._lease.check)
         sender = ChannelSender(
             self._client,
             recorder=self.attempts,
@@ -297,9 +297,6 @@ class NotifierStage:
                     delay = min(delay * 2, 30.0)
         finally:
             await self._client.aclose()
-
-    async def _fence_request(self, request: httpx.Request) -> None:
-        self._lease.check()
 
     async def _fenced_sleep(self, seconds: float) -> None:
         """The wait before a retry; the retry is not made when the lease ended meanwhile."""

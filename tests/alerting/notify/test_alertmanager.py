@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from alerting.notify.delivery import wall_clock_ms
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.notifier import Notifier
 from alerting.notify.sender import AttemptLog, ChannelSender
 from tests.alerting.conftest import FakeClock, Sleeps
@@ -95,7 +96,7 @@ async def test_alertmanager_lists_our_alert_then_sees_it_resolved(alertmanager: 
     clock = FakeClock(wall_clock_ms())  # Alertmanager judges startsAt/endsAt by its own clock
     chans = channels(f'am: {{type: alertmanager, url: "{alertmanager}"}}\n')
     firing = make_alert(rule="high_error_rate", severity="critical", value=0.12, channels=("am",), fired_at_ms=clock())
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         notifier = Notifier(
             chans, sender=ChannelSender(client, recorder=AttemptLog(), clock=clock, sleep=sleeps), clock=clock
         )

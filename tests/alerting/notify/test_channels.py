@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-import httpx
-
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.pagerduty import dedup_key
 from alerting.notify.sender import AttemptLog, ChannelSender, build_requests
 from alerting.rules.state import State
@@ -25,7 +24,7 @@ async def test_slack_incoming_webhook(
         make_alert(rule="x", state=State.RESOLVED, channels=("slack",)),
         channel="slack",
     )
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         (delivery,) = await ChannelSender(client, recorder=AttemptLog(), clock=clock, sleep=sleeps).send(
             chans["slack"], notification
         )
@@ -51,7 +50,7 @@ async def test_pagerduty_trigger_then_resolve_share_one_dedup_key(
     firing = make_alert(rule="high_error_rate", severity="critical", channels=("pd",))
     resolved = make_alert(rule="high_error_rate", severity="critical", state=State.RESOLVED, channels=("pd",))
     log = AttemptLog()
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         sender = ChannelSender(client, recorder=log, clock=clock, sleep=sleeps, rng=random.Random(0))
         assert all(d.delivered for d in await sender.send(chans["pd"], make_notification(firing, channel="pd")))
         assert all(d.delivered for d in await sender.send(chans["pd"], make_notification(resolved, channel="pd")))

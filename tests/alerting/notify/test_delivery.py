@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-import httpx
 import pytest
 
 from alerting.notify.channels import RetryPolicy
 from alerting.notify.delivery import AttemptResult, backoff_ms, deliver, http_attempt
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import Attempt, AttemptOutcome, HttpRequest
 from alerting.notify.secret import Secret
 from tests.alerting.conftest import FakeClock, Sleeps
@@ -79,7 +79,7 @@ async def test_a_crashing_attempt_is_a_failure_not_a_crash(sleeps: Sleeps, clock
 @pytest.mark.parametrize(("status", "retried"), [(429, False), (404, False), (500, True), (503, True), (302, False)])
 async def test_http_classification(status: int, retried: bool, http_receiver: Callable[..., HttpReceiver]) -> None:
     receiver = http_receiver(default=status, headers={"Retry-After": "1"})
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         result = await http_attempt(client, HttpRequest(Secret(receiver.url + "/x"), b"{}"))(2.0)
     assert not result.ok and result.retriable is retried and result.status_code == status
     assert result.retry_after_ms == (1000 if status == 503 else None)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
-
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import AttemptOutcome, Delivery
 from alerting.notify.sender import AttemptLog, ChannelSender
 from alerting.rules.state import State
@@ -23,7 +22,7 @@ async def send_mail(port: int, clock: FakeClock, sleeps: Sleeps, extra: str = ""
         channel="mail",
     )
     log = AttemptLog()
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         (delivery,) = await ChannelSender(client, recorder=log, clock=clock, sleep=sleeps).send(
             chans["mail"], notification
         )

@@ -8,10 +8,10 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 
 from alerting.notify.channels import Channel
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import AttemptOutcome
 from alerting.notify.notifier import Notifier
 from alerting.notify.sender import AttemptLog, ChannelSender
@@ -84,7 +84,7 @@ def harness(
     async def make(receiver: HttpReceiver) -> AsyncIterator[Harness]:
         ruleset, channels = rules_for(receiver.url, rules_text, channels_text)
         log = AttemptLog()
-        async with httpx.AsyncClient() as client:
+        async with HttpClient() as client:
             notifier = Notifier(
                 channels, sender=ChannelSender(client, recorder=log, clock=clock, sleep=sleeps), clock=clock
             )
@@ -239,7 +239,7 @@ async def test_restart_while_firing_neither_repeats_nor_forgets(
 ) -> None:
     receiver = http_receiver()
     ruleset, channels = rules_for(receiver.url, rules_text, channels_text)
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         first = Harness(
             ruleset,
             channels,
@@ -292,7 +292,7 @@ async def test_disabled_and_undefined_channels_send_nothing(
         alerts: [{{name: a, condition: response_time.p95 > 1, notification: [dark, lit]}}]
         """
     ruleset, channels = rules_text(text), channels_text(text)
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         notifier = Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog(), sleep=sleeps), clock=clock)
         result = evaluate(ruleset, window(ruleset, clock(), {"gateway": 5.0}), {})
         notifier.receive(result.transitions)
@@ -333,7 +333,7 @@ async def test_run_loop_sends_on_its_own(
         alerts: [{{name: a, condition: response_time.p95 > 1, notification: [lit]}}]
         """
     ruleset, channels = rules_text(text), channels_text(text)
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         notifier = Notifier(channels, sender=ChannelSender(client, recorder=AttemptLog()))
         stop = asyncio.Event()
         task = asyncio.create_task(notifier.run(stop, idle_s=0.05))

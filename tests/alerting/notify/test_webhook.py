@@ -5,8 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-import httpx
-
+from alerting.notify.httpclient import HttpClient
 from alerting.notify.model import AttemptOutcome, Delivery
 from alerting.notify.sender import AttemptLog, ChannelSender
 from alerting.notify.webhook import SIGNATURE_HEADER, sign, verify_signature, webhook_payload
@@ -58,7 +57,7 @@ async def send(
         """
     )
     log = AttemptLog()
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         sender = ChannelSender(client, recorder=log, clock=clock, sleep=sleeps, rng=random.Random(1))
         deliveries = await sender.send(chans["hook"], make_notification(make_alert()))
     return list(deliveries), log
@@ -131,11 +130,11 @@ async def test_connection_refused_is_retried_and_the_url_token_never_recorded(cl
         port = s.getsockname()[1]  # nothing listens here once closed
     chans = channels(f'hook: {{type: webhook, url: "http://127.0.0.1:{port}/hook?token=tok-123", max_attempts: 2}}\n')
     log = AttemptLog()
-    async with httpx.AsyncClient() as client:
+    async with HttpClient() as client:
         sender = ChannelSender(client, recorder=log, clock=clock, sleep=sleeps)
         (delivery,) = await sender.send(chans["hook"], make_notification(make_alert()))
     assert not delivery.delivered and delivery.attempts == 2
     assert [a.outcome for a in log] == [AttemptOutcome.RETRY, AttemptOutcome.FAILED]
-    assert all(a.error and a.error.startswith("cannot connect: ConnectError") for a in log)
+    assert all(a.error and a.error.startswith("cannot connect: ClientConnectorError") for a in log)
     assert all(a.target == f"http://127.0.0.1:{port}/****" for a in log)
     assert not any("tok-123" in str(a.to_dict()) for a in log)
