@@ -17,12 +17,15 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["HttpAnswer", "HttpClient"]
+__all__ = ["MAX_ANSWER_BYTES", "HttpAnswer", "HttpClient"]
+
+MAX_ANSWER_BYTES = 4_096  # of a receiver's answer body read: only its first 200 characters are shown
 
 
 @dataclass(frozen=True, slots=True)
 class HttpAnswer:
-    """What a receiver answered: the status, its ``Retry-After`` header ("" without) and the body."""
+    """What a receiver answered: the status, its ``Retry-After`` header ("" without) and the start
+    of its body (at most :data:`MAX_ANSWER_BYTES`)."""
 
     status: int
     retry_after: str
@@ -53,7 +56,8 @@ class HttpClient:
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
-            return HttpAnswer(response.status, response.headers.get("Retry-After", ""), await response.read())
+            body = await response.content.read(MAX_ANSWER_BYTES)  # a receiver's answer is not trusted
+            return HttpAnswer(response.status, response.headers.get("Retry-After", ""), body)
 
     def _opened(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

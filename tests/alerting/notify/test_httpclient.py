@@ -4,12 +4,14 @@ URL fails for good, and a closed client opens again on its next request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 
 import pytest
 
 from alerting.notify.delivery import http_attempt
-from alerting.notify.httpclient import HttpClient
+from alerting.notify.httpclient import MAX_ANSWER_BYTES, HttpClient
 from alerting.notify.model import HttpRequest
 from alerting.notify.secret import Secret
 from tests.alerting.receivers import HttpReceiver
@@ -64,3 +66,22 @@ async def test_a_closed_client_opens_again(http_receiver: Callable[..., HttpRece
     answer = await client.request("POST", receiver.url, body=b"2", headers={"X-Seq": "2"}, timeout_s=5)
     await client.aclose()
     assert answer.status == 200 and [r.headers["x-seq"] for r in receiver.requests] == ["1", "2"]
+
+
+async def test_a_huge_answer_is_read_only_as_far_as_the_bound() -> None:
+    huge = 8 * 1024 * 1024
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 500 Oops\r\nContent-Length: %d\r\n\r\n" % huge)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(huge // 65_536):
+                writer.write(b"x" * 65_536)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, HttpClient() as client:
+        got = await client.request("POST", f"http://127.0.0.1:{port}/", body=b"{}", headers={}, timeout_s=5)
+    assert got.status == 500 and len(got.body) == MAX_ANSWER_BYTES
