@@ -196,12 +196,8 @@ class QueryCache:
         stamp = (self._epoch, self._windows_heard)
         began = time.perf_counter()
         key = (spec, start_ms, end_ms)
-        kept = self._answers.get(key)
-        if kept is not None and self.current(kept[0]):
-            same = kept[1]
-            CACHE_HITS.labels("l1").inc(len(same.parts))
-            timing = {"cache": (time.perf_counter() - began) * 1000}
-            return Answer(same.series, same.counter, same.settled, timing, same.parts, kept[0])
+        if (kept := self.kept(spec, start_ms, end_ms)) is not None:
+            return kept
         ranges = self._plan(spec, start_ms, end_ms, horizon)
         found, l2_gen = await self._lookup(spec, ranges)
         looked = time.perf_counter()
@@ -237,6 +233,18 @@ class QueryCache:
             answer.kept = (stamp, period, time.monotonic() + OPEN_TTL_S)
             self._keep_answer(key, answer.kept, answer)
         return answer
+
+    def kept(self, spec: QuerySpec, start_ms: int, end_ms: int) -> Answer | None:
+        """The whole answer of ``spec`` over ``[start_ms, end_ms)`` kept while :meth:`current`, found
+        without waiting for anything (None: not kept, or no longer the answer)."""
+        began = time.perf_counter()
+        kept = self._answers.get((spec, start_ms, end_ms))
+        if kept is None or not self.current(kept[0]):
+            return None
+        same = kept[1]
+        CACHE_HITS.labels("l1").inc(len(same.parts))
+        timing = {"cache": (time.perf_counter() - began) * 1000}
+        return Answer(same.series, same.counter, same.settled, timing, same.parts, kept[0])
 
     def _standing_in(self, spec: QuerySpec, run: list[_Range]) -> list[Part] | None:
         """The parts a stored window dropped for ``run`` (consecutive ranges) while a read of them

@@ -22,7 +22,15 @@ from schemas.limits import LABEL_KEY_PATTERN
 from schemas.stats import QUANTILES, Stat, quantile_levels
 from storage.queries import fetch_buckets
 
-__all__ = ["label_filters", "query_spec", "render_query", "request_label_filters", "router", "run_query"]
+__all__ = [
+    "label_filters",
+    "query_spec",
+    "render_query",
+    "rendered_at_hand",
+    "request_label_filters",
+    "router",
+    "run_query",
+]
 
 router = APIRouter(prefix="/api/v1", tags=["query"])
 
@@ -150,6 +158,20 @@ async def render_query(cache: QueryCache, spec: QuerySpec, body: dict[str, Any],
         found = Rendered(raw, etag)
         cache.bodies.put(key, answer.parts, found)
     return found
+
+
+def rendered_at_hand(
+    context: ApiContext, cache: QueryCache, spec: QuerySpec, start_ms: int, end_ms: int
+) -> tuple[Rendered, Answer] | None:
+    """What :func:`run_query` and :func:`render_query` would give, when the cache holds the whole
+    answer and its rendered body: found without waiting for anything (None otherwise, or when the
+    answer is a refusal, which is never rendered)."""
+    start_ms, end_ms = window_bounds(start_ms, end_ms, context.window_ms)
+    answer = cache.kept(spec, start_ms, end_ms)
+    if answer is None:
+        return None
+    found = cache.bodies.get((spec, start_ms, end_ms), answer.parts)
+    return None if found is None else (found, answer)
 
 
 @router.get(

@@ -4,12 +4,16 @@ others' results, and a body that is not a batch refused whole."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.apps import app_store, assert_error_shape
+from api.batch import BatchQuery, _items
+from perfpulse.settings import Settings
+from tests.api.apps import app_store, assert_error_shape, running_app
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
 END_MS = BASE_MS + 120_000
@@ -73,6 +77,51 @@ def test_an_invalid_query_is_its_own_error_and_the_others_are_answered(client: T
     assert_error_shape(results[2]["error"], "query.start")
     assert_error_shape(results[3]["error"], "query.label.1x")
     assert [s["points"][0]["count"] for s in results[1]["result"]["series"]] == [1, 3]  # checkout, gateway
+
+
+def _at_first_step(app: TestClient, queries: list[dict[str, Any]]) -> list[Any] | None:
+    """The items of ``queries`` when the batch completes at its first step (nothing awaited), else None."""
+    run = _items(app.app.state.api, app.app.state.cache, [BatchQuery(**q) for q in queries])  # type: ignore[attr-defined]
+    try:
+        run.send(None)  # a coroutine that awaits something yields here instead
+    except StopIteration as done:
+        return [orjson.loads(rendered.body) for rendered, _ in done.value]
+    except RuntimeError:  # it reached for a running event loop: it had a read to run
+        return None
+    run.close()
+    return None
+
+
+def test_a_batch_whose_answers_are_kept_is_answered_without_waiting(
+    client: TestClient, module_settings: Settings
+) -> None:
+    """Answers the cache holds whole (asked before, nothing stored since, the same window period)
+    and refusals are items at once: the batch completes at its first step, no task or read awaited."""
+    # 60 s windows, so a window period (a kept answer's life) outlasts the test
+    settings = module_settings.model_copy(
+        update={"window": "60s", "ingest_transactional_id": f"{module_settings.transactional_id}-batch"}
+    )
+    queries = [
+        {"metric": "batch.a", "start": BASE_MS, "end": END_MS, "step": "60s"},
+        {"metric": "batch.b", "start": BASE_MS, "end": END_MS, "stats": ["p99", "count"], "group_by": []},
+    ]
+    refused = {"metric": "batch.a", "start": END_MS, "end": BASE_MS}
+    with running_app(settings, with_sink=False, with_notifier=False) as app:
+        cache = app.app.state.cache  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 10
+        while not cache.hearing:  # answers are kept while the cache hears of stored windows
+            assert time.monotonic() < deadline, "the cache never subscribed"
+            time.sleep(0.05)
+        assert _at_first_step(app, queries) is None  # never asked: read from ClickHouse
+        for _ in range(2):  # a window boundary may pass once between asking and asking again
+            period = time.time() // 60
+            first = batch(app, queries)
+            items = _at_first_step(app, [*queries, refused])
+            if time.time() // 60 == period:
+                break
+    assert items is not None and items[:2] == first
+    assert items[2]["status"] == 400
+    assert_error_shape(items[2]["error"], "query.start")
 
 
 @pytest.mark.parametrize(
