@@ -19,6 +19,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError, ProgrammingError
 
 __all__ = ["API_QUERY_SETTINGS", "QueryLimitExceeded", "Store", "StoreError", "StoreLocked", "open_store"]
@@ -163,10 +164,15 @@ class Store:
         return list(self._query(sql, parameters, settings).result_rows)
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> None:
-        """Insert column-oriented data in one statement (one part, all or nothing)."""
+        """Insert column-oriented data in one statement (one part, all or nothing): Python lists or
+        numpy arrays, or Arrow arrays, then sent in Arrow format (ClickHouse reads the columns itself,
+        where clickhouse-connect's writer works per row in Python)."""
         with self._client() as client:
             try:
-                client.insert(table, list(columns), column_names=list(names), column_oriented=True)
+                if columns and isinstance(columns[0], pa.Array):
+                    client.insert_arrow(table, pa.Table.from_arrays(list(columns), names=list(names)))
+                else:
+                    client.insert(table, list(columns), column_names=list(names), column_oriented=True)
             except (ClickHouseError, OSError, ValueError, TypeError) as exc:
                 raise StoreError(f"cannot insert into {table}: {exc}") from exc
 

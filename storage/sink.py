@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -129,16 +130,16 @@ def partition_parts(
     source partition). Linear in the rows."""
     table, columns, names = data
     at = {name: i for i, name in enumerate(names)}
-    times = columns[at[key.column]]
+    times = _integers(columns[at[key.column]])
     if not len(times):
         return []
     if not stored and len(times) <= max_rows:
-        first, last = key.of(np.array([min(times), max(times)], dtype=np.int64))
+        first, last = key.of(np.array([times.min(), times.max()], dtype=np.int64))
         if first == last:
             return [data]  # the usual flush: one partition, nothing read again
-    part = key.of(np.asarray(times, dtype=np.int64))
-    source = np.asarray(columns[at["src_partition"]], dtype=np.int64)
-    offset = np.asarray(columns[at[key.offset]], dtype=np.int64)
+    part = key.of(times)
+    source = _integers(columns[at["src_partition"]])
+    offset = _integers(columns[at[key.offset]])
     keep = np.ones(len(part), dtype=bool)
     if stored:
         pairs, inverse = np.unique(np.stack([source, part]), axis=1, return_inverse=True)
@@ -177,13 +178,28 @@ def _same_record(rows: np.ndarray, source: np.ndarray, offset: np.ndarray, i: in
     return bool(source[a] == source[b] and offset[a] == offset[b])
 
 
+def _integers(column: Any) -> np.ndarray:
+    """A column of integers (epoch times, partitions, offsets) as int64: a list, a numpy array or an
+    Arrow array (timestamps as their epoch integers)."""
+    if isinstance(column, pa.Array):
+        return np.asarray(column.cast(pa.int64()).to_numpy(), dtype=np.int64)
+    return np.asarray(column, dtype=np.int64)
+
+
 def _rows_of(columns: list[Any], rows: np.ndarray) -> list[Any]:
     """``rows`` of each column (a run of rows is sliced)."""
     if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
         run = slice(int(rows[0]), int(rows[-1]) + 1)
         return [column[run] for column in columns]
     index = rows.tolist()
-    return [column[rows] if isinstance(column, np.ndarray) else [column[i] for i in index] for column in columns]
+    return [
+        column[rows]
+        if isinstance(column, np.ndarray)
+        else column.take(pa.array(rows))
+        if isinstance(column, pa.Array)
+        else [column[i] for i in index]
+        for column in columns
+    ]
 
 
 @dataclass(frozen=True)
@@ -446,8 +462,8 @@ class Sink:
             if table == "rollups":  # each month into the tiers right after its insert (storage/tiers.py)
                 self._tiers.copy(dict(zip(part[2], part[1], strict=True)))
         if stored:
-            source = np.asarray(columns[names.index("src_partition")], dtype=np.int64)
-            offset = np.asarray(columns[names.index(key.offset)], dtype=np.int64)
+            source = _integers(columns[names.index("src_partition")])
+            offset = _integers(columns[names.index(key.offset)])
             for partition in [p for p, days in stored.items() if np.any(offset[source == p] >= max(days.values()))]:
                 del stored[partition]
 
