@@ -157,9 +157,16 @@ def _patterns(keys: frozenset[str]) -> _Patterns:
     # The match starts at the sensitive part of the key, not at the key's start: the part before it
     # stays as it is, and an unbounded run of key characters is never scanned from every position.
     # What follows the part is bounded ({0,64}), so a key made of many parts costs 64 a part.
-    key = rf"(?=[{firsts}])(?:(?<![\w.-])(?:{exact})(?![\w.-])|(?:{alternation})[\w.-]{{0,64}}+)"
+    # A dotted tail (``pwd.com``) is kept apart: followed by ``:<port>/`` the "key" is a URL's host.
+    key = (
+        rf"(?=[{firsts}])(?:(?<![\w.-])(?:{exact})(?![\w.-])"
+        rf"|(?:{alternation})[\w-]{{0,64}}+(?P<dotted>\.[\w.-]{{0,64}}+)?)"
+    )
     # The key's closing quote may be escaped: JSON logged inside a string ({\"password\":\"x\"}).
-    key_value = rf"{key}(?:\\\"|[\"'])?[ \t]{{0,8}}+(?:=>|[:=])[ \t]{{0,8}}+(?P<value>{_VALUE})"
+    # A host and port ("https://pwd.com:8080/x") is not a key and its value: no match, so the URL's
+    # query string is still read for keys ("?token=...").
+    host_port = r"(?(dotted)(?!(?<=:)[0-9]{1,5}+/))"
+    key_value = rf"{key}(?:\\\"|[\"'])?[ \t]{{0,8}}+(?:=>|[:=])[ \t]{{0,8}}+{host_port}(?P<value>{_VALUE})"
     # A flag starts at its dashes, so its name is bounded on both sides of the sensitive part; a
     # value starting with a dash is the next flag ("--no-password -h db").
     flag = rf"(?=-)(?<![\w-])--?[\w-]{{0,32}}?(?:{alternation})[\w-]{{0,32}}+[ \t]{{1,8}}+(?!-)(?P<value>{_VALUE})"

@@ -85,6 +85,14 @@ SHAPES = [
     ),
     ("url password, empty user", "redis://:s3cr3tR3dis@cache:6379/0", "s3cr3tR3dis", "redis://cache:6379/0"),
     (
+        "query string of a host named like a key",  # pwd.com:8443 is a host and port, not a key and value
+        "GET https://pwd.com:8443/x?token=abc123secret&page=1",
+        "abc123secret",
+        "GET https://pwd.com:1/?page=0 via secret.internal:5432/db",
+    ),
+    ("dotted key, port-like value", "db.password:1234/x", "1234/x", "db.host:1234/x"),
+    ("key with a dotted tail", "app.secret.key=AbCdEf123 ok", "AbCdEf123", "app.region=eu-west-1 ok"),
+    (
         "query string",
         "GET /callback?code=ok&access_token=ya29.a0AfH6SMB&state=x",
         "ya29.a0AfH6SMB",
