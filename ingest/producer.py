@@ -19,6 +19,15 @@ consumer sees none of its records, even those Kafka had acknowledged. A failed t
 the producer down too; the next one, of the same ``transactional_id``, fences it at start and
 Kafka aborts what it left open (or, when no producer comes, after ``transaction_timeout_s``).
 
+A broker stopped while it completed a commit can record the transaction as committed without
+having written its marker to every partition (Kafka 4.3.1 in controlled shutdown; the class of
+KAFKA-12671). ``read_committed`` readers of such a partition stop at that transaction's first record
+until a later marker of the same producer id closes it. So the producer that replaces a failed one
+first commits an empty transaction over the partitions of the last transaction committed before
+the failure (:func:`_commit_markers`): its producer id is the same, and its marker closes the
+transaction left open. Without it the next request for a service of that partition would do the
+same, but a partition may see no request for long.
+
 A caller that must know, after its own process died, whether its records were committed (the
 idempotency keys of the receivers) sets :data:`ingest.witness.WITNESS` around its call: the
 witness is told where the call's first record was placed once Kafka acknowledged all, before the
@@ -148,6 +157,10 @@ class RecordProducer:
         self.transactional_id = transactional_id
         self._transaction_timeout_s = transaction_timeout_s
         self._transactions: GroupCommit[_Part] = GroupCommit(self._commit)
+        self._last_committed: set[TopicPartition] = set()  # the partitions of the last transaction committed
+        # The partitions of the last transaction committed before a producer was discarded: the next
+        # producer writes a commit marker to each before its first transaction (see the module doc).
+        self._to_mark: set[TopicPartition] = set()
 
     @property
     def started(self) -> bool:
@@ -300,6 +313,9 @@ class RecordProducer:
         producer = self._producer
         try:
             async with asyncio.timeout(self.request_timeout_s):
+                if self._to_mark:
+                    await _commit_markers(producer, self._to_mark)
+                    self._to_mark = set()
                 await producer.begin_transaction()
                 sent = [
                     [await producer.send(topic, value, key=key, headers=headers) for key, value, _ in records]
@@ -316,6 +332,8 @@ class RecordProducer:
                     await asyncio.gather(*told)
                     # A timeout past this point leaves the outcome unknown to us (README: Guarantees).
                     await producer.commit_transaction()
+                    placed: list[Any] = [metadata for part in results for metadata in part]  # RecordMetadata each
+                    self._last_committed = {TopicPartition(m.topic, m.partition) for m in placed}
                     return [None] * len(parts)
         except (KafkaError, OSError, TimeoutError) as exc:
             self._discard(producer)  # the transaction stays open until the next producer fences it
@@ -384,10 +402,28 @@ class RecordProducer:
         if producer is None or self._producer is not producer:
             return  # another call already discarded it
         self._producer = None
+        self._to_mark |= self._last_committed
+        self._last_committed = set()
         _fail_pending(producer)
         task = asyncio.get_running_loop().create_task(_teardown(producer, self.request_timeout_s))
         self._teardowns.add(task)
         task.add_done_callback(self._teardowns.discard)
+
+
+async def _commit_markers(producer: Any, partitions: set[TopicPartition]) -> None:
+    """Commit a transaction of no records over ``partitions``: Kafka writes a commit marker to each,
+    closing a transaction of this producer id that a partition was left without (module doc).
+
+    The marker commits whatever that open transaction holds, as the next commit on the partition
+    would; only partitions whose last transaction was committed are given. aiokafka adds a partition
+    to a transaction only when a record is sent to it; ``maybe_add_partition_to_txn`` is what its
+    ``send`` calls, and then the commit sends AddPartitionsToTxn and EndTxn (what kcl's ``admin txn
+    unstick-lso`` does for a partition of KAFKA-12671).
+    """
+    await producer.begin_transaction()
+    for partition in partitions:
+        producer._txn_manager.maybe_add_partition_to_txn(partition)
+    await producer.commit_transaction()
 
 
 def _fail_pending(producer: Any) -> None:

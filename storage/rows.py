@@ -75,8 +75,9 @@ class PointColumns:
     def take(self) -> TableColumns:
         sizes = np.array(self._sizes, dtype=np.int64)
         services, names, kinds, labels = zip(*self._runs, strict=True)
-        partitions = np.concatenate([np.full(n, p, dtype=np.uint16) for p, _, n in self._src])
-        offsets = np.concatenate([np.full(n, o, dtype=np.uint64) for _, o, n in self._src])
+        src_partitions, src_offsets, src_sizes = zip(*self._src, strict=True)
+        partitions = np.repeat(np.array(src_partitions, dtype=np.uint16), src_sizes)
+        offsets = np.repeat(np.array(src_offsets, dtype=np.uint64), src_sizes)
         columns = [
             _runs_of_text(services, sizes),
             _runs_of_text(names, sizes),

@@ -191,15 +191,16 @@ def _rows_of(columns: list[Any], rows: np.ndarray) -> list[Any]:
     if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
         run = slice(int(rows[0]), int(rows[-1]) + 1)
         return [column[run] for column in columns]
-    index = rows.tolist()
-    return [
-        column[rows]
-        if isinstance(column, np.ndarray)
-        else column.take(pa.array(rows))
-        if isinstance(column, pa.Array)
-        else [column[i] for i in index]
-        for column in columns
-    ]
+    return [_take(column, rows) for column in columns]
+
+
+def _take(column: Any, rows: np.ndarray) -> Any:
+    """``rows`` of one column: a numpy array, an Arrow array or a list."""
+    if isinstance(column, np.ndarray):
+        return column[rows]
+    if isinstance(column, pa.Array):
+        return column.take(pa.array(rows))
+    return [column[i] for i in rows.tolist()]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ingest.groupcommit import GroupCommit
@@ -95,6 +96,41 @@ async def test_a_restarted_producer_fences_its_predecessor(kafka_bootstrap: str,
     finally:
         await successor.stop()
         await dead.stop()
+
+
+async def log_end(bootstrap: str, topic: str) -> int:
+    """The end offset of ``topic``'s partition 0 (records and transaction markers alike)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_uncommitted")
+    await consumer.start()
+    try:
+        place = TopicPartition(topic, 0)
+        return int((await consumer.end_offsets([place]))[place])
+    finally:
+        await consumer.stop()
+
+
+async def test_the_producer_after_a_failed_one_writes_the_last_commits_markers_again(kafka_bootstrap: str) -> None:
+    """A broker stopped while completing a commit can leave a partition without its marker; the
+    producer replacing a failed one therefore commits an empty transaction over the partitions of
+    the last commit (ingest/producer.py). Seen here as one more offset, a marker, on the logs
+    partition, and no record more."""
+    topics = await topic_refusing_large_records(kafka_bootstrap)
+    producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}")
+    try:
+        await producer.send_logs([[log(time.time() * 1000, "committed")]])
+        committed_end = await log_end(kafka_bootstrap, topics.logs)
+        with pytest.raises(RecordRejected):  # the transaction fails: the producer is replaced
+            await producer.send_metrics([make_batch("orchestrator", 1_000)])
+        assert await log_end(kafka_bootstrap, topics.logs) == committed_end
+
+        await producer.send_metrics([make_batch("orchestrator", 3)])  # on the producer replacing it
+        assert await log_end(kafka_bootstrap, topics.logs) == committed_end + 1
+        assert [len(decode_logs(value)) for _, _, value in await read_records(kafka_bootstrap, topics.logs)] == [1]
+
+        await producer.send_metrics([make_batch("orchestrator", 3)])  # nothing failed since: no marker more
+        assert await log_end(kafka_bootstrap, topics.logs) == committed_end + 1
+    finally:
+        await producer.stop()
 
 
 async def test_group_commit_gives_each_item_its_outcome() -> None:
