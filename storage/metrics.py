@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "ALERT_REPLAYS_SKIPPED",
     "CONSUMER_LAG",
+    "HELD_SECONDS",
     "INSERT_SECONDS",
     "REPLAYS_SKIPPED",
     "ROWS_INSERTED",
@@ -30,6 +31,13 @@ UNREADABLE_RECORDS = Counter(
     "perfpulse_sink_unreadable_records_total",
     "Records the sink could not decode (the stream stage dead-letters them)",
     ["topic"],
+)
+HELD_SECONDS = Gauge(
+    "perfpulse_sink_partition_held_seconds",
+    "How long a partition's last stable offset has stayed behind its end, once past the limit a "
+    "transaction timeout explains (README: Guarantees); 0 otherwise",
+    ["topic", "partition"],
+    multiprocess_mode="liveall",
 )
 CONSUMER_LAG = Gauge(
     "perfpulse_sink_consumer_lag_records",

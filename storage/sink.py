@@ -73,6 +73,7 @@ from schemas.spans import decode_span_arrays
 from schemas.stage import Health
 from storage import metrics
 from storage.client import Store
+from storage.held import HeldPartitions
 from storage.rows import (
     AlertHistoryColumns,
     DeadLetterColumns,
@@ -93,6 +94,7 @@ log = logging.getLogger("perfpulse.storage.sink")
 # server writes them as one block, one part.
 MAX_PART_ROWS = 500_000
 _MS_PER_DAY = 86_400_000
+_HELD_CHECK_S = 5.0  # how often the partitions are looked at for an open transaction holding them
 _NS_PER_DAY = 86_400 * 10**9
 
 PartStored = Mapping[int, Mapping[int, int]]  # source partition -> table partition -> highest offset stored
@@ -220,6 +222,7 @@ class SinkConfig:
     # logged and never stops the sink.
     on_stored: Callable[[list[StoredWindow]], Awaitable[None]] | None = None
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how the consumer reaches Kafka
+    held_after_s: float = 120.0  # a partition held this long by an open transaction is told (storage/held.py)
 
 
 class _Buffer(Protocol):
@@ -301,6 +304,7 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
         self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
         self._flush_lock = asyncio.Lock()
+        self._held = HeldPartitions(config.held_after_s)
         self.flushes = 0
 
     def health(self) -> Health:
@@ -308,7 +312,11 @@ class Sink:
             return Health(self.name, False, str(self._foreign))
         if self._consumer is None:
             return Health(self.name, False, "not consuming (starting, or Kafka unreachable)")
-        return Health(self.name, True, f"{self.flushes} flush(es)")
+        held = "".join(
+            f"; {h.partition.topic}-{h.partition.partition} held at offset {h.stable} for {h.seconds:.0f} s"
+            for h in self._held.held
+        )
+        return Health(self.name, True, f"{self.flushes} flush(es){held}")
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -334,8 +342,12 @@ class Sink:
         self._foreign = None
         try:
             await consumer.start()
+            checked = time.monotonic()
             while not stop.is_set():
                 batches = await consumer.getmany(timeout_ms=100, max_records=20_000)
+                if time.monotonic() - checked >= _HELD_CHECK_S:
+                    checked = time.monotonic()
+                    self._held.check(consumer, checked)
                 if self._foreign is not None:
                     raise self._foreign
                 for tp, records in batches.items():

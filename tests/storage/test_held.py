@@ -1,0 +1,75 @@
+"""storage/held.py: a partition whose readers an open transaction holds is told once it has been
+held past the limit, and released when the transaction ends; against a real broker."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import REGISTRY
+
+from storage.held import HeldPartitions
+
+
+def held_seconds(tp: TopicPartition) -> float | None:
+    return REGISTRY.get_sample_value(
+        "perfpulse_sink_partition_held_seconds", {"topic": tp.topic, "partition": str(tp.partition)}
+    )
+
+
+async def fetch(consumer: AIOKafkaConsumer) -> None:
+    """One fetch round: the consumer learns each partition's end and last stable offset."""
+    await consumer.getmany(timeout_ms=300)
+
+
+async def test_an_open_transaction_is_told_past_the_limit_and_released_when_it_ends(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = f"held-{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 2, 1)])
+    finally:
+        await admin.close()
+    held_tp, free_tp = TopicPartition(topic, 0), TopicPartition(topic, 1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, transactional_id=f"held-{topic}", transaction_timeout_ms=60_000
+    )
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, isolation_level="read_committed")
+    await producer.start()
+    await consumer.start()
+    try:
+        async with producer.transaction():
+            await (await producer.send(topic, b"committed", partition=free_tp.partition))
+        await producer.begin_transaction()
+        await (await producer.send(topic, b"open", partition=held_tp.partition))
+        consumer.assign([held_tp, free_tp])
+        await consumer.seek_to_beginning()
+        held = HeldPartitions(after_s=1.0)
+
+        await fetch(consumer)
+        start = time.monotonic()
+        assert held.check(consumer, start) == []  # open, but not for long yet
+        await fetch(consumer)
+        with caplog.at_level(logging.ERROR, logger="perfpulse.storage.held"):
+            found = held.check(consumer, start + 1.5)
+            assert [(h.partition, h.stable, h.end) for h in found] == [(held_tp, 0, 1)]
+            assert held_seconds(held_tp) == pytest.approx(1.5)
+            held.check(consumer, start + 2.0)  # still held: told once
+        told = [r.getMessage() for r in caplog.records]
+        assert len(told) == 1 and f"partition {topic}-0" in told[0] and "held at offset 0" in told[0], told
+
+        await producer.commit_transaction()
+        await fetch(consumer)
+        await fetch(consumer)
+        assert held.check(consumer, start + 3.0) == []
+        assert held_seconds(held_tp) == 0
+        assert held_seconds(free_tp) is None  # never held
+    finally:
+        await consumer.stop()
+        await producer.stop()
