@@ -42,16 +42,19 @@ class HeldPartitions:
     _since: dict[TopicPartition, tuple[int, float]] = field(default_factory=dict)  # (stable offset, first seen)
     held: list[Held] = field(default_factory=list)  # those found by the last check
 
-    def check(self, consumer: Any, now: float) -> list[Held]:
+    async def check(self, consumer: Any, now: float) -> list[Held]:
         """The assigned partitions of ``consumer`` (an ``AIOKafkaConsumer`` reading ``read_committed``)
-        held ``after_s`` or longer at ``now`` (monotonic seconds), by the offsets its last fetch of
-        each reported. A partition newly found is logged once; each is on ``/metrics``."""
+        held ``after_s`` or longer at ``now`` (monotonic seconds): its position has reached the last
+        stable offset its fetches report, and that offset has stayed below the partition's end. A
+        partition newly found is logged once; each is on ``/metrics``."""
         since: dict[TopicPartition, tuple[int, float]] = {}
         held: list[Held] = []
         for tp in consumer.assignment():
             stable, end = consumer.last_stable_offset(tp), consumer.highwater(tp)
             if stable is None or end is None or stable < 0 or stable >= end:
                 continue
+            if await consumer.position(tp) < stable:
+                continue  # records before it are still to be read: not held yet, only behind
             seen_stable, first = self._since.get(tp, (stable, now))
             if seen_stable != stable:
                 first = now  # it moved: a transaction ended, another one holds it now

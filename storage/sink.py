@@ -347,7 +347,7 @@ class Sink:
                 batches = await consumer.getmany(timeout_ms=100, max_records=20_000)
                 if time.monotonic() - checked >= _HELD_CHECK_S:
                     checked = time.monotonic()
-                    self._held.check(consumer, checked)
+                    await self._held.check(consumer, checked)
                 if self._foreign is not None:
                     raise self._foreign
                 for tp, records in batches.items():

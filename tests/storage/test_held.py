@@ -46,28 +46,34 @@ async def test_an_open_transaction_is_told_past_the_limit_and_released_when_it_e
     try:
         async with producer.transaction():
             await (await producer.send(topic, b"committed", partition=free_tp.partition))
+            for value in (b"first", b"second"):  # offsets 0 and 1 of the held partition, its marker 2
+                await (await producer.send(topic, value, partition=held_tp.partition))
         await producer.begin_transaction()
-        await (await producer.send(topic, b"open", partition=held_tp.partition))
+        await (await producer.send(topic, b"open", partition=held_tp.partition))  # offset 3
         consumer.assign([held_tp, free_tp])
         await consumer.seek_to_beginning()
         held = HeldPartitions(after_s=1.0)
 
-        await fetch(consumer)
+        first = (await consumer.getmany(held_tp, timeout_ms=5_000, max_records=1))[held_tp]
+        assert [r.value for r in first] == [b"first"]
         start = time.monotonic()
-        assert held.check(consumer, start) == []  # open, but not for long yet
-        await fetch(consumer)
+        assert await held.check(consumer, start) == []
+        assert await held.check(consumer, start + 1.5) == []  # open for long, but "second" is still to be read
+        while await consumer.position(held_tp) < 3:
+            await fetch(consumer)
+        assert await held.check(consumer, start + 2.0) == []  # at the open transaction: not for long yet
         with caplog.at_level(logging.ERROR, logger="perfpulse.storage.held"):
-            found = held.check(consumer, start + 1.5)
-            assert [(h.partition, h.stable, h.end) for h in found] == [(held_tp, 0, 1)]
+            found = await held.check(consumer, start + 3.5)
+            assert [(h.partition, h.stable, h.end) for h in found] == [(held_tp, 3, 4)]
             assert held_seconds(held_tp) == pytest.approx(1.5)
-            held.check(consumer, start + 2.0)  # still held: told once
+            await held.check(consumer, start + 4.0)  # still held: told once
         told = [r.getMessage() for r in caplog.records]
-        assert len(told) == 1 and f"partition {topic}-0" in told[0] and "held at offset 0" in told[0], told
+        assert len(told) == 1 and f"partition {topic}-0" in told[0] and "held at offset 3" in told[0], told
 
         await producer.commit_transaction()
         await fetch(consumer)
         await fetch(consumer)
-        assert held.check(consumer, start + 3.0) == []
+        assert await held.check(consumer, start + 5.0) == []
         assert held_seconds(held_tp) == 0
         assert held_seconds(free_tp) is None  # never held
     finally:
