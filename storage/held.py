@@ -69,9 +69,9 @@ class HeldPartitions:
             if h.partition not in told:
                 log.error(
                     "partition %s-%d: read_committed readers are held at offset %d (records up to %d) by a "
-                    "transaction open for %.0f s, longer than any transaction timeout: Kafka left it without "
-                    "its marker. The sink and the stream worker stop there until a marker of the same producer "
-                    "closes it (README: Guarantees)",
+                    "transaction open for %.0f s, far past perfpulse's transaction timeout: most likely Kafka "
+                    "left it without its marker. The sink and the stream worker stop there until a marker of "
+                    "the same producer closes it (README: Guarantees)",
                     h.partition.topic, h.partition.partition, h.stable, h.end, h.seconds,
                 )  # fmt: skip
         self._since, self.held = since, held

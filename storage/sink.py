@@ -94,8 +94,8 @@ log = logging.getLogger("perfpulse.storage.sink")
 # server writes them as one block, one part.
 MAX_PART_ROWS = 500_000
 _MS_PER_DAY = 86_400_000
-_HELD_CHECK_S = 5.0  # how often the partitions are looked at for an open transaction holding them
 _NS_PER_DAY = 86_400 * 10**9
+_HELD_CHECK_S = 5.0  # how often the partitions are looked at for an open transaction holding them
 
 PartStored = Mapping[int, Mapping[int, int]]  # source partition -> table partition -> highest offset stored
 
