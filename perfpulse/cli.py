@@ -177,6 +177,7 @@ def api(
     notifier in-process when the store is embedded."""
     import uvicorn
 
+    from api.wsframes import SharedFrameProtocol
     from perfpulse.app import create_app
     from storage import StoreLocked, open_store
 
@@ -199,6 +200,7 @@ def api(
         # Open WebSockets, SSE streams and slow reads are cut after this on shutdown: uvicorn's
         # default waits for them forever, and `perfpulse up` then needed a second Ctrl-C.
         timeout_graceful_shutdown=API_SHUTDOWN_S,
+        ws=SharedFrameProtocol,  # a live-feed frame to many clients is compressed once
         **settings.tls_options,
     )
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ import orjson
 import ormsgpack
 import pytest
 import redis
-import uvicorn
 from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -31,11 +29,13 @@ from api.livefeed_hub import Connection, Entry, LiveHub, LiveLimits
 from api.livefeed_models import LiveBatch, LiveGap, LiveHello
 from api.livefeed_subs import QuerySub
 from api.livefeed_wire import Cursor
+from api.wsframes import SharedFrameProtocol
 from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas.events import StoredWindow, encode_stored, stored_channel
 from storage.rows import AlertHistoryColumns
 from tests.api.test_alerts import alert
+from tests.ingest.helpers import serving
 from tests.storage.builders import BASE_MS, insert_rows, window_row
 
 VALUES = np.arange(1.0, 101.0)  # p50 50.5-ish through the histogram engine, count 100
@@ -43,21 +43,11 @@ VALUES = np.arange(1.0, 101.0)  # p50 50.5-ish through the histogram engine, cou
 
 @contextmanager
 def served(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
-    """The whole app under a real uvicorn server on a free loopback port: (host:port, app)."""
+    """The whole app under a real uvicorn server (the API's WebSocket protocol) on a free loopback
+    port: (host:port, app)."""
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(60)
+    with serving(app, 60, log_config=None, access_log=False, ws=SharedFrameProtocol) as base:
+        yield base.removeprefix("http://"), app
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +212,8 @@ def test_one_query_per_distinct_subscription_whatever_the_connections(
         publish(module_settings, store_window(app, metric, BASE_MS + 7_000))
         (ea,), (eb,), (ec,) = events(a, 1), events(b, 1), events(c, 1)
         assert result_queries() - before == 2
+        # The server (api/wsframes.py) lets the hub send a round's frames from its flush.
+        assert len(app.state.live.connections) == 3 and all(conn.direct for conn in app.state.live.connections)
     assert (ea["sub"], eb["sub"], ec["sub"]) == ("mine", "theirs", "other")
     assert ea["seq"] == eb["seq"] != ec["seq"]
     assert ec["data"]["series"][0]["points"][0] == {"t": BASE_MS + 7_000, "max": pytest.approx(100, rel=0.01)}
@@ -574,6 +566,72 @@ def test_heartbeats_come_while_results_flow() -> None:
 
     kinds = asyncio.run(scenario())
     assert kinds.count("heartbeat") == 2 and kinds.count("batch") > 2, kinds
+
+
+class _Socket:
+    """A transport sending without awaiting (the hub's direct path), ready or not."""
+
+    def __init__(self, ready: bool = True) -> None:
+        self.is_ready = ready
+        self.sent: list[Any] = []
+
+    def ready(self) -> bool:
+        return self.is_ready
+
+    def send(self, frame: Any) -> None:
+        self.sent.append(frame)
+
+
+def _direct_round(
+    socket: _Socket, results: int, interval_s: float = 0, before: Any = None, writer_frames: int = 0
+) -> list[Any]:
+    """A connection whose writer is idle is flushed ``results`` results (after ``before(conn)``);
+    returns the frames its writer then sent (``writer_frames`` of them awaited, else none within 0.2 s)."""
+
+    async def scenario() -> list[Any]:
+        conn = Connection(LiveLimits(), interval_s=interval_s)
+        conn.direct = socket
+        writer = asyncio.create_task(_frames(conn, max(writer_frames, 1)))
+        await asyncio.sleep(0.01)  # the writer waits to be woken
+        if before is not None:
+            before(conn)
+        for seq in range(1, results + 1):
+            conn.push(Entry(seq, "k", {"n": seq}), "s")
+        conn.flush("abcd0123")
+        if writer_frames:
+            return await asyncio.wait_for(writer, 5)
+        await asyncio.sleep(0.2)
+        assert not writer.done()
+        writer.cancel()
+        return []
+
+    return asyncio.run(scenario())
+
+
+def test_a_round_is_sent_from_the_flush_when_the_writer_is_idle() -> None:
+    socket = _Socket()
+    assert _direct_round(socket, 3) == []  # the writer was not woken
+    (batch,) = socket.sent
+    assert [e["seq"] for e in batch.body["events"]] == [1, 2, 3] and batch.cursor == "abcd0123.3"
+
+
+def test_the_writer_sends_what_the_flush_cannot() -> None:
+    socket = _Socket(ready=False)  # the socket over its high-water mark
+    (batch,) = _direct_round(socket, 2, writer_frames=1)
+    assert socket.sent == [] and [e["seq"] for e in batch.body["events"]] == [1, 2]
+    socket = _Socket()  # a reply first: it goes out before the results, by the writer
+    reply, batch = _direct_round(socket, 2, before=lambda c: c.reply({"type": "subscribed"}), writer_frames=2)
+    assert socket.sent == [] and reply.kind == "subscribed" and batch.events == 2
+    socket = _Socket()  # more than a frame holds: the first from the flush, the rest by the writer
+    (rest,) = _direct_round(socket, 601, writer_frames=1)
+    assert [f.events for f in socket.sent] == [500] and [e["seq"] for e in rest.body["events"]] == list(range(501, 602))
+
+
+def test_the_interval_holds_for_the_flush_too() -> None:
+    socket = _Socket()
+    started = time.monotonic()
+    (batch,) = _direct_round(socket, 2, interval_s=0.3, writer_frames=1)  # the hello went out just now
+    assert socket.sent == [] and batch.events == 2 and time.monotonic() - started >= 0.3
 
 
 @pytest.mark.parametrize(

@@ -76,12 +76,13 @@ def read_logs(bootstrap: str, topic: str) -> list[tuple[bytes | None, list[LogRe
 
 
 @contextlib.contextmanager
-def serving(app: Any, timeout_s: float = 30.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free local port, in a thread; yields its base URL."""
+def serving(app: Any, timeout_s: float = 30.0, **options: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn (``options``: more of its settings) on a free local port, in a
+    thread; yields its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, **({"log_level": "warning", "lifespan": "on"} | options)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s
