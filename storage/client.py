@@ -96,6 +96,19 @@ def _redact(url: str) -> str:
     return url
 
 
+# Every query of perfpulse's clients runs without ClickHouse's JIT compilation: by default a query
+# whose expression, aggregate or sort was seen 3 times before compiles it with LLVM first, and that
+# query took 141-150 ms instead of ~30 (a live-feed query over 10 metrics, chDB 26.9, in two fresh
+# processes); compiled, later ones were no faster (20-40 ms either way). perfpulse's queries are
+# small and many (planning dominates): each distinct one paid a spike, in the first rounds of a
+# live feed and in a dashboard's first loads. SQL users run on ClickHouse directly is untouched.
+_SESSION_SETTINGS: Final[Mapping[str, Any]] = {
+    "compile_expressions": 0,
+    "compile_aggregate_expressions": 0,
+    "compile_sort_description": 0,
+}
+
+
 class Store:
     """A pool of clickhouse-connect clients on one database."""
 
@@ -118,7 +131,9 @@ class Store:
         try:
             # clickhouse-connect takes host, credentials and port from the DSN but not its scheme: an
             # https:// URL without secure=True spoke plain HTTP to the TLS port.
-            return clickhouse_connect.get_client(dsn=self.url, secure=urlsplit(self.url).scheme == "https")
+            return clickhouse_connect.get_client(
+                dsn=self.url, secure=urlsplit(self.url).scheme == "https", settings=dict(_SESSION_SETTINGS)
+            )
         except ProgrammingError as exc:
             raise StoreError(f"cannot open ClickHouse at {_redact(self.url)}: {exc}") from exc
         except (ClickHouseError, OSError) as exc:

@@ -29,6 +29,16 @@ def test_parameters_are_bound_not_interpolated(store: Store) -> None:
     assert store.command("EXISTS TABLE rollups") == 1
 
 
+def test_queries_run_without_jit_compilation(store: Store) -> None:
+    """A query compiling its expressions with LLVM took ~110 ms more (storage/client.py)."""
+    found = store.rows(
+        "SELECT getSetting('compile_expressions'), getSetting('compile_aggregate_expressions'), "
+        "getSetting('compile_sort_description')"
+    )
+    assert found == [(False, False, False)]
+    assert store.rows("SELECT getSetting('compile_expressions')", settings={"max_threads": 1}) == [(False,)]
+
+
 def test_insert_is_column_oriented(store: Store) -> None:
     store.command("CREATE TABLE t (a UInt8, b String) ENGINE = MergeTree ORDER BY a")
     store.insert("t", [[2, 1], ["two", "one"]], ["a", "b"])
