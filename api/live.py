@@ -57,7 +57,7 @@ from api.livefeed_wire import (
     parse_cursor,
     parse_subscriptions,
 )
-from api.wsframes import DIRECT_WRITE
+from api.wsframes import DIRECT_WRITE, SharedFrameProtocol
 from storage import StoreError
 from storage.keys import Scope as KeyScope
 from storage.keys import hash_key
@@ -241,14 +241,13 @@ async def _send(websocket: WebSocket, data: str | bytes) -> None:
 class _DirectSend:
     """Batches sent from the hub's flush through the server's :data:`DIRECT_WRITE` extension."""
 
-    def __init__(self, hub: LiveHub, writer: Any, fmt: Format) -> None:
+    def __init__(self, hub: LiveHub, writer: SharedFrameProtocol, fmt: Format) -> None:
         self.hub = hub
         self.writer = writer
         self.fmt = fmt
 
     def ready(self) -> bool:
-        ready: bool = self.writer.ready()
-        return ready
+        return self.writer.ready()
 
     def send(self, frame: Frame) -> None:
         self.writer.write(self.hub.encode(frame, self.fmt))
