@@ -22,11 +22,14 @@ Kafka aborts what it left open (or, when no producer comes, after ``transaction_
 A broker stopped while it completed a commit can record the transaction as committed without
 having written its marker to every partition (Kafka 4.3.1 in controlled shutdown; the class of
 KAFKA-12671). ``read_committed`` readers of such a partition stop at that transaction's first record
-until a later marker of the same producer id closes it. So the producer that replaces a failed one
-first commits an empty transaction over the partitions of the last transaction committed before
-the failure (:func:`_commit_markers`): its producer id is the same, and its marker closes the
-transaction left open. Without it the next request for a service of that partition would do the
-same, but a partition may see no request for long.
+until a later marker of the same producer id closes it; and when the next transaction also held the
+partition and failed with the broker, Kafka aborts it at the restart, and that abort marker closes
+the acknowledged transaction as aborted. So the producer that replaces a failed one first takes care
+of the last transaction committed before the failure (:meth:`RecordProducer._recheck`): it commits
+an empty transaction over its partitions (:func:`_commit_markers`: the same producer id, so a marker
+closes a transaction left open), reads each partition's first record of it back
+``read_committed``, and sends again, in a transaction of their own, the records of a partition read
+back aborted: their clients were answered 2xx and will not send them again.
 
 A caller that must know, after its own process died, whether its records were committed (the
 idempotency keys of the receivers) sets :data:`ingest.witness.WITNESS` around its call: the
@@ -42,7 +45,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
@@ -72,6 +75,9 @@ _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's defa
 
 
 Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
+# A record of a committed transaction: topic, headers, the record, and where Kafka placed it.
+_Placed = tuple[str, list[tuple[str, bytes]], Record, TopicPartition, int]
+_RECHECK_S = 5.0  # at most this long reading back the last committed records after a failure
 # One call's share of a transaction: topic, headers, records, and its caller's witness.
 _Part = tuple[str, list[tuple[str, bytes]], Sequence[Record], Witness | None]
 
@@ -157,10 +163,11 @@ class RecordProducer:
         self.transactional_id = transactional_id
         self._transaction_timeout_s = transaction_timeout_s
         self._transactions: GroupCommit[_Part] = GroupCommit(self._commit)
-        self._last_committed: set[TopicPartition] = set()  # the partitions of the last transaction committed
-        # The partitions of the last transaction committed before a producer was discarded: the next
-        # producer writes a commit marker to each before its first transaction (see the module doc).
-        self._to_mark: set[TopicPartition] = set()
+        self._last_committed: list[_Placed] = []  # the records of the last transaction committed
+        # The records of the last transaction committed before a producer was discarded: the next
+        # producer writes a commit marker to each of their partitions, reads them back and sends
+        # again those Kafka aborted after all, before its first transaction (see the module doc).
+        self._to_check: list[_Placed] = []
 
     @property
     def started(self) -> bool:
@@ -313,9 +320,9 @@ class RecordProducer:
         producer = self._producer
         try:
             async with asyncio.timeout(self.request_timeout_s):
-                if self._to_mark:
-                    await _commit_markers(producer, self._to_mark)
-                    self._to_mark = set()
+                if self._to_check:
+                    await self._recheck(producer, self._to_check)
+                    self._to_check = []
                 await producer.begin_transaction()
                 sent = [
                     [await producer.send(topic, value, key=key, headers=headers) for key, value, _ in records]
@@ -332,8 +339,11 @@ class RecordProducer:
                     await asyncio.gather(*told)
                     # A timeout past this point leaves the outcome unknown to us (README: Guarantees).
                     await producer.commit_transaction()
-                    placed: list[Any] = [metadata for part in results for metadata in part]  # RecordMetadata each
-                    self._last_committed = {TopicPartition(m.topic, m.partition) for m in placed}
+                    self._last_committed = [
+                        (topic, headers, record, TopicPartition(m.topic, m.partition), m.offset)
+                        for (topic, headers, records, _), part in zip(parts, results, strict=True)
+                        for record, m in zip(records, cast(list[Any], part), strict=True)  # RecordMetadata: none failed
+                    ]
                     return [None] * len(parts)
         except (KafkaError, OSError, TimeoutError) as exc:
             self._discard(producer)  # the transaction stays open until the next producer fences it
@@ -362,6 +372,19 @@ class RecordProducer:
         Starts this producer first: with the dead producer's ``transactional_id`` that fences it,
         and Kafka completes the commit it had asked for or aborts what it left open."""
         place = TopicPartition(topic, partition)
+        told: dict[TopicPartition, bool] = {}
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.start()
+                await self._read_back({place: offset}, told)
+        except (KafkaError, KafkaUnavailable, OSError, TimeoutError) as exc:
+            log.info("cannot tell whether %s/%d@%d was committed: %r", topic, partition, offset, exc)
+        return told.get(place)
+
+    async def _read_back(self, places: dict[TopicPartition, int], told: dict[TopicPartition, bool]) -> None:
+        """Fill ``told``: for each partition, whether its record at the given offset reads back
+        committed (True) or aborted (False), read ``read_committed``; returns once every partition is
+        told (the caller bounds the wait: what was told by then stays in ``told``)."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=f"{self.client_id}-committed",
@@ -371,23 +394,56 @@ class RecordProducer:
             **self.security.client_options(),
         )
         try:
-            async with asyncio.timeout(timeout_s):
-                await self.start()
-                await consumer.start()
-                consumer.assign([place])
+            await consumer.start()
+            consumer.assign(list(places))
+            for place, offset in places.items():
                 consumer.seek(place, offset)
-                while True:
-                    fetched = (await consumer.getmany(place, timeout_ms=200, max_records=1)).get(place, [])
-                    if fetched:
-                        return bool(fetched[0].offset == offset)
-                    if await consumer.position(place) > offset:
-                        return False
-        except (KafkaError, KafkaUnavailable, OSError, TimeoutError) as exc:
-            log.info("cannot tell whether %s/%d@%d was committed: %r", topic, partition, offset, exc)
-            return None
+            while len(told) < len(places):
+                for place, records in (await consumer.getmany(timeout_ms=200)).items():
+                    if place not in told and records:
+                        told[place] = records[0].offset == places[place]
+                for place, offset in places.items():
+                    if place not in told and await consumer.position(place) > offset:
+                        told[place] = False
+                consumer.pause(*told)
         finally:
             with contextlib.suppress(KafkaError, OSError):
                 await consumer.stop()
+
+    async def _recheck(self, producer: Any, placed: list[_Placed]) -> None:
+        """After a failure, the last committed transaction's records (see the module doc): a commit
+        marker on each of their partitions, then each partition's first record read back, and the
+        records of a partition read back aborted sent again, in a transaction of their own. A
+        partition not told within :data:`_RECHECK_S` (another producer's open transaction holds it)
+        is logged and left as it is."""
+        await _commit_markers(producer, {place for *_, place, _ in placed})
+        firsts: dict[TopicPartition, int] = {}
+        for *_, place, offset in placed:
+            firsts[place] = min(offset, firsts.get(place, offset))
+        told: dict[TopicPartition, bool] = {}
+        try:
+            async with asyncio.timeout(min(_RECHECK_S, self.request_timeout_s / 2)):
+                await self._read_back(firsts, told)
+        except TimeoutError:
+            untold = sorted(f"{p.topic}/{p.partition}@{firsts[p]}" for p in firsts if p not in told)
+            log.warning("cannot read back the last committed records in %s; left as they are", ", ".join(untold))
+        lost = [entry for entry in placed if told.get(entry[3]) is False]
+        if not lost:
+            return
+        where = sorted({f"{entry[3].topic}/{entry[3].partition}" for entry in lost})
+        log.warning(
+            "%d records of the last committed transaction read back aborted in %s (Kafka wrote no commit "
+            "marker and a later abort closed them): sending them again",
+            len(lost),
+            ", ".join(where),
+        )
+        await producer.begin_transaction()
+        futures = [
+            await producer.send(topic, value, key=key, headers=headers)
+            for topic, headers, (key, value, _), _, _ in lost
+        ]
+        await asyncio.gather(*futures)
+        await producer.commit_transaction()
 
     def _unavailable(self, exc: BaseException, timeout_s: float | None = None) -> KafkaUnavailable:
         if isinstance(exc, TimeoutError):
@@ -402,8 +458,8 @@ class RecordProducer:
         if producer is None or self._producer is not producer:
             return  # another call already discarded it
         self._producer = None
-        self._to_mark |= self._last_committed
-        self._last_committed = set()
+        self._to_check += self._last_committed
+        self._last_committed = []
         _fail_pending(producer)
         task = asyncio.get_running_loop().create_task(_teardown(producer, self.request_timeout_s))
         self._teardowns.add(task)

@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ingest.groupcommit import GroupCommit
-from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected
-from schemas import Topics, decode_logs
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected, log_records
+from schemas import RecordType, Topics, decode_logs, type_headers
 from tests.ingest.helpers import read_messages, read_records
 from tests.ingest.test_producer import make_batch
 from tests.storage.telemetry import log
@@ -131,6 +131,46 @@ async def test_the_producer_after_a_failed_one_writes_the_last_commits_markers_a
         assert await log_end(kafka_bootstrap, topics.logs) == committed_end + 1
     finally:
         await producer.stop()
+
+
+async def test_the_producer_after_a_failed_one_sends_again_the_last_commits_records_kafka_aborted(
+    kafka_bootstrap: str,
+) -> None:
+    """A commit whose marker Kafka dropped, then closed by the abort of the next transaction (seen
+    in the Kafka-restart fault test): made here by aborting a record of another producer and giving
+    it to the producer as its last commit's. The producer replacing a failed one reads it back
+    aborted and sends it again, once; a record read back committed is not sent again."""
+    topics = await topic_refusing_large_records(kafka_bootstrap)
+    producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}")
+    other = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-other-{topics.prefix}")
+    lost = log(time.time() * 1000, "acknowledged, then aborted by Kafka")
+    try:
+        await producer.send_logs([[log(time.time() * 1000, "committed")]])
+        ((key, value, what),) = log_records([[lost]])
+        headers = type_headers(RecordType.LOGS)
+        await other.start()
+        kafka = other._producer
+        await kafka.begin_transaction()
+        placed = await (await kafka.send(topics.logs, value, key=key, headers=headers))
+        await kafka.abort_transaction()
+        place = TopicPartition(topics.logs, placed.partition)
+        producer._last_committed = [(topics.logs, headers, (key, value, what), place, placed.offset)]
+        with pytest.raises(RecordRejected):  # the transaction fails: the producer is replaced
+            await producer.send_metrics([make_batch("orchestrator", 1_000)])
+
+        await producer.send_metrics([make_batch("orchestrator", 3)])  # on the producer replacing it
+        stored = [decode_logs(value) for _, _, value in await read_records(kafka_bootstrap, topics.logs)]
+        assert [[r.message for r in records] for records in stored] == [["committed"], [lost.message]]
+
+        # The last commit's record at offset 0, the committed one, which reads back committed.
+        producer._last_committed = [(topics.logs, headers, (key, value, what), place, 0)]
+        with pytest.raises(RecordRejected):
+            await producer.send_metrics([make_batch("orchestrator", 1_000)])
+        await producer.send_metrics([make_batch("orchestrator", 3)])
+        assert len(await read_records(kafka_bootstrap, topics.logs)) == 2  # read back committed: not sent again
+    finally:
+        await producer.stop()
+        await other.stop()
 
 
 async def test_group_commit_gives_each_item_its_outcome() -> None:
