@@ -45,7 +45,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError
@@ -75,11 +75,19 @@ _SPANS_PER_RECORD = 500  # ~250 KB with typical tags: well under a broker's defa
 
 
 Record = tuple[bytes, bytes, str]  # a Kafka record: key, value, and what it holds (for messages)
-# A record of a committed transaction: topic, headers, the record, and where Kafka placed it.
-_Placed = tuple[str, list[tuple[str, bytes]], Record, TopicPartition, int]
 _RECHECK_S = 5.0  # at most this long reading back the last committed records after a failure
 # One call's share of a transaction: topic, headers, records, and its caller's witness.
 _Part = tuple[str, list[tuple[str, bytes]], Sequence[Record], Witness | None]
+
+
+class _Placed(NamedTuple):
+    """A record of a committed transaction and where Kafka placed it."""
+
+    topic: str
+    headers: list[tuple[str, bytes]]
+    record: Record
+    place: TopicPartition
+    offset: int
 
 
 def metric_records(batches: Sequence[MetricBatch]) -> list[Record]:
@@ -340,7 +348,7 @@ class RecordProducer:
                     # A timeout past this point leaves the outcome unknown to us (README: Guarantees).
                     await producer.commit_transaction()
                     self._last_committed = [
-                        (topic, headers, record, TopicPartition(m.topic, m.partition), m.offset)
+                        _Placed(topic, headers, record, TopicPartition(m.topic, m.partition), m.offset)
                         for (topic, headers, records, _), part in zip(parts, results, strict=True)
                         for record, m in zip(records, cast(list[Any], part), strict=True)  # RecordMetadata: none failed
                     ]
@@ -416,10 +424,10 @@ class RecordProducer:
         records of a partition read back aborted sent again, in a transaction of their own. A
         partition not told within :data:`_RECHECK_S` (another producer's open transaction holds it)
         is logged and left as it is."""
-        await _commit_markers(producer, {place for *_, place, _ in placed})
+        await _commit_markers(producer, {entry.place for entry in placed})
         firsts: dict[TopicPartition, int] = {}
-        for *_, place, offset in placed:
-            firsts[place] = min(offset, firsts.get(place, offset))
+        for entry in placed:
+            firsts[entry.place] = min(entry.offset, firsts.get(entry.place, entry.offset))
         told: dict[TopicPartition, bool] = {}
         try:
             async with asyncio.timeout(min(_RECHECK_S, self.request_timeout_s / 2)):
@@ -427,10 +435,10 @@ class RecordProducer:
         except TimeoutError:
             untold = sorted(f"{p.topic}/{p.partition}@{firsts[p]}" for p in firsts if p not in told)
             log.warning("cannot read back the last committed records in %s; left as they are", ", ".join(untold))
-        lost = [entry for entry in placed if told.get(entry[3]) is False]
+        lost = [entry for entry in placed if told.get(entry.place) is False]
         if not lost:
             return
-        where = sorted({f"{entry[3].topic}/{entry[3].partition}" for entry in lost})
+        where = sorted({f"{entry.place.topic}/{entry.place.partition}" for entry in lost})
         log.warning(
             "%d records of the last committed transaction read back aborted in %s (Kafka wrote no commit "
             "marker and a later abort closed them): sending them again",

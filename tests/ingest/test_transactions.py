@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from ingest.groupcommit import GroupCommit
-from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected, log_records
+from ingest.producer import KafkaUnavailable, RecordProducer, RecordRejected, _Placed, log_records
 from schemas import RecordType, Topics, decode_logs, type_headers
 from tests.ingest.helpers import read_messages, read_records
 from tests.ingest.test_producer import make_batch
@@ -154,7 +154,7 @@ async def test_the_producer_after_a_failed_one_sends_again_the_last_commits_reco
         placed = await (await kafka.send(topics.logs, value, key=key, headers=headers))
         await kafka.abort_transaction()
         place = TopicPartition(topics.logs, placed.partition)
-        producer._last_committed = [(topics.logs, headers, (key, value, what), place, placed.offset)]
+        producer._last_committed = [_Placed(topics.logs, headers, (key, value, what), place, placed.offset)]
         with pytest.raises(RecordRejected):  # the transaction fails: the producer is replaced
             await producer.send_metrics([make_batch("orchestrator", 1_000)])
 
@@ -163,7 +163,7 @@ async def test_the_producer_after_a_failed_one_sends_again_the_last_commits_reco
         assert [[r.message for r in records] for records in stored] == [["committed"], [lost.message]]
 
         # The last commit's record at offset 0, the committed one, which reads back committed.
-        producer._last_committed = [(topics.logs, headers, (key, value, what), place, 0)]
+        producer._last_committed = [_Placed(topics.logs, headers, (key, value, what), place, 0)]
         with pytest.raises(RecordRejected):
             await producer.send_metrics([make_batch("orchestrator", 1_000)])
         await producer.send_metrics([make_batch("orchestrator", 3)])
