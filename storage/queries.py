@@ -4,12 +4,12 @@ A query groups window rows into buckets (``step`` milliseconds, aligned to the e
 groups. Count, sum and extremes are summed / taken over the rows. Percentiles come from merging the
 rows' histograms (schemas/sketch.py), never from averaging stored percentiles: window rows and the
 pages tiers hold them as pages of dense slot counts with each page's total (storage/tiers.py). A
-query finds in SQL, per group, bucket and level, first the page holding the rank from the pages'
-totals alone (``found``), then the slot inside that page, summing slot by slot only the rows of
-that page (a tier's pages table is sorted by page, so only those granules are read), so only
-integer keys come back. Python turns them into values with
-:func:`schemas.sketch.answers`, the function the alert path uses: alerts and queries report the
-same float for the same rows.
+query reads, per group and bucket, first the pages' totals alone and finds from them the page
+holding each level's rank, then the slot counts of those pages only (a tier's pages table is sorted
+by page, so only their granules are read), and finds the slot: the rank's histogram key. numpy
+searches both steps for every group at once (:func:`_rank_keys`), and
+:func:`schemas.sketch.answers_of_rows` turns the keys into values as the alert path does: alerts and
+queries report the same float for the same rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.sketch import PAGE_SLOTS, answers
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from schemas.sketch import PAGE_SLOTS, answers_of_rows
 from storage.client import API_QUERY_SETTINGS, QueryLimitExceeded, Store
 from storage.tiers import Segment, plan
 
@@ -76,6 +80,11 @@ class SeriesQuery:
     @property
     def several(self) -> bool:
         return len(self.metrics) > 1
+
+    @property
+    def width(self) -> int:
+        """How many grouping columns :attr:`keys` names."""
+        return int(self.several) + len(self.group_by) + 1
 
     @property
     def keys(self) -> str:
@@ -137,14 +146,37 @@ def _select_where(source: _Source, query: SeriesQuery, params: dict[str, Any], i
     return ", ".join([*groups, f"{bucket} AS t"]), " AND ".join(where)
 
 
+_NO_TOTALS = "CAST(([], []), 'Tuple(Array(Int32), Array(UInt64))')"  # sumMap's type, empty
+
+
 def _scalars_sql(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
-    """Count, sum, extremes (and errors) of one source per group and bucket."""
+    """Count, sum, extremes (and errors) of one source per group and bucket; with levels asked, also
+    ``own`` = 1 (a row of the source's own) and the pages' totals ``tm`` when the source's rows
+    carry them (window rows: ``rollups``)."""
     columns, where = _select_where(source, query, params, index)
     errors = "sumIf(count, startsWith(labels[{status:String}], '5'))" if query.error_label else "0"
+    totals = ""
+    if query.levels:
+        totals = (
+            ", 1 AS own, " + ("sumMap(pages, page_totals)" if source.pages == source.table else _NO_TOTALS) + " AS tm"
+        )
     return f"""
-        SELECT {columns}, any(kind) AS kind, sum(count) AS c, sum(sum) AS s, min(min) AS lo, max(max) AS hi,
-               {errors} AS err
+        SELECT {columns}, toString(any(kind)) AS kind, sum(count) AS c, sum(sum) AS s, min(min) AS lo, max(max) AS hi,
+               {errors} AS err{totals}
         FROM {source.table}
+        WHERE {where}
+        GROUP BY {query.keys}
+    """
+
+
+def _page_totals_sql(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
+    """The pages' totals ``tm`` of a tier's source per group and bucket, in the columns of
+    :func:`_scalars_sql` (``own`` = 0, and values every aggregate of the summary ignores)."""
+    columns, where = _select_where(source, query, params, index)
+    return f"""
+        SELECT {columns}, '' AS kind, 0 AS c, 0 AS s, inf AS lo, -inf AS hi, 0 AS err, 0 AS own,
+               sumMap([page], [total]) AS tm
+        FROM {source.pages}
         WHERE {where}
         GROUP BY {query.keys}
     """
@@ -154,7 +186,7 @@ def pages_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], inde
     """The histogram pages of one segment per group and bucket (columns ``page``, ``pc``): a tier's
     summed per page (``sumForEachMerge``), window rows' as they are, a page in as many rows as
     windows hold it. Every page is read: for whole histograms (storage/heatmap.py); percentiles
-    read only the pages holding their ranks (:func:`_quantile_keys_sql`)."""
+    read only the pages holding their ranks (:func:`_rank_keys`)."""
     source = _Source(segment.table, segment.pages, ((segment.start_ms, segment.end_ms),))
     columns, where = _select_where(source, query, params, index)
     if segment.pages == "rollups":
@@ -171,71 +203,171 @@ def pages_sql(segment: Segment, query: SeriesQuery, params: dict[str, Any], inde
     """
 
 
-def _found_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any]) -> str:
-    """Per group and bucket, from the pages' totals alone: the page holding the rank of each level
-    (``qp``) and that rank counted from the page's first slot (``qr``).
-
-    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it;
-    the page is the first whose cumulative total exceeds it, as :func:`schemas.sketch.rank_keys`
-    searches keys. One expression serves every level: ClickHouse's analyzer spends ~0.5-1 ms on
-    each lambda written, more than the search itself."""
+def _slots_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any]) -> str:
+    """Per group, bucket and page of ``{ranked:Array(Int32)}``: the page's slot counts summed over
+    the group's rows (``pc``), the second step of a percentile. A tier's pages table is sorted by
+    page first, so only the granules of those pages are read."""
     keys = query.keys
     parts = []
     for i, source in enumerate(sources):
         columns, where = _select_where(source, query, params, i)
-        totals = "sumMap(pages, page_totals)" if source.pages == "rollups" else "sumMap([page], [total])"
-        parts.append(f"SELECT {columns}, {totals} AS tm FROM {source.pages} WHERE {where} GROUP BY {keys}")
-    totals = parts[0]
-    if len(parts) > 1:
-        totals = f"SELECT {keys}, sumMap(tm) AS tm FROM ({' UNION ALL '.join(parts)}) GROUP BY {keys}"
-    ranks = ", ".join(f"toUInt64(greatest(ceil({float(q)!r} * n), 1) - 1)" for q in query.levels)
-    return f"""
-        SELECT {keys}, arrayCumSum(tm.2) AS cum, toFloat64(arraySum(tm.2)) AS n, [{ranks}] AS rk,
-               arrayMap(r -> arrayFirstIndex(c -> c > r, cum), rk) AS qi, arrayMap(i -> (tm.1)[i], qi) AS qp,
-               arrayMap((r, i) -> r - (cum[i] - (tm.2)[i]), rk, qi) AS qr
-        FROM ({totals})
-    """
-
-
-def _rows_sql(source: _Source, query: SeriesQuery, params: dict[str, Any], index: int) -> str:
-    """The rows of one source as page numbers ``pg`` and their slot counts ``pc``: window rows as
-    stored, a tier's pages summed per group, bucket and page, for the pages holding some group's
-    rank only (the tier's pages table is sorted by page first: only their granules are read)."""
-    columns, where = _select_where(source, query, params, index)
-    if source.pages == "rollups":
-        return f"SELECT {columns}, pages AS pg, page_counts AS pc FROM rollups WHERE {where}"
-    return f"""
-        SELECT {query.keys}, [page] AS pg, [pc] AS pc
-        FROM (
-            SELECT {columns}, page, sumForEachMerge(counts) AS pc
-            FROM {source.pages}
-            WHERE {where} AND page IN (SELECT arrayJoin(qp) FROM found)
-            GROUP BY {query.keys}, page
+        if source.pages == "rollups":
+            read, counts = "rollups ARRAY JOIN pages AS page, page_counts AS counts", "sumForEach(counts)"
+        else:
+            read, counts = source.pages, "sumForEachMerge(counts)"
+        parts.append(
+            f"SELECT {columns}, page, {counts} AS pc FROM {read} "
+            f"WHERE {where} AND page IN {{ranked:Array(Int32)}} GROUP BY {keys}, page"
         )
-    """
+    if len(parts) == 1:
+        return parts[0]
+    return f"SELECT {keys}, page, sumForEach(pc) AS pc FROM ({' UNION ALL '.join(parts)}) GROUP BY {keys}, page"
 
 
-def _quantile_keys_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any]) -> str:
-    """Per group and bucket, the histogram key holding the rank of each level, as ``qk``: the page
-    ``found`` names (:func:`_found_sql`), then the first slot of that page, its counts summed over
-    the rows holding it, whose cumulative count exceeds the rank inside the page."""
+def _groups(table: pa.Table, width: int) -> list[tuple[Any, ...]]:
+    """The group and bucket of each row: its first ``width`` columns as a tuple."""
+    return list(zip(*(table.column(i).to_pylist() for i in range(width)), strict=True))
+
+
+def _flat(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """A list column as its values (int64) and its rows' offsets into them (one more than rows)."""
+    lists = column.combine_chunks()
+    if isinstance(lists, pa.ChunkedArray):  # a result of no rows has no chunk to combine
+        lists = pa.array([], type=column.type)
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    values = lists.values.to_numpy().astype(np.int64)[offsets[0] : offsets[-1]]
+    return values, offsets - offsets[0]
+
+
+def _first_above(
+    values: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    ranks: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """For each ``rows[i]`` (a row of a list column: its elements are ``values[offsets[r]:offsets[r + 1]]``),
+    the index within the row of its first element whose cumulative count exceeds ``ranks[i]``
+    (its last when none does; -1 for an empty row), all at once: the rows' elements are taken one
+    row after another, and as counts are never negative their cumulative sum only rises, so one
+    sorted search finds each answer inside its row."""
+    starts = offsets[rows]
+    lengths = offsets[rows + 1] - starts
+    ends = np.cumsum(lengths)
+    firsts = ends - lengths
+    taken = values[np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(firsts - starts, lengths)]
+    cumulative = np.cumsum(taken)
+    before = np.concatenate([[0], cumulative])[firsts]
+    found = np.searchsorted(cumulative, before + ranks, side="right")
+    inside: npt.NDArray[np.int64] = np.minimum(found, ends - 1) - firsts
+    return inside
+
+
+@dataclass(frozen=True)
+class _RankPages:
+    """Step (1) of :func:`_rank_keys` done: for each search (one per group holding observations and
+    level, group by group), its group, the page holding its rank, and that rank counted from the
+    page's first slot."""
+
+    groups: list[tuple[Any, ...]]  # of the searches, in order
+    pages: npt.NDArray[np.int64]
+    inside: npt.NDArray[np.int64]
+
+
+def _rank_pages(totals: pa.Table, width: int, levels: Sequence[float]) -> _RankPages:
+    """The page of each group's rank at each level, from the pages' totals (``pages`` ascending
+    with their ``totals``, a row per group whose first ``width`` columns name it)."""
+    groups = _groups(totals, width)
+    page_numbers, offsets = _flat(totals.column("pages"))
+    page_totals, _ = _flat(totals.column("totals"))
+    before = np.concatenate([[0], np.cumsum(page_totals)])  # observations before each page, all groups
+    everything = before[offsets[1:]] - before[offsets[:-1]]
+    held = np.flatnonzero(everything > 0)
+    at_level = np.asarray(levels, dtype=np.float64)
+    ranks = (np.maximum(np.ceil(at_level[None, :] * everything[held, None].astype(np.float64)), 1) - 1).astype(np.int64)
+    rows = np.repeat(held, len(at_level))
+    first = offsets[rows]
+    page = first + _first_above(page_totals, offsets, rows, ranks.ravel())
+    return _RankPages(
+        [groups[row] for row in rows.tolist()], page_numbers[page], ranks.ravel() - (before[page] - before[first])
+    )
+
+
+def _rank_keys(
+    store: Store,
+    query: SeriesQuery,
+    sources: list[_Source],
+    params: dict[str, Any],
+    summary: pa.Table,
+) -> dict[tuple[Any, ...], list[int]]:
+    """Per group and bucket holding observations, the histogram key holding the rank of each level,
+    in two steps that each read little: (1) from every page's total (in ``summary``, of
+    :func:`_summary_sql`), the page holding each rank (the first whose cumulative total exceeds it)
+    and the rank counted from that page's first slot; (2) the slot counts of those pages only, and in
+    each the first slot whose cumulative count exceeds that rank.
+
+    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it,
+    and the search is :func:`schemas.sketch.rank_keys`'. Why two statements and numpy rather than one
+    statement joining the steps in SQL: ClickHouse planned that one for longer (its CTE read twice,
+    a join, a lambda per search) than it takes to run these. Inserts between the statements only
+    add counts: a rank's page then holds the rank within the page's newer counts, or the page's
+    last slot; a group whose page is gone is left without percentiles."""
+    width = query.width
+    levels = len(query.levels)
+    found = _rank_pages(summary, width, query.levels)
+    if not found.groups:
+        return {}
+    params["ranked"] = sorted(set(found.pages.tolist()))
+    # Bounded in time and memory, not in rows: the summary bounded the groups, and a group has a row
+    # per page some group's rank is on (up to a few per level).
+    slots = store.arrow(_slots_sql(sources, query, params), params, API_QUERY_SETTINGS)
+    row_of = {(*group, page): i for i, (*group, page) in enumerate(_groups(slots, width + 1))}
+    counts, offsets = _flat(slots.column("pc"))
+    rows = np.array(
+        [row_of.get((*group, page), -1) for group, page in zip(found.groups, found.pages.tolist(), strict=True)],
+        dtype=np.int64,
+    )
+    present = rows >= 0
+    slot = np.full(len(rows), -1, dtype=np.int64)
+    slot[present] = _first_above(counts, offsets, rows[present], found.inside[present])
+    keys = (found.pages * PAGE_SLOTS + slot).reshape(-1, levels).tolist()
+    complete = np.all(slot.reshape(-1, levels) >= 0, axis=1).tolist()
+    groups = found.groups[::levels]
+    return {group: k for group, k, ok in zip(groups, keys, complete, strict=True) if ok}
+
+
+def _summary_sql(query: SeriesQuery, sources: list[_Source], params: dict[str, Any]) -> str:
+    """Per group and bucket over every source, ordered: kind, count, sum, extremes and errors, and
+    with levels asked the pages' totals as ``pages`` (ascending) and ``totals``, the first step of a
+    percentile (:func:`_rank_keys`), read in the same statement (a statement of its own cost 4-7 ms
+    more a query). A group only a tier's pages table holds (the sink fills that table after the
+    tier's own) is left out, as the sink has not finished storing it."""
     keys = query.keys
-    rows = " UNION ALL ".join(_rows_sql(source, query, params, i) for i, source in enumerate(sources))
-    sums = ", ".join(f"sumForEach(pc[indexOf(pg, qp[{j + 1}])])" for j in range(len(query.levels)))
+    parts = [_scalars_sql(source, query, params, i) for i, source in enumerate(sources)]
+    if query.levels:
+        parts += [
+            _page_totals_sql(source, query, params, i)
+            for i, source in enumerate(sources)
+            if source.pages != source.table
+        ]
+    totals = ", tm.1 AS pages, tm.2 AS totals" if query.levels else ""
+    if len(parts) == 1:
+        return f"SELECT {keys}, kind, c, s, lo, hi, err{totals} FROM ({parts[0]}) ORDER BY {keys}"
+    merged = ", sumMap(tm) AS tm" if query.levels else ""
     return f"""
-        SELECT {keys}, arrayMap((p, r, m) -> p * {PAGE_SLOTS} + arrayFirstIndex(c -> c > r, arrayCumSum(m)) - 1,
-                                 qp, qr, ms) AS qk
+        SELECT {keys}, kind, c, s, lo, hi, err{totals}
         FROM (
-            SELECT {keys}, qp, qr, [{sums}] AS ms
-            FROM ({rows}) AS w
-            INNER JOIN found AS f USING ({keys})
-            GROUP BY {keys}, qp, qr
+            SELECT {keys}, anyIf(kind, kind != '') AS kind, sum(c) AS c, sum(s) AS s, min(lo) AS lo, max(hi) AS hi,
+                   sum(err) AS err{merged}
+            FROM ({" UNION ALL ".join(parts)})
+            GROUP BY {keys}
+            {"HAVING max(own) = 1" if query.levels else ""}
         )
+        ORDER BY {keys}
     """
 
 
-def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) -> str:
-    sources = _sources(segments)
+def _bind(query: SeriesQuery, params: dict[str, Any]) -> None:
+    """The parameters every part of ``query``'s SQL shares."""
     params["start"] = query.start_ms
     if query.step_ms:
         params["step"] = query.step_ms
@@ -245,25 +377,6 @@ def _sql(query: SeriesQuery, segments: list[Segment], params: dict[str, Any]) ->
         params["status"] = query.error_label
     for i, (key, value) in enumerate(sorted(query.label_filters.items())):
         params[f"fk{i}"], params[f"fv{i}"] = key, value
-    keys = query.keys
-    if len(sources) == 1:
-        scalars = _scalars_sql(sources[0], query, params, 0)
-    else:
-        parts = " UNION ALL ".join(_scalars_sql(source, query, params, i) for i, source in enumerate(sources))
-        scalars = f"""
-            SELECT {keys}, any(kind) AS kind, sum(c) AS c, sum(s) AS s, min(lo) AS lo, max(hi) AS hi, sum(err) AS err
-            FROM ({parts})
-            GROUP BY {keys}
-        """
-    if not query.levels:
-        return f"SELECT {keys}, kind, c, s, lo, hi, err, [] FROM ({scalars}) ORDER BY {keys}"
-    return f"""
-        WITH found AS ({_found_sql(sources, query, params)})
-        SELECT {keys}, kind, c, s, lo, hi, err, qk
-        FROM ({scalars}) AS a
-        LEFT JOIN ({_quantile_keys_sql(sources, query, params)}) AS b USING ({keys})
-        ORDER BY {keys}
-    """
 
 
 def fetch_buckets(
@@ -297,8 +410,11 @@ def fetch_buckets(
     # More rows than MAX_SERIES groups of every bucket can only come from more groups.
     most = min(MAX_SERIES * buckets * len(metrics), MAX_POINTS)
     settings = {**API_QUERY_SETTINGS, "max_result_rows": most, "result_overflow_mode": "throw"}
+    sources = _sources(segments)
+    _bind(query, params)
     try:
-        rows = store.rows(_sql(query, segments, params), params, settings)
+        summary = store.arrow(_summary_sql(query, sources, params), params, settings)
+        keys = _rank_keys(store, query, sources, params, summary) if quantiles and summary.num_rows else {}
     except QueryLimitExceeded as exc:
         if exc.bound != "rows":
             raise
@@ -310,7 +426,15 @@ def fetch_buckets(
             "larger step",
         ) from exc
     first = int(query.several)  # the metric's column
-    n = first + len(group_by)
+    n = first + len(group_by)  # the bucket's column; n + 1 columns name a group and bucket
+    rows = list(zip(*(summary.column(i).to_pylist() for i in range(n + 7)), strict=True))
+    ranked = [i for i, row in enumerate(rows) if row[: n + 1] in keys]
+    values = answers_of_rows(
+        np.array([keys[rows[i][: n + 1]] for i in ranked], dtype=np.int64).reshape(len(ranked), len(quantiles)),
+        [rows[i][n + 4] for i in ranked],
+        [rows[i][n + 5] for i in ranked],
+    )
+    found = dict(zip(ranked, values, strict=True))
     nans = [math.nan] * len(quantiles)
     return [
         Bucket(
@@ -323,9 +447,9 @@ def fetch_buckets(
             min=float(row[n + 4]),
             max=float(row[n + 5]),
             errors=int(row[n + 6]),
-            quantiles=answers(row[n + 7], float(row[n + 4]), float(row[n + 5])) if row[n + 7] else nans,
+            quantiles=found.get(i, nans),
         )
-        for row in rows
+        for i, row in enumerate(rows)
     ]
 
 

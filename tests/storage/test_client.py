@@ -111,12 +111,14 @@ def test_store_opens_once_its_owner_process_is_gone(owner_process: subprocess.Po
         ("SELECT number FROM numbers(1000)", {"max_result_rows": 10, "result_overflow_mode": "throw"}, "rows"),
     ],
 )
+@pytest.mark.parametrize("shape", ["rows", "arrow"])
 def test_a_query_past_its_bounds_is_stopped_naming_the_bound(
-    store: Store, sql: str, settings: dict[str, object], bound: str
+    store: Store, sql: str, settings: dict[str, object], bound: str, shape: str
 ) -> None:
-    """API queries carry API_QUERY_SETTINGS (30 s, 1 GiB); here smaller values of the same settings."""
+    """API queries carry API_QUERY_SETTINGS (30 s, 1 GiB); here smaller values of the same settings,
+    for rows and for Arrow results alike (the latter carry them in a SETTINGS clause)."""
     with pytest.raises(QueryLimitExceeded) as caught:
-        store.rows(sql, settings={**API_QUERY_SETTINGS, **settings})
+        getattr(store, shape)(sql, settings={**API_QUERY_SETTINGS, **settings})
     assert caught.value.bound == bound
     setting = next(iter(settings))
     assert f"{setting} = {settings[setting]}" in str(caught.value)
@@ -152,3 +154,35 @@ def test_close_waits_for_a_query_still_running_so_the_next_store_can_open(tmp_pa
         assert second.rows("SELECT 1") == [(1,)]
     finally:
         second.close()
+
+
+def test_an_arrow_query_binds_parameters_and_gives_list_columns_whole(store: Store) -> None:
+    table = store.arrow(
+        "SELECT number AS n, range(number) AS r FROM numbers({k:UInt32}) WHERE n > {low:UInt32}",
+        {"k": 4, "low": 1},
+        {"max_result_rows": 10, "result_overflow_mode": "throw"},
+    )
+    assert table.column("n").to_pylist() == [2, 3]
+    assert table.column("r").to_pylist() == [[0, 1], [0, 1, 2]]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_threads; DROP TABLE rollups": 1}, "not a ClickHouse setting name"),
+        ({"max_threads": 1.5}, "neither an integer nor a string"),
+        ({"max_threads": True}, "neither an integer nor a string"),
+    ],
+)
+def test_an_arrow_querys_settings_are_checked_before_they_enter_its_sql(
+    store: Store, settings: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        store.arrow("SELECT 1", settings=settings)
+
+
+def test_a_string_setting_is_quoted_in_the_settings_clause(store: Store) -> None:
+    """A quote in a string setting stays inside its literal: ClickHouse refuses the value, the
+    statement is not cut short."""
+    with pytest.raises(StoreError, match="Unexpected value of OverflowMode: 'throw' , max_threads = '1'"):
+        store.arrow("SELECT 1", settings={"timeout_overflow_mode": "throw' , max_threads = '1"})

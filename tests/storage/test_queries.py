@@ -199,7 +199,7 @@ DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_sql_rank_search_finds_the_keys_numpy_finds(store: Store, seed: int) -> None:
+def test_the_stored_rank_search_finds_the_keys_numpy_finds(store: Store, seed: int) -> None:
     """Random histograms spread over pages (negative keys, gaps, page edges, big counts), each split
     over three window rows that a query reads from both ragged ends and the minute tier: every level's
     answer must be the value of :func:`schemas.sketch.rank_keys`'s key (extremes wide open)."""
@@ -367,3 +367,23 @@ def test_list_services_counts_metrics_and_points(store: Store) -> None:
     )
     found = [(s.service, s.metrics, s.points, s.last_seen_ms) for s in list_services(store, BASE_MS, END_MS)]
     assert found == [("frontend", 1, 1, BASE_MS), ("gateway", 2, 3, BASE_MS + 2_000)]
+
+
+def test_a_group_only_a_tiers_pages_table_holds_is_not_answered(store: Store) -> None:
+    """The sink copies window rows into a tier's count table, then into its pages table: a query
+    between the two copies sees pages whose counts are not there yet. That group is left out until
+    its counts are stored, the others are answered as ever."""
+    insert_rows(
+        store, [window_row([10.0, 20.0, 30.0], window_start_ms=BASE_MS, labels={"route": "/a"}, window_ms=10_000)]
+    )
+    store.command(
+        "INSERT INTO rollup_pages_1m_by_page (name, service, labels, window_start, src_partition, page, total, counts,"
+        " kafka_offset) SELECT name, service, map('route', '/b'), window_start, src_partition, page, total, counts,"
+        " kafka_offset FROM rollup_pages_1m_by_page"
+    )
+    start, end = BASE_MS, BASE_MS + 60_000
+    assert {s.pages for s in plan(start, end, None, 10_000)} == {"rollup_pages_1m_by_page"}
+    buckets = fetch_buckets(store, "http.server.duration", start, end, None, ["route"], {}, (), [0.5], window_ms=10_000)
+    assert [(b.group, b.count, b.quantiles) for b in buckets] == [
+        ({"route": "/a"}, 3, [pytest.approx(20.0, rel=ALPHA)])
+    ]
