@@ -50,6 +50,7 @@ __all__ = [
     "quantiles",
     "rank_keys",
     "ranks",
+    "ranks_of_rows",
     "values_of",
 ]
 
@@ -130,9 +131,17 @@ def from_keys(keys: Keys, counts: Counts | None = None) -> Histogram:
 
 
 def ranks(total: int, levels: Sequence[float]) -> npt.NDArray[np.int64]:
-    """The 0-based rank read at each level: the nearest rank ``max(ceil(q * total), 1) - 1``. Storage
-    computes the same expression in SQL (Float64 arithmetic both sides), so both search the same rank."""
-    return np.array([max(math.ceil(q * float(total)), 1) - 1 for q in levels], dtype=np.int64)
+    """The 0-based rank read at each level: the nearest rank ``max(ceil(q * total), 1) - 1``."""
+    first: npt.NDArray[np.int64] = ranks_of_rows(np.array([total]), levels)[0]
+    return first
+
+
+def ranks_of_rows(totals: npt.ArrayLike, levels: Sequence[float]) -> npt.NDArray[np.int64]:
+    """:func:`ranks` of many aggregates at once: a row of ranks per total (Float64 arithmetic, so
+    storage's queries, which search every group's histogram at once, read the alert path's ranks)."""
+    product = np.asarray(levels, dtype=np.float64)[None, :] * np.asarray(totals).astype(np.float64)[:, None]
+    found: npt.NDArray[np.int64] = (np.maximum(np.ceil(product), 1) - 1).astype(np.int64)
+    return found
 
 
 def rank_keys(hist: Histogram, levels: Sequence[float]) -> Keys:

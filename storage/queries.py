@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from schemas.sketch import PAGE_SLOTS, answers_of_rows
+from schemas.sketch import PAGE_SLOTS, answers_of_rows, ranks_of_rows
 from storage.client import API_QUERY_SETTINGS, QueryLimitExceeded, Store
 from storage.tiers import Segment, plan
 
@@ -224,8 +224,8 @@ def _slots_sql(sources: list[_Source], query: SeriesQuery, params: dict[str, Any
     return f"SELECT {keys}, page, sumForEach(pc) AS pc FROM ({' UNION ALL '.join(parts)}) GROUP BY {keys}, page"
 
 
-def _groups(table: pa.Table, width: int) -> list[tuple[Any, ...]]:
-    """The group and bucket of each row: its first ``width`` columns as a tuple."""
+def _rows(table: pa.Table, width: int) -> list[tuple[Any, ...]]:
+    """Each row's first ``width`` columns as a tuple (the group and bucket, and what follows)."""
     return list(zip(*(table.column(i).to_pylist() for i in range(width)), strict=True))
 
 
@@ -265,31 +265,27 @@ def _first_above(
 @dataclass(frozen=True)
 class _RankPages:
     """Step (1) of :func:`_rank_keys` done: for each search (one per group holding observations and
-    level, group by group), its group, the page holding its rank, and that rank counted from the
-    page's first slot."""
+    level, group by group), its group's row of the summary, the page holding its rank, and that rank
+    counted from the page's first slot."""
 
-    groups: list[tuple[Any, ...]]  # of the searches, in order
+    rows: npt.NDArray[np.int64]
     pages: npt.NDArray[np.int64]
     inside: npt.NDArray[np.int64]
 
 
-def _rank_pages(totals: pa.Table, width: int, levels: Sequence[float]) -> _RankPages:
+def _rank_pages(totals: pa.Table, levels: Sequence[float]) -> _RankPages:
     """The page of each group's rank at each level, from the pages' totals (``pages`` ascending
-    with their ``totals``, a row per group whose first ``width`` columns name it)."""
-    groups = _groups(totals, width)
+    with their ``totals``, a row per group)."""
     page_numbers, offsets = _flat(totals.column("pages"))
     page_totals, _ = _flat(totals.column("totals"))
     before = np.concatenate([[0], np.cumsum(page_totals)])  # observations before each page, all groups
     everything = before[offsets[1:]] - before[offsets[:-1]]
     held = np.flatnonzero(everything > 0)
-    at_level = np.asarray(levels, dtype=np.float64)
-    ranks = (np.maximum(np.ceil(at_level[None, :] * everything[held, None].astype(np.float64)), 1) - 1).astype(np.int64)
-    rows = np.repeat(held, len(at_level))
+    ranks = ranks_of_rows(everything[held], levels)
+    rows = np.repeat(held, len(levels))
     first = offsets[rows]
     page = first + _first_above(page_totals, offsets, rows, ranks.ravel())
-    return _RankPages(
-        [groups[row] for row in rows.tolist()], page_numbers[page], ranks.ravel() - (before[page] - before[first])
-    )
+    return _RankPages(rows, page_numbers[page], ranks.ravel() - (before[page] - before[first]))
 
 
 def _rank_keys(
@@ -298,32 +294,32 @@ def _rank_keys(
     sources: list[_Source],
     params: dict[str, Any],
     summary: pa.Table,
-) -> dict[tuple[Any, ...], list[int]]:
-    """Per group and bucket holding observations, the histogram key holding the rank of each level,
-    in two steps that each read little: (1) from every page's total (in ``summary``, of
-    :func:`_summary_sql`), the page holding each rank (the first whose cumulative total exceeds it)
-    and the rank counted from that page's first slot; (2) the slot counts of those pages only, and in
-    each the first slot whose cumulative count exceeds that rank.
+    groups: list[tuple[Any, ...]],
+) -> dict[int, list[int]]:
+    """Per row of ``summary`` (its group and bucket: ``groups``) holding observations, the histogram
+    key holding the rank of each level, in two steps that each read little: (1) from every page's
+    total (in ``summary``, of :func:`_summary_sql`), the page holding each rank (the first whose
+    cumulative total exceeds it) and the rank counted from that page's first slot; (2) the slot
+    counts of those pages only, and in each the first slot whose cumulative count exceeds that rank.
 
-    The rank is ``max(ceil(q * n), 1) - 1`` in Float64, as :func:`schemas.sketch.ranks` computes it,
-    and the search is :func:`schemas.sketch.rank_keys`'. Why two statements and numpy rather than one
-    statement joining the steps in SQL: ClickHouse planned that one for longer (its CTE read twice,
-    a join, a lambda per search) than it takes to run these. Inserts between the statements only
+    The ranks are :func:`schemas.sketch.ranks_of_rows`', and the search is
+    :func:`schemas.sketch.rank_keys`'. Why two statements and numpy rather than one statement
+    joining the steps in SQL: ClickHouse planned that one for longer (its CTE read twice, a join, a
+    lambda per search) than it takes to run these. Inserts between the statements only
     add counts: a rank's page then holds the rank within the page's newer counts, or the page's
     last slot; a group whose page is gone is left without percentiles."""
-    width = query.width
     levels = len(query.levels)
-    found = _rank_pages(summary, width, query.levels)
-    if not found.groups:
+    found = _rank_pages(summary, query.levels)
+    if not len(found.rows):
         return {}
     params["ranked"] = sorted(set(found.pages.tolist()))
     # Bounded in time and memory, not in rows: the summary bounded the groups, and a group has a row
     # per page some group's rank is on (up to a few per level).
     slots = store.arrow(_slots_sql(sources, query, params), params, API_QUERY_SETTINGS)
-    row_of = {(*group, page): i for i, (*group, page) in enumerate(_groups(slots, width + 1))}
+    row_of = {(*group, page): i for i, (*group, page) in enumerate(_rows(slots, query.width + 1))}
     counts, offsets = _flat(slots.column("pc"))
     rows = np.array(
-        [row_of.get((*group, page), -1) for group, page in zip(found.groups, found.pages.tolist(), strict=True)],
+        [row_of.get((*groups[g], page), -1) for g, page in zip(found.rows.tolist(), found.pages.tolist(), strict=True)],
         dtype=np.int64,
     )
     present = rows >= 0
@@ -331,8 +327,8 @@ def _rank_keys(
     slot[present] = _first_above(counts, offsets, rows[present], found.inside[present])
     keys = (found.pages * PAGE_SLOTS + slot).reshape(-1, levels).tolist()
     complete = np.all(slot.reshape(-1, levels) >= 0, axis=1).tolist()
-    groups = found.groups[::levels]
-    return {group: k for group, k, ok in zip(groups, keys, complete, strict=True) if ok}
+    searched = found.rows[::levels].tolist()
+    return {g: k for g, k, ok in zip(searched, keys, complete, strict=True) if ok}
 
 
 def _summary_sql(query: SeriesQuery, sources: list[_Source], params: dict[str, Any]) -> str:
@@ -414,7 +410,9 @@ def fetch_buckets(
     _bind(query, params)
     try:
         summary = store.arrow(_summary_sql(query, sources, params), params, settings)
-        keys = _rank_keys(store, query, sources, params, summary) if quantiles and summary.num_rows else {}
+        rows = _rows(summary, query.width + 6)  # the group and bucket, kind, c, s, lo, hi, err
+        groups = [row[: query.width] for row in rows]
+        keys = _rank_keys(store, query, sources, params, summary, groups) if quantiles and rows else {}
     except QueryLimitExceeded as exc:
         if exc.bound != "rows":
             raise
@@ -426,11 +424,10 @@ def fetch_buckets(
             "larger step",
         ) from exc
     first = int(query.several)  # the metric's column
-    n = first + len(group_by)  # the bucket's column; n + 1 columns name a group and bucket
-    rows = list(zip(*(summary.column(i).to_pylist() for i in range(n + 7)), strict=True))
-    ranked = [i for i, row in enumerate(rows) if row[: n + 1] in keys]
+    n = first + len(group_by)  # the bucket's column
+    ranked = list(keys)
     values = answers_of_rows(
-        np.array([keys[rows[i][: n + 1]] for i in ranked], dtype=np.int64).reshape(len(ranked), len(quantiles)),
+        np.array([keys[i] for i in ranked], dtype=np.int64).reshape(len(ranked), len(quantiles)),
         [rows[i][n + 4] for i in ranked],
         [rows[i][n + 5] for i in ranked],
     )
