@@ -27,13 +27,12 @@ from collections import defaultdict
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from api.cachecell import Cell
 from api.cacheseal import Sealer
 from schemas.events import StoredWindow
+from schemas.redisclient import busy, redis_client
 
 __all__ = ["MAX_INDEXED", "RETRY_S", "TIMEOUT_S", "L2Cache", "drop_cells"]
 
@@ -111,8 +110,7 @@ class L2Cache:
     def __init__(self, redis_url: str, namespace: str, *, cluster: bool = False, sealer: Sealer | None = None) -> None:
         self.namespace = namespace
         self._sealer = sealer
-        connect = RedisCluster.from_url if cluster else aioredis.from_url
-        self._redis: Any = connect(redis_url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+        self._redis: Any = redis_client(redis_url, TIMEOUT_S, cluster=cluster)
         self._put: Any = self._redis.register_script(_PUT)
         self._down_until: float | None = None  # monotonic time of the next try while Redis is down
 
@@ -167,6 +165,8 @@ class L2Cache:
             return None
 
     def _failed(self, exc: Exception) -> None:
+        if busy(exc):  # this process's connections all in use: a miss, not an outage
+            return
         if self._down_until is None:
             log.warning("cannot reach Redis for the L2 cache: %s; answering from L1 and ClickHouse", exc)
         self._down_until = time.monotonic() + RETRY_S

@@ -19,10 +19,10 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from api.selfstats import ProcessSample, SelfSampler
+from schemas.redisclient import redis_client
 
 __all__ = ["MAX_PROCESSES", "REPORT_EVERY_S", "STALE_AFTER_S", "BoardUnreachable", "ProcessBoard", "reporting"]
 
@@ -43,9 +43,8 @@ class ProcessBoard:
 
     def __init__(self, redis_url: str, namespace: str, *, cluster: bool = False) -> None:
         self.key = f"{namespace}procs"
-        options: dict[str, Any] = {"socket_timeout": _TIMEOUT_S, "socket_connect_timeout": _TIMEOUT_S}
         # a single key: any node of a cluster routes it by its slot
-        self._redis: Any = (aioredis.RedisCluster if cluster else aioredis.Redis).from_url(redis_url, **options)
+        self._redis: Any = redis_client(redis_url, _TIMEOUT_S, cluster=cluster)
 
     async def __aenter__(self) -> ProcessBoard:
         return self

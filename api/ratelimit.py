@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from schemas.redisclient import busy, redis_client
 
 __all__ = ["REDIS_RETRY_S", "Budget", "RateLimiter"]
 
@@ -87,9 +88,7 @@ class RateLimiter:
     def __init__(self, redis_url: str, budgets: dict[str, Budget], namespace: str = "perfpulse.") -> None:
         self.budgets = budgets
         self._namespace = namespace
-        self._redis: Any = aioredis.from_url(
-            redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
-        )
+        self._redis: Any = redis_client(redis_url, _REDIS_TIMEOUT_S)
         self._script: Any = self._redis.register_script(_TAKE)
         self._local = _LocalBuckets()
         self._redis_down_until: float | None = None  # monotonic time of the next try while Redis is down
@@ -112,6 +111,8 @@ class RateLimiter:
         try:
             taken, wait_ms = await self._script(keys=[bucket], args=[budget.rate_per_s, budget.burst])
         except (RedisError, OSError) as exc:
+            if busy(exc):  # this process's connections all in use: counted here this once
+                return None
             if self._redis_down_until is None:
                 log.warning("cannot reach Redis for rate limits: %s; counting in this process until it is back", exc)
             self._redis_down_until = time.monotonic() + REDIS_RETRY_S

@@ -355,9 +355,12 @@ class RecordProducer:
                     return [None] * len(parts)
         except (KafkaError, OSError, TimeoutError) as exc:
             self._discard(producer)  # the transaction stays open until the next producer fences it
-            return [self._unavailable(exc)] * len(parts)
+            unavailable = self._unavailable(exc)
+            log.warning("a transaction of %d requests was not committed: %s", len(parts), unavailable)
+            return [unavailable] * len(parts)
         self._discard(producer)
         cause = next(exc for exc in failed if exc is not None)
+        log.warning("a transaction of %d requests was not committed: a record failed (%r)", len(parts), cause)
         shared = KafkaUnavailable(
             f"cannot send to Kafka at {self.security.at(self.bootstrap)}: the transaction this request shared "
             f"failed ({cause!r}); nothing of it was committed"

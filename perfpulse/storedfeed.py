@@ -17,11 +17,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from schemas.events import StoredWindow, encode_stored
+from schemas.redisclient import redis_client
 
 __all__ = ["MAX_QUEUED", "RETRY_S", "StoredFeed"]
 
@@ -46,8 +45,7 @@ class StoredFeed:
         self.channel = channel
         self.dropped = 0  # messages dropped because the queue was full while Redis was down
         self.published = 0  # messages Redis took
-        connect = RedisCluster.from_url if cluster else aioredis.from_url
-        self._redis: Any = connect(redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S)
+        self._redis: Any = redis_client(redis_url, _REDIS_TIMEOUT_S, cluster=cluster)
         self._before = before_publish
         self._queue: collections.deque[list[StoredWindow]] = collections.deque()
         self._wake = asyncio.Event()

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from redis.exceptions import RedisError
@@ -50,6 +49,7 @@ from redis.exceptions import RedisError
 from ingest.receivers.inflate import RawBody
 from ingest.witness import WITNESS
 from schemas import error_body
+from schemas.redisclient import busy, redis_client
 
 __all__ = ["KEY_HEADER", "LOCAL_RECORDS", "MAX_KEY_CHARS", "REPLAYED_HEADER", "Idempotency"]
 
@@ -120,9 +120,7 @@ class _Records:
         self._local = _Local(LOCAL_RECORDS)
         self._redis: Any = None
         if redis_url is not None:
-            self._redis = aioredis.from_url(
-                redis_url, socket_timeout=_REDIS_TIMEOUT_S, socket_connect_timeout=_REDIS_TIMEOUT_S
-            )
+            self._redis = redis_client(redis_url, _REDIS_TIMEOUT_S)
             self._swap: Any = self._redis.register_script(_SWAP)
         self._down_until: float | None = None
 
@@ -133,6 +131,8 @@ class _Records:
         try:
             answer = await call()
         except (RedisError, OSError) as exc:
+            if busy(exc):  # this process's connections all in use: kept here this once
+                return False, None
             if self._down_until is None:
                 log.warning("cannot reach Redis for idempotency keys: %s; keeping them in this process", exc)
             self._down_until = time.monotonic() + _REDIS_RETRY_S

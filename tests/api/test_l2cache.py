@@ -6,6 +6,7 @@ a subscriber of another cluster node."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from api.cacheseal import Sealer
 from api.l2cache import L2Cache, drop_cells
 from perfpulse.storedfeed import StoredFeed
 from schemas.events import StoredWindow, decode_stored
+from schemas.redisclient import MAX_CONNECTIONS
 
 pytestmark = pytest.mark.integration
 
@@ -91,7 +93,7 @@ async def l2(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[tu
     """An L2 cache under a fresh namespace, and a client of the same Redis (as the sink's publisher has)."""
     cluster = request.param == "cluster"
     url = request.getfixturevalue("cluster_url") if cluster else redis_url
-    cache = L2Cache(url, f"t{uuid.uuid4().hex[:8]}.", cluster=cluster)
+    cache = L2Cache(url, f"{request.param}{uuid.uuid4().hex[:8]}.", cluster=cluster)
     client: Any = RedisCluster.from_url(url) if cluster else aioredis.from_url(url)
     yield cache, client
     await cache.close()
@@ -147,6 +149,22 @@ async def test_a_write_from_a_lookup_before_a_drop_stores_nothing(l2: tuple[L2Ca
     assert await _held(cache) == []
     fresh = await cache.get_many("m", ["a"])
     assert fresh is not None and await cache.put("a", b"answer a" * 50, cell, 60, fresh[1])
+
+
+async def test_more_lookups_than_connections_are_not_an_outage(
+    l2: tuple[L2Cache, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """500 concurrent lookups of one metric (one slot): a single Redis answers them all, waiting for
+    a free connection; a cluster node refuses those past its connections, as misses. Neither is taken
+    for Redis being down, which would skip it for every request during RETRY_S."""
+    cache, _ = l2
+    await _fill(cache)
+    caplog.set_level(logging.INFO, "perfpulse.api.cache")
+    replies = await asyncio.gather(*(cache.get_many("m", ["a"]) for _ in range(500)))
+    assert "cannot reach Redis" not in caplog.text
+    answered = [reply for reply in replies if reply is not None]
+    assert all(reply[0] == [b"answer a" * 50] for reply in answered)
+    assert len(answered) == (len(replies) if cache.namespace.startswith("single") else MAX_CONNECTIONS)
 
 
 async def test_the_feed_reaches_a_subscriber_of_another_cluster_node(cluster_url: str) -> None:

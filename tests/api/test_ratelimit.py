@@ -64,6 +64,26 @@ def test_an_unlimited_budget_never_refuses(redis_url: str) -> None:
     asyncio.run(run())
 
 
+def test_more_concurrent_requests_than_connections_share_one_bucket(
+    redis_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """500 requests at once, past the client's 100 connections: each waits for a connection and
+    takes from the shared bucket, so the burst of 300 is spent exactly and Redis is not taken for down."""
+    namespace = f"t{tmp_path.name}."
+    caplog.set_level(logging.INFO, "perfpulse.api.ratelimit")
+
+    async def run() -> list[float | None]:
+        limiter = RateLimiter(redis_url, {"query": Budget(0.001, 300)}, namespace)
+        try:
+            return await asyncio.gather(*(limiter.take("query", "k") for _ in range(500)))
+        finally:
+            await limiter.close()
+
+    answers = asyncio.run(run())
+    assert "cannot reach Redis" not in caplog.text
+    assert answers.count(None) == 300
+
+
 @pytest.fixture
 def redis_port(tmp_path: Path) -> Iterator[tuple[LocalRedis, int]]:
     port = free_port()

@@ -6,6 +6,7 @@ leaves a claim its successor settles from Kafka: answered again if committed, se
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -147,6 +148,27 @@ async def test_a_restarted_process_takes_over_its_predecessors_claims(redis_url:
         for one in (dead, other, successor):
             if one is not None:
                 await one.close()
+
+
+async def test_more_requests_at_once_than_connections_keep_their_records_in_redis(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """500 keyed requests at once, past the client's 100 connections: each record is kept in Redis
+    (where every API process finds it), none in this process alone."""
+    namespace = f"t{uuid.uuid4().hex[:8]}."
+    records, other = Idempotency(redis_url, namespace=namespace), Idempotency(redis_url, namespace=namespace)
+    body, calls = RawBody(b"{}", False), Calls()
+    caplog.set_level(logging.INFO, "perfpulse.ingest.idempotency")
+    try:
+        first = await asyncio.gather(*(records.answer(request(f"k{i}"), body, calls.handler()) for i in range(500)))
+        assert {response.status_code for response in first} == {202}
+        assert "cannot reach Redis" not in caplog.text
+        again = await asyncio.gather(*(other.answer(request(f"k{i}"), body, calls.handler()) for i in range(500)))
+        assert {response.headers.get(REPLAYED_HEADER) for response in again} == {"true"}
+        assert calls.n == 500
+    finally:
+        await records.close()
+        await other.close()
 
 
 async def test_redis_down_keeps_records_in_the_process() -> None:

@@ -4,6 +4,7 @@ consumer, calls arriving together share a transaction, a failed one leaves nothi
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -35,7 +36,10 @@ async def topic_refusing_large_records(bootstrap: str) -> Topics:
     return topics
 
 
-async def test_a_failed_transaction_leaves_nothing_visible_and_the_retry_is_stored_once(kafka_bootstrap: str) -> None:
+async def test_a_failed_transaction_leaves_nothing_visible_and_the_retry_is_stored_once(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "perfpulse.ingest.producer")
     topics = await topic_refusing_large_records(kafka_bootstrap)
     producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}")
     try:
@@ -48,6 +52,9 @@ async def test_a_failed_transaction_leaves_nothing_visible_and_the_retry_is_stor
         )
         assert isinstance(outcomes[0], KafkaUnavailable), outcomes[0]
         assert isinstance(outcomes[1], RecordRejected), outcomes[1]
+        # the operator is told why those requests were answered 503
+        assert "a transaction of 2 requests was not committed: a record failed" in caplog.text
+        assert "MessageSizeTooLarge" in caplog.text
         uncommitted = await read_messages(kafka_bootstrap, topics.logs, "read_uncommitted")
         assert [m.key for m in uncommitted] == [b"gateway"]  # sent and acknowledged, then aborted
         assert await read_records(kafka_bootstrap, topics.logs) == []  # what the stream and sink see
