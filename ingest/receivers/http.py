@@ -4,7 +4,8 @@ Answers 202 ``{"accepted": n}`` only after Kafka acknowledged every record of th
 accepted is lost); 400 with field-level reasons for bad input, 413 for an oversized body, 415 for an
 unknown content encoding, 503 with Retry-After when Kafka cannot take the batch (nothing of it is
 committed: its records are sent in one Kafka transaction), every ingest slot
-is taken and the queue for one is full (or no slot freed in time), or the worker process holding the
+is taken and the queue for one is full (or no slot freed in time), the records of the requests waiting
+for Kafka hold too many bytes (:mod:`ingest.receivers.offload`), or the worker process holding the
 body ended. A rejected request writes nothing. A request with an ``Idempotency-Key`` is answered
 once per key (:mod:`ingest.receivers.idempotency`). Span tags, span logs and log records are redacted
 (:attr:`IngestContext.redactor`) before they leave for Kafka. Inflating, parsing, redaction,
@@ -30,7 +31,7 @@ from ingest.receivers.cumulative_worker import CumulativeWorker
 from ingest.receivers.encode import Encoded, Refusal, envelope_records, send_encoded
 from ingest.receivers.idempotency import Idempotency
 from ingest.receivers.inflate import RawBody
-from ingest.receivers.offload import BUSY_RETRY_AFTER_S, Busy, IngestWorkers, WorkerDied
+from ingest.receivers.offload import BUSY_RETRY_AFTER_S, Busy, IngestWorkers, Slot, WorkerDied
 from ingest.receivers.openapi import RETRY_AFTER_HEADER, Accepted, json_body
 from ingest.receivers.spool import encoded_by
 from schemas import Limits, MetricsEnvelope, RecordType, Redactor, error_body
@@ -38,7 +39,7 @@ from schemas.errors import ErrorBody
 from schemas.log_envelope import LogsEnvelope
 from schemas.span_envelope import SpansEnvelope
 
-__all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "read_body", "router"]
+__all__ = ["RETRY_AFTER_S", "BodyError", "IngestContext", "read_body", "router", "send_held"]
 
 RETRY_AFTER_S = 5
 _JOIN_OFF_LOOP_BYTES = 1024 * 1024  # from there CPython's bytes.join releases the GIL
@@ -69,6 +70,15 @@ class BodyError(Exception):
         self.error = error
         self.msg = msg
         self.response = JSONResponse(error_body(error, [{"loc": "body", "msg": msg}]), status_code=status)
+
+
+async def send_held(context: IngestContext, held: Slot, raw: RawBody, encoded: Encoded) -> None:
+    """Send ``encoded`` (made from ``raw``) with :func:`send_encoded`, the request's slot ``held``
+    given back while Kafka commits (:meth:`IngestWorkers.sending`); :class:`Busy` when the bytes of
+    the requests waiting for Kafka leave no room in time."""
+    nbytes = len(raw.data) + sum(len(key) + len(value) for key, value, _ in encoded.records)
+    async with context.workers.sending(held, nbytes):
+        await send_encoded(context.producer, encoded)
 
 
 async def read_body(request: Request, limit: int) -> RawBody:
@@ -127,7 +137,7 @@ def _reject(signal: _Signal, status: int, body: dict[str, Any], n: int, retry_af
 
 async def _receive(request: Request, signal: _Signal) -> Response:
     """Read, validate, send and answer: the flow every envelope shares. The request holds an ingest
-    slot throughout (503 when none is free); its CPU work runs in the ingest workers."""
+    slot until its records are made (503 when none is free); its CPU work runs in the ingest workers."""
     context: IngestContext = request.app.state.ingest
     content_type = request.headers.get("content-type")  # none: read as JSON
     media = (content_type or "application/json").split(";", 1)[0].strip().lower()
@@ -137,19 +147,19 @@ async def _receive(request: Request, signal: _Signal) -> Response:
         detail = [{"loc": "header.content-type", "msg": f"{content_type!r}: send application/json"}]
         return JSONResponse(error_body("unsupported content type", detail), status_code=415)
     try:
-        async with context.workers.slot():
+        async with context.workers.slot() as held:
             try:
                 raw = await read_body(request, context.limits.max_body_bytes)
             except BodyError as exc:
                 metrics.REQUESTS_REJECTED.labels("http", str(exc.status)).inc()
                 return exc.response
-            return await context.idempotency.answer(request, raw, lambda: _store(context, signal, raw))
+            return await context.idempotency.answer(request, raw, lambda: _store(context, signal, raw, held))
     except Busy as exc:
         body = error_body(f"cannot accept {signal.noun} now: ingest is busy", [{"loc": "server", "msg": str(exc)}])
         return _reject(signal, 503, body, 0, BUSY_RETRY_AFTER_S)
 
 
-async def _store(context: IngestContext, signal: _Signal, raw: RawBody) -> Response:
+async def _store(context: IngestContext, signal: _Signal, raw: RawBody, held: Slot) -> Response:
     """Encode the body in the ingest workers and send it: 202, or the refusal."""
     now_ms = time.time_ns() // 1_000_000
     try:
@@ -161,13 +171,13 @@ async def _store(context: IngestContext, signal: _Signal, raw: RawBody) -> Respo
         return _reject(signal, 503, body, 0)
     if isinstance(encoded, Refusal):
         return _reject(signal, encoded.status, error_body(encoded.error, encoded.details), encoded.items)
-    return await _send(context, signal, encoded)
+    return await _send(context, signal, raw, encoded, held)
 
 
-async def _send(context: IngestContext, signal: _Signal, encoded: Encoded) -> Response:
+async def _send(context: IngestContext, signal: _Signal, raw: RawBody, encoded: Encoded, held: Slot) -> Response:
     n = encoded.accepted
     try:
-        await send_encoded(context.producer, encoded)
+        await send_held(context, held, raw, encoded)
     except RecordRejected as exc:
         return _reject(signal, 413, error_body("batch too large for Kafka", [{"loc": signal.key, "msg": str(exc)}]), n)
     except KafkaUnavailable as exc:

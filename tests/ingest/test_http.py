@@ -6,19 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
+from ingest.receivers.offload import IngestWorkers
+from perfpulse.app import create_app
 from perfpulse.settings import Settings
 from schemas import MetricBatch, decode_metrics_record
 from tests.api.apps import app_store, running_app
-from tests.ingest.helpers import rejected
+from tests.ingest.helpers import read_messages, rejected, serving
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +108,27 @@ def test_batch_at_the_point_limit_is_split_into_records_and_accepted(fresh_setti
     found = records(fresh_settings.kafka_bootstrap, fresh_settings.topics.metrics)
     assert values_in(found) == [float(i) for i in range(limit)]
     assert max(batch.n_points for _, batch in found) <= fresh_settings.limits.max_points_per_record
+
+
+def test_requests_past_the_ingest_slots_share_kafka_commits(fresh_settings: Settings) -> None:
+    """A request gives its slot back while its records wait for the Kafka commit: 40 requests at
+    once through one slot share a few transactions, where holding the slot made 40 in a row."""
+    app = create_app(fresh_settings, with_sink=False, with_notifier=False)
+    with serving(app) as url:
+        app.state.ingest.workers = IngestWorkers(threads=1, slots=1, queue=64)
+        body = orjson.dumps(envelope(point()))
+        with ThreadPoolExecutor(40) as pool:
+            answers = list(
+                pool.map(lambda _: httpx.post(f"{url}{URL}", content=body, timeout=60).status_code, range(40))
+            )
+    assert answers == [202] * 40
+    offsets = [
+        m.offset for m in asyncio.run(read_messages(fresh_settings.kafka_bootstrap, fresh_settings.topics.metrics))
+    ]
+    assert len(offsets) == 40  # one service: one partition, read in offset order
+    # the records of one transaction are consecutive; its commit marker takes the next offset
+    transactions = 1 + sum(1 for a, b in itertools.pairwise(offsets) if b - a > 1)
+    assert transactions <= 20, transactions
 
 
 # --- 400: field-level reasons ---------------------------------------------------------------------

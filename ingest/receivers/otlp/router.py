@@ -38,10 +38,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from ingest.producer import KafkaUnavailable, RecordRejected
 from ingest.receivers import metrics
-from ingest.receivers.encode import Encoded, Refusal, send_encoded
-from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, read_body
+from ingest.receivers.encode import Encoded, Refusal
+from ingest.receivers.http import RETRY_AFTER_S, BodyError, IngestContext, read_body, send_held
 from ingest.receivers.inflate import RawBody
-from ingest.receivers.offload import Busy, WorkerDied
+from ingest.receivers.offload import Busy, Slot, WorkerDied
 from ingest.receivers.otlp.common import Encoding, OtlpError, encode_response, request_encoding, status_response
 from ingest.receivers.otlp.encode import metric_records, signal_records
 from ingest.receivers.otlp.openapi import (
@@ -80,13 +80,14 @@ def _refuse(status: int, message: str, encoding: Encoding, retry: bool = False) 
 
 
 @asynccontextmanager
-async def _slot(request: Request) -> AsyncIterator[IngestContext]:
-    """The ingest context, with one of its slots held until the request is answered (503 when none
-    is free: refused before the body is read)."""
+async def _slot(request: Request) -> AsyncIterator[tuple[IngestContext, Slot]]:
+    """The ingest context, with one of its slots held until the request is answered or its records
+    are made (503 when none is free: refused before the body is read; or when its records find no
+    room to wait for Kafka)."""
     context: IngestContext = request.app.state.ingest
     try:
-        async with context.workers.slot():
-            yield context
+        async with context.workers.slot() as held:
+            yield context, held
     except Busy as exc:
         try:
             encoding = request_encoding(request.headers.get("content-type"))
@@ -156,17 +157,17 @@ async def export_logs(request: Request) -> Response:
 async def _export(request: Request, kind: RecordType, response: Message) -> Response:
     """Spans or log records (``kind``): read, convert in the ingest workers, send, answer."""
     try:
-        async with _slot(request) as context:
+        async with _slot(request) as (context, held):
             encoding, raw = await _read(request, context)
             return await context.idempotency.answer(
-                request, raw, lambda: _export_body(context, kind, encoding, raw, response)
+                request, raw, lambda: _export_body(context, held, kind, encoding, raw, response)
             )
     except _Refused as refused:
         return refused.response
 
 
 async def _export_body(
-    context: IngestContext, kind: RecordType, encoding: Encoding, raw: RawBody, response: Message
+    context: IngestContext, held: Slot, kind: RecordType, encoding: Encoding, raw: RawBody, response: Message
 ) -> Response:
     """Convert ``raw`` in the ingest workers, send it, answer (a refusal as its response)."""
     signal = kind.value
@@ -176,7 +177,7 @@ async def _export_body(
         )
         encoded = await _worked(work, encoding)
         try:
-            await send_encoded(context.producer, encoded)
+            await send_held(context, held, raw, encoded)
         except (KafkaUnavailable, RecordRejected) as exc:
             metrics.RECORDS_REJECTED.labels("otlp", signal).inc(encoded.accepted + encoded.rejected)
             raise _kafka_failed(exc, encoding) from None
@@ -203,14 +204,16 @@ async def export_metrics(request: Request) -> Response:
     converted and sent one at a time, in the cumulative worker process whatever their size: it
     holds the cumulative totals, committed only once Kafka acknowledged."""
     try:
-        async with _slot(request) as context:
+        async with _slot(request) as (context, held):
             encoding, raw = await _read(request, context)
-            return await context.idempotency.answer(request, raw, lambda: _export_metrics_body(context, encoding, raw))
+            return await context.idempotency.answer(
+                request, raw, lambda: _export_metrics_body(context, held, encoding, raw)
+            )
     except _Refused as refused:
         return refused.response
 
 
-async def _export_metrics_body(context: IngestContext, encoding: Encoding, raw: RawBody) -> Response:
+async def _export_metrics_body(context: IngestContext, held: Slot, encoding: Encoding, raw: RawBody) -> Response:
     """Convert ``raw`` in the cumulative worker, send it, commit the totals, answer (a refusal as
     its response)."""
     try:
@@ -219,7 +222,7 @@ async def _export_metrics_body(context: IngestContext, encoding: Encoding, raw: 
             work = spooled(cumulative.run, metric_records, raw, encoding, _now_ms(), context.limits)
             converted = await _worked(work, encoding)
             try:
-                await send_encoded(context.producer, converted)
+                await send_held(context, held, raw, converted)
             except (KafkaUnavailable, RecordRejected) as exc:
                 metrics.POINTS_REJECTED.labels("otlp").inc(converted.accepted)
                 raise _kafka_failed(exc, encoding) from None

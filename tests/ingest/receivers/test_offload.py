@@ -16,7 +16,7 @@ import pytest
 
 from ingest.receivers.cumulative_worker import CumulativeWorker, deltas
 from ingest.receivers.inflate import RawBody
-from ingest.receivers.offload import Busy, IngestWorkers, Processes, WorkerDied
+from ingest.receivers.offload import Busy, IngestWorkers, Processes, Slot, WorkerDied
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -113,6 +113,63 @@ async def test_requests_past_the_slots_wait_in_order_up_to_the_queue_and_the_wai
         assert (workers.busy, workers.waiting) == (1, 0)
     async with workers.slot():
         assert workers.busy == 1
+
+
+async def test_a_request_waiting_for_kafka_gives_its_slot_to_the_next() -> None:
+    """Requests whose records wait for Kafka's commit do not hold slots: more of them than slots
+    wait at once (and share the commit), bounded by their bytes."""
+    workers = IngestWorkers(slots=1, queue=0, pending_bytes=100)
+    committed = asyncio.Event()
+
+    async def request(nbytes: int) -> None:
+        async with workers.slot() as held, workers.sending(held, nbytes):
+            await committed.wait()
+
+    waiting = []
+    for _ in range(3):  # one slot, queue 0: each is admitted only because the one before gave it back
+        waiting.append(asyncio.create_task(request(30)))
+        await asyncio.sleep(0.01)
+    assert (workers.busy, workers.pending) == (0, 90)
+    committed.set()
+    await asyncio.gather(*waiting)
+    assert (workers.busy, workers.pending) == (0, 0)
+
+
+async def test_records_past_the_pending_bytes_wait_with_their_slot_then_are_refused() -> None:
+    workers = IngestWorkers(slots=2, queue=0, wait_s=0.3, pending_bytes=100)
+    committed = asyncio.Event()
+
+    async def first() -> None:
+        async with workers.slot() as held, workers.sending(held, 80):
+            await committed.wait()
+
+    waiting = asyncio.create_task(first())
+    await asyncio.sleep(0.01)
+    async with workers.slot() as held:
+        late = asyncio.create_task(_send(workers, held, 30))
+        await asyncio.sleep(0.1)
+        assert (workers.busy, workers.pending) == (1, 80)  # still holds its slot while it waits for room
+        committed.set()  # the first one's commit ends: room for the second
+        await late
+        assert (workers.busy, workers.pending) == (0, 0)
+    committed.clear()
+    waiting = asyncio.create_task(first())
+    await asyncio.sleep(0.01)
+    async with workers.slot() as held:
+        with pytest.raises(Busy, match="80 bytes of earlier requests wait for Kafka, the limit is 100"):
+            await _send(workers, held, 30)
+        assert workers.busy == 1
+    committed.set()
+    await waiting
+    # alone, a request larger than the bound still goes: nothing else would ever make room for it
+    async with workers.slot() as held:
+        await _send(workers, held, 1_000)
+    assert (workers.busy, workers.pending) == (0, 0)
+
+
+async def _send(workers: IngestWorkers, held: Slot, nbytes: int) -> None:
+    async with workers.sending(held, nbytes):
+        await asyncio.sleep(0)
 
 
 async def test_a_new_cumulative_process_starts_its_memory_from_its_own_start() -> None:
