@@ -6,7 +6,8 @@ import fs from 'node:fs';
 export const TARGETS = { p50: 50, p95: 200, p99: 500, errorPct: 0.1, rps: 1000 };
 export const WS_TARGETS = { connectMs: 100, messageMs: 50, connections: 1000, msgsPerS: 10000 };
 
-/** Samples of one scenario: [{t, ms, status, label}] (processor.cjs's lines). */
+/** Samples of one scenario: [{t, ms, status, label, appMs}] (processor.cjs's lines; appMs null when the
+ * answer had no Server-Timing `app`). */
 export function readSamples(file) {
   if (!fs.existsSync(file)) return [];
   return fs
@@ -14,8 +15,8 @@ export function readSamples(file) {
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [t, ms, status, label] = line.split(',');
-      return { t: Number(t), ms: Number(ms), status: Number(status), label };
+      const [t, ms, status, label, app] = line.split(',');
+      return { t: Number(t), ms: Number(ms), status: Number(status), label, appMs: app ? Number(app) : null };
     });
 }
 
@@ -114,7 +115,8 @@ function misses(row, t) {
   return out;
 }
 
-/** Per request kind of one scenario: [{label, requests, p50, p95, p99, errors}], slowest p95 first. */
+/** Per request kind of one scenario: [{label, requests, p50, p95, p99, appP50, appP95, errors}], slowest
+ * p95 first; appP50/appP95 of the time the app took (null when no answer said). */
 export function byRequest(samples) {
   const groups = new Map();
   for (const s of samples) {
@@ -126,9 +128,15 @@ export function byRequest(samples) {
       label,
       requests: group.length,
       ...percentiles(group.map((s) => s.ms)),
+      ...appPercentiles(group),
       errors: group.filter((s) => s.status === 0 || s.status >= 400).length,
     }))
     .sort((a, b) => (b.p95 ?? 0) - (a.p95 ?? 0));
+}
+
+function appPercentiles(samples) {
+  const { p50, p95 } = percentiles(samples.filter((s) => s.appMs !== null).map((s) => s.appMs));
+  return { appP50: p50, appP95: p95 };
 }
 
 const fmt = (v, digits = 1) => (v === null || v === undefined ? '-' : Number(v).toFixed(digits));
@@ -160,9 +168,26 @@ export function markdownTable(rows, meta) {
     );
   }
   lines.push('', 'WebSocket rows: "requests" are connections (connect) or results received (message); req/s is their rate.');
+  if ((meta.details ?? []).length > 0) {
+    lines.push(
+      '',
+      '"in app": the part of a response time perfpulse\'s app took (its Server-Timing `app`); the rest is the network,' +
+        " the server's queue before the app and the load generator's own delay (it shares the machine's cores).",
+    );
+  }
   for (const { scenario, requests } of meta.details ?? []) {
-    lines.push('', `## ${scenario} by request`, '', '| request | answered | p50 ms | p95 ms | p99 ms | errors |', '| --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const r of requests) lines.push(`| ${r.label} | ${r.requests} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.errors} |`);
+    lines.push(
+      '',
+      `## ${scenario} by request`,
+      '',
+      '| request | answered | p50 ms | p95 ms | p99 ms | in app p50 ms | in app p95 ms | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const r of requests) {
+      lines.push(
+        `| ${r.label} | ${r.requests} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${fmt(r.appP50)} | ${fmt(r.appP95)} | ${r.errors} |`,
+      );
+    }
   }
   return lines.join('\n') + '\n';
 }

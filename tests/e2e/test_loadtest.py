@@ -65,10 +65,14 @@ def test_loadtest_scenarios_run_without_errors_and_write_report_and_chart(
     samples = "".join((results / f"{name}.samples.csv").read_text() for name in ROWS[:4])
     for endpoint in ("POST /api/v1/query/batch", "GET /api/v1/query", "GET /api/v1/services", "GET /api/v1/alerts",
                      "GET /api/v1/logs", "GET /api/v1/traces/{id}"):  # fmt: skip
-        assert f",200,{endpoint}\n" in samples, f"{endpoint} never answered 200"
+        assert f",200,{endpoint}," in samples, f"{endpoint} never answered 200"
+    # each answer's time in the app (its Server-Timing), the last field of its sample
+    in_app = [line.rsplit(",", 1)[1] for line in samples.splitlines() if ",200,GET /api/v1/services," in line]
+    assert in_app and all(float(ms) >= 0 for ms in in_app), in_app[:5]
 
     table = (results / "report.md").read_text()
     assert "| scenario | users | requests | p50 ms | p95 ms | p99 ms | req/s | errors | errors % | misses |" in table
     assert all(f"| {name} |" in table for name in ROWS), table
+    assert "| request | answered | p50 ms | p95 ms | p99 ms | in app p50 ms | in app p95 ms | errors |" in table
     png = (results / "latency.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000, f"latency.png: {len(png)} bytes"
