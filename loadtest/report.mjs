@@ -2,6 +2,7 @@
 // and Artillery's error counters, judged against the spec's targets, as a Markdown table.
 
 import fs from 'node:fs';
+import os from 'node:os';
 
 export const TARGETS = { p50: 50, p95: 200, p99: 500, errorPct: 0.1, rps: 1000 };
 export const WS_TARGETS = { connectMs: 100, messageMs: 50, connections: 1000, msgsPerS: 10000 };
@@ -168,6 +169,16 @@ export function markdownTable(rows, meta) {
     );
   }
   lines.push('', 'WebSocket rows: "requests" are connections (connect) or results received (message); req/s is their rate.');
+  const measured = (meta.generator ?? []).filter((g) => g.cpuS !== null);
+  if (measured.length > 0) {
+    const cores = measured.map((g) => `${g.scenario} ${(g.cpuS / g.wallS).toFixed(2)}`).join(', ');
+    const workers = Math.max(1, os.cpus().length - 1); // Artillery's local worker threads
+    lines.push(
+      '',
+      `Artillery's own CPU, in cores over each scenario's run: ${cores}. It runs its users in ${workers} worker` +
+        ` thread(s) here (${os.cpus().length} cores): near ${workers} core(s) it, not the target, limits the rate.`,
+    );
+  }
   if ((meta.details ?? []).length > 0) {
     lines.push(
       '',

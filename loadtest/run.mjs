@@ -75,7 +75,25 @@ async function settle(name) {
   }
 }
 
-/** Run one Artillery script; resolves when it exits, rejects with its output's tail when it fails. */
+const USER_HZ = 100; // Linux's clock ticks per second in /proc/<pid>/stat
+
+/** CPU seconds process `pid` has used (user + system), from /proc; null where there is none. */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3 (state) on
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ; // fields 14 and 15: utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run one Artillery script; resolves when it exits with the CPU seconds Artillery used (read every
+ * 200 ms while it runs, so its last moments are missed; null off Linux), rejects with its output's
+ * tail when it fails. The load generator shares the machine with the target: its CPU is part of the
+ * figures' story.
+ */
 function artillery(scriptFile, reportFile, samplesFile, logFile) {
   return new Promise((resolve, reject) => {
     const bin = path.join(here, 'node_modules', '.bin', 'artillery');
@@ -90,10 +108,15 @@ function artillery(scriptFile, reportFile, samplesFile, logFile) {
         ARTILLERY_DISABLE_TELEMETRY: 'true',
       },
     });
+    let cpuS = null;
+    const poll = setInterval(() => {
+      cpuS = cpuSeconds(child.pid) ?? cpuS;
+    }, 200);
     child.on('error', (err) => reject(new Error(`could not start ${bin}: ${err.message} (run make loadtest, which runs npm ci)`)));
     child.on('exit', (code) => {
+      clearInterval(poll);
       fs.closeSync(log);
-      if (code === 0) return resolve();
+      if (code === 0) return resolve(cpuS);
       const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
       reject(new Error(`artillery exited ${code} on ${scriptFile}:\n${tail}`));
     });
@@ -111,6 +134,7 @@ async function main() {
   console.log(`load test of ${opts.url}: ${names.join(', ')}; ${opts.durationS} s each, users x${opts.scale}; results in ${out}`);
 
   const rows = [];
+  const generator = []; // Artillery's CPU per scenario
   const details = [];
   const panels = [];
   for (const name of names) {
@@ -122,11 +146,13 @@ async function main() {
     await settle(name);
     const began = Date.now();
     console.log(`[${name}] ${SCENARIOS[name].what}: ${users} users for ${opts.durationS} s ...`);
-    await artillery(files['script.json'], files['artillery.json'], files['samples.csv'], files['artillery.log']);
+    const cpuS = await artillery(files['script.json'], files['artillery.json'], files['samples.csv'], files['artillery.log']);
+    const wallS = (Date.now() - began) / 1000;
     const samples = readSamples(files['samples.csv']);
     const noAnswer = artilleryErrors(files['artillery.json']);
     const scenarioRows = SCENARIOS[name].engine === 'ws' ? wsRows(users, samples, noAnswer) : [httpRow(name, users, samples, noAnswer)];
     rows.push(...scenarioRows);
+    generator.push({ scenario: name, cpuS, wallS });
     for (const r of scenarioRows) {
       console.log(
         `[${name}] ${r.scenario}: ${r.requests} in ${((Date.now() - began) / 1000).toFixed(0)} s, p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, ${r.rps.toFixed(1)}/s, errors ${r.errors} (${r.errorPct.toFixed(3)} %)`,
@@ -141,9 +167,9 @@ async function main() {
     }
   }
   const meta = { startedAt, url: opts.url, durationS: opts.durationS, scale: opts.scale, thinkS: opts.thinkS };
-  const table = markdownTable(rows, { ...meta, details });
+  const table = markdownTable(rows, { ...meta, details, generator });
   fs.writeFileSync(path.join(out, 'report.md'), table);
-  fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ ...meta, rows }, null, 2));
+  fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ ...meta, rows, generator }, null, 2));
   const bytes = writeChart(path.join(out, 'latency.png'), panels, opts.durationS);
   console.log(`\n${table}\nwrote ${path.join(out, 'report.md')}, summary.json and latency.png (${bytes} bytes)`);
 }

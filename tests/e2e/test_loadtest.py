@@ -55,7 +55,11 @@ def test_loadtest_scenarios_run_without_errors_and_write_report_and_chart(
     run = subprocess.run(["node", "run.mjs"], cwd=LOADTEST, env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, f"node run.mjs exited {run.returncode}: {run.stderr}\n{run.stdout[-3000:]}"
 
-    rows = {row["scenario"]: row for row in json.loads((results / "summary.json").read_text())["rows"]}
+    summary = json.loads((results / "summary.json").read_text())
+    rows = {row["scenario"]: row for row in summary["rows"]}
+    # Artillery's own CPU per scenario, read from /proc while it ran
+    assert [g["scenario"] for g in summary["generator"]] == [*ROWS[:4], "websocket"], summary["generator"]
+    assert all(g["cpuS"] > 0 and g["wallS"] > 0 for g in summary["generator"]), summary["generator"]
     assert set(rows) == set(ROWS), run.stdout
     for name in ROWS[:5]:
         assert rows[name]["requests"] > 0, f"{name} made no request: {run.stdout}"
@@ -74,5 +78,6 @@ def test_loadtest_scenarios_run_without_errors_and_write_report_and_chart(
     assert "| scenario | users | requests | p50 ms | p95 ms | p99 ms | req/s | errors | errors % | misses |" in table
     assert all(f"| {name} |" in table for name in ROWS), table
     assert "| request | answered | p50 ms | p95 ms | p99 ms | in app p50 ms | in app p95 ms | errors |" in table
+    assert "Artillery's own CPU, in cores over each scenario's run: normal " in table
     png = (results / "latency.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000, f"latency.png: {len(png)} bytes"
