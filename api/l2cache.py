@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import zlib
 from collections import defaultdict
 from typing import Any
@@ -32,7 +31,7 @@ from redis.exceptions import RedisError
 from api.cachecell import Cell
 from api.cacheseal import Sealer
 from schemas.events import StoredWindow
-from schemas.redisclient import busy, redis_client
+from schemas.redisclient import Outage, redis_client
 
 __all__ = ["MAX_INDEXED", "RETRY_S", "TIMEOUT_S", "L2Cache", "drop_cells"]
 
@@ -112,24 +111,22 @@ class L2Cache:
         self._sealer = sealer
         self._redis: Any = redis_client(redis_url, TIMEOUT_S, cluster=cluster)
         self._put: Any = self._redis.register_script(_PUT)
-        self._down_until: float | None = None  # monotonic time of the next try while Redis is down
-
-    @property
-    def up(self) -> bool:
-        return self._down_until is None
+        self._outage = Outage(
+            log, "the L2 cache", "answering from L1 and ClickHouse", "the L2 cache answers again", RETRY_S
+        )
 
     async def get_many(self, metric: str, keys: list[str]) -> tuple[list[bytes | None], str] | None:
         """The answers of ``keys`` (None where absent) and the metric's ``gen`` to write with; None
         when Redis cannot answer now."""
-        if self._down_until is not None and time.monotonic() < self._down_until:
+        if self._outage.skipping():
             return None
         prefix = _prefix(self.namespace, metric)
         try:
             reply = await self._redis.mget([f"{prefix}gen", *(prefix + k for k in keys)])
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self._outage.failed(exc)
             return None
-        self._back()
+        self._outage.answered()
         gen = reply[0].decode() if reply[0] is not None else "0"
         return [
             self._unpack(v, prefix + k) if v is not None else None for k, v in zip(keys, reply[1:], strict=True)
@@ -137,7 +134,7 @@ class L2Cache:
 
     async def put(self, key: str, value: bytes, cell: Cell, ttl_s: float, gen: str) -> bool:
         """Store ``value`` unless the metric's ``gen`` moved since the lookup; whether it was stored."""
-        if self._down_until is not None:
+        if self._outage.down:
             return False
         prefix = _prefix(self.namespace, cell.metric)
         packed = self._pack(value, prefix + key)
@@ -145,7 +142,7 @@ class L2Cache:
         try:
             stored = await self._put(keys=[f"{prefix}gen", f"{prefix}idx", prefix + key], args=args)
         except (RedisError, OSError) as exc:
-            self._failed(exc)
+            self._outage.failed(exc)
             return False
         return bool(stored)
 
@@ -163,18 +160,6 @@ class L2Cache:
             return zlib.decompress(opened)
         except zlib.error:
             return None
-
-    def _failed(self, exc: Exception) -> None:
-        if busy(exc):  # this process's connections all in use: a miss, not an outage
-            return
-        if self._down_until is None:
-            log.warning("cannot reach Redis for the L2 cache: %s; answering from L1 and ClickHouse", exc)
-        self._down_until = time.monotonic() + RETRY_S
-
-    def _back(self) -> None:
-        if self._down_until is not None:
-            log.info("Redis is back: the L2 cache answers again")
-            self._down_until = None
 
     async def close(self) -> None:
         await self._redis.aclose()

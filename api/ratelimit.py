@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from schemas.redisclient import busy, redis_client
+from schemas.redisclient import Outage, redis_client
 
 __all__ = ["REDIS_RETRY_S", "Budget", "RateLimiter"]
 
@@ -91,7 +91,13 @@ class RateLimiter:
         self._redis: Any = redis_client(redis_url, _REDIS_TIMEOUT_S)
         self._script: Any = self._redis.register_script(_TAKE)
         self._local = _LocalBuckets()
-        self._redis_down_until: float | None = None  # monotonic time of the next try while Redis is down
+        self._outage = Outage(
+            log,
+            "rate limits",
+            "counting in this process until it is back",
+            "rate limits are shared again",
+            REDIS_RETRY_S,
+        )
 
     async def take(self, budget_name: str, key_id: str) -> float | None:
         """None when the request may go on; otherwise the whole seconds (at least 1) until it may retry."""
@@ -106,20 +112,14 @@ class RateLimiter:
 
     async def _take_shared(self, bucket: str, budget: Budget) -> float | None:
         """The bucket in Redis: 0 or the seconds to wait; None when Redis cannot answer now."""
-        if self._redis_down_until is not None and time.monotonic() < self._redis_down_until:
+        if self._outage.skipping():
             return None
         try:
             taken, wait_ms = await self._script(keys=[bucket], args=[budget.rate_per_s, budget.burst])
         except (RedisError, OSError) as exc:
-            if busy(exc):  # this process's connections all in use: counted here this once
-                return None
-            if self._redis_down_until is None:
-                log.warning("cannot reach Redis for rate limits: %s; counting in this process until it is back", exc)
-            self._redis_down_until = time.monotonic() + REDIS_RETRY_S
+            self._outage.failed(exc)
             return None
-        if self._redis_down_until is not None:
-            log.info("Redis is back: rate limits are shared again")
-            self._redis_down_until = None
+        self._outage.answered()
         return 0.0 if int(taken) else int(wait_ms) / 1000
 
     async def close(self) -> None:

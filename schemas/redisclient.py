@@ -8,18 +8,21 @@ that refusal for Redis being down, and went on without Redis for seconds (seen i
 peak scenario). Here a single Redis gets a ``BlockingConnectionPool``: a command
 past the 100th waits for a connection to come back, up to the client's timeout, so the connection
 count stays bounded and a busy moment is not an outage. redis-py's cluster client has no waiting
-pool; :func:`busy` tells its refusal apart from an unreachable node.
+pool; :func:`busy` tells its refusal apart from an unreachable node. :class:`Outage` is how each user
+of Redis that can go on without it (the L2 cache, rate limits, idempotency keys) tells it is down.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import MaxConnectionsError
 
-__all__ = ["MAX_CONNECTIONS", "busy", "redis_client"]
+__all__ = ["MAX_CONNECTIONS", "Outage", "busy", "redis_client"]
 
 MAX_CONNECTIONS = 100  # per client (per node of a cluster); Redis answers each in well under 1 ms
 
@@ -45,3 +48,39 @@ def busy(exc: BaseException) -> bool:
     """Whether ``exc`` is this process having no free connection (a cluster node's pool full), not
     Redis failing: the caller skips Redis for that one command instead of treating it as down."""
     return isinstance(exc, MaxConnectionsError)
+
+
+class Outage:
+    """Redis as one of its users sees it: after a failure it is skipped for ``retry_s`` seconds, then
+    tried again. The fall is logged once ("cannot reach Redis for ``what``: the error; ``meanwhile``"),
+    and so is the recovery ("Redis is back: ``back``"). A command refused for want of a free
+    connection (:func:`busy`) is no outage: that one command goes without Redis."""
+
+    def __init__(self, log: logging.Logger, what: str, meanwhile: str, back: str, retry_s: float) -> None:
+        self._log = log
+        self._what, self._meanwhile, self._back = what, meanwhile, back
+        self._retry_s = retry_s
+        self._until: float | None = None  # monotonic time of the next try while Redis is down
+
+    @property
+    def down(self) -> bool:
+        """Whether the last command failed (until one succeeds again)."""
+        return self._until is not None
+
+    def skipping(self) -> bool:
+        """Whether Redis is down and not to be tried again yet."""
+        return self._until is not None and time.monotonic() < self._until
+
+    def failed(self, exc: BaseException) -> None:
+        """A command failed with ``exc``."""
+        if busy(exc):
+            return
+        if self._until is None:
+            self._log.warning("cannot reach Redis for %s: %s; %s", self._what, exc, self._meanwhile)
+        self._until = time.monotonic() + self._retry_s
+
+    def answered(self) -> None:
+        """A command succeeded."""
+        if self._until is not None:
+            self._log.info("Redis is back: %s", self._back)
+            self._until = None

@@ -49,7 +49,7 @@ from redis.exceptions import RedisError
 from ingest.receivers.inflate import RawBody
 from ingest.witness import WITNESS
 from schemas import error_body
-from schemas.redisclient import busy, redis_client
+from schemas.redisclient import Outage, redis_client
 
 __all__ = ["KEY_HEADER", "LOCAL_RECORDS", "MAX_KEY_CHARS", "REPLAYED_HEADER", "Idempotency"]
 
@@ -122,24 +122,20 @@ class _Records:
         if redis_url is not None:
             self._redis = redis_client(redis_url, _REDIS_TIMEOUT_S)
             self._swap: Any = self._redis.register_script(_SWAP)
-        self._down_until: float | None = None
+        self._outage = Outage(
+            log, "idempotency keys", "keeping them in this process", "idempotency keys are shared again", _REDIS_RETRY_S
+        )
 
     async def _try(self, call: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
         """(True, what Redis answered), or (False, None) when it cannot answer now."""
-        if self._redis is None or (self._down_until is not None and time.monotonic() < self._down_until):
+        if self._redis is None or self._outage.skipping():
             return False, None
         try:
             answer = await call()
         except (RedisError, OSError) as exc:
-            if busy(exc):  # this process's connections all in use: kept here this once
-                return False, None
-            if self._down_until is None:
-                log.warning("cannot reach Redis for idempotency keys: %s; keeping them in this process", exc)
-            self._down_until = time.monotonic() + _REDIS_RETRY_S
+            self._outage.failed(exc)
             return False, None
-        if self._down_until is not None:
-            log.info("Redis is back: idempotency keys are shared again")
-            self._down_until = None
+        self._outage.answered()
         return True, answer
 
     async def claim(self, key: str, value: bytes, ttl_s: float) -> bytes | None:

@@ -139,15 +139,14 @@ class Processes:
 class Slot:
     """One request's admission (:meth:`IngestWorkers.slot`), given back once by :meth:`release`."""
 
-    def __init__(self, workers: IngestWorkers) -> None:
-        self._workers: IngestWorkers | None = workers
+    def __init__(self, give_back: Callable[[], None]) -> None:
+        self._give_back: Callable[[], None] | None = give_back
 
     def release(self) -> None:
         """Give the slot back (again: nothing)."""
-        workers, self._workers = self._workers, None
-        if workers is not None:
-            workers.busy -= 1
-            workers._free.release()
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back()
 
 
 class IngestWorkers:
@@ -209,11 +208,15 @@ class IngestWorkers:
         finally:
             self.waiting -= 1
         self.busy += 1
-        held = Slot(self)
+        held = Slot(self._give_back)
         try:
             yield held
         finally:
             held.release()
+
+    def _give_back(self) -> None:
+        self.busy -= 1
+        self._free.release()
 
     @asynccontextmanager
     async def sending(self, held: Slot, nbytes: int) -> AsyncIterator[None]:

@@ -1,18 +1,21 @@
-"""Redis clients on a real Redis: more concurrent commands than the pool holds wait for a connection
-instead of failing, and the connections stay bounded."""
+"""Redis clients: on a real Redis, more concurrent commands than the pool holds wait for a connection
+instead of failing, and the connections stay bounded; an outage as its users see it."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import MaxConnectionsError
 
-from schemas.redisclient import MAX_CONNECTIONS, redis_client
-
-pytestmark = pytest.mark.integration
+from schemas.redisclient import MAX_CONNECTIONS, Outage, redis_client
 
 
+@pytest.mark.integration
 def test_more_concurrent_commands_than_connections_wait_for_one(redis_url: str) -> None:
     name = f"t{uuid.uuid4().hex[:12]}"
 
@@ -31,3 +34,21 @@ def test_more_concurrent_commands_than_connections_wait_for_one(redis_url: str) 
     answers, listed = asyncio.run(run())
     assert answers == [None] * (3 * MAX_CONNECTIONS)
     assert sum(1 for client in listed if client["name"] == name) == MAX_CONNECTIONS
+
+
+def test_an_outage_is_skipped_for_its_retry_and_each_fall_and_return_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "t.outage")
+    outage = Outage(logging.getLogger("t.outage"), "tests", "going on alone", "tests share it", retry_s=0.05)
+    outage.failed(MaxConnectionsError("Too many connections"))  # busy: no outage
+    assert not outage.down and not outage.skipping() and caplog.text == ""
+    outage.failed(RedisConnectionError("refused"))
+    outage.failed(RedisConnectionError("refused again"))
+    assert outage.down and outage.skipping()
+    assert caplog.text.count("cannot reach Redis for tests: refused; going on alone") == 1
+    time.sleep(0.06)
+    assert outage.down and not outage.skipping()  # tried again after retry_s
+    outage.answered()
+    outage.answered()
+    assert not outage.down and caplog.text.count("Redis is back: tests share it") == 1
