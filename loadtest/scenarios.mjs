@@ -7,7 +7,10 @@
 // ingest endpoint, by the weights below. The WebSocket scenario holds `users` live
 // connections for the duration.
 
+import { createRequire } from 'node:module';
 import path from 'node:path';
+
+const { MIX_MAX } = createRequire(import.meta.url)('./processor.cjs');
 
 /** users, ramp (seconds; "all" = the whole duration) and engine per scenario, as the spec names them. */
 export const SCENARIOS = {
@@ -98,9 +101,10 @@ export function artilleryScript(name, opts) {
   for (const [, weight, request] of [...dashboardRequests(opts), ['ingest', 2, ingestRequest(opts)]]) {
     for (let i = 0; i < weight; i++) mix.push(request);
   }
+  if (mix.length > MIX_MAX) throw new Error(`the mix has ${mix.length} requests, processor.cjs picks among ${MIX_MAX}`);
   const steps = mix.map((request, k) => {
     const [method] = Object.keys(request);
-    return { [method]: { ...request[method], ifTrue: `pick == ${k}` } };
+    return { [method]: { ...request[method], ifTrue: `isPick${k}` } };
   });
   return {
     users,
