@@ -67,12 +67,14 @@ from api.cachemetrics import (
 from api.l1cache import L1Cache
 from api.l2cache import L2Cache
 from api.params import window_bounds
+from api.ttlcache import POLL_ENTRIES, POLL_STALE_S, POLL_TTL_S, TtlCache
 from schemas.events import StoredWindow, decode_stored
 
 __all__ = [
     "BLOCK_BUCKETS",
     "OPEN_TTL_S",
     "STALE_TTL_S",
+    "TRACE_TTL_S",
     "UNHEARD_TTL_S",
     "Answer",
     "CacheConfig",
@@ -88,6 +90,10 @@ BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 STALE_TTL_S = 5.0  # how long after a drop its parts may stand in while their read runs
+# A trace's answer while stored spans are heard: dropped as soon as the sink stores a span of the
+# trace (their trace ids come with the stored windows), so a trace still receiving spans is not stale;
+# without the channel an answer is kept POLL_TTL_S, as every polled read.
+TRACE_TTL_S = 300.0
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _ANSWERS = 4_096  # whole answers kept for their window period (a hit skips planning, lookups and merging)
 _BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
@@ -185,6 +191,12 @@ class QueryCache:
         # parts dropped by stored windows, by L1 key, to stand in while they are read again: for
         # STALE_TTL_S, within as many bytes as L1 may hold (a part read again is found in L1 first)
         self.stale = L1Cache[_Kept](config.l1_bytes, size_of=lambda kept: len(kept[0]))
+        self.traces = TtlCache[Any](POLL_TTL_S, POLL_ENTRIES, stale_s=POLL_STALE_S)  # trace answers, by id
+
+    @property
+    def trace_ttl_s(self) -> float:
+        """How long a trace's answer is kept now: :data:`TRACE_TTL_S` while stored spans are heard."""
+        return TRACE_TTL_S if self.hearing else POLL_TTL_S
 
     async def answer(self, spec: QuerySpec, start_ms: int, end_ms: int, compute: Compute) -> Answer:
         """The answer of ``spec`` over ``[start_ms, end_ms)``, from the caches where they hold it."""
@@ -396,6 +408,7 @@ class QueryCache:
         self.l1.clear()
         self._answers.clear()
         self.stale.clear()
+        self.traces.clear()
         CACHE_BYTES.set(0)
 
     async def listen(self, redis_url: str, channel: str, ready: asyncio.Event | None = None) -> None:
@@ -431,11 +444,14 @@ class QueryCache:
 
     def _heard(self, data: bytes) -> None:
         try:
-            windows, _ = decode_stored(data)
+            stored = decode_stored(data)
         except ValueError as exc:
             log.warning("ignoring a message on the stored-windows channel: %s", exc)
             return
-        self.invalidate(windows)
+        if stored.windows:
+            self.invalidate(stored.windows)
+        if stored.traces:
+            CACHE_INVALIDATIONS.labels("traces").inc(self.traces.drop(stored.traces))
 
     async def close(self) -> None:
         if self.l2 is not None:

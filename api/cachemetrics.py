@@ -14,7 +14,9 @@ CACHE_HITS = Counter(
 CACHE_MISSES = Counter("perfpulse_cache_misses_total", "Cacheable answer parts a cache layer did not hold", ["layer"])
 CACHE_EVICTIONS = Counter("perfpulse_cache_evictions_total", "L1 entries pushed out by its byte bound or expired")
 CACHE_INVALIDATIONS = Counter(
-    "perfpulse_cache_invalidations_total", "Cached answers dropped because stored windows changed them", ["layer"]
+    "perfpulse_cache_invalidations_total",
+    "Cached answers dropped because stored windows or spans changed them",
+    ["layer"],
 )
 CACHE_BYTES = Gauge("perfpulse_cache_bytes", "Bytes the L1 cache holds", multiprocess_mode="livesum")
 CACHE_COALESCED = Counter(

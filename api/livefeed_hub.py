@@ -572,14 +572,16 @@ class LiveHub:
         first_ms: int | None = None
         for data in messages:
             try:
-                windows, at_ms = decode_stored(data if isinstance(data, bytes) else str(data).encode())
+                stored = decode_stored(data if isinstance(data, bytes) else str(data).encode())
             except ValueError as exc:
                 STORED_MESSAGES.labels("unreadable").inc()
                 log.warning("live feed: %s", exc)
                 continue
             STORED_MESSAGES.labels("read").inc()
-            first_ms = at_ms if first_ms is None else min(first_ms, at_ms)
-            for w in windows:
+            if not stored.windows:
+                continue  # spans stored: nothing the live feed sends
+            first_ms = stored.at_ms if first_ms is None else min(first_ms, stored.at_ms)
+            for w in stored.windows:
                 cell = (w.metric, w.service, w.start_ms, w.window_ms)
                 cells[cell] = cells.get(cell, False) or w.late
         if first_ms is not None:

@@ -11,13 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from api.cache import QueryCache, query_cache
 from api.context import ApiContext, api_context
 from api.cursor import decode_cursor, encode_cursor
 from api.errors import ApiError, error_responses
 from api.models import Dependencies, TraceDetail, TracesPage
 from api.params import parse_trace_id, time_range
 from api.responses import FastJSONResponse
-from api.ttlcache import app_ttl_cache
 from schemas.limits import MAX_DURATION_MS
 from storage import Store
 from storage.traces import TraceQuery, TraceSummary, dependencies, fetch_trace, search_traces
@@ -100,17 +100,17 @@ def render_trace(tree: TraceTree, truncated: bool) -> dict[str, Any]:
     responses=error_responses({400: "malformed trace id", 404: "no span of the trace is stored"}),
 )
 async def get_trace(
-    request: Request,
     context: Annotated[ApiContext, Depends(api_context)],
+    cache: Annotated[QueryCache, Depends(query_cache)],
     trace_id: Annotated[str, Path(description="32 hex digits")],
 ) -> FastJSONResponse:
     """Every span of the trace in tree order. ``self_ms``: time a span spent outside its children;
     ``critical_path``: the sections of spans that decide the trace's latency (Jaeger's algorithm),
     in time order, covering the root span; ``critical_ms``: a span's share of it. Spans whose parent
-    is missing are ``orphan`` and sit at depth 0 beside the root. An answer is kept a second (a
-    trace still receiving spans shows them at most that late)."""
+    is missing are ``orphan`` and sit at depth 0 beside the root. An answer is kept until a span of
+    the trace is stored (api/cache.py, TRACE_TTL_S), a second while that cannot be heard."""
     wanted = parse_trace_id(trace_id, "path.trace_id")
-    body = await app_ttl_cache(request, "traces").get(wanted, lambda: asyncio.to_thread(_trace, context.store, wanted))
+    body = await cache.traces.get(wanted, lambda: asyncio.to_thread(_trace, context.store, wanted), cache.trace_ttl_s)
     if body is None:
         raise ApiError(404, f"trace {wanted} not found", [{"loc": "path.trace_id", "msg": "no span of it is stored"}])
     return FastJSONResponse(body)

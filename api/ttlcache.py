@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request
@@ -54,15 +54,17 @@ class TtlCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
-        """The answer for ``key``: the one kept if computed less than ``ttl_s`` ago, else ``compute()``'s."""
+    async def get(self, key: Hashable, compute: Callable[[], Awaitable[V]], ttl_s: float | None = None) -> V:
+        """The answer for ``key``: the one kept if computed less than ``ttl_s`` (default the cache's)
+        ago, else ``compute()``'s."""
         now = self._clock()
+        ttl = self.ttl_s if ttl_s is None else ttl_s
         entry = self._entries.get(key)
-        if entry is not None and now - entry[0] >= self.ttl_s and self._servable(entry, now):
+        if entry is not None and now - entry[0] >= ttl and self._servable(entry, now, ttl):
             if key not in self._refreshing:
                 self._refresh(key, compute, now)
             return entry[1].result()
-        if entry is None or now - entry[0] >= self.ttl_s:
+        if entry is None or now - entry[0] >= ttl:
             self._make_room(now)
             entry = (now, asyncio.ensure_future(compute()))
             self._entries[key] = entry
@@ -74,24 +76,32 @@ class TtlCache(Generic[V]):
                 del self._entries[key]
             raise
 
-    def _servable(self, entry: tuple[float, asyncio.Future[V]], now: float) -> bool:
+    def _servable(self, entry: tuple[float, asyncio.Future[V]], now: float, ttl: float) -> bool:
         """Whether an answer past its ttl may still be served while a new one is computed."""
         at, answer = entry
-        return (
-            now - at < self.ttl_s + self.stale_s and answer.done() and not answer.cancelled() and not answer.exception()
-        )
+        return now - at < ttl + self.stale_s and answer.done() and not answer.cancelled() and not answer.exception()
 
     def _refresh(self, key: Hashable, compute: Callable[[], Awaitable[V]], now: float) -> None:
         future = asyncio.ensure_future(compute())
         self._refreshing[key] = future
 
         def done(finished: asyncio.Future[V]) -> None:
-            if self._refreshing.get(key) is finished:
-                del self._refreshing[key]
+            if self._refreshing.get(key) is not finished:
+                return  # dropped (or cleared) while it ran: its answer may predate the change
+            del self._refreshing[key]
             if not finished.cancelled() and finished.exception() is None and key in self._entries:
                 self._entries[key] = (now, finished)
 
         future.add_done_callback(done)
+
+    def drop(self, keys: Iterable[Hashable]) -> int:
+        """Forget the answers of ``keys`` (their data changed), those being computed too: a
+        computation running now still answers its waiters but is not kept. Returns how many were kept."""
+        dropped = 0
+        for key in keys:
+            dropped += self._entries.pop(key, None) is not None
+            self._refreshing.pop(key, None)
+        return dropped
 
     def clear(self) -> None:
         """Forget every answer: the next request of each key computes it again."""

@@ -1,7 +1,8 @@
 """Publishes what the sink stored (schemas/events.py) on Redis pub/sub, so every API process hears
-every sink: its caches drop the cells that changed and its live feed pushes their new results.
+every sink: its caches drop the cells and traces that changed and its live feed pushes the cells' new
+results.
 
-The sink awaits :meth:`StoredFeed.publish` after each insert of window rows; it only queues the
+The sink awaits :meth:`StoredFeed.publish` after each insert of window rows or spans; it only queues the
 message and returns, so a slow or absent Redis never holds an insert. One task per process sends the
 queue in order. While Redis cannot be reached the messages wait (at most
 :data:`MAX_QUEUED` of them: the oldest are dropped and counted), the failure is logged once, and
@@ -19,7 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from schemas.events import StoredWindow, encode_stored
+from schemas.events import MAX_TRACES_PER_MESSAGE, StoredWindow, encode_stored
 from schemas.redisclient import redis_client
 
 __all__ = ["MAX_QUEUED", "RETRY_S", "StoredFeed"]
@@ -47,20 +48,25 @@ class StoredFeed:
         self.published = 0  # messages Redis took
         self._redis: Any = redis_client(redis_url, _REDIS_TIMEOUT_S, cluster=cluster)
         self._before = before_publish
-        self._queue: collections.deque[list[StoredWindow]] = collections.deque()
+        self._queue: collections.deque[tuple[list[StoredWindow], list[str]]] = collections.deque()
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
 
-    async def publish(self, windows: list[StoredWindow]) -> None:
-        """Queue one insert's cells for publishing; returns at once."""
-        if not windows:
-            return
+    async def publish(self, windows: list[StoredWindow], traces: list[str]) -> None:
+        """Queue one insert's cells, or its traces (:data:`~schemas.events.MAX_TRACES_PER_MESSAGE` a
+        message), for publishing; returns at once."""
+        for start in range(0, len(traces), MAX_TRACES_PER_MESSAGE):
+            self._enqueue([], traces[start : start + MAX_TRACES_PER_MESSAGE])
+        if windows:
+            self._enqueue(windows, [])
+
+    def _enqueue(self, windows: list[StoredWindow], traces: list[str]) -> None:
         if len(self._queue) >= MAX_QUEUED:
             self._queue.popleft()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("stored-windows queue full while Redis is down: %d messages dropped", self.dropped)
-        self._queue.append(windows)
+        self._queue.append((windows, traces))
         self._wake.set()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="stored-feed")
@@ -72,11 +78,12 @@ class StoredFeed:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            windows = self._queue[0]
+            message = self._queue[0]
+            windows, traces = message
             try:
-                if self._before is not None:
+                if self._before is not None and windows:
                     await self._before(self._redis, windows)
-                await self._redis.publish(self.channel, encode_stored(windows, time.time_ns() // 1_000_000))
+                await self._redis.publish(self.channel, encode_stored(windows, time.time_ns() // 1_000_000, traces))
             except (RedisError, OSError) as exc:
                 if not down:
                     log.warning("cannot publish stored windows on Redis: %s; retrying every %.0f s", exc, RETRY_S)
@@ -86,7 +93,7 @@ class StoredFeed:
             if down:
                 log.info("Redis is back: stored windows are published again (%d waiting)", len(self._queue) - 1)
                 down = False
-            if self._queue and self._queue[0] is windows:
+            if self._queue and self._queue[0] is message:
                 self._queue.popleft()
             self.published += 1
 

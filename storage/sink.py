@@ -180,6 +180,13 @@ def _same_record(rows: np.ndarray, source: np.ndarray, offset: np.ndarray, i: in
     return bool(source[a] == source[b] and offset[a] == offset[b])
 
 
+def _stored_windows(rows: dict[str, Any]) -> list[StoredWindow]:
+    """The window cells of one ``rollups`` insert (column name -> values), each once, in order."""
+    cells = zip(rows["name"], rows["service"], rows["window_start"], rows["window_ms"], rows["late"], strict=True)
+    return sorted({StoredWindow(m, s, int(start), int(width), bool(late)) for m, s, start, width, late in cells},
+                  key=lambda w: (w.metric, w.service, w.start_ms))  # fmt: skip
+
+
 def _integers(column: Any) -> np.ndarray:
     """A column of integers (epoch times, partitions, offsets) as int64: a list, a numpy array or an
     Arrow array (timestamps as their epoch integers)."""
@@ -220,7 +227,7 @@ class SinkConfig:
     # Told, after each insert of window rows, which (metric, service, window) cells changed
     # (schemas/events.py); the composition root publishes them to the query layer. Its failure is
     # logged and never stops the sink.
-    on_stored: Callable[[list[StoredWindow]], Awaitable[None]] | None = None
+    on_stored: Callable[[list[StoredWindow], list[str]], Awaitable[None]] | None = None
     security: KafkaSecurity = field(default_factory=KafkaSecurity)  # how the consumer reaches Kafka
     held_after_s: float = 120.0  # a partition held this long by an open transaction is told (storage/held.py)
 
@@ -460,7 +467,9 @@ class Sink:
         else:
             await asyncio.to_thread(self.store.insert, table, columns, names)
         if table == "rollups":
-            await self._tell_stored(dict(zip(names, columns, strict=True)))
+            await self._tell_stored(_stored_windows(dict(zip(names, columns, strict=True))), [])
+        elif table == "spans":
+            await self._tell_stored([], sorted(set(columns[names.index("trace_id")])))
         metrics.INSERT_SECONDS.labels(table).observe(time.perf_counter() - started)
         metrics.ROWS_INSERTED.labels(table).inc(len(columns[0]))
 
@@ -480,16 +489,14 @@ class Sink:
             for partition in [p for p, days in stored.items() if np.any(offset[source == p] >= max(days.values()))]:
                 del stored[partition]
 
-    async def _tell_stored(self, rows: dict[str, Any]) -> None:
+    async def _tell_stored(self, windows: list[StoredWindow], traces: list[str]) -> None:
+        """Tell the query layer which window cells and traces an insert changed (their answers go)."""
         if self.config.on_stored is None:
             return
-        cells = zip(rows["name"], rows["service"], rows["window_start"], rows["window_ms"], rows["late"], strict=True)
-        windows = sorted({StoredWindow(m, s, int(start), int(width), bool(late)) for m, s, start, width, late in cells},
-                         key=lambda w: (w.metric, w.service, w.start_ms))  # fmt: skip
         try:
-            await self.config.on_stored(windows)
+            await self.config.on_stored(windows, traces)
         except Exception:
-            log.exception("cannot tell the query layer of %d stored windows", len(windows))
+            log.exception("cannot tell the query layer of %d stored windows and %d traces", len(windows), len(traces))
 
     async def _commit(self, topics: list[str]) -> None:
         consumer = self._consumer

@@ -178,7 +178,7 @@ async def test_the_feed_reaches_a_subscriber_of_another_cluster_node(cluster_url
     feed = StoredFeed(cluster_url, "stored", cluster=True)
     window = StoredWindow("m", "gateway", 0, 10_000, False)
     try:
-        await feed.publish([window])
+        await feed.publish([window], [])
         async with asyncio.timeout(20):
             message = None
             while message is None:

@@ -8,10 +8,14 @@ import time
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
+from api.cache import QueryCache
+from api.ttlcache import POLL_TTL_S
 from perfpulse.settings import Settings
 from schemas import Span, SpanEvent, SpanKind, SpanStatus, encode_spans
+from schemas.events import encode_stored, stored_channel
 from tests.api.apps import app_store, assert_error_shape
 from tests.storage.builders import BASE_MS
 from tests.storage.telemetry import MS, insert_spans, span, span_id, trace_id
@@ -83,6 +87,25 @@ def test_a_trace_is_a_tree_with_self_times_and_its_critical_path(client: TestCli
     [event] = gateway["events"]
     assert event == {"ts": event["ts"], "message": "slow query", "level": "warn", "attributes": {"rows": "3"}}
     assert event["ts"] == pytest.approx(start + 15.001, abs=1e-3)
+
+
+def test_a_trace_answer_is_kept_until_a_span_of_it_is_stored(client: TestClient, module_settings: Settings) -> None:
+    cache: QueryCache = client.app.state.cache  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while not cache.hearing:  # trace answers are kept long only while stored spans can be heard
+        assert time.monotonic() < deadline, "the cache never subscribed"
+        time.sleep(0.05)
+    spans, path = checkout(131, 0, 9), f"/api/v1/traces/{trace_id(131)}"
+    insert_spans(app_store(client), spans[:2])
+    assert get(client, path)["span_count"] == 2
+    insert_spans(app_store(client), spans[2:])  # behind the sink's back: nobody is told
+    time.sleep(POLL_TTL_S + 0.2)
+    assert [get(client, path)["span_count"] for _ in range(2)] == [2, 2]  # kept past a polled read's second
+    told = encode_stored([], time.time_ns() // 1_000_000, [trace_id(131)])  # what the sink publishes after its insert
+    redis.Redis.from_url(module_settings.redis_url).publish(stored_channel(module_settings.topic_prefix), told)
+    while get(client, path)["span_count"] != len(spans):
+        assert time.monotonic() < deadline + 30, "the stored span never showed"
+        time.sleep(0.05)
 
 
 def test_an_absent_trace_is_404_and_a_malformed_id_400(client: TestClient) -> None:

@@ -155,6 +155,49 @@ def test_a_failed_refresh_keeps_the_stale_answer_and_clear_drops_both() -> None:
     asyncio.run(scenario())
 
 
+def test_a_longer_ttl_asked_by_the_caller_keeps_the_answer_longer() -> None:
+    async def scenario() -> None:
+        clock, compute = Clock(), Counter()
+        cache = TtlCache[int](1.0, 10, clock)
+        assert await cache.get("a", compute, 300.0) == 1
+        clock.now += 299.0
+        assert await cache.get("a", compute, 300.0) == 1
+        assert await cache.get("a", compute) == 2  # at the cache's own ttl it has expired
+
+    asyncio.run(scenario())
+
+
+def test_dropped_keys_are_computed_again_and_a_refresh_running_then_is_not_kept() -> None:
+    async def scenario() -> None:
+        clock, release, runs = Clock(), asyncio.Event(), 0
+        release.set()
+
+        async def numbered() -> int:  # answers its own run's number
+            nonlocal runs
+            runs += 1
+            mine = runs
+            await release.wait()
+            return mine
+
+        cache = TtlCache[int](1.0, 10, clock, stale_s=10.0)
+        assert [await cache.get(k, numbered) for k in ("a", "b")] == [1, 2]
+        assert cache.drop(["a", "unknown"]) == 1
+        assert await cache.get("a", numbered) == 3 and await cache.get("b", numbered) == 2
+        clock.now += 1.5
+        release.clear()
+        assert await cache.get("b", numbered) == 2  # stale while its refresh (run 4) waits
+        cache.drop(["b"])  # the data changed while the refresh read it
+        asked = asyncio.create_task(cache.get("b", numbered))  # run 5, held too
+        await asyncio.sleep(0)
+        release.set()
+        assert await asked == 5
+        await asyncio.sleep(0.01)
+        assert await cache.get("b", numbered) == 5  # the refresh's answer (4) did not replace it
+        assert runs == 5
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize("path", ["/api/v1/services", "/api/v1/metrics", "/api/v1/logs"])
 def test_asked_without_a_range_pollers_share_one_answer_from_second_to_second(
     client: TestClient, path: str, monkeypatch: pytest.MonkeyPatch

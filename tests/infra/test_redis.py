@@ -69,7 +69,7 @@ async def _feed_round_trip(url: str) -> None:
     """What the sink's stored-windows feed publishes at ``url`` reaches a subscriber there."""
     channel = f"stored-{uuid.uuid4().hex[:8]}"
     listen = await subscribed(url, channel, 1)
-    await StoredFeed(url, channel).publish([CELL])
+    await StoredFeed(url, channel).publish([CELL], [])
     assert await listen == [[CELL]]
 
 

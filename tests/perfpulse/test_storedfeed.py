@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from infra import LocalRedis
+from perfpulse import storedfeed
 from perfpulse.settings import Settings
 from perfpulse.stages import sink_config
 from perfpulse.storedfeed import StoredFeed
@@ -57,8 +58,8 @@ async def test_the_sinks_listener_publishes_on_the_deployments_channel(redis_url
     listen = await subscribed(redis_url, stored_channel(settings.topic_prefix), 2)
     on_stored = sink_config(settings).on_stored
     assert on_stored is not None
-    await on_stored([CELL])
-    await on_stored([LATE, CELL])
+    await on_stored([CELL], [])
+    await on_stored([LATE, CELL], [])
     assert await listen == [[CELL], [LATE, CELL]]
 
 
@@ -95,8 +96,8 @@ async def test_messages_wait_while_redis_is_down_and_arrive_when_it_is_back(own_
     try:
         await asyncio.to_thread(own_redis.stop)
         async with asyncio.timeout(0.5):  # never the sink's wait: the calls only queue
-            await feed.publish([CELL])
-            await feed.publish([LATE])
+            await feed.publish([CELL], [])
+            await feed.publish([LATE], [])
         await asyncio.wait_for(retried.wait(), 20)  # the sender failed, waited and tried again
         assert feed.published == 0
         await asyncio.to_thread(own_redis.start)
@@ -106,3 +107,28 @@ async def test_messages_wait_while_redis_is_down_and_arrive_when_it_is_back(own_
         assert (feed.published, feed.dropped) == (2, 0)
     finally:
         await feed.close()
+
+
+async def test_traces_that_got_spans_are_published_in_bounded_messages(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storedfeed, "MAX_TRACES_PER_MESSAGE", 2)
+    channel = f"stored-{uuid.uuid4().hex[:8]}"
+    client: Any = aioredis.from_url(redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(channel)
+    assert (await pubsub.get_message(timeout=10) or {}).get("type") == "subscribe"
+    feed = StoredFeed(redis_url, channel)
+    try:
+        await feed.publish([CELL], ["a" * 32, "b" * 32, "c" * 32])
+        heard = []
+        async with asyncio.timeout(20):
+            while len(heard) < 3:
+                message = await pubsub.get_message(timeout=10)
+                if message is not None and message["type"] == "message":
+                    heard.append(decode_stored(message["data"]))
+        assert [(s.windows, s.traces) for s in heard] == [([], ["a" * 32, "b" * 32]), ([], ["c" * 32]), ([CELL], [])]
+    finally:
+        await feed.close()
+        await pubsub.aclose()
+        await client.aclose()

@@ -423,7 +423,8 @@ async def test_the_query_layer_is_told_which_windows_were_stored_and_its_failure
 ) -> None:
     told: list[list[StoredWindow]] = []
 
-    async def on_stored(windows: list[StoredWindow]) -> None:
+    async def on_stored(windows: list[StoredWindow], traces: list[str]) -> None:
+        assert traces == []
         told.append(windows)
         raise ConnectionError("Redis is down")  # logged; the rows are stored all the same
 
@@ -443,6 +444,28 @@ async def test_the_query_layer_is_told_which_windows_were_stored_and_its_failure
         StoredWindow("r1", "gateway", BASE_MS, 1_000, False),
         StoredWindow("r2", "gateway", BASE_MS, 1_000, False),
     ]
+
+
+async def test_the_query_layer_is_told_which_traces_got_spans(
+    kafka_bootstrap: str, topics: Topics, store: Store
+) -> None:
+    told: list[tuple[list[StoredWindow], list[str]]] = []
+
+    async def on_stored(windows: list[StoredWindow], traces: list[str]) -> None:
+        told.append((windows, traces))
+
+    await produce(
+        kafka_bootstrap,
+        [
+            (topics.spans, 0, spans_record(7, 3), RecordType.SPANS),
+            (topics.spans, 1, spans_record(8, 2), RecordType.SPANS),
+        ],
+    )
+    with_hook = replace(config(kafka_bootstrap, topics), on_stored=on_stored)
+    await run_sink_until(with_hook, store, lambda: telemetry_counts(store)[0] >= 5)
+    [(trace_7,), (trace_8,)] = store.rows("SELECT DISTINCT trace_id FROM spans ORDER BY trace_id")
+    assert all(windows == [] for windows, _ in told)
+    assert sorted(t for _, traces in told for t in traces) == sorted([trace_7, trace_8])  # each trace once
 
 
 DAY_MS = 86_400_000
