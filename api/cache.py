@@ -67,13 +67,14 @@ from api.cachemetrics import (
 from api.l1cache import L1Cache
 from api.l2cache import L2Cache
 from api.params import window_bounds
-from api.ttlcache import POLL_ENTRIES, POLL_STALE_S, POLL_TTL_S, TtlCache
+from api.ttlcache import POLL_STALE_S, POLL_TTL_S, TtlCache
 from schemas.events import StoredWindow, decode_stored
 
 __all__ = [
     "BLOCK_BUCKETS",
     "OPEN_TTL_S",
     "STALE_TTL_S",
+    "TRACE_ENTRIES",
     "TRACE_TTL_S",
     "UNHEARD_TTL_S",
     "Answer",
@@ -94,6 +95,7 @@ STALE_TTL_S = 5.0  # how long after a drop its parts may stand in while their re
 # trace (their trace ids come with the stored windows), so a trace still receiving spans is not stale;
 # without the channel an answer is kept POLL_TTL_S, as every polled read.
 TRACE_TTL_S = 300.0
+TRACE_ENTRIES = 256  # trace answers kept at most (each up to storage/traces.py's span and byte bounds)
 _RECENT_WINDOWS = 10_000  # stored windows remembered, so a read that ran meanwhile knows if its cell changed
 _ANSWERS = 4_096  # whole answers kept for their window period (a hit skips planning, lookups and merging)
 _BODIES_BYTES = 16 * 1024 * 1024  # rendered answers kept (api/bodies.py)
@@ -191,7 +193,7 @@ class QueryCache:
         # parts dropped by stored windows, by L1 key, to stand in while they are read again: for
         # STALE_TTL_S, within as many bytes as L1 may hold (a part read again is found in L1 first)
         self.stale = L1Cache[_Kept](config.l1_bytes, size_of=lambda kept: len(kept[0]))
-        self.traces = TtlCache[Any](POLL_TTL_S, POLL_ENTRIES, stale_s=POLL_STALE_S)  # trace answers, by id
+        self.traces = TtlCache[Any](POLL_TTL_S, TRACE_ENTRIES, stale_s=POLL_STALE_S)  # trace answers, by id
 
     @property
     def trace_ttl_s(self) -> float:

@@ -12,7 +12,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from schemas.redisclient import MAX_CONNECTIONS, Outage, redis_client
+from schemas.redisclient import CONNECT_TIMEOUT_S, MAX_CONNECTIONS, Outage, redis_client
 
 
 @pytest.mark.integration
@@ -52,3 +52,17 @@ def test_an_outage_is_skipped_for_its_retry_and_each_fall_and_return_logged_once
     outage.answered()
     outage.answered()
     assert not outage.down and caplog.text.count("Redis is back: tests share it") == 1
+
+
+def test_a_connect_gets_longer_than_a_command_but_a_refused_one_fails_at_once() -> None:
+    async def scenario() -> None:
+        client = redis_client("redis://127.0.0.1:1/0", 0.25)  # nothing listens on port 1
+        options = client.connection_pool.connection_kwargs
+        assert (options["socket_timeout"], options["socket_connect_timeout"]) == (0.25, CONNECT_TIMEOUT_S)
+        started = time.monotonic()
+        with pytest.raises(RedisConnectionError):
+            await client.ping()
+        assert time.monotonic() - started < CONNECT_TIMEOUT_S  # refused, not waited for
+        await client.aclose()
+
+    asyncio.run(scenario())
