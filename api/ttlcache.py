@@ -20,9 +20,10 @@ from api.params import time_range, whole_seconds
 
 __all__ = ["POLL_ENTRIES", "POLL_STALE_S", "POLL_TTL_S", "TtlCache", "app_ttl_cache", "ranged_answer"]
 
-# Reads dashboards and load balancers poll (services, metrics, logs, a trace): kept a second, so any
-# number of clients cost one storage read per second and question; for POLL_STALE_S more the kept
-# answer is served while one new read runs, so no client waits for a read of a polled question.
+# Reads dashboards and load balancers poll (services, metrics, logs): kept a second, so any number
+# of clients cost one storage read per second and question; for POLL_STALE_S more the kept answer is
+# served while one new read runs, so no client waits for a read of a polled question. A trace by id
+# is kept longer while its spans' storing can be heard (TRACE_TTL_S in api/cache.py).
 POLL_TTL_S = 1.0
 POLL_STALE_S = 10.0
 POLL_ENTRIES = 1_024
