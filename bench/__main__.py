@@ -62,7 +62,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".perfpulse-bench"
 KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "29092"))  # the bench's own Kafka (another port beside a dev one)
 API_PORT = 28080
-REDIS_PORT = 28379  # the bench's own Redis (live and cached scenarios)
+REDIS_PORT = 28379  # the bench's own Redis, one per deployment (as `perfpulse up` starts one)
 METRIC = "http.server.duration"
 console = Console(stderr=True)
 
@@ -125,37 +125,46 @@ def sample_rss(deployment: Deployment) -> Iterator[None]:
 
 @contextmanager
 def deployed(name: str, window: str, grace: str, rules: Path | None = None, workers: int = 1) -> Iterator[Deployment]:
+    """perfpulse with a Redis of its own, as ``perfpulse up`` runs it: without one, the API cannot
+    hear which windows were stored and keeps query answers up to ``api.cache.UNHEARD_TTL_S``, which
+    a figure timing "until queryable" would count (the throughput scenario's tail was ~1 s longer)."""
     data = HOME / name
     extra: dict[str, Any] = {"rules": rules} if rules else {}
-    settings = Settings(
-        kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
-        data_dir=data,
-        topic_prefix=f"bench-{name}-{int(time.time())}.",
-        consumer_group=f"bench-{name}-{int(time.time())}",
-        window=window,
-        grace=grace,
-        api_port=API_PORT,
-        log_format="json",
-        log_level="warning",
-        **extra,
-    )
-    subprocess.run(
-        [sys.executable, "-m", "perfpulse", "migrate"], env=settings_env(settings), check=True, capture_output=True
-    )
-    group = ProcessGroup(settings_env(settings), log_dir=data / "logs")
-    group.start("api", "api")
-    if not wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
-        raise RuntimeError(f"the API did not start; see {data / 'logs'}")
-    for i in range(workers):
-        group.start(f"worker-{i + 1}", "worker")
-    deployment = Deployment(settings, group)
+    redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
+    redis.start()
     try:
-        asyncio.run(wait_group_stable(settings, workers))
-        warm_up(deployment)
-        yield deployment
+        settings = Settings(
+            redis_url=redis.url,
+            kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
+            data_dir=data,
+            topic_prefix=f"bench-{name}-{int(time.time())}.",
+            consumer_group=f"bench-{name}-{int(time.time())}",
+            window=window,
+            grace=grace,
+            api_port=API_PORT,
+            log_format="json",
+            log_level="warning",
+            **extra,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "perfpulse", "migrate"], env=settings_env(settings), check=True, capture_output=True
+        )
+        group = ProcessGroup(settings_env(settings), log_dir=data / "logs")
+        group.start("api", "api")
+        deployment = Deployment(settings, group)
+        try:
+            if not wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
+                raise RuntimeError(f"the API did not start; see {data / 'logs'}")
+            for i in range(workers):
+                group.start(f"worker-{i + 1}", "worker")
+            asyncio.run(wait_group_stable(settings, workers))
+            warm_up(deployment)
+            yield deployment
+        finally:
+            group.stop_all()
+            deployment.client.close()
     finally:
-        group.stop_all()
-        deployment.client.close()
+        redis.stop()
 
 
 @contextmanager
@@ -315,7 +324,7 @@ def query_latency(figures: dict[str, float], n: int = 10_000_000) -> None:
 
 
 def cached_reads(figures: dict[str, float], n: int = 1_000_000, clients: int = 64, seconds: float = 20) -> None:
-    with bench_redis(), deployed("cached", "10s", "2s") as d:
+    with deployed("cached", "10s", "2s") as d:
         console.print(
             f"cached: loading {n:,} points over the last hour, then {clients} clients for {seconds:.0f} s ..."
         )
@@ -478,23 +487,9 @@ async def firing_emitted_ms(settings: Settings) -> dict[str, int]:
         await consumer.stop()
 
 
-@contextmanager
-def bench_redis() -> Iterator[None]:
-    """A Redis of the bench's own for the deployment (the query cache's L2 and its stored-windows
-    channel, the live feed), handed to its settings through the environment they are read from."""
-    redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
-    redis.start()
-    os.environ["PERFPULSE_REDIS_URL"] = redis.url
-    try:
-        yield
-    finally:
-        del os.environ["PERFPULSE_REDIS_URL"]
-        redis.stop()
-
-
 def live_feed(figures: dict[str, float], connections: int = 1_000, seconds: float = 30) -> None:
     """Live-feed latency (window stored to result received) and results/s at ``connections``."""
-    with bench_redis(), deployed("live", "1s", "1s") as d:
+    with deployed("live", "1s", "1s") as d:
         console.print(f"live: {connections:,} WebSocket clients, 10 subscriptions each, {seconds:.0f} s ...")
         figures.update(live_measure(d.settings, connections=connections, seconds=seconds))
 
@@ -503,7 +498,7 @@ def dashboard_first_render(figures: dict[str, float], runs: int = 10, traffic_s:
     """The dashboard's first chart with data, cold (dashboard/e2e/firstrender.mjs: a new headless
     chromium per load, settled before it navigates), against a deployment that has had demo traffic
     for ``traffic_s``."""
-    with bench_redis(), deployed("dashboard", "10s", "2s") as d:
+    with deployed("dashboard", "10s", "2s") as d:
         d.group.start("demo", "demo")
         console.print(f"dashboard: demo traffic for {traffic_s:.0f} s, then {runs} cold loads of the overview ...")
         time.sleep(traffic_s)
