@@ -235,12 +235,17 @@ class Store:
 
     def insert(self, table: str, columns: Sequence[Sequence[Any]], names: Sequence[str]) -> None:
         """Insert column-oriented data in one statement (one part, all or nothing): Python lists or
-        numpy arrays, or Arrow arrays, then sent in Arrow format (ClickHouse reads the columns itself,
-        where clickhouse-connect's writer works per row in Python)."""
+        numpy arrays, or Arrow arrays, which ClickHouse reads itself (clickhouse-connect's column
+        writer works per row in Python): in place when embedded (:func:`_insert_in_place`), sent in
+        Arrow format to a server."""
         with self._client() as client:
             try:
                 if columns and isinstance(columns[0], pa.Array):
-                    client.insert_arrow(table, pa.Table.from_arrays(list(columns), names=list(names)))
+                    arrow = pa.Table.from_arrays(list(columns), names=list(names))
+                    if self.embedded:
+                        _insert_in_place(client, table, arrow)
+                    else:
+                        client.insert_arrow(table, arrow)
                 else:
                     client.insert(table, list(columns), column_names=list(names), column_oriented=True)
             except (ClickHouseError, OSError, ValueError, TypeError) as exc:
@@ -274,3 +279,13 @@ class Store:
 def open_store(url: str, pool_size: int = 4) -> Store:
     """Open the store at ``url`` (raises :class:`StoreLocked` when another process owns it)."""
     return Store(url, pool_size)
+
+
+def _insert_in_place(client: Any, table: str, perfpulse_arrow_rows: pa.Table) -> None:
+    """Insert ``perfpulse_arrow_rows`` into ``table`` of the embedded store, ClickHouse reading the
+    Arrow columns where they are: chDB's ``Python`` table function finds the table by its name in
+    this frame. clickhouse-connect's ``insert_arrow`` would serialise them to an Arrow stream, write
+    it to a temporary file and have ClickHouse read that back (480k points, alternated: 0.21 s of
+    CPU per insert against 0.29, medians of 12; the same rows stored). Columns are matched by name."""
+    columns = ", ".join(f"`{name}`" for name in perfpulse_arrow_rows.column_names)
+    client.command(f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM Python(perfpulse_arrow_rows)")

@@ -10,10 +10,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from storage import Store, StoreError, StoreLocked, open_store
 from storage.client import API_QUERY_SETTINGS, QueryLimitExceeded
+from storage.sink import MAX_PART_ROWS
 
 
 def test_ping_and_queries_work_on_an_embedded_store(store: Store) -> None:
@@ -43,6 +46,30 @@ def test_insert_is_column_oriented(store: Store) -> None:
     store.command("CREATE TABLE t (a UInt8, b String) ENGINE = MergeTree ORDER BY a")
     store.insert("t", [[2, 1], ["two", "one"]], ["a", "b"])
     assert store.rows("SELECT a, b FROM t ORDER BY a") == [(1, "one"), (2, "two")]
+
+
+def test_arrow_columns_are_inserted_by_name_as_one_part(store: Store) -> None:
+    """The embedded store reads Arrow columns in place (chDB's Python table function): columns go by
+    name whatever the table's order, and MAX_PART_ROWS rows are one part, which the sink's
+    all-or-nothing inserts rest on (storage/sink.py)."""
+    store.command(
+        "CREATE TABLE t (a UInt32, b LowCardinality(String), c Map(LowCardinality(String), String), d Enum8('x' = 1)) "
+        "ENGINE = MergeTree ORDER BY a SETTINGS parts_to_throw_insert = 1000"
+    )
+    store.command("SYSTEM STOP MERGES t")
+    n = MAX_PART_ROWS
+    words = pa.DictionaryArray.from_arrays(pa.array(np.arange(n) % 2, type=pa.int32()), pa.array(["one", "two"]))
+    labels = pa.MapArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32)), pa.array(["k"] * n), pa.array(["v"] * n)
+    )
+    kinds = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array(["x"]))
+    store.insert("t", [kinds, labels, words, pa.array(np.arange(n, dtype=np.uint32))], ["d", "c", "b", "a"])
+    assert store.rows("SELECT count(), sum(a), countIf(b = 'two'), any(c), any(d) FROM t") == [
+        (n, n * (n - 1) // 2, n // 2, {"k": "v"}, "x")
+    ]
+    assert store.rows("SELECT count() FROM system.parts WHERE table = 't' AND active") == [(1,)]
+    with pytest.raises(StoreError, match="cannot insert into no_such_table"):
+        store.insert("no_such_table", [pa.array([1])], ["a"])
 
 
 def test_failed_statement_is_a_store_error_naming_it(store: Store) -> None:
