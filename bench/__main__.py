@@ -1,6 +1,7 @@
 """``make bench``: end-to-end figures of perfpulse on this machine, real Kafka and chDB.
 
-Scenarios (each on a fresh all-in-one deployment: API + sink owning chDB, stream workers):
+Scenarios (each on a fresh all-in-one deployment: API + sink owning chDB, stream workers, a Redis;
+all on one Kafka broker, warmed first by bench/kafkawarm.py):
 
 1. throughput: 5M points (``BENCH_POINTS``) sent through the SDK by a separate process as fast as it
    goes, one bound ``observe()`` per point, then with ``observe_many``; from the first send until
@@ -50,6 +51,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.accuracy import run as accuracy
+from bench.kafkawarm import warm_kafka
 from bench.live import measure as live_measure
 from infra import LocalKafka, LocalRedis
 from perfpulse.logs import configure_logging
@@ -525,6 +527,8 @@ def main() -> None:
     HOME.mkdir(parents=True)
     kafka = LocalKafka(HOME / "kafka", port=KAFKA_PORT)
     console.print(f"bench: Kafka on {kafka.bootstrap}: {kafka.start()}; {os.cpu_count()} cores")
+    console.print("bench: warming Kafka (bench/kafkawarm.py) ...")
+    console.print(f"bench: {warm_kafka(kafka.bootstrap)}")
     figures: dict[str, float] = {}
     scenarios = {
         "throughput": throughput,
