@@ -167,7 +167,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class CacheConfig:
-    l1_bytes: int  # L1 bound, bytes
+    l1_bytes: int  # L1 bound, bytes; 0: no L1 (no parts, no whole answers kept in this process)
     l1_ttl_s: float  # L1 lifetime of an answer
     blocks_ttl_s: float  # L2 lifetime of a closed block of a stepped query
     ranges_ttl_s: float  # L2 lifetime of another settled part (a query without step, a ragged end)
@@ -243,7 +243,13 @@ class QueryCache:
         settled = end_ms <= horizon and not served_stale  # a stand-in is not an answer to keep anywhere
         answer = Answer(_merge(parts), any(p.counter for p in parts), settled, timing, tuple(parts))
         joined_any = any(joined for _, joined in computed)  # a joined read may predate this stamp
-        if self.hearing and not joined_any and not served_stale and stamp == (self._epoch, self._windows_heard):
+        if (
+            self.config.l1_bytes  # no L1: nothing of an answer is kept in this process
+            and self.hearing
+            and not joined_any
+            and not served_stale
+            and stamp == (self._epoch, self._windows_heard)
+        ):
             answer.kept = (stamp, period, time.monotonic() + OPEN_TTL_S)
             self._keep_answer(key, answer.kept, answer)
         return answer

@@ -321,6 +321,19 @@ async def test_a_whole_answer_is_kept_for_its_window_period_until_a_window_is_he
     assert len(read.ranges) == 4
 
 
+async def test_without_l1_no_answer_is_kept_even_while_hearing() -> None:
+    """``cache_l1_mb = 0`` (the query benchmark's uncached reads): every request reads storage."""
+    cache = unit_cache()
+    cache.config = dataclasses.replace(cache.config, l1_bytes=0, window_ms=3_600_000)
+    cache.l1 = type(cache.l1)(0, size_of=lambda kept: len(kept[0]))
+    spec = QuerySpec("m", (), ("count",), (), (), 10_000)
+    read = Reads()
+    for _ in range(3):
+        answer = await cache.answer(spec, 0, 1_800_000, read)
+        assert answer.kept is None and "db" in answer.timing_ms
+    assert len(read.ranges) == 3
+
+
 async def test_while_a_dropped_part_is_read_again_other_requests_get_the_dropped_one() -> None:
     cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
