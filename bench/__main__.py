@@ -50,6 +50,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.table import Table
 
+from api.cache import TRACE_ENTRIES
 from bench.accuracy import run as accuracy
 from bench.kafkawarm import warm_kafka
 from bench.live import measure as live_measure
@@ -384,6 +385,10 @@ def spans_scenario(figures: dict[str, float], otlp_spans: int = 200_000, stored:
         figures["span_load_per_s"] = stored / (time.time() - loaded)
         time.sleep(20)  # let ClickHouse merge what the load left
         timings = []
+        # Each trace twice, the second pass after every other: with more traces than the API keeps
+        # answers of (oldest out first), every lookup reads the store.
+        if len(sent["sample"]) <= TRACE_ENTRIES:
+            raise RuntimeError(f"{len(sent['sample'])} sample traces: the API keeps {TRACE_ENTRIES}, lookups would hit")
         for trace_id in sent["sample"] * 2:
             began = time.perf_counter()
             response = d.client.get(f"{settings.api_url}/api/v1/traces/{trace_id}")
