@@ -49,7 +49,9 @@ class TtlCache(Generic[V]):
         self.stale_s = stale_s
         self.max_entries = max_entries
         self._clock = clock
-        self._entries: dict[Hashable, tuple[float, asyncio.Future[V]]] = {}  # key -> (computed at, answer)
+        # key -> (computed at, the ttl it was asked with, answer): a full cache first lets go of the
+        # answers past their own ttl (a trace's 300 s, not the cache's 1 s)
+        self._entries: dict[Hashable, tuple[float, float, asyncio.Future[V]]] = {}
         self._refreshing: dict[Hashable, asyncio.Future[V]] = {}  # key -> its background computation
 
     def __len__(self) -> int:
@@ -63,26 +65,26 @@ class TtlCache(Generic[V]):
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] >= ttl and self._servable(entry, now, ttl):
             if key not in self._refreshing:
-                self._refresh(key, compute, now)
-            return entry[1].result()
+                self._refresh(key, compute, now, ttl)
+            return entry[2].result()
         if entry is None or now - entry[0] >= ttl:
             self._make_room(now)
-            entry = (now, asyncio.ensure_future(compute()))
+            entry = (now, ttl, asyncio.ensure_future(compute()))
             self._entries[key] = entry
         try:
             # shield: a waiter cancelled (its client gone) must not cancel the others' computation
-            return await asyncio.shield(entry[1])
+            return await asyncio.shield(entry[2])
         except Exception:
             if self._entries.get(key) is entry:
                 del self._entries[key]
             raise
 
-    def _servable(self, entry: tuple[float, asyncio.Future[V]], now: float, ttl: float) -> bool:
+    def _servable(self, entry: tuple[float, float, asyncio.Future[V]], now: float, ttl: float) -> bool:
         """Whether an answer past its ttl may still be served while a new one is computed."""
-        at, answer = entry
+        at, _, answer = entry
         return now - at < ttl + self.stale_s and answer.done() and not answer.cancelled() and not answer.exception()
 
-    def _refresh(self, key: Hashable, compute: Callable[[], Awaitable[V]], now: float) -> None:
+    def _refresh(self, key: Hashable, compute: Callable[[], Awaitable[V]], now: float, ttl: float) -> None:
         future = asyncio.ensure_future(compute())
         self._refreshing[key] = future
 
@@ -91,7 +93,7 @@ class TtlCache(Generic[V]):
                 return  # dropped (or cleared) while it ran: its answer may predate the change
             del self._refreshing[key]
             if not finished.cancelled() and finished.exception() is None and key in self._entries:
-                self._entries[key] = (now, finished)
+                self._entries[key] = (now, ttl, finished)
 
         future.add_done_callback(done)
 
@@ -112,7 +114,7 @@ class TtlCache(Generic[V]):
     def _make_room(self, now: float) -> None:
         if len(self._entries) < self.max_entries:
             return
-        for key in [k for k, (at, _) in self._entries.items() if now - at >= self.ttl_s]:
+        for key in [k for k, (at, ttl, _) in self._entries.items() if now - at >= ttl]:
             del self._entries[key]
         while len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]  # dicts keep insertion order: the oldest

@@ -155,6 +155,21 @@ def test_a_failed_refresh_keeps_the_stale_answer_and_clear_drops_both() -> None:
     asyncio.run(scenario())
 
 
+def test_a_full_cache_lets_go_of_answers_past_their_own_ttl_not_the_caches() -> None:
+    async def scenario() -> None:
+        clock, compute = Clock(), Counter()
+        cache = TtlCache[int](1.0, 3, clock)
+        for key in ("a", "b"):
+            await cache.get(key, compute, 300.0)
+        await cache.get("c", compute)
+        clock.now += 2.0  # past the cache's ttl: c expired, a and b (300 s) not
+        await cache.get("d", compute)
+        assert len(cache) == 3 and compute.runs == 4
+        assert await cache.get("a", compute, 300.0) == 1 and await cache.get("b", compute, 300.0) == 2
+
+    asyncio.run(scenario())
+
+
 def test_a_longer_ttl_asked_by_the_caller_keeps_the_answer_longer() -> None:
     async def scenario() -> None:
         clock, compute = Clock(), Counter()
