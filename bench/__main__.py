@@ -133,9 +133,10 @@ def deployed(name: str, window: str, grace: str, rules: Path | None = None, work
     a figure timing "until queryable" would count (the throughput scenario's tail was ~1 s longer)."""
     data = HOME / name
     extra: dict[str, Any] = {"rules": rules} if rules else {}
-    redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
-    redis.start()
-    try:
+    with contextlib.ExitStack() as stopping:  # stops the processes, then the client, then Redis
+        redis = LocalRedis(HOME / "redis", port=REDIS_PORT)
+        redis.start()
+        stopping.callback(redis.stop)
         settings = Settings(
             redis_url=redis.url,
             kafka_bootstrap=f"127.0.0.1:{KAFKA_PORT}",
@@ -153,21 +154,17 @@ def deployed(name: str, window: str, grace: str, rules: Path | None = None, work
             [sys.executable, "-m", "perfpulse", "migrate"], env=settings_env(settings), check=True, capture_output=True
         )
         group = ProcessGroup(settings_env(settings), log_dir=data / "logs")
-        group.start("api", "api")
         deployment = Deployment(settings, group)
-        try:
-            if not wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
-                raise RuntimeError(f"the API did not start; see {data / 'logs'}")
-            for i in range(workers):
-                group.start(f"worker-{i + 1}", "worker")
-            asyncio.run(wait_group_stable(settings, workers))
-            warm_up(deployment)
-            yield deployment
-        finally:
-            group.stop_all()
-            deployment.client.close()
-    finally:
-        redis.stop()
+        stopping.callback(deployment.client.close)
+        stopping.callback(group.stop_all)
+        group.start("api", "api")
+        if not wait_http_ok(f"{settings.api_url}/healthz", 60, alive=lambda: "api" not in group.exited()):
+            raise RuntimeError(f"the API did not start; see {data / 'logs'}")
+        for i in range(workers):
+            group.start(f"worker-{i + 1}", "worker")
+        asyncio.run(wait_group_stable(settings, workers))
+        warm_up(deployment)
+        yield deployment
 
 
 @contextmanager
