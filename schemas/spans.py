@@ -113,7 +113,13 @@ class SpanArrays:
     """The spans of one ``spans`` record as parallel lists (entry ``i`` of each is span ``i``): what the
     stream stage and the sink read, without an object per span. ``parent_span_id`` is ``""`` for a
     root span (as stored); ``kind`` and ``status`` hold :class:`SpanKind` and :class:`SpanStatus`
-    values; span logs are four lists per span (times, messages, levels, attributes)."""
+    values; span logs are four tuples per span (times, messages, levels, attributes).
+
+    Tuples, not lists, and ``()`` for a span without logs: the sink holds a flush's arrays (thousands
+    of spans) until it inserts them, and every list it holds is one more object each of Python's
+    garbage collections walks, on the API's event loop. A tuple of strings or numbers is untracked at
+    the first collection that sees it (one of maps is not: one object per span with logs), ``()`` is
+    one shared object, and a map of strings is never tracked."""
 
     trace_id: list[str]
     span_id: list[str]
@@ -126,10 +132,10 @@ class SpanArrays:
     status: list[str]
     status_message: list[str]
     tags: list[dict[str, str]]
-    event_ts: list[list[int]]
-    event_message: list[list[str]]
-    event_level: list[list[str]]
-    event_attributes: list[list[dict[str, str]]]
+    event_ts: list[tuple[int, ...]]
+    event_message: list[tuple[str, ...]]
+    event_level: list[tuple[str, ...]]
+    event_attributes: list[tuple[dict[str, str], ...]]
 
     def __len__(self) -> int:
         return len(self.span_id)
@@ -149,10 +155,10 @@ class SpanArrays:
             status=[s.status.value for s in spans],
             status_message=[s.status_message for s in spans],
             tags=[s.tags for s in spans],
-            event_ts=[[e.ts_ns for e in s.events] for s in spans],
-            event_message=[[e.message for e in s.events] for s in spans],
-            event_level=[[e.level for e in s.events] for s in spans],
-            event_attributes=[[e.attributes for e in s.events] for s in spans],
+            event_ts=[tuple([e.ts_ns for e in s.events]) for s in spans],
+            event_message=[tuple([e.message for e in s.events]) for s in spans],
+            event_level=[tuple([e.level for e in s.events]) for s in spans],
+            event_attributes=[tuple([e.attributes for e in s.events]) for s in spans],
         )
 
 
@@ -267,10 +273,10 @@ def _columns(items: list[Any], limits: Limits) -> SpanArrays | None:
         status=status,
         status_message=message,
         tags=tags,
-        event_ts=[[e["ts_ns"] for e in evs] for evs in events],
-        event_message=[[e["message"] for e in evs] for evs in events],
-        event_level=[[e.get("level", "info") for e in evs] for evs in events],
-        event_attributes=[[e.get("attributes", {}) for e in evs] for evs in events],
+        event_ts=[tuple([e["ts_ns"] for e in evs]) if evs else () for evs in events],
+        event_message=[tuple([e["message"] for e in evs]) if evs else () for evs in events],
+        event_level=[tuple([e.get("level", "info") for e in evs]) if evs else () for evs in events],
+        event_attributes=[tuple([e.get("attributes", {}) for e in evs]) if evs else () for evs in events],
     )
 
 

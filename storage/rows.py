@@ -271,10 +271,10 @@ class SpanColumns:
         return "spans", columns, self.names
 
 
-def _regroup(flat: list[Any], shape: list[list[Any]]) -> list[list[Any]]:
-    """``flat`` cut into lists as long as those of ``shape``."""
+def _regroup(flat: list[Any], shape: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``flat`` cut into tuples as long as those of ``shape`` (see :class:`~schemas.SpanArrays`)."""
     items = iter(flat)
-    return [list(islice(items, len(group))) for group in shape]
+    return [tuple(islice(items, len(group))) for group in shape]
 
 
 class LogColumns:

@@ -310,7 +310,7 @@ class Sink:
         self._tiers = TierFiller(store)
         self._consumer: AIOKafkaConsumer | None = None
         self._foreign: ForeignStoreError | None = None  # found on assignment; run() raises it
-        self._flush_lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # taking records in (on a thread) and flushing them out: one at a time
         self._held = HeldPartitions(config.held_after_s)
         self.flushes = 0
 
@@ -357,8 +357,12 @@ class Sink:
                     await self._held.check(consumer, checked)
                 if self._foreign is not None:
                     raise self._foreign
-                for tp, records in batches.items():
-                    self._take(tp, records)
+                if batches:
+                    # Decoding is CPU work (a record of 500 spans ~4 ms): on a thread, so the API's event
+                    # loop sharing this process keeps answering (it gets the GIL back every switch
+                    # interval). Under the lock: a flush on revocation must not take the rows mid-append.
+                    async with self._lock:
+                        await asyncio.to_thread(self._take_all, batches)
                 due = self._due()
                 if due:
                     await self.flush(due)
@@ -378,6 +382,10 @@ class Sink:
             topics.alerts: {RecordType.ALERT_TRANSITION: self._take_alert},
             topics.deadletter: {RecordType.DEADLETTER: self._take_letter},
         }
+
+    def _take_all(self, batches: Mapping[TopicPartition, list[Any]]) -> None:
+        for tp, records in batches.items():
+            self._take(tp, records)
 
     def _take(self, tp: TopicPartition, records: list[Any]) -> None:
         readers = self._readers[tp.topic]
@@ -450,7 +458,7 @@ class Sink:
     async def flush(self, topics: list[str] | None = None) -> None:
         """Insert the waiting rows of ``topics`` (default: all), one insert per table, then commit
         the consumed offsets of those topics."""
-        async with self._flush_lock:
+        async with self._lock:
             for topic in topics or list(self._pending):
                 pending = self._pending[topic]
                 if pending.rows.rows:

@@ -4,6 +4,7 @@ restart, re-emitted rollups skipped, unreadable records passed over, dead letter
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -94,11 +95,12 @@ async def run_sink_until(
     once_assigned: Callable[[], Awaitable[None]] | None = None,
     timeout_s: float = 40.0,
     settle_s: float = 1.5,
+    sink_type: type[ObservedSink] = ObservedSink,
 ) -> None:
     """Run a fresh sink until ``reached()`` holds, keep it running ``settle_s`` more (time for any
     duplicate to show up), then stop it. ``once_assigned`` runs when the sink has its partitions."""
     stop = asyncio.Event()
-    sink = ObservedSink(config, store)
+    sink = sink_type(config, store)
     task = asyncio.create_task(sink.run(stop))
     deadline = time.monotonic() + timeout_s
     try:
@@ -466,6 +468,24 @@ async def test_the_query_layer_is_told_which_traces_got_spans(
     [(trace_7,), (trace_8,)] = store.rows("SELECT DISTINCT trace_id FROM spans ORDER BY trace_id")
     assert all(windows == [] for windows, _ in told)
     assert sorted(t for _, traces in told for t in traces) == sorted([trace_7, trace_8])  # each trace once
+
+
+async def test_records_are_decoded_off_the_event_loop(kafka_bootstrap: str, topics: Topics, store: Store) -> None:
+    """A record of 500 spans takes milliseconds to decode; on the event loop, which the sink shares
+    with the API, every request would wait for it."""
+    loop_thread = threading.get_ident()
+    takers: set[int] = set()
+
+    class WatchedSink(ObservedSink):
+        def _take_all(self, batches: Mapping[TopicPartition, list[Any]]) -> None:
+            takers.add(threading.get_ident())
+            super()._take_all(batches)
+
+    await produce(kafka_bootstrap, [(topics.spans, 0, spans_record(7, 10), RecordType.SPANS)])
+    await run_sink_until(
+        config(kafka_bootstrap, topics), store, lambda: telemetry_counts(store)[0] >= 10, sink_type=WatchedSink
+    )
+    assert takers and loop_thread not in takers
 
 
 DAY_MS = 86_400_000
