@@ -1,10 +1,11 @@
-"""Group commit: callers that arrive while a commit runs share the next one.
+"""Group commit: callers that arrive while commits run share the next one.
 
 Kafka transactions cost a few round trips each (adding partitions, the commit marker), and an
 aiokafka producer holds one open transaction at a time; so the receivers' requests do not take a
-transaction each but join the one that starts after the current one ends. :class:`GroupCommit`
-is that queue, independent of Kafka: ``commit`` gets the items of one group and answers one
-outcome per item.
+transaction each but join the one that starts when a producer is free. :class:`GroupCommit` is that
+queue, independent of Kafka: a *lane* (one producer's ``commit``) gets the items of one group and
+answers one outcome per item. With two lanes a request that arrives while one transaction runs
+starts the next at once on the other, instead of waiting for the first to end.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ Commit = Callable[[list[T]], Awaitable[Sequence[BaseException | None]]]
 
 
 class GroupCommit(Generic[T]):
-    """Runs ``commit`` on the items submitted meanwhile, one commit at a time, in submission order.
+    """Runs the ``commits`` (lanes) on the items submitted meanwhile: at most one group per lane at a
+    time, a group on the first free lane, items in submission order.
 
-    ``commit(items)`` returns, per item, ``None`` (committed) or the exception its submitter gets.
-    An exception raised by ``commit`` itself is every item's outcome. Safe for many coroutines of
-    one event loop.
+    A lane's ``commit(items)`` returns, per item, ``None`` (committed) or the exception its submitter
+    gets. An exception raised by ``commit`` itself is every item's outcome. Safe for many coroutines
+    of one event loop.
     """
 
-    def __init__(self, commit: Commit[T]) -> None:
-        self._commit = commit
+    def __init__(self, commit: Commit[T], *more: Commit[T]) -> None:
+        self._lanes = (commit, *more)
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._runner: asyncio.Task[None] | None = None
+        self._free = list(range(len(self._lanes)))  # lanes running no group, lowest first
+        self._runners: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: T) -> None:
         """Return once ``item`` was committed with the group it joined; raise its outcome otherwise.
@@ -39,16 +42,19 @@ class GroupCommit(Generic[T]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((item, future))
-        if self._runner is None:
-            self._runner = loop.create_task(self._run())
+        if self._free:
+            runner = loop.create_task(self._run(self._free.pop(0)))
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
         await future
 
-    async def _run(self) -> None:
+    async def _run(self, lane: int) -> None:
+        commit = self._lanes[lane]
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
                 try:
-                    outcomes: Sequence[BaseException | None] = await self._commit([item for item, _ in group])
+                    outcomes: Sequence[BaseException | None] = await commit([item for item, _ in group])
                     if len(outcomes) != len(group):
                         raise RuntimeError(f"commit answered {len(outcomes)} outcomes for {len(group)} items")
                 except asyncio.CancelledError:
@@ -65,8 +71,11 @@ class GroupCommit(Generic[T]):
                     else:
                         future.set_exception(outcome)
         finally:
-            self._runner = None
-            # Left only when this task was cancelled (the loop shutting down): nobody will commit them.
-            for _, future in self._waiting:
-                future.cancel()
-            self._waiting = []
+            self._free.append(lane)
+            self._free.sort()
+            # Items are left only when this task was cancelled (the loop shutting down): nobody will
+            # commit them unless another lane is still running.
+            if len(self._free) == len(self._lanes):
+                for _, future in self._waiting:
+                    future.cancel()
+                self._waiting = []

@@ -17,7 +17,10 @@ are sent inside a Kafka transaction, shared with the calls that arrived while th
 (:mod:`ingest.groupcommit`), and a failed transaction is never committed, so a ``read_committed``
 consumer sees none of its records, even those Kafka had acknowledged. A failed transaction tears
 the producer down too; the next one, of the same ``transactional_id``, fences it at start and
-Kafka aborts what it left open (or, when no producer comes, after ``transaction_timeout_s``).
+Kafka aborts what it left open (or, when no producer comes, after ``transaction_timeout_s``). With
+``transactions_at_once`` above 1, that many producers (*lanes*, ``transactional_id`` and
+``transactional_id-2``, ...) each run a transaction, so a call arriving while one commits starts the
+next at once on another; each lane is a producer of its own in everything said here.
 
 A broker stopped while it completed a commit can record the transaction as committed without
 having written its marker to every partition (Kafka 4.3.1 in controlled shutdown; the class of
@@ -146,6 +149,7 @@ class RecordProducer:
         security: KafkaSecurity = PLAINTEXT,
         transactional_id: str | None = None,
         transaction_timeout_s: float = 10.0,
+        transactions_at_once: int = 1,
     ) -> None:
         """``request_timeout_s`` bounds :meth:`start` and, separately, the send phase of each
         :meth:`send_metrics` call. ``max_request_bytes`` is the largest encoded record accepted: the
@@ -155,7 +159,8 @@ class RecordProducer:
         must be stable across restarts of one process and unique among live ones: a producer
         starting with it fences any other. ``transaction_timeout_s`` is how long Kafka keeps a
         transaction open whose producer went silent (crashed): consumers reading ``read_committed``
-        wait that long at most for the records behind it."""
+        wait that long at most for the records behind it. ``transactions_at_once``: how many
+        transactions may run at a time, each on a producer of its own (see the module doc)."""
         self.bootstrap = bootstrap
         self.topics = topics
         self.client_id = client_id
@@ -170,7 +175,25 @@ class RecordProducer:
         self._start_error: KafkaUnavailable | None = None  # of the last attempt, when it failed
         self.transactional_id = transactional_id
         self._transaction_timeout_s = transaction_timeout_s
-        self._transactions: GroupCommit[_Part] = GroupCommit(self._commit)
+        if transactions_at_once < 1:
+            raise ValueError(f"transactions_at_once must be at least 1, got {transactions_at_once}")
+        # The other lanes: producers of their own transactional ids, started with this one.
+        self._lanes = [
+            RecordProducer(
+                bootstrap,
+                topics,
+                f"{client_id}-{lane}",
+                request_timeout_s,
+                max_request_bytes=max_request_bytes,
+                security=security,
+                transactional_id=f"{transactional_id}-{lane}",
+                transaction_timeout_s=transaction_timeout_s,
+            )
+            for lane in range(2, transactions_at_once + 1)
+            if transactional_id is not None
+        ]
+        self._transactions: GroupCommit[_Part] = GroupCommit(self._commit, *(lane._commit for lane in self._lanes))
+        self.transactions_committed = 0  # by this producer, not its lanes
         self._last_committed: list[_Placed] = []  # the records of the last transaction committed
         # The records of the last transaction committed before a producer was discarded: the next
         # producer writes a commit marker to each of their partitions, reads them back and sends
@@ -182,8 +205,16 @@ class RecordProducer:
         return self._producer is not None
 
     async def start(self) -> None:
-        """Connect to Kafka; idempotent. Raises :class:`KafkaUnavailable` after ``request_timeout_s``
-        at most when Kafka cannot be reached (a later call tries again)."""
+        """Connect to Kafka, every lane too (a transactional producer fences its predecessor of the
+        same id as it starts); idempotent. Raises :class:`KafkaUnavailable` after
+        ``request_timeout_s`` at most per producer when Kafka cannot be reached (a later call tries
+        again)."""
+        await self._start_producer()
+        for lane in self._lanes:
+            await lane.start()
+
+    async def _start_producer(self) -> None:
+        """Start this lane's own producer (see :meth:`start`)."""
         if self._producer is not None:
             return
         if self._start_lock is None:
@@ -251,6 +282,7 @@ class RecordProducer:
             await _teardown(producer, self.request_timeout_s)
         if self._teardowns:
             await asyncio.gather(*self._teardowns, return_exceptions=True)
+        await asyncio.gather(*(lane.stop(timeout_s) for lane in self._lanes))
 
     async def send_metrics(self, batches: Sequence[MetricBatch], *, timeout_s: float | None = None) -> None:
         """Send each batch as one ``metrics`` record (key: its service); see :meth:`send`."""
@@ -322,7 +354,7 @@ class RecordProducer:
         otherwise each part's error, :class:`RecordRejected` for a part whose record Kafka refused
         and :class:`KafkaUnavailable` for the others (nothing of the transaction is committed)."""
         try:
-            await self.start()
+            await self._start_producer()  # this lane's own: another lane's state is not this one's concern
         except KafkaUnavailable as exc:
             return [exc] * len(parts)
         producer = self._producer
@@ -347,6 +379,7 @@ class RecordProducer:
                     await asyncio.gather(*told)
                     # A timeout past this point leaves the outcome unknown to us (README: Guarantees).
                     await producer.commit_transaction()
+                    self.transactions_committed += 1
                     self._last_committed = [
                         _Placed(topic, headers, record, TopicPartition(m.topic, m.partition), m.offset)
                         for (topic, headers, records, _), part in zip(parts, results, strict=True)
@@ -380,8 +413,9 @@ class RecordProducer:
         known within ``timeout_s`` (Kafka unreachable, or the transaction still open: a producer of
         another ``transactional_id`` that died leaves it open up to its ``transaction_timeout_s``).
 
-        Starts this producer first: with the dead producer's ``transactional_id`` that fences it,
-        and Kafka completes the commit it had asked for or aborts what it left open."""
+        Starts this producer and its lanes first (those not running): with the dead producers'
+        transactional ids that fences them, and Kafka completes the commits they had asked for or
+        aborts what they left open."""
         place = TopicPartition(topic, partition)
         told: dict[TopicPartition, bool] = {}
         try:

@@ -69,6 +69,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("perfpulse.app")
 
 SINK_FLUSH_MS = 1_000  # a window's rows are queryable this long after the stream stage emits it (storage.sink)
+INGEST_TRANSACTIONS_AT_ONCE = 2  # Kafka transactions of ingest running at a time, each on a producer of its own
 
 
 def create_app(
@@ -105,6 +106,8 @@ def create_app(
             # each request all or nothing; a restarted API fences its predecessor's open transaction
             transactional_id=settings.transactional_id,
             transaction_timeout_s=settings.ingest_transaction_timeout_s,
+            # a request arriving while a transaction commits starts the next on the other producer
+            transactions_at_once=INGEST_TRANSACTIONS_AT_ONCE,
         )
         try:
             await producer.start()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -105,6 +106,51 @@ async def test_a_restarted_producer_fences_its_predecessor(kafka_bootstrap: str,
         await dead.stop()
 
 
+async def test_calls_while_a_transaction_commits_start_the_next_on_the_second_lane(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    producer = RecordProducer(kafka_bootstrap, topics, transactional_id=f"test-{topics.prefix}", transactions_at_once=2)
+
+    async def call(i: int) -> None:
+        await asyncio.sleep(i * 0.002)  # 40 calls over 80 ms: some arrive while a transaction commits
+        await producer.send_metrics([make_batch(f"s{i}", 5)])
+
+    try:
+        await asyncio.gather(*(call(i) for i in range(40)))
+        messages = await read_messages(kafka_bootstrap, topics.metrics)
+        assert sorted(m.key for m in messages) == sorted(f"s{i}".encode() for i in range(40))  # each once
+        [second] = producer._lanes
+        assert producer.transactions_committed > 0 and second.transactions_committed > 0
+    finally:
+        await producer.stop()
+    assert not second.started
+
+
+async def test_a_restarted_producer_fences_the_open_transaction_of_each_lane(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    """Whether a dead process committed a request (its idempotency key's witness): the successor
+    starts every lane, so a transaction the second lane left open is aborted at once, not after the
+    transaction timeout (which the 5 s of :meth:`RecordProducer.committed` would not outlast)."""
+    transactional_id = f"test-{topics.prefix}"
+    dead = RecordProducer(
+        kafka_bootstrap, topics, transactional_id=transactional_id, transaction_timeout_s=60, transactions_at_once=2
+    )
+    [dead_second] = dead._lanes
+    await dead_second.start()
+    kafka = dead_second._producer
+    await kafka.begin_transaction()
+    placed = await (await kafka.send(topics.metrics, b"lost", key=b"gateway", partition=0))
+    successor = RecordProducer(
+        kafka_bootstrap, topics, transactional_id=transactional_id, transaction_timeout_s=60, transactions_at_once=2
+    )
+    try:
+        assert await successor.committed(topics.metrics, 0, placed.offset, timeout_s=5) is False
+    finally:
+        await successor.stop()
+        await dead.stop()
+
+
 async def log_end(bootstrap: str, topic: str) -> int:
     """The end offset of ``topic``'s partition 0 (records and transaction markers alike)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_uncommitted")
@@ -196,6 +242,38 @@ async def test_group_commit_gives_each_item_its_outcome() -> None:
     await asyncio.sleep(0)  # the first group is committing: the next two join the following one
     await asyncio.gather(first, group.submit(12), group.submit(14))
     assert groups[1:] == [[10], [12, 14]]
+
+
+async def test_group_commit_starts_a_group_on_a_free_lane_while_another_commits() -> None:
+    groups: list[tuple[str, list[int]]] = []
+    held = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    def lane(name: str) -> Callable[[list[int]], Awaitable[list[BaseException | None]]]:
+        async def commit(items: list[int]) -> list[BaseException | None]:
+            groups.append((name, items))
+            await held[name].wait()
+            return [None] * len(items)
+
+        return commit
+
+    async def settle() -> None:  # let the submitters and the lanes' tasks run as far as they can
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    group = GroupCommit(lane("a"), lane("b"))
+    first = asyncio.ensure_future(group.submit(1))
+    await settle()  # lane a commits [1] and holds
+    second = asyncio.ensure_future(group.submit(2))
+    await settle()  # lane b commits [2] at once, not after lane a
+    assert groups == [("a", [1]), ("b", [2])]
+    later = [asyncio.ensure_future(group.submit(i)) for i in (3, 4)]
+    await settle()  # both lanes busy: 3 and 4 wait together for the first lane that frees
+    assert len(groups) == 2
+    held["b"].set()
+    await asyncio.gather(second, *later)
+    assert groups[2:] == [("b", [3, 4])] and not first.done()
+    held["a"].set()
+    await first
 
 
 async def test_group_commit_failure_is_every_items() -> None:
