@@ -11,6 +11,7 @@ starts the next at once on the other, instead of waiting for the first to end.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -42,7 +43,8 @@ class GroupCommit(Generic[T]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append((item, future))
-        if self._free:
+        # Waiting items already have a lane coming for them: one just started, or the first to free.
+        if len(self._waiting) == 1 and self._free:
             runner = loop.create_task(self._run(self._free.pop(0)))
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
@@ -71,8 +73,7 @@ class GroupCommit(Generic[T]):
                     else:
                         future.set_exception(outcome)
         finally:
-            self._free.append(lane)
-            self._free.sort()
+            bisect.insort(self._free, lane)
             # Items are left only when this task was cancelled (the loop shutting down): nobody will
             # commit them unless another lane is still running.
             if len(self._free) == len(self._lanes):
