@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,13 @@ def test_a_log_dir_that_cannot_be_written_fails_the_format_with_the_tool_s_reaso
     assert message.startswith(f"cannot format Kafka storage in {broker.home / 'data'}: java exited with code 1:")
     assert "Not a directory" in message and message.endswith("No available log directories to format.")
     assert broker.running_pid() is None
+
+
+@pytest.mark.integration
+def test_the_broker_compiles_with_the_first_jit_compiler_only(kafka_broker: LocalKafka) -> None:
+    """C2's compiler threads took more of a small machine's CPU than the broker's requests (infra/kafka.py)."""
+    pid = kafka_broker.running_pid()
+    if pid is None:
+        pytest.skip("the session's broker was started by someone else")
+    flags = subprocess.run(["jcmd", str(pid), "VM.flags"], capture_output=True, text=True, timeout=30, check=True)
+    assert "-XX:TieredStopAtLevel=1" in flags.stdout.split()
