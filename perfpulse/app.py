@@ -54,7 +54,9 @@ from ingest.producer import KafkaUnavailable, RecordProducer
 from ingest.receivers.http import IngestContext
 from ingest.receivers.http import router as ingest_router
 from ingest.receivers.idempotency import Idempotency
+from ingest.receivers.offload import IngestWorkers
 from ingest.receivers.otlp import router as otlp_router
+from perfpulse.gctuning import tune_gc
 from perfpulse.otlpport import otlp_port
 from perfpulse.settings import Settings
 from perfpulse.stages import migration_params, notifier_name, notifier_stage, sink_config, supervise
@@ -124,7 +126,11 @@ def create_app(
             ttl_s=parse_duration_ms(settings.idempotency_ttl) / 1000,
             committed=producer.committed,
         )
-        app.state.ingest = IngestContext(producer, settings.limits, redactor=settings.redactor, idempotency=idempotency)
+        app.state.ingest = IngestContext(
+            producer, settings.limits, redactor=settings.redactor, idempotency=idempotency,
+            # The worker processes parse and encode as the API process does: many short-lived objects.
+            workers=IngestWorkers(initializer=tune_gc),
+        )  # fmt: skip
         app.state.api = ApiContext(
             store=active,
             window_ms=settings.window_ms,

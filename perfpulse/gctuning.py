@@ -1,5 +1,5 @@
-"""Garbage-collector settings of perfpulse's long-running processes (API, stream worker, sink,
-notifier).
+"""Garbage-collector settings of perfpulse's long-running processes (API, its ingest worker
+processes, stream worker, sink, notifier).
 
 Their hot paths allocate many short-lived objects per record (decoded spans, points, rows) that
 reference counting frees at once; CPython's default first-generation threshold (700 allocations)
@@ -10,7 +10,9 @@ off would never free reference cycles; instead the objects made while starting (
 app) are frozen out of every collection and the first generation collects every
 :data:`GEN0_THRESHOLD` allocations. With this, two runs alternating with two default ones on a loaded
 machine: worker 8.2-12.0 µs per span (default 9.1-16.5), sink 13.7-17.1 (17.5-22.3), receiver
-26.3-36.1 (30.2-37.7).
+26.3-36.1 (30.2-37.7). The API's ingest worker processes (ingest/receivers/offload.py), which
+parse and encode OTLP bodies, took 17.9-18.4 µs per span with it against 19.2-20.0 (2 alternated
+pairs of 400,000 spans).
 """
 
 from __future__ import annotations

@@ -167,6 +167,7 @@ class IngestWorkers:
         queue: int = 256,
         wait_s: float = 5.0,
         pending_bytes: int = PENDING_BYTES,
+        initializer: Callable[[], object] | None = None,
     ) -> None:
         if threads < 1 or slots < 1 or queue < 0 or wait_s < 0 or pending_bytes < 1:
             raise ValueError(
@@ -184,7 +185,7 @@ class IngestWorkers:
         self._free = asyncio.Semaphore(slots)  # first come, first served
         self._room = asyncio.Condition()  # notified when pending bytes are given back
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="ingest-work")
-        self.processes = Processes(processes)
+        self.processes = Processes(processes, initializer)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:

@@ -4,6 +4,7 @@ processes that are replaced when they die and end when the process that started 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from ingest.receivers.cumulative_worker import CumulativeWorker, deltas
 from ingest.receivers.inflate import RawBody
 from ingest.receivers.offload import Busy, IngestWorkers, Processes, Slot, WorkerDied
+from perfpulse.gctuning import GEN0_THRESHOLD, tune_gc
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -46,6 +48,21 @@ async def test_small_bodies_run_on_a_thread_large_and_gzipped_ones_in_a_worker_p
         gzipped = await workers.run(pid_of, RawBody(b"x", gzip=True))  # its inflated size is unknown
         assert large != os.getpid() and gzipped != os.getpid()
         assert workers.processes.started == 1
+    finally:
+        workers.processes.close()
+
+
+def gc_threshold(raw: RawBody) -> tuple[int, int, int]:
+    return gc.get_threshold()
+
+
+async def test_each_worker_process_runs_the_initializer_the_api_gives_its_garbage_collector() -> None:
+    """The API (perfpulse/app.py) passes :func:`tune_gc`: its worker processes parse and encode
+    with as many short-lived objects as the API process itself."""
+    workers = IngestWorkers(processes=1, inline_bytes=0, initializer=tune_gc)
+    try:
+        assert (await workers.run(gc_threshold, RawBody(b"x", gzip=False)))[0] == GEN0_THRESHOLD
+        assert gc.get_threshold()[0] != GEN0_THRESHOLD  # this process was left as it was
     finally:
         workers.processes.close()
 
