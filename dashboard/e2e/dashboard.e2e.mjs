@@ -257,9 +257,27 @@ if (PHASE === "open") {
       times.sort((a, b) => a - b);
       return { frames: times.length, medianMs: times[Math.floor(times.length / 2)], worstMs: times[times.length - 1] };
     });
-    const lastLine = await page.$$eval(".log-line .log-msg", (els) => els[els.length - 1]?.textContent);
+    // The list renders a scroll in a frame after the one it happened in (React batches the scroll
+    // event's update; on a loaded machine more than one frame later): the last row is read once it
+    // stayed the same for 3 frames (2 s at most).
+    const lastLine = await page.evaluate(async () => {
+      const last = () => [...document.querySelectorAll(".log-line .log-msg")].at(-1)?.textContent;
+      let seen = last();
+      const until = performance.now() + 2000;
+      for (let same = 0; same < 3 && performance.now() < until; ) {
+        await new Promise((resolve) => requestAnimationFrame(resolve));
+        const now = last();
+        same = now === seen ? same + 1 : 0;
+        seen = now;
+      }
+      return seen;
+    });
+    // Cells whose text runs over the next one (a service name wider than its column did).
+    const overflowing = await page.$$eval(".log-line > span", (els) =>
+      els.filter((el) => el.scrollWidth > el.clientWidth && getComputedStyle(el).overflowX === "visible").map((el) => el.textContent),
+    );
     const bottomShot = await shot(page, "logs-scrolled");
-    return { rows, rendered, firstLines, lastLine, frames, screenshot, bottomScreenshot: bottomShot };
+    return { rows, rendered, firstLines, lastLine, overflowing, frames, screenshot, bottomScreenshot: bottomShot };
   });
 
   // 8. Alerts and the service map render with data or their honest empty state.

@@ -244,6 +244,7 @@ def test_dashboard_in_headless_chromium(
     assert logs["rows"] == LOG_COUNT and logs["rendered"] < 100
     assert logs["firstLines"][0] == f"line {LOG_COUNT - 1:05d} of {LOG_COUNT}"
     assert logs["lastLine"] == f"line 00000 of {LOG_COUNT}"
+    assert logs["overflowing"] == []  # a long service name is cut with an ellipsis, not drawn over the message
 
     # Live refresh (the default): the overview said "live", received the feed's batches and asked its
     # queries again in the same document (no reload) and on the same chart canvases until what it

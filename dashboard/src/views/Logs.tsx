@@ -58,7 +58,7 @@ const LogLine = memo(function LogLine({ line, params }: { line: LogRecord; param
     <div className={`log-line level-${line.level}`} title={Object.entries(line.attributes).map(([k, v]) => `${k}=${v}`).join(" ")}>
       <span className="log-ts">{formatTimePrecise(line.ts)}</span>
       <span className="log-level">{line.level}</span>
-      <span className="log-svc">{line.service}</span>
+      <span className="log-svc" title={line.service}>{line.service}</span>
       <span className="log-msg">{line.message}</span>
       {line.trace_id && (
         <Link className="log-trace" href={hrefKeeping(`/traces/${line.trace_id}`, params, line.span_id ? { span: line.span_id } : {})}>
