@@ -96,8 +96,10 @@ def _sasl(mechanism: Mechanism, password: str = PASSWORD) -> KafkaSecurity:
 
 
 def _batch(service: str) -> MetricBatch:
-    now_ms = time.time_ns() // 1_000_000
-    ts = np.array([now_ms - 2_000, now_ms - 1_999], dtype=np.int64)
+    # Both points in one of the tests' 1 s windows: 1 ms apart at an arbitrary moment they
+    # straddled a window's end once in a thousand runs and rolled up into two rows.
+    start = (time.time_ns() // 1_000_000 - 2_000) // 1_000 * 1_000
+    ts = np.array([start, start + 1], dtype=np.int64)
     return MetricBatch(service, [SeriesPoints("lat", MetricKind.DISTRIBUTION, {}, ts, np.array([1.0, 3.0]))])
 
 

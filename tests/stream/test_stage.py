@@ -58,8 +58,11 @@ async def test_stage_rolls_up_reports_health_and_stops_when_told(settings: Setti
             await asyncio.sleep(0.2)
         assert stage.health().ok
 
+        # Both points in one window: 1 ms apart at an arbitrary moment they straddled a window's
+        # end once in a thousand runs (1 s windows) and rolled up into two rows.
         now_ms = time.time_ns() // 1_000_000
-        ts = np.array([now_ms - 2_000, now_ms - 1_999], dtype=np.int64)
+        start = (now_ms - 2_000) // settings.window_ms * settings.window_ms
+        ts = np.array([start, start + 1], dtype=np.int64)
         points = SeriesPoints("lat", MetricKind.DISTRIBUTION, {}, ts, np.array([1.0, 3.0]))
         producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
         await producer.start()
