@@ -9,19 +9,21 @@ as a pure function of the body's bytes returning Kafka record bytes
 (:mod:`ingest.receivers.encode`); a small body stays on a thread, where the work costs less than
 shipping it to a process.
 
-A request holds a slot from before its body is read until its records are made, so at most
-``slots`` bodies are being read or worked on at once. Up to ``queue`` more wait for a slot, in arrival
-order, at most ``wait_s`` each, before their bodies are read (a waiter costs its connection alone): a
-burst of small batches from many clients is taken, not refused. Past that a request is refused
-(:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without bound: at once when the
-queue is full, after ``wait_s`` when no slot freed. A request whose records are made gives its slot
-back while they wait for Kafka (:meth:`IngestWorkers.sending`), their bytes counted against
-``pending_bytes`` instead: the wait is a Kafka commit shared by every request waiting then
-(:mod:`ingest.groupcommit`), and a slot held through it let at most ``slots`` requests share one (8
-slots: ingest p50 252 ms in the load test's normal scenario, ~220 ms of it waiting for a slot). Worker
-processes start on first use (``spawn``: a fresh interpreter; ``fork`` would copy the event loop's
-threads and locks mid-use). When one dies, the requests it held get :class:`WorkerDied` and a new
-pool takes the next request.
+A request holds a slot from before its body is read until its records are made, so at most ``slots``
+bodies are being read or worked on at once. Up to ``queue`` more wait for a slot, in arrival order,
+at most ``wait_s`` each, before their bodies are read (a waiter costs its connection and what
+uvicorn reads ahead of the body, 64 KiB at most): a burst of small batches from many clients is
+taken, not refused (256 waiting at most filled up in the load test's stress scenario, 1,000 users of
+whom a fifth post at a time: 132-329 refused in each of 3 runs; 1,024: none in 2). Past that a
+request is refused (:class:`Busy`, answered 503 with ``Retry-After``) rather than queued without
+bound: at once when the queue is full, after ``wait_s`` when no slot freed. A request whose records
+are made gives its slot back while they wait for Kafka (:meth:`IngestWorkers.sending`), their bytes
+counted against ``pending_bytes`` instead: the wait is a Kafka commit shared by every request
+waiting then (:mod:`ingest.groupcommit`), and a slot held through it let at most ``slots`` requests
+share one (8 slots: ingest p50 252 ms in the load test's normal scenario, ~220 ms of it waiting for
+a slot). Worker processes start on first use (``spawn``: a fresh interpreter; ``fork`` would copy
+the event loop's threads and locks mid-use). When one dies, the requests it held get
+:class:`WorkerDied` and a new pool takes the next request.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "BUSY_RETRY_AFTER_S",
     "INLINE_BYTES",
     "PENDING_BYTES",
+    "WAITING",
     "Busy",
     "IngestWorkers",
     "Processes",
@@ -57,6 +60,7 @@ T = TypeVar("T")
 BUSY_RETRY_AFTER_S = 1  # a slot frees as soon as one request is answered
 INLINE_BYTES = 64 * 1024  # bodies up to this size (not gzipped) are worked on a thread
 PENDING_BYTES = 64 * 1024 * 1024  # bodies and records of the requests waiting for Kafka, at most
+WAITING = 1024  # requests waiting for a slot, at most (see the module doc)
 WORKER_NICENESS = 10  # added to a worker process's niceness: the API process's loop comes first
 
 
@@ -164,7 +168,7 @@ class IngestWorkers:
         slots: int = 8,
         processes: int = 2,
         inline_bytes: int = INLINE_BYTES,
-        queue: int = 256,
+        queue: int = WAITING,
         wait_s: float = 5.0,
         pending_bytes: int = PENDING_BYTES,
         initializer: Callable[[], object] | None = None,

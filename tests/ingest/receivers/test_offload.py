@@ -242,3 +242,20 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"  # a zombie has ended, waiting for init to reap it
     except FileNotFoundError:
         return False
+
+
+async def test_a_burst_of_a_thousand_requests_waits_for_the_default_slots_and_none_is_refused() -> None:
+    """The load test's stress scenario: 1,000 users, a fifth of them posting at a time, filled a queue
+    of 256 and were answered 503; the default queue takes them all."""
+    workers = IngestWorkers()
+    admitted = 0
+
+    async def request() -> None:
+        nonlocal admitted
+        async with workers.slot():
+            admitted += 1
+            await asyncio.sleep(0.001)
+
+    await asyncio.gather(*(request() for _ in range(1_000)))
+    assert admitted == 1_000
+    assert (workers.busy, workers.waiting) == (0, 0)
