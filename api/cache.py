@@ -5,7 +5,8 @@ api/l2cache.py).
 Parts: a range is first moved to window boundaries (``start`` and ``end`` rounded up to a multiple
 of the window: the same windows start inside), so requests a few milliseconds apart share their
 parts. A query with a step is cut at multiples of :data:`BLOCK_BUCKETS` steps (epoch-aligned, so
-every query of that step shares them) and at the last step boundary before the settle horizon (its
+every query of that step shares them), inside the block the settle horizon is in at multiples of
+:data:`SUB_BLOCK_BUCKETS` steps, and at the last step boundary before the settle horizon (its
 windows emitted and stored; the horizon is taken at the last window boundary, so it moves when the
 open edge's end does and a range reaching now changes its parts once per window). A query without
 a step is one bucket over the whole range, one part.
@@ -74,6 +75,7 @@ __all__ = [
     "BLOCK_BUCKETS",
     "OPEN_TTL_S",
     "STALE_TTL_S",
+    "SUB_BLOCK_BUCKETS",
     "TRACE_ENTRIES",
     "TRACE_TTL_S",
     "UNHEARD_TTL_S",
@@ -88,6 +90,10 @@ __all__ = [
 log = logging.getLogger("perfpulse.api.cache")
 
 BLOCK_BUCKETS = 60  # buckets per cached block: 10 min of 10 s steps, an hour of 1 min steps
+# Buckets per sub-block, the cuts inside the block the settled edge is in: as the edge moves a step,
+# only the sub-block it is in is read again, not all of the block before it (up to an hour of 1 min
+# steps, read again every minute). A block once whole is read once more, as a block.
+SUB_BLOCK_BUCKETS = 10
 UNHEARD_TTL_S = 2.0  # L1 lifetime of an answer while invalidations cannot be heard
 OPEN_TTL_S = 10.0  # L1 lifetime of an open edge's answer (dropped as soon as a window of it is stored)
 STALE_TTL_S = 5.0  # how long after a drop its parts may stand in while their read runs
@@ -296,15 +302,19 @@ class QueryCache:
 
     def _plan(self, spec: QuerySpec, start_ms: int, end_ms: int, horizon: int) -> list[_Range]:
         """The parts of ``[start_ms, end_ms)``: its bounds moved up to window boundaries (no stored
-        window starts in between, so the answer is the same), cut at blocks and at the settled edge."""
+        window starts in between, so the answer is the same), cut at blocks, at sub-blocks in the
+        block the settled edge is in, and at the settled edge."""
         start_ms, end_ms = window_bounds(start_ms, end_ms, self.config.window_ms)
         if start_ms >= end_ms:
             return []
         cuts = {start_ms, end_ms}
         if spec.step_ms is not None:
-            block = spec.step_ms * BLOCK_BUCKETS
+            block, sub_block = spec.step_ms * BLOCK_BUCKETS, spec.step_ms * SUB_BLOCK_BUCKETS
             cuts.update(range(-(-start_ms // block) * block, end_ms, block))
-            cuts.add(min(max(horizon // spec.step_ms * spec.step_ms, start_ms), end_ms))
+            settled_end = min(max(horizon // spec.step_ms * spec.step_ms, start_ms), end_ms)
+            cuts.add(settled_end)
+            first_sub = max(settled_end // block * block, -(-start_ms // sub_block) * sub_block)
+            cuts.update(range(first_sub, settled_end, sub_block))
         bounds = sorted(cuts)
         return [self._range(spec, lo, hi, horizon) for lo, hi in itertools.pairwise(bounds)]
 

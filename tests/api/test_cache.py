@@ -231,6 +231,32 @@ async def test_a_stepped_query_reads_only_what_is_not_settled_yet() -> None:
     assert read.ranges == [(horizon_step, -(-now // 1_000) * 1_000)]  # only the part after the settled edge
 
 
+async def test_as_the_settled_edge_moves_a_step_only_its_sub_block_is_read_again() -> None:
+    cache = unit_cache(settle_ms=5_000)
+    spec = QuerySpec("m", (), ("count",), (), (), 1_000)  # blocks of 60 s, sub-blocks of 10 s
+
+    def settled_edge(now: int) -> int:  # the horizon moves at window boundaries (1 s here)
+        return now // 1_000 * 1_000 - 5_000
+
+    now = time.time_ns() // 1_000_000
+    # The edge, now and a window later, in one sub-block that is not its block's first (where a
+    # sub-block and the block begin together), and this second's requests done inside it.
+    while (settled_edge(now) % 60_000) // 10_000 == 0 or settled_edge(now) % 10_000 > 8_000 or now % 1_000 > 600:
+        await asyncio.sleep(0.1)
+        now = time.time_ns() // 1_000_000
+    read = Reads()
+    start = now - 1_800_000
+    await cache.answer(spec, start, now, read)
+    await asyncio.sleep((1_000 - now % 1_000 + 50) / 1000)  # the next window: the edge moves a step
+    later = time.time_ns() // 1_000_000
+    read.ranges.clear()
+    await cache.answer(spec, start, later, read)
+    edge = settled_edge(later)
+    assert edge == settled_edge(now) + 1_000
+    # The block's sub-blocks before the edge's are kept; before sub-blocks the read began at the block.
+    assert read.ranges == [(edge // 10_000 * 10_000, -(-later // 1_000) * 1_000)]
+
+
 async def test_identical_reads_at_once_run_once() -> None:
     cache = unit_cache()
     spec = QuerySpec("m", (), ("count",), (), (), None)
