@@ -233,7 +233,9 @@ async def test_a_stepped_query_reads_only_what_is_not_settled_yet() -> None:
 
 async def test_as_the_settled_edge_moves_a_step_only_its_sub_block_is_read_again() -> None:
     cache = unit_cache(settle_ms=5_000)
-    spec = QuerySpec("m", (), ("count",), (), (), 1_000)  # blocks of 60 s, sub-blocks of 10 s
+    step = 1_000
+    block, sub_block = step * cache_module.BLOCK_BUCKETS, step * cache_module.SUB_BLOCK_BUCKETS
+    spec = QuerySpec("m", (), ("count",), (), (), step)
 
     def settled_edge(now: int) -> int:  # the horizon moves at window boundaries (1 s here)
         return now // 1_000 * 1_000 - 5_000
@@ -241,7 +243,11 @@ async def test_as_the_settled_edge_moves_a_step_only_its_sub_block_is_read_again
     now = time.time_ns() // 1_000_000
     # The edge, now and a window later, in one sub-block that is not its block's first (where a
     # sub-block and the block begin together), and this second's requests done inside it.
-    while (settled_edge(now) % 60_000) // 10_000 == 0 or settled_edge(now) % 10_000 > 8_000 or now % 1_000 > 600:
+    while (
+        settled_edge(now) % block < sub_block
+        or settled_edge(now) % sub_block > sub_block - 2 * step
+        or now % 1_000 > 600
+    ):
         await asyncio.sleep(0.1)
         now = time.time_ns() // 1_000_000
     read = Reads()
@@ -252,9 +258,9 @@ async def test_as_the_settled_edge_moves_a_step_only_its_sub_block_is_read_again
     read.ranges.clear()
     await cache.answer(spec, start, later, read)
     edge = settled_edge(later)
-    assert edge == settled_edge(now) + 1_000
+    assert edge == settled_edge(now) + step
     # The block's sub-blocks before the edge's are kept; before sub-blocks the read began at the block.
-    assert read.ranges == [(edge // 10_000 * 10_000, -(-later // 1_000) * 1_000)]
+    assert read.ranges == [(edge // sub_block * sub_block, -(-later // 1_000) * 1_000)]
 
 
 async def test_identical_reads_at_once_run_once() -> None:
