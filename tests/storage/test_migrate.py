@@ -6,10 +6,12 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from storage import MigrationParams, Store, apply_migrations, open_store
 from storage.migrate import load_migrations
+from tests.storage.builders import BASE_MS, insert_rows, window_row
 
 GOOD_HEADER = "-- mutation: no\n-- idempotent: yes\n"
 CLUSTER = "perfpulse_cluster"
@@ -160,3 +162,23 @@ def test_two_files_with_the_same_version_are_refused(tmp_path: Path) -> None:
     write(tmp_path, "20260101000000_b.sql", GOOD_HEADER + "SELECT 2;")
     with pytest.raises(ValueError, match="20260101000000"):
         load_migrations(tmp_path)
+
+
+def test_window_rows_are_stored_in_granules_of_a_mebibyte(store: Store) -> None:
+    """A window row carries its histogram's pages (~18 KB uncompressed here), so ClickHouse's default
+    granules of 10 MiB held hundreds of them and a read of a few windows decoded them all; ``rollups``
+    is created with granules of 1 MiB (the 400 rows here: 2 marks with the default, 7 with 1 MiB)."""
+    rng = np.random.default_rng(7)
+    rows = [
+        window_row(rng.lognormal(3.0, 1.0, 2_500), window_start_ms=BASE_MS + i * 10_000, window_ms=10_000)
+        for i in range(400)
+    ]
+    insert_rows(store, rows)
+    store.command("OPTIMIZE TABLE rollups FINAL")
+    [(parts, stored, marks, row_bytes)] = store.rows(
+        "SELECT count(), sum(rows), sum(marks), sum(data_uncompressed_bytes) / sum(rows) "
+        "FROM system.parts WHERE database = currentDatabase() AND table = 'rollups' AND active"
+    )
+    assert parts == 1 and stored == len(rows) and row_bytes > 5_000, (parts, stored, row_bytes)
+    mebibyte_rows = 1_048_576 / row_bytes
+    assert stored / marks <= 2 * mebibyte_rows, f"{stored} rows in {marks} marks of {row_bytes:.0f}-byte rows"
