@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from storage.held import HeldPartitions
+from storage.held import HeldPartitions, log
 
 
 def held_seconds(tp: TopicPartition) -> float | None:
@@ -62,13 +62,13 @@ async def test_an_open_transaction_is_told_past_the_limit_and_released_when_it_e
         while await consumer.position(held_tp) < 3:
             await fetch(consumer)
         assert await held.check(consumer, start + 2.0) == []  # at the open transaction: not for long yet
-        with caplog.at_level(logging.ERROR, logger="perfpulse.storage.held"):
+        with caplog.at_level(logging.ERROR, logger=log.name):
             found = await held.check(consumer, start + 3.5)
             assert [(h.partition, h.stable, h.end) for h in found] == [(held_tp, 3, 4)]
             assert held_seconds(held_tp) == pytest.approx(1.5)
             await held.check(consumer, start + 4.0)  # still held: told once
         # Only the tracker's own records: aiokafka may log a retried produce in the same span.
-        told = [r.getMessage() for r in caplog.records if r.name == "perfpulse.storage.held"]
+        told = [r.getMessage() for r in caplog.records if r.name == log.name]
         assert len(told) == 1 and f"partition {topic}-0" in told[0] and "held at offset 3" in told[0], told
 
         await producer.commit_transaction()
