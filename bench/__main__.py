@@ -47,6 +47,7 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.table import Table
 
@@ -190,17 +191,27 @@ async def wait_group_stable(settings: Settings, members: int, timeout_s: float =
     group = f"{settings.consumer_group}-stream"
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()
+    last_error = ""
     try:
         deadline = time.time() + timeout_s
         while time.time() < deadline:
-            for response in await admin.describe_consumer_groups([group]):
+            try:
+                responses = await admin.describe_consumer_groups([group])
+            except KafkaError as exc:
+                # A broker just started may not have elected the group's coordinator yet
+                # (GroupCoordinatorNotAvailableError): ask again, as the workers' consumers do.
+                if not exc.retriable:
+                    raise
+                last_error = f" (last: {exc})"
+                responses = []
+            for response in responses:
                 for _error, _group, state, _protocol_type, _protocol, group_members, *_ in response.groups:
                     if state == "Stable" and len(group_members) == members:
                         return
             await asyncio.sleep(0.5)
     finally:
         await admin.close()
-    raise RuntimeError(f"consumer group {group} not stable with {members} members in {timeout_s} s")
+    raise RuntimeError(f"consumer group {group} not stable with {members} members in {timeout_s} s{last_error}")
 
 
 def warm_up(deployment: Deployment) -> None:

@@ -18,6 +18,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 __all__ = ["warm_kafka"]
 
@@ -27,7 +28,7 @@ _RATE = 16e6  # bytes/s, the throughput scenario's (5M points of ~33 bytes in ~1
 # of dirty pages for the disk to write back while the first scenario runs
 
 
-async def _warm(bootstrap: str, seconds: float) -> tuple[int, int]:
+async def _warm(bootstrap: str, seconds: float) -> tuple[int, int, list[KafkaError]]:
     topic = f"bench-warmup-{time.time_ns()}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -40,6 +41,8 @@ async def _warm(bootstrap: str, seconds: float) -> tuple[int, int]:
     await producer.start()
     await consumer.start()
     sent = received = 0
+    failures: list[KafkaError] = []
+    reading: asyncio.Task[None] | None = None
     try:
         deadline = time.monotonic() + seconds
 
@@ -52,18 +55,43 @@ async def _warm(bootstrap: str, seconds: float) -> tuple[int, int]:
         reading = asyncio.create_task(consume())
         started = time.monotonic()
         while time.monotonic() < deadline:
-            pending = [await producer.send(topic, _RECORD, partition=k % _PARTITIONS) for k in range(16)]
-            await asyncio.gather(*pending)
-            sent += len(pending)
+            acknowledged, error = await _round(producer, topic)
+            sent += acknowledged
+            if error is not None:
+                failures.append(error)
+                await asyncio.sleep(0.5)
             await asyncio.sleep(max(0.0, started + sent * len(_RECORD) / _RATE - time.monotonic()))
         await reading
     finally:
+        if reading is not None:  # the sends failed: it must not outlive its consumer
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
-    return sent, received
+    return sent, received, failures
+
+
+async def _round(producer: AIOKafkaProducer, topic: str) -> tuple[int, KafkaError | None]:
+    """16 records over the partitions: how many the broker acknowledged, and the error of the
+    others when it is one to try again (a broker just started may have no leader or connection ready
+    yet: NotLeaderForPartitionError, NodeNotReadyError); any other error is raised."""
+    try:
+        pending = [await producer.send(topic, _RECORD, partition=k % _PARTITIONS) for k in range(16)]
+        outcomes = await asyncio.gather(*pending, return_exceptions=True)
+    except KafkaError as exc:
+        outcomes = [exc]
+    failed: list[KafkaError] = []
+    for outcome in outcomes:
+        if isinstance(outcome, KafkaError) and outcome.retriable:
+            failed.append(outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return len(outcomes) - len(failed), failed[-1] if failed else None
 
 
 def warm_kafka(bootstrap: str, seconds: float = 30.0) -> str:
-    """Produce and consume records on ``bootstrap`` for ``seconds``; say how many."""
-    sent, received = asyncio.run(_warm(bootstrap, seconds))
-    return f"{sent:,} records of {len(_RECORD) // 1000} KB produced and {received:,} consumed in {seconds:.0f} s"
+    """Produce and consume records on ``bootstrap`` for ``seconds``; say how many, and how many rounds
+    of sends a retriable error made it try again."""
+    sent, received, failures = asyncio.run(_warm(bootstrap, seconds))
+    said = f"{sent:,} records of {len(_RECORD) // 1000} KB produced and {received:,} consumed in {seconds:.0f} s"
+    return said + (f"; {len(failures)} rounds tried again, the last after: {failures[-1]}" if failures else "")
