@@ -75,11 +75,15 @@ async def _round(producer: AIOKafkaProducer, topic: str) -> tuple[int, KafkaErro
     """16 records over the partitions: how many the broker acknowledged, and the error of the
     others when it is one to try again (a broker just started may have no leader or connection ready
     yet: NotLeaderForPartitionError, NodeNotReadyError); any other error is raised."""
+    pending: list[asyncio.Future[object]] = []
+    refused: list[BaseException] = []  # a send refused before it was queued
     try:
-        pending = [await producer.send(topic, _RECORD, partition=k % _PARTITIONS) for k in range(16)]
-        outcomes = await asyncio.gather(*pending, return_exceptions=True)
+        for k in range(16):
+            pending.append(await producer.send(topic, _RECORD, partition=k % _PARTITIONS))
     except KafkaError as exc:
-        outcomes = [exc]
+        refused.append(exc)
+    # The sends queued before a refusal are awaited too: counted, and none left unretrieved.
+    outcomes = [*await asyncio.gather(*pending, return_exceptions=True), *refused]
     failed: list[KafkaError] = []
     for outcome in outcomes:
         if isinstance(outcome, KafkaError) and outcome.retriable:
